@@ -1,0 +1,434 @@
+package dev.ekko;
+
+import dev.ekko.internal.ConfigKeys;
+import dev.ekko.internal.EkkoGenerator;
+import dev.ekko.internal.GeneratorSettings;
+import dev.ekko.internal.Values;
+import dev.ekko.spi.AllocatorContext;
+import dev.ekko.spi.WorkerAllocator;
+import dev.ekko.spi.WorkerAllocatorProvider;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.ServiceLoader;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * The entry point: {@code Ekko.newBuilder()...build()} returns a running {@link IdGenerator}.
+ *
+ * <pre>{@code
+ * try (IdGenerator ids = Ekko.newBuilder().idc(1).environment().build()) {
+ *     long id = ids.next();
+ *     String forJavaScript = Layout.format(id);
+ * }
+ * }</pre>
+ *
+ * <p>Every setting has a configuration key; the same keys are read from {@link Properties}, system
+ * properties and environment variables, where {@code ekko.worker.allocator} is
+ * {@code EKKO_WORKER_ALLOCATOR} (upper case, dots to underscores). Later calls override earlier ones.
+ */
+public final class Ekko {
+
+    private Ekko() {
+    }
+
+    /** @return a builder with the defaults: host-local worker IDs, real-time mode, the default layout */
+    public static Builder newBuilder() {
+        return new Builder();
+    }
+
+    /**
+     * Builds generators. Each setter checks its value at once ({@link IllegalArgumentException} naming the
+     * key, the value and what is allowed); {@link #build()} checks settings against each other
+     * ({@link IllegalStateException}). Not thread-safe; reusable.
+     */
+    public static final class Builder {
+
+        private static final System.Logger LOG = System.getLogger("dev.ekko");
+
+        private final Map<String, String> settings = new TreeMap<>();
+        private final Map<String, String> sources = new TreeMap<>();
+        private final List<String> unknownEnvironment = new ArrayList<>();
+        private EkkoClock clock = EkkoClock.system();
+
+        private Builder() {
+        }
+
+        /** @param epoch the instant IDs count time from (UTC, whole ms, not in the future); default 2026-01-01T00:00:00Z @return this */
+        public Builder epoch(Instant epoch) {
+            return set(ConfigKeys.EPOCH, Objects.requireNonNull(epoch, "epoch").toString());
+        }
+
+        /** @param positive true for IDs that stay positive as a signed long (38 time bits); default false @return this */
+        public Builder positiveIds(boolean positive) {
+            return set(ConfigKeys.POSITIVE, Boolean.toString(positive));
+        }
+
+        /** @param bits bits of the product line, 0..4; default 0 @return this */
+        public Builder productBits(int bits) {
+            return set(ConfigKeys.PRODUCT_BITS, Integer.toString(bits));
+        }
+
+        /** @param product the product line of {@link IdGenerator#next()}, below 2^productBits; default 0 @return this */
+        public Builder product(int product) {
+            return set(ConfigKeys.PRODUCT, Integer.toString(product));
+        }
+
+        /** @param idc the datacenter, 0..7; default 0 @return this */
+        public Builder idc(int idc) {
+            return set(ConfigKeys.IDC, Integer.toString(idc));
+        }
+
+        /** @param workerId a fixed worker ID, which selects the {@code manual} allocator unless another is named @return this */
+        public Builder workerId(int workerId) {
+            return set(ConfigKeys.WORKER_ID, Integer.toString(workerId));
+        }
+
+        /** @param name the worker-ID allocator: {@code manual}, {@code host-local}, or a back end such as {@code redis} @return this */
+        public Builder allocator(String name) {
+            return set(ConfigKeys.ALLOCATOR, name);
+        }
+
+        /** @param instance this process's instance name, by which it gets its worker ID back; default the host name @return this */
+        public Builder instance(String instance) {
+            return set(ConfigKeys.INSTANCE, instance);
+        }
+
+        /** @param ttl how long a coordinator lease lasts unless renewed, 1s..1h; default 30s @return this */
+        public Builder leaseTtl(Duration ttl) {
+            return set(ConfigKeys.LEASE_TTL, ttl.toString());
+        }
+
+        /** @param margin how long before a lease's expiry the generator stops issuing, 100ms..10m; default 3s @return this */
+        public Builder leaseMargin(Duration margin) {
+            return set(ConfigKeys.LEASE_MARGIN, margin.toString());
+        }
+
+        /** @param interval how often to renew the lease and report the clock, 100ms..10m; default 3s @return this */
+        public Builder reportInterval(Duration interval) {
+            return set(ConfigKeys.REPORT_INTERVAL, interval.toString());
+        }
+
+        /** @param skew the largest tolerated difference to the coordinator's clock, 0..1h; default 3s @return this */
+        public Builder maxClockSkew(Duration skew) {
+            return set(ConfigKeys.MAX_SKEW, skew.toString());
+        }
+
+        /** @param wait how long {@code next()} waits for a clock that went back, 0..1h; default 1s @return this */
+        public Builder maxBackwardWait(Duration wait) {
+            return set(ConfigKeys.MAX_BACKWARD_WAIT, wait.toString());
+        }
+
+        /**
+         * Bounded-lead mode: when a millisecond's 1024 IDs are used up, or the clock went back, keep issuing
+         * on a logical clock up to {@code lead} ahead of the wall clock instead of waiting.
+         *
+         * @param lead 0 (real-time mode, the default) .. 1h; {@link IdGenerator#leadMillis()} shows the current lead
+         * @return this
+         */
+        public Builder maxLead(Duration lead) {
+            return set(ConfigKeys.MAX_LEAD, lead.toString());
+        }
+
+        /** @param dir where state files live; default $XDG_STATE_HOME/ekko or ~/.local/state/ekko @return this */
+        public Builder stateDirectory(Path dir) {
+            return set(ConfigKeys.STATE_DIR, dir.toString());
+        }
+
+        /** @param reservation how far ahead time is reserved and forced to disk, 1s..1h; default 10s @return this */
+        public Builder reservation(Duration reservation) {
+            return set(ConfigKeys.RESERVATION, reservation.toString());
+        }
+
+        /** @param clock the clock to read; default {@link EkkoClock#system()} @return this */
+        public Builder clock(EkkoClock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Sets any key, core or back end ({@code ekko.redis.uri}...). Core values are checked now; every
+         * key is checked against the known ones at {@link #build()}.
+         *
+         * @param key a key starting with {@code ekko.}
+         * @param value its value
+         * @return this
+         */
+        public Builder setting(String key, String value) {
+            return set(key, value);
+        }
+
+        /**
+         * Applies every {@code ekko.*} entry of the properties; other entries are ignored.
+         *
+         * @param properties the properties
+         * @return this
+         */
+        public Builder properties(Properties properties) {
+            for (String key : properties.stringPropertyNames()) {
+                if (key.startsWith("ekko.")) {
+                    set(key, properties.getProperty(key));
+                }
+            }
+            return this;
+        }
+
+        /**
+         * Applies the environment variables of every known key ({@code EKKO_IDC}...), then the {@code ekko.*}
+         * system properties, which win. Unknown {@code EKKO_*} variables are logged as warnings at build.
+         *
+         * @return this
+         */
+        public Builder environment() {
+            Map<String, String> envToKey = new TreeMap<>();
+            for (String key : knownKeys()) {
+                envToKey.put(ConfigKeys.envName(key), key);
+            }
+            for (Map.Entry<String, String> e : new TreeMap<>(System.getenv()).entrySet()) {
+                String name = e.getKey();
+                if (!name.startsWith("EKKO_") || name.startsWith(ConfigKeys.TEST_ENV_PREFIX)) {
+                    continue;
+                }
+                String key = envToKey.get(name);
+                if (key == null) {
+                    unknownEnvironment.add(name);
+                    continue;
+                }
+                try {
+                    set(key, e.getValue());
+                } catch (IllegalArgumentException ex) {
+                    throw new IllegalArgumentException(ex.getMessage() + " (from environment variable " + name + ")", ex);
+                }
+                sources.put(key, "environment variable " + name);
+            }
+            properties(System.getProperties());
+            return this;
+        }
+
+        private Builder set(String key, String value) {
+            Objects.requireNonNull(key, "key");
+            if (value == null) {
+                throw new IllegalArgumentException("must not be null: " + key);
+            }
+            if (!key.startsWith("ekko.")) {
+                throw new IllegalArgumentException("must start with \"ekko.\": key=" + key);
+            }
+            if (ConfigKeys.CORE.contains(key)) {
+                check(key, value);
+            }
+            settings.put(key, value.trim());
+            sources.remove(key);
+            return this;
+        }
+
+        /** Checks one core value alone; cross-checks wait for build(). */
+        private static void check(String key, String v) {
+            switch (key) {
+                case ConfigKeys.EPOCH: Layout.unsigned(Values.instant(key, v), 0); break;
+                case ConfigKeys.POSITIVE: Values.bool(key, v); break;
+                case ConfigKeys.PRODUCT_BITS: Values.integer(key, v, 0, Layout.MAX_PRODUCT_BITS); break;
+                case ConfigKeys.PRODUCT: Values.integer(key, v, 0, 15); break;
+                case ConfigKeys.IDC: Values.integer(key, v, 0, 7); break;
+                case ConfigKeys.WORKER_ID: Values.integer(key, v, 0, 4095); break;
+                case ConfigKeys.ALLOCATOR:
+                    if (!v.trim().matches("[a-z][a-z0-9-]*")) {
+                        throw new IllegalArgumentException("must be an allocator name such as manual, host-local, redis, mysql, etcd: "
+                                + key + "=" + v);
+                    }
+                    break;
+                case ConfigKeys.INSTANCE:
+                    if (v.isBlank() || v.length() > 200) {
+                        throw new IllegalArgumentException("must be 1 to 200 characters: " + key + "=\"" + v + "\"");
+                    }
+                    break;
+                case ConfigKeys.LEASE_TTL: Values.checkDuration(key, Values.duration(key, v), Duration.ofSeconds(1), Duration.ofHours(1)); break;
+                case ConfigKeys.LEASE_MARGIN:
+                case ConfigKeys.REPORT_INTERVAL:
+                    Values.checkDuration(key, Values.duration(key, v), Duration.ofMillis(100), Duration.ofMinutes(10));
+                    break;
+                case ConfigKeys.MAX_SKEW:
+                case ConfigKeys.MAX_BACKWARD_WAIT:
+                case ConfigKeys.MAX_LEAD:
+                    Values.checkDuration(key, Values.duration(key, v), Duration.ZERO, Duration.ofHours(1));
+                    break;
+                case ConfigKeys.RESERVATION: Values.checkDuration(key, Values.duration(key, v), Duration.ofSeconds(1), Duration.ofHours(1)); break;
+                case ConfigKeys.STATE_DIR:
+                    if (v.isBlank()) {
+                        throw new IllegalArgumentException("must be a directory path: " + key + "=\"" + v + "\"");
+                    }
+                    break;
+                default: throw new AssertionError(key);
+            }
+        }
+
+        /**
+         * @return the layout these settings describe, without starting anything (for decoding)
+         * @throws IllegalArgumentException if a layout setting is invalid
+         */
+        public Layout layout() {
+            Instant epoch = settings.containsKey(ConfigKeys.EPOCH)
+                    ? Values.instant(ConfigKeys.EPOCH, settings.get(ConfigKeys.EPOCH)) : Layout.DEFAULT_EPOCH;
+            int bits = intOr(ConfigKeys.PRODUCT_BITS, 0);
+            return Values.bool(ConfigKeys.POSITIVE, settings.getOrDefault(ConfigKeys.POSITIVE, "false"))
+                    ? Layout.positive(epoch, bits) : Layout.unsigned(epoch, bits);
+        }
+
+        /**
+         * Starts a generator: finds the allocator, acquires a worker ID, checks the clocks, opens the state
+         * file, and waits until it may issue (at most about one lease TTL, logged when it waits).
+         *
+         * @return the running generator
+         * @throws IllegalArgumentException for an unknown {@code ekko.*} key or a missing allocator
+         * @throws IllegalStateException for settings that contradict each other
+         * @throws EkkoException when the worker ID, the state file or the clock does not allow a start
+         */
+        public IdGenerator build() {
+            Map<String, WorkerAllocatorProvider> providers = providers();
+            checkKeys(providers);
+            Layout layout = layout();
+            int product = intOr(ConfigKeys.PRODUCT, 0);
+            if (product >= layout.products()) {
+                throw new IllegalStateException("must be < 2^" + ConfigKeys.PRODUCT_BITS + " = " + layout.products() + ": "
+                        + ConfigKeys.PRODUCT + "=" + product);
+            }
+            int worker = intOr(ConfigKeys.WORKER_ID, -1);
+            if (worker >= layout.workerIds()) {
+                throw new IllegalStateException("must be < " + layout.workerIds() + " with " + ConfigKeys.PRODUCT_BITS + "="
+                        + layout.productBits() + ": " + ConfigKeys.WORKER_ID + "=" + worker);
+            }
+            Duration ttl = durationOr(ConfigKeys.LEASE_TTL, Duration.ofSeconds(30));
+            Duration margin = durationOr(ConfigKeys.LEASE_MARGIN, Duration.ofSeconds(3));
+            Duration report = durationOr(ConfigKeys.REPORT_INTERVAL, Duration.ofSeconds(3));
+            Duration reservation = durationOr(ConfigKeys.RESERVATION, Duration.ofSeconds(10));
+            if (report.multipliedBy(2).plus(margin).compareTo(ttl) > 0) {
+                throw new IllegalStateException("must hold 2 * " + ConfigKeys.REPORT_INTERVAL + " + " + ConfigKeys.LEASE_MARGIN + " <= "
+                        + ConfigKeys.LEASE_TTL + " so one missed renewal does not fence: " + ConfigKeys.REPORT_INTERVAL + "="
+                        + Values.format(report) + ", " + ConfigKeys.LEASE_MARGIN + "=" + Values.format(margin) + ", "
+                        + ConfigKeys.LEASE_TTL + "=" + Values.format(ttl));
+            }
+            if (reservation.compareTo(report.multipliedBy(2)) < 0) {
+                throw new IllegalStateException("must be >= 2 * " + ConfigKeys.REPORT_INTERVAL + "=" + Values.format(report)
+                        + " so the reservation never runs out between reports: " + ConfigKeys.RESERVATION + "=" + Values.format(reservation));
+            }
+            String allocatorName = settings.getOrDefault(ConfigKeys.ALLOCATOR, worker >= 0 ? "manual" : "host-local");
+            WorkerAllocatorProvider provider = providers.get(allocatorName);
+            if (provider == null) {
+                throw new IllegalArgumentException(missingAllocator(allocatorName, providers));
+            }
+            Path stateDir = Path.of(settings.getOrDefault(ConfigKeys.STATE_DIR, defaultStateDir().toString()));
+            String host = hostName();
+            String instance = settings.getOrDefault(ConfigKeys.INSTANCE, host);
+            long pid = ProcessHandle.current().pid();
+            Map<String, String> allocatorSettings = new LinkedHashMap<>(settings);
+            allocatorSettings.put(ConfigKeys.STATE_DIR, stateDir.toString());
+            AllocatorContext context = AllocatorContext.builder().idc(intOr(ConfigKeys.IDC, 0)).workerIds(layout.workerIds())
+                    .preferredWorkerId(worker).instance(instance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
+                    .settings(allocatorSettings).build();
+            WorkerAllocator allocator = provider.create(context);
+            GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
+                    durationOr(ConfigKeys.MAX_BACKWARD_WAIT, Duration.ofSeconds(1)), durationOr(ConfigKeys.MAX_LEAD, Duration.ZERO),
+                    reservation, report, durationOr(ConfigKeys.MAX_SKEW, Duration.ofSeconds(3)), margin, instance, host, pid);
+            return EkkoGenerator.start(gs, allocator);
+        }
+
+        private static Map<String, WorkerAllocatorProvider> providers() {
+            Map<String, WorkerAllocatorProvider> found = new TreeMap<>();
+            for (WorkerAllocatorProvider p : ServiceLoader.load(WorkerAllocatorProvider.class, Ekko.class.getClassLoader())) {
+                found.putIfAbsent(p.name(), p);
+            }
+            return found;
+        }
+
+        private static TreeSet<String> knownKeys() {
+            TreeSet<String> keys = new TreeSet<>(ConfigKeys.CORE);
+            providers().values().forEach(p -> keys.addAll(p.configKeys()));
+            return keys;
+        }
+
+        private void checkKeys(Map<String, WorkerAllocatorProvider> providers) {
+            TreeSet<String> known = new TreeSet<>(ConfigKeys.CORE);
+            providers.values().forEach(p -> known.addAll(p.configKeys()));
+            List<String> unknown = new ArrayList<>();
+            for (String key : settings.keySet()) {
+                if (!known.contains(key)) {
+                    unknown.add(key + hint(key, providers));
+                }
+            }
+            if (!unknown.isEmpty()) {
+                throw new IllegalArgumentException("unknown configuration key" + (unknown.size() > 1 ? "s: " : ": ")
+                        + String.join("; ", unknown) + ". Known keys: " + String.join(", ", known));
+            }
+            for (String name : unknownEnvironment) {
+                LOG.log(System.Logger.Level.WARNING, "ignoring environment variable {0}: no such Ekko setting{1}", name,
+                        hint(name.toLowerCase(java.util.Locale.ROOT).replace('_', '.'), providers));
+            }
+        }
+
+        private static String hint(String key, Map<String, WorkerAllocatorProvider> providers) {
+            for (Map.Entry<String, String[]> b : ConfigKeys.KNOWN_BACKENDS.entrySet()) {
+                if (key.startsWith(b.getKey()) && !providers.containsKey(b.getValue()[0])) {
+                    return " (a setting of allocator " + b.getValue()[0] + ", which is not on the class path: add " + b.getValue()[1] + ")";
+                }
+            }
+            return "";
+        }
+
+        private static String missingAllocator(String name, Map<String, WorkerAllocatorProvider> providers) {
+            String artifact = "an artifact that provides it";
+            for (String[] b : ConfigKeys.KNOWN_BACKENDS.values()) {
+                if (b[0].equals(name)) {
+                    artifact = b[1];
+                }
+            }
+            return "no worker allocator named \"" + name + "\" (" + ConfigKeys.ALLOCATOR + "); found: " + String.join(", ", providers.keySet())
+                    + "; to use it, add " + artifact + " to the class path";
+        }
+
+        private int intOr(String key, int defaultValue) {
+            String v = settings.get(key);
+            return v == null ? defaultValue : Values.integer(key, v, Integer.MIN_VALUE, Integer.MAX_VALUE);
+        }
+
+        private Duration durationOr(String key, Duration defaultValue) {
+            String v = settings.get(key);
+            return v == null ? defaultValue : Values.duration(key, v);
+        }
+
+        /** @return $XDG_STATE_HOME/ekko if set, else ~/.local/state/ekko */
+        static Path defaultStateDir() {
+            String xdg = System.getenv("XDG_STATE_HOME");
+            if (xdg != null && !xdg.isBlank()) {
+                return Path.of(xdg, "ekko");
+            }
+            return Path.of(System.getProperty("user.home"), ".local", "state", "ekko");
+        }
+
+        private static String hostName() {
+            String h = System.getenv("HOSTNAME");
+            if (h != null && !h.isBlank()) {
+                return h.trim();
+            }
+            try {
+                return Files.readString(Path.of("/etc/hostname")).trim();
+            } catch (IOException | RuntimeException e) {
+                return "localhost";
+            }
+        }
+
+        @Override
+        public String toString() {
+            Map<String, String> shown = new TreeMap<>();
+            settings.forEach((k, v) -> shown.put(k, Values.isSecretKey(k) ? "***" : v));
+            return "Ekko.Builder" + shown;
+        }
+    }
+}

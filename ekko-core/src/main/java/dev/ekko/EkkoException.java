@@ -1,0 +1,19 @@
+package dev.ekko;
+
+/** Base class of every exception Ekko throws on purpose; catch it to handle them all. */
+public class EkkoException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    /** @param message what went wrong, with the values involved */
+    public EkkoException(String message) {
+        super(message);
+    }
+
+    /**
+     * @param message what went wrong, with the values involved
+     * @param cause the underlying failure
+     */
+    public EkkoException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,89 @@
+package dev.ekko;
+
+/**
+ * Hands out unique, roughly time-ordered 64-bit IDs. Built by {@link Ekko#newBuilder()}; thread-safe.
+ *
+ * <p>IDs are unsigned: compare them with {@link Layout#compare(long, long)} and print them with
+ * {@link Layout#format(long)}. IDs from one generator and product are strictly increasing (as unsigned
+ * values) across all threads in the order their calls take effect, and across restarts.
+ *
+ * <p>{@link #next()} takes no lock, allocates nothing and touches no file; it reads the clock, and the
+ * monotonic clock once per new millisecond to check the lease. It waits (spin, then park) when 1024 IDs
+ * were already taken in the current millisecond, and for a small backward clock step.
+ */
+public interface IdGenerator extends AutoCloseable {
+
+    /**
+     * @return a new ID, with this generator's default product
+     * @throws ClockMovedBackwardsException if the clock stays behind the last issued millisecond longer than allowed
+     * @throws LeaseLostException if the worker ID lease may have expired; retry once it is re-acquired
+     * @throws GenerationInterruptedException if interrupted while waiting for the next millisecond
+     * @throws IdSpaceExhaustedException if the layout's time has run out
+     * @throws IllegalStateException if the generator is closed
+     */
+    long next();
+
+    /**
+     * Fills {@code ids[offset..offset+length)} with new IDs, reserved a millisecond's chunk at a time
+     * (up to 1024 per CAS). Allocates nothing.
+     *
+     * @param ids the array to fill
+     * @param offset the first index to fill
+     * @param length how many IDs
+     * @throws IndexOutOfBoundsException if the range does not fit the array
+     * @throws EkkoException as {@link #next()}; IDs already written stay valid and unique
+     */
+    void next(long[] ids, int offset, int length);
+
+    /**
+     * Fills the whole array with new IDs.
+     *
+     * @param ids the array to fill
+     */
+    default void next(long[] ids) {
+        next(ids, 0, ids.length);
+    }
+
+    /**
+     * Reserves up to {@code maxCount} consecutive IDs of one millisecond in one step.
+     *
+     * @param maxCount 1 or more; at most 1024 are returned at once
+     * @return the reserved range, 1..min(maxCount, 1024) IDs
+     * @throws IllegalArgumentException if maxCount is less than 1
+     */
+    IdRange nextRange(int maxCount);
+
+    /**
+     * A view that issues IDs for another product line with the same worker ID and lease.
+     *
+     * @param product 0..{@link Layout#products()}-1
+     * @return the view; closing it closes nothing
+     * @throws IllegalArgumentException if the product is out of range
+     */
+    IdGenerator forProduct(int product);
+
+    /** @return the layout IDs are made with */
+    Layout layout();
+
+    /** @return the datacenter, 0..7 */
+    int idc();
+
+    /** @return the worker ID currently held (it can change after a lost lease is re-acquired) */
+    int workerId();
+
+    /** @return the product line of {@link #next()} */
+    int product();
+
+    /**
+     * @return how far the last issued millisecond is ahead of the wall clock, in ms (0 in real-time mode,
+     *     up to {@code ekko.clock.max.lead} in bounded-lead mode)
+     */
+    long leadMillis();
+
+    /**
+     * Stops issuing, records a clean shutdown in the state file and releases the worker ID. Idempotent.
+     * Calls to {@code next()} after this throw {@link IllegalStateException}.
+     */
+    @Override
+    void close();
+}

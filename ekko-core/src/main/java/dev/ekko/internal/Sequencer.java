@@ -1,0 +1,172 @@
+package dev.ekko.internal;
+
+import dev.ekko.ClockMovedBackwardsException;
+import dev.ekko.EkkoClock;
+import dev.ekko.GenerationInterruptedException;
+import dev.ekko.Layout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The hot path: issues IDs for one (IDC, worker, product) under one {@link Term}.
+ *
+ * <p>All mutable state is one {@code long}, {@code state = millis << 10 | sequence}, where millis is
+ * the offset from the layout's epoch of the last millisecond used and sequence the last sequence
+ * number used in it. A claim reads it, computes the successor and CASes it in: the winner owns every
+ * sequence number between the two states, so no two callers ever get the same ID, and successive
+ * states only grow, so IDs are strictly increasing. The state starts exhausted at the start floor
+ * ({@code floor << 10 | 1023}), so nothing at or below the floor is ever issued.
+ *
+ * <p>Moving to a new millisecond is the only step that may need permission: the term's issue limit
+ * (the forced, reported reservation) and its lease deadline are checked then, once per millisecond,
+ * and the state file's last-issued mark is raised after the CAS and before the ID is returned.
+ *
+ * <p>Memory ordering: {@code state} is read with volatile semantics and written only by CAS
+ * (volatile semantics), which also publishes nothing else: IDs carry all the information.
+ */
+final class Sequencer extends SequencerState {
+
+    static final int SEQ_BITS = Layout.SEQUENCE_BITS;
+    static final long SEQ_MASK = (1L << SEQ_BITS) - 1;
+    private static final int SPINS_BEFORE_PARK = 1 << 14;
+    private static final long PARK_NANOS = 100_000;
+
+    private final EkkoClock clock;
+    private final long epochMillis;
+    private final long prefix;
+    private final Term term;
+    private final long maxLeadMillis;
+    private final long maxBackwardWaitNanos;
+
+    Sequencer(Term term, long prefix, long floorOffset, EkkoClock clock, long epochMillis, long maxLeadMillis,
+            long maxBackwardWaitNanos) {
+        this.term = term;
+        this.prefix = prefix;
+        this.clock = clock;
+        this.epochMillis = epochMillis;
+        this.maxLeadMillis = maxLeadMillis;
+        this.maxBackwardWaitNanos = maxBackwardWaitNanos;
+        soState((floorOffset << SEQ_BITS) | SEQ_MASK);
+    }
+
+    long next() {
+        long r = claim(1);
+        return compose(r >> SEQ_BITS);
+    }
+
+    long compose(long state) {
+        return ((state >> SEQ_BITS) << Layout.TIME_SHIFT) | prefix | (state & SEQ_MASK);
+    }
+
+    /** @return the millisecond offset of the last state; for leads and shutdown marks */
+    long lastMillisOffset() {
+        return lvState() >> SEQ_BITS;
+    }
+
+    /**
+     * Claims up to {@code wanted} (1..1024) consecutive sequence numbers of one millisecond.
+     *
+     * @return {@code lastState << 10 | (count - 1)}: the state after the claim, and how many were claimed
+     */
+    long claim(int wanted) {
+        long waitStart = 0;
+        int spins = 0;
+        for (;;) {
+            long s = lvState();
+            long ms = s >> SEQ_BITS;
+            long now = clock.millis() - epochMillis;
+            long n;
+            int k;
+            if (now > ms) {
+                if (!term.mayIssue(now)) {
+                    term.awaitPermit(now);
+                    continue;
+                }
+                k = Math.min(wanted, (int) SEQ_MASK + 1);
+                n = (now << SEQ_BITS) | (k - 1);
+            } else if ((s & SEQ_MASK) != SEQ_MASK) {
+                k = (int) Math.min(wanted, SEQ_MASK - (s & SEQ_MASK));
+                n = s + k;
+            } else if (maxLeadMillis > 0 && ms + 1 - now <= maxLeadMillis) {
+                if (!term.mayIssue(ms + 1)) {
+                    term.awaitPermit(ms + 1);
+                    continue;
+                }
+                k = Math.min(wanted, (int) SEQ_MASK + 1);
+                n = ((ms + 1) << SEQ_BITS) | (k - 1);
+            } else {
+                // This millisecond is used up and the clock (plus the allowed lead) has not passed it.
+                long t = clock.nanos();
+                long gapMillis = ms - now - maxLeadMillis;
+                if (waitStart == 0) {
+                    waitStart = t | 1;
+                    if (gapMillis * 1_000_000 > maxBackwardWaitNanos) {
+                        throw new ClockMovedBackwardsException(epochMillis + now, epochMillis + ms, 0);
+                    }
+                } else if (t - waitStart > maxBackwardWaitNanos + 1_000_000) {
+                    throw new ClockMovedBackwardsException(epochMillis + now, epochMillis + ms, (t - waitStart) / 1_000_000);
+                }
+                spins = backOff(spins);
+                continue;
+            }
+            if (casState(s, n)) {
+                if ((n >> SEQ_BITS) != ms) {
+                    term.stateFile.advanceLastIssued(epochMillis + (n >> SEQ_BITS));
+                }
+                return (n << SEQ_BITS) | (k - 1);
+            }
+        }
+    }
+
+    private static int backOff(int spins) {
+        if (spins < SPINS_BEFORE_PARK) {
+            Thread.onSpinWait();
+        } else {
+            LockSupport.parkNanos(PARK_NANOS);
+        }
+        if (Thread.interrupted()) {
+            Thread.currentThread().interrupt();
+            throw new GenerationInterruptedException("waiting for the next millisecond");
+        }
+        return spins + 1;
+    }
+}
+
+/** Padding before the state: keeps it off the cache line of the previous object's fields. */
+abstract class SequencerPadBefore {
+    long p01, p02, p03, p04, p05, p06, p07, p08;
+}
+
+/** The single mutable field, and its named accessors (lv = load volatile, so = store ordered, cas). */
+abstract class SequencerStateField extends SequencerPadBefore {
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(SequencerStateField.class, "state", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private volatile long state;
+
+    final long lvState() {
+        return state;
+    }
+
+    /** Ordered store, for the constructor; the object is published through a volatile Term field. */
+    final void soState(long v) {
+        STATE.setRelease(this, v);
+    }
+
+    final boolean casState(long expected, long v) {
+        return STATE.compareAndSet(this, expected, v);
+    }
+}
+
+/** Padding after the state: keeps it off the cache line of the immutable fields read on every call. */
+abstract class SequencerState extends SequencerStateField {
+    long p11, p12, p13, p14, p15, p16, p17, p18;
+}

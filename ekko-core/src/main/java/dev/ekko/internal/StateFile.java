@@ -1,0 +1,399 @@
+package dev.ekko.internal;
+
+import dev.ekko.Layout;
+import dev.ekko.StateFileException;
+import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.UUID;
+
+/**
+ * The drift guard: a 128-byte memory-mapped file per (IDC, worker ID) on a host that holds the
+ * high-water mark of the IDs issued with that worker ID.
+ *
+ * <p>Two marks, both Unix milliseconds:
+ * <ul>
+ *   <li>{@code reservedUntil}: the latest millisecond IDs may be issued in. Raised ahead of time in
+ *       chunks and forced to disk ({@link MappedByteBuffer#force()}) <em>before</em> the generator may
+ *       issue past the old value, so after a power loss every issued ID is at or below it.</li>
+ *   <li>{@code lastIssued}: the latest millisecond actually used, raised (never lowered) by
+ *       {@link #advanceLastIssued(long)} once per new millisecond with a CAS on the mapped page, and
+ *       not forced. It survives a crash of the process (the page cache belongs to the kernel) but not
+ *       of the kernel.</li>
+ * </ul>
+ * At start, {@code lastIssued} is trusted if the previous run shut down cleanly (flag forced with
+ * it) or ran under the same kernel boot (same {@code /proc/sys/kernel/random/boot_id}); otherwise
+ * the start floor is {@code reservedUntil}. Either way nothing issued earlier can be issued again.
+ *
+ * <p>The file is locked exclusively (an OS file lock, released by the kernel when the process dies)
+ * for as long as a generator uses it. Layout, all little-endian longs at 8-byte aligned offsets:
+ * magic, version, epochMillis, layoutBits, identity (idc, worker), header checksum, reservedUntil,
+ * lastIssued, clean flag, boot ID (2 longs), owner pid.
+ */
+public final class StateFile implements AutoCloseable {
+
+    static final long MAGIC = 0x454B4B4F53544154L; // "EKKOSTAT"
+    static final long VERSION = 1;
+    static final int SIZE = 128;
+
+    static final int OFF_MAGIC = 0;
+    static final int OFF_VERSION = 8;
+    static final int OFF_EPOCH = 16;
+    static final int OFF_LAYOUT = 24;
+    static final int OFF_IDENTITY = 32;
+    static final int OFF_CHECKSUM = 40;
+    static final int OFF_RESERVED_UNTIL = 48;
+    static final int OFF_LAST_ISSUED = 56;
+    static final int OFF_CLEAN = 64;
+    static final int OFF_BOOT_HI = 72;
+    static final int OFF_BOOT_LO = 80;
+    static final int OFF_PID = 88;
+
+    private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final long NONE = Long.MIN_VALUE;
+
+    private final Path path;
+    private final FileChannel channel;
+    private final FileLock lock;
+    private final MappedByteBuffer map;
+    private final long startFloor;
+    private final String floorReason;
+    private final boolean floorIsReservation;
+    private boolean closed;
+
+    private StateFile(Path path, FileChannel channel, FileLock lock, MappedByteBuffer map, long startFloor, String floorReason,
+            boolean floorIsReservation) {
+        this.floorIsReservation = floorIsReservation;
+        this.path = path;
+        this.channel = channel;
+        this.lock = lock;
+        this.map = map;
+        this.startFloor = startFloor;
+        this.floorReason = floorReason;
+    }
+
+    /** @return the file name for one worker ID */
+    public static Path pathFor(Path dir, int idc, int worker) {
+        return dir.resolve("idc" + idc + "-worker" + worker + ".state");
+    }
+
+    /**
+     * Opens (creating if absent) and locks the state file of one worker ID, and reads its start floor.
+     *
+     * @throws StateFileException if it is held, damaged, too short, or made for another layout or worker ID
+     */
+    public static StateFile open(Path dir, Layout layout, int idc, int worker) {
+        Path path = pathFor(dir, idc, worker);
+        try {
+            createDirectory(dir);
+            if (!Files.exists(path)) {
+                create(dir, path, layout, idc, worker);
+            }
+        } catch (IOException e) {
+            throw new StateFileException(path, "cannot create state file (check ekko.state.dir and its permissions): " + e, e);
+        }
+        FileChannel channel = null;
+        try {
+            channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            FileLock lock = tryLock(path, channel);
+            long size = channel.size();
+            if (size < SIZE) {
+                throw new StateFileException(path, "state file is damaged: " + size + " bytes, expected " + SIZE
+                        + "; refusing to reset it. Restore it, or delete it only after making sure the clock is past every ID"
+                        + " issued with idc=" + idc + " worker=" + worker);
+            }
+            MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_WRITE, 0, SIZE);
+            validate(path, map, layout, idc, worker);
+            long[] boot = bootId();
+            boolean clean = get(map, OFF_CLEAN) == 1;
+            boolean sameBoot = boot[0] != 0 && boot[0] == get(map, OFF_BOOT_HI) && boot[1] == get(map, OFF_BOOT_LO);
+            long floor;
+            String reason;
+            if (clean || sameBoot) {
+                floor = get(map, OFF_LAST_ISSUED);
+                reason = "last issued millisecond of the previous run" + (clean ? " (clean shutdown)" : " (same boot)");
+            } else {
+                floor = get(map, OFF_RESERVED_UNTIL);
+                reason = "reservation of the previous run (no clean shutdown, and a reboot since)";
+                // lastIssued was not durable; from now on it must be a bound the next start can trust.
+                set(map, OFF_LAST_ISSUED, floor);
+            }
+            // From here on, a crash must not look clean: clear the flag and stamp this boot before anything is issued.
+            set(map, OFF_CLEAN, 0);
+            set(map, OFF_BOOT_HI, boot[0]);
+            set(map, OFF_BOOT_LO, boot[1]);
+            set(map, OFF_PID, ProcessHandle.current().pid());
+            map.force();
+            return new StateFile(path, channel, lock, map, floor, reason, !(clean || sameBoot));
+        } catch (IOException e) {
+            closeQuietly(channel);
+            throw new StateFileException(path, "cannot open state file: " + e, e);
+        } catch (RuntimeException e) {
+            closeQuietly(channel);
+            throw e;
+        }
+    }
+
+    private static void createDirectory(Path dir) throws IOException {
+        if (Files.isDirectory(dir)) {
+            return;
+        }
+        if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } else {
+            Files.createDirectories(dir);
+        }
+    }
+
+    /** Writes a complete file under a temporary name, forces it, then renames it: a crash never leaves half a file. */
+    private static void create(Path dir, Path path, Layout layout, int idc, int worker) throws IOException {
+        Path tmp = dir.resolve(path.getFileName() + "." + UUID.randomUUID() + ".tmp");
+        ByteBuffer buf = ByteBuffer.allocateDirect(SIZE);
+        set(buf, OFF_MAGIC, MAGIC);
+        set(buf, OFF_VERSION, VERSION);
+        set(buf, OFF_EPOCH, layout.epochMillis());
+        set(buf, OFF_LAYOUT, layoutBits(layout));
+        set(buf, OFF_IDENTITY, identity(idc, worker));
+        set(buf, OFF_CHECKSUM, checksum(buf));
+        set(buf, OFF_RESERVED_UNTIL, NONE);
+        set(buf, OFF_LAST_ISSUED, NONE);
+        set(buf, OFF_CLEAN, 1);
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
+            }
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+            ch.force(true);
+        }
+        try {
+            Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
+        } catch (FileAlreadyExistsException raced) {
+            Files.deleteIfExists(tmp);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+    }
+
+    private static FileLock tryLock(Path path, FileChannel channel) throws IOException {
+        FileLock lock;
+        try {
+            lock = channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            throw new StateFileException(path, "state file is in use by another generator in this JVM (same idc and worker ID)");
+        }
+        if (lock == null) {
+            String holder = "";
+            if (channel.size() >= OFF_PID + 8) {
+                ByteBuffer b = ByteBuffer.allocate(8);
+                channel.read(b, OFF_PID);
+                long pid = b.flip().order(ByteOrder.LITTLE_ENDIAN).getLong();
+                holder = pid > 0 ? " (pid " + pid + ")" : "";
+            }
+            throw new StateFileException(path, "state file is locked by another process" + holder
+                    + ": another generator on this host uses the same idc and worker ID");
+        }
+        return lock;
+    }
+
+    private static void validate(Path path, ByteBuffer map, Layout layout, int idc, int worker) {
+        String damaged = "state file is damaged or not an Ekko state file (%s); refusing to reset it. Restore it, or delete it only"
+                + " after making sure the clock is past every ID issued with idc=" + idc + " worker=" + worker;
+        if (get(map, OFF_MAGIC) != MAGIC) {
+            throw new StateFileException(path, String.format(damaged, "bad magic number"));
+        }
+        if (get(map, OFF_VERSION) != VERSION) {
+            throw new StateFileException(path, "state file has format version " + get(map, OFF_VERSION)
+                    + ", this Ekko reads version " + VERSION);
+        }
+        if (get(map, OFF_CHECKSUM) != checksum(map)) {
+            throw new StateFileException(path, String.format(damaged, "header checksum mismatch"));
+        }
+        long clean = get(map, OFF_CLEAN);
+        long reserved = get(map, OFF_RESERVED_UNTIL);
+        long last = get(map, OFF_LAST_ISSUED);
+        if ((clean != 0 && clean != 1) || (last != NONE && reserved < last)) {
+            throw new StateFileException(path, String.format(damaged, "inconsistent marks"));
+        }
+        if (get(map, OFF_EPOCH) != layout.epochMillis() || get(map, OFF_LAYOUT) != layoutBits(layout)) {
+            long bits = get(map, OFF_LAYOUT);
+            throw new StateFileException(path, "state file was made for another layout (epoch=" + Instant.ofEpochMilli(get(map, OFF_EPOCH))
+                    + ", productBits=" + (bits & 0xFF) + ", positive=" + ((bits >>> 8) == 1) + "), not for " + layout
+                    + "; use the original layout or another ekko.state.dir");
+        }
+        if (get(map, OFF_IDENTITY) != identity(idc, worker)) {
+            throw new StateFileException(path, String.format(damaged, "it belongs to another idc/worker"));
+        }
+    }
+
+    private static long layoutBits(Layout layout) {
+        return ((layout.isPositive() ? 1L : 0L) << 8) | layout.productBits();
+    }
+
+    private static long identity(int idc, int worker) {
+        return ((long) idc << 32) | worker;
+    }
+
+    private static long checksum(ByteBuffer b) {
+        long h = 0x9E3779B97F4A7C15L;
+        for (int off = OFF_MAGIC; off < OFF_CHECKSUM; off += 8) {
+            h = (h ^ get(b, off)) * 0xBF58476D1CE4E5B9L;
+            h ^= h >>> 31;
+        }
+        return h;
+    }
+
+    private static long[] bootId() {
+        try {
+            UUID u = UUID.fromString(Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).trim());
+            return new long[] {u.getMostSignificantBits(), u.getLeastSignificantBits()};
+        } catch (IOException | IllegalArgumentException | SecurityException e) {
+            return new long[] {0, 0};
+        }
+    }
+
+    private static long get(ByteBuffer b, int off) {
+        return (long) LONGS.getVolatile(b, off);
+    }
+
+    private static void set(ByteBuffer b, int off, long v) {
+        LONGS.setVolatile(b, off, v);
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // already failing with a better message
+            }
+        }
+    }
+
+    /** @return the path of the file */
+    public Path path() {
+        return path;
+    }
+
+    /** @return the latest millisecond an earlier run may have issued (Unix ms), or {@link Long#MIN_VALUE} for a new file */
+    public long startFloor() {
+        return startFloor;
+    }
+
+    /** @return why {@link #startFloor()} is what it is, for logs */
+    public String floorReason() {
+        return floorReason;
+    }
+
+    /** @return true if the start floor is the previous run's reservation, which may be ahead of the clock */
+    public boolean floorIsReservation() {
+        return floorIsReservation;
+    }
+
+    /** @return the forced reservation, Unix ms */
+    public long reservedUntil() {
+        return get(map, OFF_RESERVED_UNTIL);
+    }
+
+    /** @return the latest millisecond used, Unix ms */
+    public long lastIssued() {
+        return get(map, OFF_LAST_ISSUED);
+    }
+
+    /**
+     * Raises the last-issued mark to {@code unixMillis} unless it is already higher. Called once per new
+     * millisecond from the hot path: a CAS on mapped memory, no system call.
+     */
+    public void advanceLastIssued(long unixMillis) {
+        long cur;
+        do {
+            cur = (long) LONGS.getVolatile(map, OFF_LAST_ISSUED);
+            if (cur >= unixMillis) {
+                return;
+            }
+        } while (!LONGS.compareAndSet(map, OFF_LAST_ISSUED, cur, unixMillis));
+    }
+
+    /**
+     * Raises the reservation and forces it to disk; returns only once it is durable.
+     *
+     * @param unixMillis the new reservation; lower values are ignored
+     */
+    public synchronized void reserve(long unixMillis) {
+        if (unixMillis > reservedUntil()) {
+            LONGS.setVolatile(map, OFF_RESERVED_UNTIL, unixMillis);
+            map.force();
+        }
+    }
+
+    /**
+     * Marks a clean shutdown, forces it, and releases the lock. Idempotent. The caller must have stopped
+     * issuing; {@code finalMark} covers an ID still in flight in a thread that passed its checks before the
+     * stop (its millisecond is at most one past the last recorded one, or the clock it read).
+     *
+     * @param finalMark the last-issued mark to record (Unix ms), capped at the reservation
+     */
+    public synchronized void close(long finalMark) {
+        if (closed) {
+            return;
+        }
+        long reserved = reservedUntil();
+        if (reserved != NONE) {
+            advanceLastIssued(Math.min(finalMark, reserved));
+        }
+        close();
+    }
+
+    /** Marks a clean shutdown (last-issued is exact), forces it, and releases the lock. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            // lastIssued is exact now that nothing issues; the flag, forced with it, lets the next start trust it.
+            set(map, OFF_CLEAN, 1);
+            map.force();
+        } finally {
+            try {
+                lock.release();
+            } catch (IOException ignored) {
+                // the channel close below releases it too
+            }
+            closeQuietly(channel);
+        }
+    }
+
+    /** Releases the lock without the clean-shutdown flag: what a crash leaves behind. For tests. */
+    public synchronized void abandon() {
+        closed = true;
+        try {
+            lock.release();
+        } catch (IOException ignored) {
+            // closing the channel releases it
+        }
+        closeQuietly(channel);
+    }
+
+    @Override
+    public String toString() {
+        return "StateFile{" + path + "}";
+    }
+}

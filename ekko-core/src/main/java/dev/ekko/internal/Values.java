@@ -1,0 +1,134 @@
+package dev.ekko.internal;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Parsing of configuration values, with messages that name the key, the value and what is allowed. */
+public final class Values {
+
+    private static final Pattern SIMPLE_DURATION = Pattern.compile("(\\d{1,12})\\s*(ms|s|m|h)");
+
+    private Values() {
+    }
+
+    /**
+     * @param key the configuration key, for the message
+     * @param text e.g. {@code 3s}, {@code 500ms}, {@code 2m}, {@code 1h} or ISO-8601 {@code PT3S}
+     * @return the duration
+     * @throws IllegalArgumentException naming key and value
+     */
+    public static Duration duration(String key, String text) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        Matcher m = SIMPLE_DURATION.matcher(t);
+        if (m.matches()) {
+            long n = Long.parseLong(m.group(1));
+            switch (m.group(2)) {
+                case "ms": return Duration.ofMillis(n);
+                case "s": return Duration.ofSeconds(n);
+                case "m": return Duration.ofMinutes(n);
+                default: return Duration.ofHours(n);
+            }
+        }
+        try {
+            return Duration.parse(text.trim());
+        } catch (DateTimeParseException e) {
+            throw new IllegalArgumentException("must be a duration such as 500ms, 3s, 2m, 1h or PT3S: " + key + "=" + text, e);
+        }
+    }
+
+    /**
+     * @param key the configuration key
+     * @param text a decimal integer
+     * @param min smallest allowed
+     * @param max largest allowed
+     * @return the value
+     */
+    public static int integer(String key, String text, int min, int max) {
+        long v;
+        try {
+            v = Long.parseLong(text.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("must be an integer >= " + min + " && <= " + max + ": " + key + "=" + text, e);
+        }
+        if (v < min || v > max) {
+            throw new IllegalArgumentException("must be >= " + min + " && <= " + max + ": " + key + "=" + text);
+        }
+        return (int) v;
+    }
+
+    /**
+     * @param key the configuration key
+     * @param text {@code true} or {@code false}
+     * @return the value
+     */
+    public static boolean bool(String key, String text) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        if (t.equals("true")) {
+            return true;
+        }
+        if (t.equals("false")) {
+            return false;
+        }
+        throw new IllegalArgumentException("must be true or false: " + key + "=" + text);
+    }
+
+    /**
+     * @param key the configuration key
+     * @param text an ISO-8601 instant in UTC ({@code 2026-01-01T00:00:00Z}) or a date ({@code 2026-01-01}, taken as UTC midnight)
+     * @return the instant
+     */
+    public static Instant instant(String key, String text) {
+        String t = text.trim();
+        try {
+            if (t.length() == 10) {
+                return Instant.parse(t + "T00:00:00Z");
+            }
+            return Instant.parse(t);
+        } catch (DateTimeParseException e) {
+            throw new IllegalArgumentException("must be an ISO-8601 UTC instant such as 2026-01-01T00:00:00Z or a date such as 2026-01-01: "
+                    + key + "=" + text, e);
+        }
+    }
+
+    /**
+     * @param key the configuration key
+     * @param d the duration
+     * @param min smallest allowed
+     * @param max largest allowed
+     * @return {@code d}
+     */
+    public static Duration checkDuration(String key, Duration d, Duration min, Duration max) {
+        if (d == null) {
+            throw new IllegalArgumentException("must not be null: " + key);
+        }
+        if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+            throw new IllegalArgumentException("must be >= " + format(min) + " && <= " + format(max) + ": " + key + "=" + format(d));
+        }
+        return d;
+    }
+
+    /** @return a short human form: {@code 3s}, {@code 250ms}, {@code 2m}... */
+    public static String format(Duration d) {
+        long ms = d.toMillis();
+        if (ms % 3_600_000 == 0 && ms != 0) {
+            return ms / 3_600_000 + "h";
+        }
+        if (ms % 60_000 == 0 && ms != 0) {
+            return ms / 60_000 + "m";
+        }
+        if (ms % 1000 == 0) {
+            return ms / 1000 + "s";
+        }
+        return ms + "ms";
+    }
+
+    /** @return true if a key's value is a secret that must never be printed */
+    public static boolean isSecretKey(String key) {
+        String k = key.toLowerCase(Locale.ROOT);
+        return k.contains("password") || k.contains("secret") || k.contains("token");
+    }
+}

@@ -1,0 +1,234 @@
+package dev.ekko.spi;
+
+import dev.ekko.EkkoClock;
+import dev.ekko.internal.Values;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * Everything an allocator needs to know: the IDC, how many worker IDs the layout has, lease timing,
+ * who is asking, and the allocator's own settings ({@code ekko.redis.*} and so on).
+ * Immutable; {@link #toString()} masks secrets.
+ */
+public final class AllocatorContext {
+
+    private final int idc;
+    private final int workerIds;
+    private final int preferredWorkerId;
+    private final String instance;
+    private final String host;
+    private final long pid;
+    private final Duration leaseTtl;
+    private final EkkoClock clock;
+    private final Map<String, String> settings;
+
+    private AllocatorContext(Builder b) {
+        this.idc = b.idc;
+        this.workerIds = b.workerIds;
+        this.preferredWorkerId = b.preferredWorkerId;
+        this.instance = b.instance;
+        this.host = b.host;
+        this.pid = b.pid;
+        this.leaseTtl = b.leaseTtl;
+        this.clock = b.clock;
+        this.settings = Map.copyOf(b.settings);
+    }
+
+    /** @return a builder; the core builds contexts, and so do allocator tests */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** @return the datacenter, 0..7 */
+    public int idc() {
+        return idc;
+    }
+
+    /** @return how many worker IDs the layout has (256..4096); valid IDs are 0..workerIds-1 */
+    public int workerIds() {
+        return workerIds;
+    }
+
+    /** @return the worker ID to try first, or -1 for none */
+    public int preferredWorkerId() {
+        return preferredWorkerId;
+    }
+
+    /** @return the instance name; a restart with the same name gets its previous worker ID back when free */
+    public String instance() {
+        return instance;
+    }
+
+    /** @return this host's name */
+    public String host() {
+        return host;
+    }
+
+    /** @return this process's ID */
+    public long pid() {
+        return pid;
+    }
+
+    /** @return how long a lease lasts unless renewed */
+    public Duration leaseTtl() {
+        return leaseTtl;
+    }
+
+    /** @return the clock to read for leases and reports */
+    public EkkoClock clock() {
+        return clock;
+    }
+
+    /**
+     * @param key e.g. {@code ekko.redis.uri}
+     * @return the value, if set
+     */
+    public Optional<String> setting(String key) {
+        return Optional.ofNullable(settings.get(key));
+    }
+
+    /**
+     * @param key e.g. {@code ekko.redis.uri}
+     * @param what what the setting is for, e.g. "the Redis server to lease worker IDs from"
+     * @return the value
+     * @throws IllegalArgumentException naming the key and its environment variable if it is not set
+     */
+    public String requireSetting(String key, String what) {
+        String v = settings.get(key);
+        if (v == null || v.isBlank()) {
+            throw new IllegalArgumentException("must be set to " + what + ": " + key + " (environment variable "
+                    + key.toUpperCase(java.util.Locale.ROOT).replace('.', '_') + ")");
+        }
+        return v;
+    }
+
+    /**
+     * @param key a duration setting
+     * @param defaultValue used when the key is not set
+     * @return the parsed duration
+     * @throws IllegalArgumentException naming key and value when malformed
+     */
+    public Duration durationSetting(String key, Duration defaultValue) {
+        String v = settings.get(key);
+        return v == null ? defaultValue : Values.duration(key, v);
+    }
+
+    /**
+     * @param key an integer setting
+     * @param defaultValue used when the key is not set
+     * @param min smallest allowed
+     * @param max largest allowed
+     * @return the parsed value
+     */
+    public int intSetting(String key, int defaultValue, int min, int max) {
+        String v = settings.get(key);
+        return v == null ? defaultValue : Values.integer(key, v, min, max);
+    }
+
+    @Override
+    public String toString() {
+        Map<String, String> shown = new TreeMap<>();
+        settings.forEach((k, v) -> shown.put(k, Values.isSecretKey(k) ? "***" : v));
+        return "AllocatorContext{idc=" + idc + ", workerIds=" + workerIds + ", preferredWorkerId=" + preferredWorkerId
+                + ", instance=" + instance + ", host=" + host + ", pid=" + pid + ", leaseTtl=" + leaseTtl + ", settings=" + shown + "}";
+    }
+
+    /** Builds an {@link AllocatorContext}. */
+    public static final class Builder {
+        private int idc;
+        private int workerIds = 4096;
+        private int preferredWorkerId = -1;
+        private String instance = "ekko";
+        private String host = "localhost";
+        private long pid = ProcessHandle.current().pid();
+        private Duration leaseTtl = Duration.ofSeconds(30);
+        private EkkoClock clock = EkkoClock.system();
+        private final Map<String, String> settings = new TreeMap<>();
+
+        private Builder() {
+        }
+
+        /** @param idc 0..7 @return this */
+        public Builder idc(int idc) {
+            if (idc < 0 || idc > 7) {
+                throw new IllegalArgumentException("must be >= 0 && <= 7: idc=" + idc);
+            }
+            this.idc = idc;
+            return this;
+        }
+
+        /** @param workerIds 256..4096, a power of two @return this */
+        public Builder workerIds(int workerIds) {
+            if (workerIds < 256 || workerIds > 4096 || Integer.bitCount(workerIds) != 1) {
+                throw new IllegalArgumentException("must be a power of two >= 256 && <= 4096: workerIds=" + workerIds);
+            }
+            this.workerIds = workerIds;
+            return this;
+        }
+
+        /** @param preferredWorkerId -1 for none, else 0..workerIds-1 @return this */
+        public Builder preferredWorkerId(int preferredWorkerId) {
+            if (preferredWorkerId < -1) {
+                throw new IllegalArgumentException("must be -1 (none) or >= 0: preferredWorkerId=" + preferredWorkerId);
+            }
+            this.preferredWorkerId = preferredWorkerId;
+            return this;
+        }
+
+        /** @param instance the instance name @return this */
+        public Builder instance(String instance) {
+            this.instance = Objects.requireNonNull(instance, "instance");
+            return this;
+        }
+
+        /** @param host this host's name @return this */
+        public Builder host(String host) {
+            this.host = Objects.requireNonNull(host, "host");
+            return this;
+        }
+
+        /** @param pid the process ID to report @return this */
+        public Builder pid(long pid) {
+            this.pid = pid;
+            return this;
+        }
+
+        /** @param leaseTtl how long a lease lasts unless renewed, positive @return this */
+        public Builder leaseTtl(Duration leaseTtl) {
+            if (leaseTtl == null || leaseTtl.isNegative() || leaseTtl.isZero()) {
+                throw new IllegalArgumentException("must be > 0: leaseTtl=" + leaseTtl);
+            }
+            this.leaseTtl = leaseTtl;
+            return this;
+        }
+
+        /** @param clock the clock @return this */
+        public Builder clock(EkkoClock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** @param key a setting key @param value its value @return this */
+        public Builder setting(String key, String value) {
+            settings.put(Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+            return this;
+        }
+
+        /** @param all settings to add @return this */
+        public Builder settings(Map<String, String> all) {
+            all.forEach(this::setting);
+            return this;
+        }
+
+        /** @return the context */
+        public AllocatorContext build() {
+            if (preferredWorkerId >= workerIds) {
+                throw new IllegalArgumentException("must be < workerIds=" + workerIds + ": preferredWorkerId=" + preferredWorkerId);
+            }
+            return new AllocatorContext(this);
+        }
+    }
+}

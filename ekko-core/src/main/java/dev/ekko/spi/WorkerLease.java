@@ -1,0 +1,108 @@
+package dev.ekko.spi;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * A worker ID held for a limited time. Immutable: a renewal returns a new lease.
+ *
+ * <p>The core stops issuing IDs at {@code grantedAtNanos + ttl - margin} on the monotonic clock
+ * unless a renewal moved the deadline, so an allocator must set {@code grantedAtNanos} to a reading
+ * taken <em>before</em> it sent the request that set the expiry at the coordinator.
+ */
+public final class WorkerLease {
+
+    /** The value of {@link #coordinatorTimeMillis()} when the coordinator's clock is not known. */
+    public static final long UNKNOWN_TIME = Long.MIN_VALUE;
+
+    private final int workerId;
+    private final String token;
+    private final Duration ttl;
+    private final long grantedAtNanos;
+    private final Handover handover;
+    private final long coordinatorTimeMillis;
+    private final ClockReport previousReport;
+
+    /**
+     * @param workerId the worker ID held
+     * @param token the secret that proves this holder at the coordinator; never logged
+     * @param ttl how long the lease lasts after {@code grantedAtNanos} unless renewed; {@link Duration#ZERO}
+     *     for a lease that never expires while the process lives (host-local and manual)
+     * @param grantedAtNanos the monotonic clock ({@code EkkoClock.nanos()}) read before the request was sent
+     * @param handover what is known of earlier holders (for a renewal, the same as the acquired lease's)
+     * @param coordinatorTimeMillis the coordinator's clock at the request, Unix milliseconds, or {@link #UNKNOWN_TIME}
+     * @param previousReport the last report stored for this worker ID before this lease, or null
+     */
+    public WorkerLease(int workerId, String token, Duration ttl, long grantedAtNanos, Handover handover,
+            long coordinatorTimeMillis, ClockReport previousReport) {
+        if (workerId < 0) {
+            throw new IllegalArgumentException("must be >= 0: workerId=" + workerId);
+        }
+        this.workerId = workerId;
+        this.token = Objects.requireNonNull(token, "token");
+        this.ttl = Objects.requireNonNull(ttl, "ttl");
+        if (ttl.isNegative()) {
+            throw new IllegalArgumentException("must be >= 0: ttl=" + ttl);
+        }
+        this.grantedAtNanos = grantedAtNanos;
+        this.handover = Objects.requireNonNull(handover, "handover");
+        this.coordinatorTimeMillis = coordinatorTimeMillis;
+        this.previousReport = previousReport;
+    }
+
+    /**
+     * A renewal of this lease.
+     *
+     * @param renewedAtNanos the monotonic clock read before the renewal request was sent
+     * @param coordinatorTimeMillis the coordinator's clock at the renewal, or {@link #UNKNOWN_TIME}
+     * @return the renewed lease
+     */
+    public WorkerLease renewed(long renewedAtNanos, long coordinatorTimeMillis) {
+        return new WorkerLease(workerId, token, ttl, renewedAtNanos, handover, coordinatorTimeMillis, previousReport);
+    }
+
+    /** @return the worker ID held */
+    public int workerId() {
+        return workerId;
+    }
+
+    /** @return the holder's secret token; never log it */
+    public String token() {
+        return token;
+    }
+
+    /** @return the lease duration, or {@link Duration#ZERO} if it does not expire */
+    public Duration ttl() {
+        return ttl;
+    }
+
+    /** @return true if the lease expires unless renewed */
+    public boolean expires() {
+        return !ttl.isZero();
+    }
+
+    /** @return monotonic nanos read before the request that set the current expiry was sent */
+    public long grantedAtNanos() {
+        return grantedAtNanos;
+    }
+
+    /** @return what is known of earlier holders */
+    public Handover handover() {
+        return handover;
+    }
+
+    /** @return the coordinator's clock at the last request, Unix milliseconds, or {@link #UNKNOWN_TIME} */
+    public long coordinatorTimeMillis() {
+        return coordinatorTimeMillis;
+    }
+
+    /** @return the last report stored for this worker ID before this lease was acquired, or null */
+    public ClockReport previousReport() {
+        return previousReport;
+    }
+
+    @Override
+    public String toString() {
+        return "WorkerLease{workerId=" + workerId + ", ttl=" + ttl + ", " + handover + ", token=***}";
+    }
+}

@@ -1,0 +1,15 @@
+/**
+ * Ekko: unique, roughly time-ordered 64-bit IDs generated in-process.
+ * {@code dev.ekko} is the API ({@link dev.ekko.Ekko} is the entry point); {@code dev.ekko.spi} is for
+ * worker-ID back ends.
+ */
+module dev.ekko.core {
+    exports dev.ekko;
+    exports dev.ekko.spi;
+
+    uses dev.ekko.spi.WorkerAllocatorProvider;
+
+    provides dev.ekko.spi.WorkerAllocatorProvider with
+            dev.ekko.internal.ManualAllocator.Provider,
+            dev.ekko.internal.HostLocalAllocator.Provider;
+}
