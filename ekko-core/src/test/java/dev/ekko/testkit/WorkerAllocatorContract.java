@@ -1,0 +1,336 @@
+package dev.ekko.testkit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.ekko.Ekko;
+import dev.ekko.IdGenerator;
+import dev.ekko.LeaseLostException;
+import dev.ekko.WorkerIdsExhaustedException;
+import dev.ekko.spi.AllocatorContext;
+import dev.ekko.spi.ClockReport;
+import dev.ekko.spi.Handover;
+import dev.ekko.spi.WorkerAllocator;
+import dev.ekko.spi.WorkerAllocatorProvider;
+import dev.ekko.spi.WorkerLease;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The contract every worker-ID allocator must meet, run by each allocator module against its own
+ * allocator (and its real coordinator). Extend it, implement {@link #provider()} and
+ * {@link #settings()}, and override the hooks where the allocator differs.
+ *
+ * <p>What it pins: acquire; exhaustion with a clear error; renew; expiry and takeover; fencing after a
+ * pause; release; handover past the previous holder's reservation; concurrent acquires never sharing an ID.
+ */
+public abstract class WorkerAllocatorContract {
+
+    /** The layout's worker-ID count used here: 256 (4 product bits), so exhaustion is quick to reach. */
+    protected static final int WORKER_IDS = 256;
+    protected static final int IDC = 5;
+
+    @TempDir
+    protected Path stateDir;
+
+    private final List<WorkerAllocator> opened = new ArrayList<>();
+    private final List<IdGenerator> generators = new ArrayList<>();
+
+    /** @return the provider under test */
+    protected abstract WorkerAllocatorProvider provider();
+
+    /** @return the allocator's own settings (endpoint, a namespace unique to this test class...) */
+    protected abstract Map<String, String> settings();
+
+    /** @return true if leases expire at the coordinator unless renewed (false for host-local) */
+    protected boolean leasesExpire() {
+        return true;
+    }
+
+    /** @return true if holders on "different hosts" must still share one state directory (host-local) */
+    protected boolean sharesStateDirectoryAcrossHolders() {
+        return false;
+    }
+
+    /** @return a lease TTL short enough for expiry tests */
+    protected Duration shortTtl() {
+        return Duration.ofSeconds(2);
+    }
+
+    /** The allocator's process dies without releasing: by default, its client is closed. */
+    protected void simulateDeath(WorkerAllocator allocator) {
+        allocator.close();
+    }
+
+    protected AllocatorContext.Builder context() {
+        return AllocatorContext.builder().idc(IDC).workerIds(WORKER_IDS).instance("contract").host("host-a")
+                .leaseTtl(Duration.ofSeconds(30)).settings(settings()).setting("ekko.state.dir", stateDir.toString());
+    }
+
+    protected WorkerAllocator allocator(AllocatorContext context) {
+        WorkerAllocator a = provider().create(context);
+        synchronized (opened) {
+            opened.add(a);
+        }
+        return a;
+    }
+
+    protected WorkerAllocator allocator() {
+        return allocator(context().build());
+    }
+
+    @AfterEach
+    void closeEverything() {
+        generators.forEach(IdGenerator::close);
+        opened.forEach(WorkerAllocator::close);
+    }
+
+    private static ClockReport report(long reservedUntil) {
+        return new ClockReport(System.currentTimeMillis(), reservedUntil, "host-a", ProcessHandle.current().pid(), "contract");
+    }
+
+    // ---------------------------------------------------------------- acquire, exhaustion, concurrency
+
+    @Test
+    void isFoundByServiceLoaderUnderItsName() {
+        Set<String> names = new HashSet<>();
+        ServiceLoader.load(WorkerAllocatorProvider.class).forEach(p -> names.add(p.name()));
+        assertTrue(names.contains(provider().name()), "ServiceLoader found " + names);
+    }
+
+    @Test
+    void acquiresAWorkerIdOfTheLayoutWithASecretToken() throws Exception {
+        WorkerLease lease = allocator().acquire();
+        assertTrue(lease.workerId() >= 0 && lease.workerId() < WORKER_IDS, "worker=" + lease.workerId());
+        assertFalse(lease.token().isEmpty());
+        assertFalse(lease.toString().contains(lease.token()), lease.toString());
+        assertEquals(leasesExpire(), lease.expires());
+    }
+
+    @Test
+    void twoHoldersNeverGetTheSameWorkerId() throws Exception {
+        WorkerLease a = allocator(context().preferredWorkerId(7).build()).acquire();
+        WorkerLease b = allocator(context().preferredWorkerId(7).build()).acquire();
+        assertEquals(7, a.workerId());
+        assertNotEquals(a.workerId(), b.workerId());
+    }
+
+    @Test
+    void concurrentAcquiresNeverShareAWorkerId() throws Exception {
+        int threads = 16;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<Integer>> results = new ArrayList<>();
+            for (int i = 0; i < threads; i++) {
+                WorkerAllocator a = allocator(context().instance("concurrent-" + i).host("host-" + i).build());
+                Callable<Integer> task = () -> {
+                    go.await();
+                    return a.acquire().workerId();
+                };
+                results.add(pool.submit(task));
+            }
+            go.countDown();
+            Set<Integer> ids = new HashSet<>();
+            for (Future<Integer> f : results) {
+                assertTrue(ids.add(f.get()), "worker ID handed out twice: " + f.get() + " in " + ids);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void failsClearlyWhenEveryWorkerIdIsHeld() throws Exception {
+        WorkerAllocator a = allocator();
+        Set<Integer> ids = new HashSet<>();
+        for (int i = 0; i < WORKER_IDS; i++) {
+            assertTrue(ids.add(a.acquire().workerId()), "worker ID handed out twice");
+        }
+        WorkerIdsExhaustedException e = assertThrows(WorkerIdsExhaustedException.class, () -> allocator().acquire());
+        assertTrue(e.getMessage().contains(WORKER_IDS + " worker IDs") && e.getMessage().contains("idc=" + IDC), e.getMessage());
+    }
+
+    // ---------------------------------------------------------------- renew, release, expiry
+
+    @Test
+    void renewKeepsTheWorkerIdAndMovesTheGrantForward() throws Exception {
+        WorkerAllocator a = allocator();
+        WorkerLease lease = a.acquire();
+        WorkerLease renewed = a.renew(lease, report(System.currentTimeMillis() + 10_000));
+        assertEquals(lease.workerId(), renewed.workerId());
+        assertEquals(lease.token(), renewed.token());
+        assertTrue(renewed.grantedAtNanos() - lease.grantedAtNanos() >= 0);
+    }
+
+    @Test
+    void releaseFreesTheWorkerIdAtOnce() throws Exception {
+        WorkerAllocator a = allocator(context().preferredWorkerId(11).build());
+        WorkerLease lease = a.acquire();
+        assertEquals(11, lease.workerId());
+        a.release(lease, report(System.currentTimeMillis()));
+        assertEquals(11, allocator(context().preferredWorkerId(11).host("host-b").build()).acquire().workerId());
+    }
+
+    @Test
+    void expiredLeaseIsTakenOverAndItsRenewalIsLost() throws Exception {
+        assumeTrue(leasesExpire(), "this allocator's leases do not expire while the process lives");
+        WorkerAllocator first = allocator(context().preferredWorkerId(13).leaseTtl(shortTtl()).build());
+        WorkerLease lease = first.acquire();
+        assertEquals(13, lease.workerId());
+        WorkerAllocator second = allocator(context().preferredWorkerId(13).host("host-b").leaseTtl(shortTtl()).build());
+        WorkerLease taken = acquireWhenFree(second, 13, shortTtl().multipliedBy(3));
+        assertNotNull(taken, "worker 13 was not free after 3 TTLs without renewal");
+        assertThrows(LeaseLostException.class, () -> first.renew(lease, report(System.currentTimeMillis() + 1000)));
+        // A lost lease's renewal never re-creates it, even once the worker ID is free again.
+        second.release(taken, report(System.currentTimeMillis()));
+        assertThrows(LeaseLostException.class, () -> first.renew(lease, report(System.currentTimeMillis() + 1000)));
+        assertEquals(13, allocator(context().preferredWorkerId(13).host("host-c").build()).acquire().workerId());
+    }
+
+    /** Acquires with a preference until the preferred worker ID is granted, releasing other grants. */
+    protected WorkerLease acquireWhenFree(WorkerAllocator a, int worker, Duration within) throws Exception {
+        long deadline = System.nanoTime() + within.toNanos();
+        while (System.nanoTime() < deadline) {
+            WorkerLease l = a.acquire();
+            if (l.workerId() == worker) {
+                return l;
+            }
+            a.release(l, report(System.currentTimeMillis()));
+            Thread.sleep(100);
+        }
+        return null;
+    }
+
+    // ---------------------------------------------------------------- handover
+
+    @Test
+    void nextHolderLearnsThePreviousHoldersReservation() throws Exception {
+        WorkerAllocator first = allocator(context().preferredWorkerId(17).leaseTtl(shortTtl()).build());
+        WorkerLease lease = first.acquire();
+        long reservedUntil = System.currentTimeMillis() + 3_600_000;
+        first.renew(lease, report(reservedUntil));
+        simulateDeath(first);
+        WorkerAllocator second = allocator(context().preferredWorkerId(17).host("host-b").leaseTtl(shortTtl()).build());
+        WorkerLease next = acquireWhenFree(second, 17, shortTtl().multipliedBy(3));
+        assertNotNull(next, "worker 17 was not free after its holder died");
+        Handover h = next.handover();
+        if (h.kind() == Handover.Kind.STATE_FILE) {
+            return; // history is the local state file: the generator-level handover test covers it
+        }
+        assertEquals(Handover.Kind.MARK, h.kind(), "a coordinator that kept the history must hand it over: " + h);
+        assertTrue(h.markMillis() >= reservedUntil, h + " is before the previous holder's reservation " + reservedUntil);
+        assertNotNull(next.previousReport());
+        assertEquals(reservedUntil, next.previousReport().reservedUntilMillis());
+        assertEquals("host-a", next.previousReport().host());
+        // History never goes back: a later holder that reports less does not lower it.
+        second.release(next, report(System.currentTimeMillis()));
+        WorkerLease third = allocator(context().preferredWorkerId(17).host("host-c").build()).acquire();
+        assertEquals(17, third.workerId());
+        assertTrue(third.handover().markMillis() >= reservedUntil, "history went back: " + third.handover());
+    }
+
+    private Map<String, String> generatorSettings(Path dir, String host, int preferred) {
+        Map<String, String> s = new LinkedHashMap<>(settings());
+        s.put("ekko.worker.allocator", provider().name());
+        s.put("ekko.idc", Integer.toString(IDC));
+        s.put("ekko.product.bits", "4");
+        s.put("ekko.state.dir", dir.toString());
+        s.put("ekko.worker.instance", host);
+        s.put("ekko.worker.lease.ttl", "2s");
+        s.put("ekko.worker.lease.margin", "500ms");
+        s.put("ekko.worker.report.interval", "300ms");
+        s.put("ekko.state.reservation", "1s");
+        if (preferred >= 0) {
+            s.put("ekko.worker.id", Integer.toString(preferred));
+        }
+        return s;
+    }
+
+    protected IdGenerator generator(Map<String, String> s, dev.ekko.EkkoClock clock) {
+        Ekko.Builder b = Ekko.newBuilder().clock(clock);
+        s.forEach(b::setting);
+        IdGenerator g = b.build();
+        generators.add(g);
+        return g;
+    }
+
+    @Test
+    void newHolderIssuesPastEveryIdOfACrashedHolder() throws Exception {
+        Path dirA = stateDir.resolve("host-a");
+        Path dirB = sharesStateDirectoryAcrossHolders() ? dirA : stateDir.resolve("host-b");
+        long max;
+        int worker;
+        try (ChildJvm child = ChildJvm.start(generatorSettings(dirA, "host-a", 19))) {
+            assertTrue(child.ready(), child.firstLine());
+            worker = child.workerId();
+            long[] ids = child.next(5000);
+            max = ids[ids.length - 1];
+            child.kill();
+        }
+        Map<String, String> s = generatorSettings(dirB, "host-b", worker);
+        IdGenerator g = null;
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (g == null || g.workerId() != worker) {
+            if (g != null) {
+                g.close();
+            }
+            if (System.nanoTime() > deadline) {
+                fail("worker " + worker + " was not free 15 s after its holder was killed");
+            }
+            g = generator(s, dev.ekko.EkkoClock.system());
+        }
+        long first = g.next();
+        assertTrue(Long.compareUnsigned(first, max) > 0, "new holder issued " + g.layout().decode(first)
+                + " at or before the crashed holder's last ID " + g.layout().decode(max));
+    }
+
+    // ---------------------------------------------------------------- fencing
+
+    @Test
+    void generatorStopsIssuingWhenItsLeaseMayHaveExpiredAndResumesAfterRenewal() throws Exception {
+        assumeTrue(leasesExpire(), "this allocator's leases do not expire while the process lives");
+        TestClock clock = new TestClock();
+        IdGenerator g = generator(generatorSettings(stateDir.resolve("fence"), "host-a", -1), clock);
+        long before = g.next();
+        // A pause longer than the lease: the monotonic clock jumps past the fence deadline.
+        clock.stepNanos(Duration.ofSeconds(3).toNanos());
+        clock.stepMillis(3000);
+        assertThrows(LeaseLostException.class, g::next);
+        // The lease is still alive at the coordinator (real time barely moved): the next renewal re-opens the fence.
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        long after = 0;
+        while (after == 0) {
+            try {
+                after = g.next();
+            } catch (LeaseLostException stillFenced) {
+                if (System.nanoTime() > deadline) {
+                    throw stillFenced;
+                }
+                Thread.sleep(50);
+            }
+        }
+        assertTrue(Long.compareUnsigned(after, before) > 0);
+    }
+}
