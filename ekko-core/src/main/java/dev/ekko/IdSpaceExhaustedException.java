@@ -11,7 +11,7 @@ public final class IdSpaceExhaustedException extends EkkoException {
      * @param nowMillis the wall clock, Unix milliseconds
      */
     public IdSpaceExhaustedException(Layout layout, long nowMillis) {
-        super("time has run out for this layout: now=" + Instant.ofEpochMilli(nowMillis) + " is after its last millisecond "
+        super("time has run out for this layout: now=" + Instant.ofEpochMilli(nowMillis) + " is past the layout's end of time "
                 + layout.endOfTime() + " (" + layout + "); configure a later epoch (ekko.epoch) and new worker state");
     }
 }

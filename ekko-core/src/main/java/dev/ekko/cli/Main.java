@@ -42,6 +42,9 @@ public final class Main {
             "--epoch", "ekko.epoch", "--idc", "ekko.idc", "--product-bits", "ekko.product.bits", "--product", "ekko.product",
             "--worker", "ekko.worker.id", "--allocator", "ekko.worker.allocator", "--state-dir", "ekko.state.dir");
 
+    /** Held strongly: java.util.logging forgets the level of a logger nobody references. */
+    private static final Logger LOGGER = Logger.getLogger("dev.ekko");
+
     private Main() {
     }
 
@@ -113,9 +116,7 @@ public final class Main {
                     operands.add(a);
                 }
             }
-            if (verbose) {
-                Logger.getLogger("dev.ekko").setLevel(Level.INFO);
-            }
+            LOGGER.setLevel(verbose ? Level.INFO : Level.WARNING);
             switch (command) {
                 case "next":
                     requireNoOperands(command, operands);

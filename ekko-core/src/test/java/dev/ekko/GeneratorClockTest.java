@@ -1,0 +1,277 @@
+package dev.ekko;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ekko.testkit.TestClock;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What the generator does when the clock steps back, stands still, or 1024 IDs are not enough for a millisecond. */
+class GeneratorClockTest {
+
+    @TempDir
+    Path stateDir;
+
+    private final TestClock clock = new TestClock();
+    private IdGenerator generator;
+
+    private Ekko.Builder builder() {
+        return Ekko.newBuilder().clock(clock).stateDirectory(stateDir).workerId(42);
+    }
+
+    @AfterEach
+    void close() {
+        if (generator != null) {
+            generator.close();
+        }
+    }
+
+    private static long millisOf(IdGenerator g, long id) {
+        return g.layout().decode(id).epochMillis();
+    }
+
+    /** Freezes the clock one millisecond past anything used so far and uses that millisecond up; returns the last ID. */
+    private long exhaustFrozenMillisecond(IdGenerator g) {
+        clock.freeze();
+        clock.stepMillis(1);
+        long first = g.next();
+        long last = first;
+        for (int i = 1; i < 1024; i++) {
+            last = g.next();
+        }
+        assertEquals(millisOf(g, first), millisOf(g, last), "the 1024 IDs must share one millisecond");
+        return last;
+    }
+
+    private static <T> T await(CompletableFuture<T> f) throws Exception {
+        return f.get(10, TimeUnit.SECONDS);
+    }
+
+    private static void assertStillWaiting(CompletableFuture<?> f) throws Exception {
+        assertThrows(TimeoutException.class, () -> f.get(100, TimeUnit.MILLISECONDS), "next() returned instead of waiting");
+    }
+
+    @Test
+    void waitsForTheNextMillisecondWhenTheSequenceIsUsedUpAndNeverRepeats() throws Exception {
+        generator = builder().build();
+        clock.freeze();
+        long last = exhaustFrozenMillisecond(generator);
+        CompletableFuture<Long> next = CompletableFuture.supplyAsync(generator::next);
+        assertStillWaiting(next);
+        clock.stepMillis(1);
+        long id = await(next);
+        assertTrue(Layout.compare(id, last) > 0);
+        assertEquals(millisOf(generator, last) + 1, millisOf(generator, id));
+        assertEquals(0, generator.layout().decode(id).sequence());
+    }
+
+    @Test
+    void waitsOutSmallBackwardSteps() throws Exception {
+        generator = builder().build();
+        for (long step : new long[] {1, 10}) {
+            clock.freeze();
+            long last = exhaustFrozenMillisecond(generator);
+            clock.stepMillis(-step);
+            CompletableFuture<Long> next = CompletableFuture.supplyAsync(generator::next);
+            assertStillWaiting(next);
+            clock.stepMillis(step + 1);
+            long id = await(next);
+            assertTrue(Layout.compare(id, last) > 0, "step back " + step + " ms");
+            assertEquals(millisOf(generator, last) + 1, millisOf(generator, id));
+            clock.unfreeze();
+        }
+    }
+
+    @Test
+    void keepsIssuingInTheLastMillisecondWhileItHasSequenceLeftAfterAStepBack() {
+        generator = builder().build();
+        clock.freeze();
+        long a = generator.next();
+        clock.stepMillis(-5000);
+        long b = generator.next();
+        assertTrue(Layout.compare(b, a) > 0);
+        assertEquals(millisOf(generator, a), millisOf(generator, b));
+    }
+
+    @Test
+    void refusesAtOnceWhenTheClockIsFurtherBehindThanTheWaitBound() {
+        generator = builder().build();
+        clock.freeze();
+        long last = exhaustFrozenMillisecond(generator);
+        clock.stepMillis(-5000);
+        long t0 = System.nanoTime();
+        ClockMovedBackwardsException e = assertThrows(ClockMovedBackwardsException.class, generator::next);
+        assertTrue(System.nanoTime() - t0 < Duration.ofMillis(500).toNanos(), "should not wait for a 5 s step with a 1 s bound");
+        long lastMillis = millisOf(generator, last);
+        assertEquals(lastMillis, e.lastIssuedMillis());
+        assertEquals(lastMillis - 5000, e.clockMillis());
+        assertTrue(e.getMessage().startsWith("clock is 5000 ms behind the last issued millisecond (clock="
+                + java.time.Instant.ofEpochMilli(lastMillis - 5000) + ", lastIssued=" + java.time.Instant.ofEpochMilli(lastMillis)
+                + "), waited 0 ms"), e.getMessage());
+        // Once the clock is back past the mark, IDs resume, above every earlier one.
+        clock.stepMillis(5001);
+        assertTrue(Layout.compare(generator.next(), last) > 0);
+    }
+
+    @Test
+    void givesUpAfterTheWaitBoundWhenTheClockStaysBehind() {
+        generator = builder().maxBackwardWait(Duration.ofMillis(200)).build();
+        clock.freeze();
+        exhaustFrozenMillisecond(generator);
+        clock.stepMillis(-100);
+        long t0 = System.nanoTime();
+        ClockMovedBackwardsException e = assertThrows(ClockMovedBackwardsException.class, generator::next);
+        long waited = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(waited >= 200 && waited < 2000, "waited " + waited + " ms");
+        assertTrue(e.getMessage().contains("clock is 100 ms behind"), e.getMessage());
+    }
+
+    @Test
+    void waitIsInterruptibleAndKeepsTheInterruptFlag() throws Exception {
+        generator = builder().build();
+        clock.freeze();
+        exhaustFrozenMillisecond(generator);
+        CompletableFuture<Throwable> thrown = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                generator.next();
+                thrown.complete(null);
+            } catch (Throwable e) {
+                thrown.complete(new IllegalStateException("interrupted=" + Thread.currentThread().isInterrupted(), e));
+            }
+        });
+        t.start();
+        Thread.sleep(50);
+        t.interrupt();
+        Throwable e = await(thrown);
+        assertTrue(e != null && e.getCause() instanceof GenerationInterruptedException, String.valueOf(e));
+        assertEquals("interrupted=true", e.getMessage());
+    }
+
+    @Test
+    void boundedLeadModeRunsAheadOfAFrozenClockUpToTheLead() {
+        generator = builder().maxLead(Duration.ofMillis(20)).maxBackwardWait(Duration.ZERO).build();
+        clock.freeze();
+        long start = clock.millis();
+        long prev = generator.next();
+        int issued = 1;
+        try {
+            for (;;) {
+                long id = generator.next();
+                assertTrue(Layout.compare(id, prev) > 0);
+                prev = id;
+                issued++;
+            }
+        } catch (ClockMovedBackwardsException expected) {
+            // the lead is used up and the clock does not move
+        }
+        long lead = millisOf(generator, prev) - start;
+        assertEquals(20, lead, "last millisecond used");
+        assertEquals(20, generator.leadMillis());
+        assertEquals(1024 * 21 - 1024 + 1024, issued, "IDs issued in the frozen ms and 20 ms of lead");
+        clock.unfreeze();
+    }
+
+    @Test
+    void boundedLeadModeRidesOutABackwardStepSmallerThanTheLead() {
+        generator = builder().maxLead(Duration.ofMillis(50)).build();
+        long a = generator.next();
+        clock.stepMillis(-30);
+        long t0 = System.nanoTime();
+        long prev = a;
+        for (int i = 0; i < 20_000; i++) {
+            long id = generator.next();
+            assertTrue(Layout.compare(id, prev) > 0);
+            prev = id;
+        }
+        assertTrue(generator.leadMillis() <= 50, "lead " + generator.leadMillis());
+        assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(5).toNanos());
+    }
+
+    @Test
+    void realTimeModeHasNoLead() {
+        generator = builder().build();
+        for (int i = 0; i < 10_000; i++) {
+            generator.next();
+        }
+        assertEquals(0, generator.leadMillis());
+    }
+
+    @Test
+    void restartInsideTheSameMillisecondIssuesPastTheEarlierRun() throws Exception {
+        clock.freeze();
+        IdGenerator first = builder().build();
+        long last = first.next();
+        first.close();
+        CompletableFuture<IdGenerator> second = CompletableFuture.supplyAsync(() -> builder().build());
+        assertThrows(TimeoutException.class, () -> second.get(100, TimeUnit.MILLISECONDS), "started inside the same millisecond");
+        clock.unfreeze();
+        generator = await(second);
+        long id = generator.next();
+        assertTrue(millisOf(generator, id) > millisOf(generator, last), "restart reused the earlier run's millisecond");
+    }
+
+    @Test
+    void restartWithTheClockBehindTheHighWaterMarkWaitsOrRefuses() {
+        IdGenerator first = builder().build();
+        long last = 0;
+        for (int i = 0; i < 5000; i++) {
+            last = first.next();
+        }
+        first.close();
+        clock.stepMillis(-5000);
+        ClockMovedBackwardsException e = assertThrows(ClockMovedBackwardsException.class, () -> builder().build());
+        assertTrue(e.getMessage().startsWith("refusing to start idc=0 worker=42 (last issued millisecond of the previous run"
+                + " (clean shutdown)): clock is "), e.getMessage());
+        clock.stepMillis(4700); // now 300 ms behind: within the default 1 s wait
+        generator = builder().build();
+        long id = generator.next();
+        assertTrue(Layout.compare(id, last) > 0);
+        assertTrue(millisOf(generator, id) > millisOf(generator, last));
+    }
+
+    @Test
+    void refusesToStartWhenTheLayoutsTimeHasRunOut() {
+        Instant epoch = Instant.parse("2010-01-01T00:00:00Z");
+        IdSpaceExhaustedException e = assertThrows(IdSpaceExhaustedException.class,
+                () -> builder().epoch(epoch).positiveIds(true).build());
+        assertTrue(e.getMessage().startsWith("time has run out for this layout: now="), e.getMessage());
+        // 38 time bits: 2^38 ms after the epoch is the end of time.
+        assertTrue(e.getMessage().contains(" is past the layout's end of time " + epoch.plusMillis(1L << 38) + " "), e.getMessage());
+    }
+
+    @Test
+    void productViewsHaveTheirOwnSequenceAndAreDistinct() {
+        generator = builder().productBits(2).build();
+        IdGenerator p3 = generator.forProduct(3);
+        long a = generator.next();
+        long b = p3.next();
+        assertEquals(0, generator.layout().decode(a).product());
+        assertEquals(3, generator.layout().decode(b).product());
+        assertEquals(42, generator.layout().decode(b).worker());
+        assertFalse(a == b);
+        assertEquals(3, p3.product());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> generator.forProduct(4));
+        assertEquals("must be >= 0 && <= 3 (ekko.product.bits=2): product=4", e.getMessage());
+    }
+
+    @Test
+    void closedGeneratorRefuses() {
+        IdGenerator g = builder().build();
+        g.next();
+        g.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, g::next);
+        assertEquals("generator is closed: idc=0 worker=42", e.getMessage());
+        g.close();
+    }
+}
