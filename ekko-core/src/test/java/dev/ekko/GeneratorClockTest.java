@@ -9,6 +9,7 @@ import dev.ekko.testkit.TestClock;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -248,6 +249,38 @@ class GeneratorClockTest {
         assertTrue(e.getMessage().startsWith("time has run out for this layout: now="), e.getMessage());
         // 38 time bits: 2^38 ms after the epoch is the end of time.
         assertTrue(e.getMessage().contains(" is past the layout's end of time " + epoch.plusMillis(1L << 38) + " "), e.getMessage());
+    }
+
+    @Test
+    void warnsAtStartWhenLessThanAYearIsLeft() {
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("dev.ekko");
+        List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                if (r.getLevel() == java.util.logging.Level.WARNING) {
+                    warnings.add(java.text.MessageFormat.format(r.getMessage(), r.getParameters()));
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        log.addHandler(h);
+        try {
+            // 38 time bits last 2^38 ms (about 3181 days); start the epoch 3000 days ago: about 181 days are left.
+            Instant epoch = Instant.ofEpochMilli(clock.millis()).minus(Duration.ofDays(3000)).truncatedTo(java.time.temporal.ChronoUnit.DAYS);
+            generator = builder().epoch(epoch).positiveIds(true).build();
+            assertTrue(warnings.stream().anyMatch(w -> w.startsWith("less than a year left for this layout: IDs stop at "
+                    + epoch.plusMillis(1L << 38))), warnings.toString());
+        } finally {
+            log.removeHandler(h);
+        }
     }
 
     @Test

@@ -431,7 +431,7 @@ public final class EkkoGenerator implements IdGenerator {
             Term t = live;
             Term.Kind was = term.kind;
             term = Term.idle(Term.Kind.CLOSED, this, t.workerId, "closed");
-            t.lose("generator is closed");
+            t.close();
             long mark = t.finalMarkMillis(t.stateFile.reservedUntil());
             t.stateFile.close(mark);
             if (was == Term.Kind.LIVE) {

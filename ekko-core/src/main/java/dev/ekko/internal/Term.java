@@ -35,6 +35,7 @@ final class Term {
     private volatile long issueLimitOffset = Long.MIN_VALUE;
     private volatile long fenceDeadlineNanos;
     private volatile String lostReason;
+    private volatile boolean closed;
 
     Term(Kind kind, EkkoGenerator owner, int workerId, StateFile stateFile, boolean expires, long floorOffset, String lostReason) {
         this.kind = kind;
@@ -67,7 +68,7 @@ final class Term {
      * The slow path when {@link #mayIssue} said no: throws why, or extends the reservation and returns.
      */
     void awaitPermit(long offset) {
-        if (kind == Kind.CLOSED) {
+        if (kind == Kind.CLOSED || closed) {
             throw new IllegalStateException("generator is closed: idc=" + owner.idc + " worker=" + workerId);
         }
         String lost = lostReason;
@@ -100,6 +101,12 @@ final class Term {
     void lose(String reason) {
         lostReason = reason;
         issueLimitOffset = Long.MIN_VALUE;
+    }
+
+    /** Stops every new millisecond at once because the generator is closing. */
+    void close() {
+        closed = true;
+        lose("generator is closed");
     }
 
     /**

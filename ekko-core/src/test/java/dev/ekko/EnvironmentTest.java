@@ -1,0 +1,75 @@
+package dev.ekko;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Settings from environment variables and system properties, seen by a real child process (the command line). */
+class EnvironmentTest {
+
+    @TempDir
+    Path dir;
+
+    private String stdout;
+    private String stderr;
+
+    private int runCli(Map<String, String> env, List<String> jvmArgs, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.addAll(jvmArgs);
+        cmd.add("dev.ekko.cli.Main");
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().keySet().removeIf(k -> k.startsWith("EKKO_"));
+        pb.environment().putAll(env);
+        Path err = dir.resolve("stderr.txt");
+        pb.redirectError(err.toFile());
+        Process p = pb.start();
+        stdout = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        stderr = Files.readString(err);
+        return p.exitValue();
+    }
+
+    @Test
+    void environmentVariablesFollowTheNamingRuleAndSystemPropertiesWin() throws Exception {
+        Path state = dir.resolve("state");
+        assertEquals(0, runCli(Map.of("EKKO_STATE_DIR", state.toString(), "EKKO_IDC", "6", "EKKO_WORKER_ID", "77"), List.of(),
+                "next"), stderr);
+        DecodedId d = Layout.defaults().decode(Layout.parse(stdout.strip()));
+        assertEquals(6, d.idc());
+        assertEquals(77, d.worker());
+        assertTrue(Files.exists(state.resolve("idc6-worker77.state")));
+
+        assertEquals(0, runCli(Map.of("EKKO_STATE_DIR", state.toString(), "EKKO_IDC", "6", "EKKO_WORKER_ID", "77"),
+                List.of("-Dekko.idc=5"), "next"), stderr);
+        assertEquals(5, Layout.defaults().decode(Layout.parse(stdout.strip())).idc());
+    }
+
+    @Test
+    void unknownEnvironmentVariablesAreReportedNotIgnoredSilently() throws Exception {
+        assertEquals(0, runCli(Map.of("EKKO_STATE_DIR", dir.toString(), "EKKO_WROKER_ID", "3", "EKKO_REDIS_URI", "redis://h:1"),
+                List.of(), "next"), stderr);
+        assertTrue(stderr.contains("ignoring environment variable EKKO_WROKER_ID: no such Ekko setting"), stderr);
+        assertTrue(stderr.contains("ignoring environment variable EKKO_REDIS_URI: no such Ekko setting (a setting of allocator redis,"
+                + " which is not on the class path: add dev.ekko:ekko-worker-redis)"), stderr);
+    }
+
+    @Test
+    void aBadEnvironmentValueNamesTheVariable() throws Exception {
+        assertEquals(2, runCli(Map.of("EKKO_STATE_DIR", dir.toString(), "EKKO_IDC", "8"), List.of(), "next"));
+        assertEquals("ekko: must be >= 0 && <= 7: ekko.idc=8 (from environment variable EKKO_IDC)\n", stderr);
+    }
+}
