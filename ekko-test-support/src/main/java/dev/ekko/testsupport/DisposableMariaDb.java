@@ -1,6 +1,7 @@
 package dev.ekko.testsupport;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,6 +31,8 @@ public final class DisposableMariaDb extends DisposableServer {
     /** The user created on every start, with every privilege. */
     public static final String USER = "ekko";
 
+    /** Linux's sun_path holds 108 bytes, the last one a NUL. */
+    private static final int MAX_SOCKET_PATH_BYTES = 107;
     private static final Duration HELPER_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration PING_TIMEOUT = Duration.ofSeconds(5);
     /** InnoDB's default 96 MB redo log would make every throwaway server cost 100 MB of disk. */
@@ -100,6 +103,12 @@ public final class DisposableMariaDb extends DisposableServer {
 
     @Override
     void prepareDataDirectory(Path dataDirectory) throws IOException, InterruptedException {
+        int socketPathBytes = socket().toString().getBytes(StandardCharsets.UTF_8).length;
+        if (socketPathBytes > MAX_SOCKET_PATH_BYTES) {
+            throw new IllegalStateException("must be at most " + MAX_SOCKET_PATH_BYTES + " bytes, the limit of a"
+                    + " Unix socket path: socket=" + socket() + " (" + socketPathBytes + " bytes); set "
+                    + DisposableServer.TMPDIR_VARIABLE + " to a shorter directory");
+        }
         if (Files.isDirectory(dataDirectory.resolve("mysql"))) {
             return;
         }

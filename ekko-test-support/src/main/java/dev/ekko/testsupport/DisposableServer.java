@@ -31,11 +31,13 @@ import java.util.stream.Stream;
  * A JVM shutdown hook kills a server the test forgot to close. Methods are synchronized, so a
  * test may stop a server from one thread while others use it.
  *
- * <p>These servers never touch the shared ones from {@link TestServers}.
+ * <p>Directories are created in {@code EKKO_TEST_TMPDIR} if set, else in {@code java.io.tmpdir}.
+ * These servers never touch the shared ones from {@link TestServers}.
  */
 public abstract sealed class DisposableServer implements AutoCloseable
         permits DisposableRedis, DisposableMariaDb, DisposableEtcd {
     static final int READY_TIMEOUT_SECONDS = 60;
+    static final String TMPDIR_VARIABLE = "EKKO_TEST_TMPDIR";
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(READY_TIMEOUT_SECONDS);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(20);
     private static final Duration POLL_INTERVAL = Duration.ofMillis(20);
@@ -64,12 +66,13 @@ public abstract sealed class DisposableServer implements AutoCloseable
         this.name = name;
         this.executable = ServerBinary.find(name, debianPackage);
         this.port = LoopbackPorts.reserve();
+        Path base = temporaryDirectoryBase();
         try {
-            this.directory = Files.createTempDirectory("ekko-" + name + "-");
+            Files.createDirectories(base);
+            this.directory = Files.createTempDirectory(base, "ekko-" + name + "-");
         } catch (IOException e) {
             LoopbackPorts.release(port);
-            throw new UncheckedIOException("could not create a temporary directory for " + name
-                    + " in java.io.tmpdir=" + System.getProperty("java.io.tmpdir"), e);
+            throw new UncheckedIOException("could not create a temporary directory for " + name + " in " + base, e);
         }
         this.dataDirectory = directory.resolve("data");
         this.logFile = directory.resolve(name + ".log");
@@ -371,6 +374,16 @@ public abstract sealed class DisposableServer implements AutoCloseable
         } catch (RuntimeException e) {
             System.err.println("ekko-test-support: could not clean up " + this + ": " + e);
         }
+    }
+
+    /**
+     * Where servers get their directories: {@code EKKO_TEST_TMPDIR} if set ({@code ./run-tests} points
+     * it into its own throwaway directory, so that even the directories of a test JVM killed before
+     * its cleanup ran are deleted), else {@code java.io.tmpdir}.
+     */
+    private static Path temporaryDirectoryBase() {
+        String configured = System.getenv(TMPDIR_VARIABLE);
+        return Path.of(configured != null && !configured.isBlank() ? configured : System.getProperty("java.io.tmpdir"));
     }
 
     static void deleteRecursively(Path root) throws IOException {
