@@ -65,7 +65,7 @@ public final class Ekko {
 
         /** @param epoch the instant IDs count time from (UTC, whole ms, not in the future); default 2026-01-01T00:00:00Z @return this */
         public Builder epoch(Instant epoch) {
-            return set(ConfigKeys.EPOCH, Objects.requireNonNull(epoch, "epoch").toString());
+            return set(ConfigKeys.EPOCH, text(ConfigKeys.EPOCH, epoch));
         }
 
         /** @param positive true for IDs that stay positive as a signed long (38 time bits); default false @return this */
@@ -105,27 +105,27 @@ public final class Ekko {
 
         /** @param ttl how long a coordinator lease lasts unless renewed, 1s..1h; default 30s @return this */
         public Builder leaseTtl(Duration ttl) {
-            return set(ConfigKeys.LEASE_TTL, ttl.toString());
+            return set(ConfigKeys.LEASE_TTL, text(ConfigKeys.LEASE_TTL, ttl));
         }
 
         /** @param margin how long before a lease's expiry the generator stops issuing, 100ms..10m; default 3s @return this */
         public Builder leaseMargin(Duration margin) {
-            return set(ConfigKeys.LEASE_MARGIN, margin.toString());
+            return set(ConfigKeys.LEASE_MARGIN, text(ConfigKeys.LEASE_MARGIN, margin));
         }
 
         /** @param interval how often to renew the lease and report the clock, 100ms..10m; default 3s @return this */
         public Builder reportInterval(Duration interval) {
-            return set(ConfigKeys.REPORT_INTERVAL, interval.toString());
+            return set(ConfigKeys.REPORT_INTERVAL, text(ConfigKeys.REPORT_INTERVAL, interval));
         }
 
         /** @param skew the largest tolerated difference to the coordinator's clock, 0..1h; default 3s @return this */
         public Builder maxClockSkew(Duration skew) {
-            return set(ConfigKeys.MAX_SKEW, skew.toString());
+            return set(ConfigKeys.MAX_SKEW, text(ConfigKeys.MAX_SKEW, skew));
         }
 
         /** @param wait how long {@code next()} waits for a clock that went back, 0..1h; default 1s @return this */
         public Builder maxBackwardWait(Duration wait) {
-            return set(ConfigKeys.MAX_BACKWARD_WAIT, wait.toString());
+            return set(ConfigKeys.MAX_BACKWARD_WAIT, text(ConfigKeys.MAX_BACKWARD_WAIT, wait));
         }
 
         /**
@@ -136,17 +136,17 @@ public final class Ekko {
          * @return this
          */
         public Builder maxLead(Duration lead) {
-            return set(ConfigKeys.MAX_LEAD, lead.toString());
+            return set(ConfigKeys.MAX_LEAD, text(ConfigKeys.MAX_LEAD, lead));
         }
 
         /** @param dir where state files live; default $XDG_STATE_HOME/ekko or ~/.local/state/ekko @return this */
         public Builder stateDirectory(Path dir) {
-            return set(ConfigKeys.STATE_DIR, dir.toString());
+            return set(ConfigKeys.STATE_DIR, text(ConfigKeys.STATE_DIR, dir));
         }
 
         /** @param reservation how far ahead time is reserved and forced to disk, 1s..1h; default 10s @return this */
         public Builder reservation(Duration reservation) {
-            return set(ConfigKeys.RESERVATION, reservation.toString());
+            return set(ConfigKeys.RESERVATION, text(ConfigKeys.RESERVATION, reservation));
         }
 
         /** @param clock the clock to read; default {@link EkkoClock#system()} @return this */
@@ -214,6 +214,13 @@ public final class Ekko {
             return this;
         }
 
+        private static String text(String key, Object value) {
+            if (value == null) {
+                throw new IllegalArgumentException("must not be null: " + key);
+            }
+            return value.toString();
+        }
+
         private Builder set(String key, String value) {
             Objects.requireNonNull(key, "key");
             if (value == null) {
@@ -233,7 +240,13 @@ public final class Ekko {
         /** Checks one core value alone; cross-checks wait for build(). */
         private static void check(String key, String v) {
             switch (key) {
-                case ConfigKeys.EPOCH: Layout.unsigned(Values.instant(key, v), 0); break;
+                case ConfigKeys.EPOCH:
+                    try {
+                        Layout.unsigned(Values.instant(key, v), 0);
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException(e.getMessage().replace(": epoch=", ": " + key + "="), e);
+                    }
+                    break;
                 case ConfigKeys.POSITIVE: Values.bool(key, v); break;
                 case ConfigKeys.PRODUCT_BITS: Values.integer(key, v, 0, Layout.MAX_PRODUCT_BITS); break;
                 case ConfigKeys.PRODUCT: Values.integer(key, v, 0, 15); break;
@@ -241,13 +254,13 @@ public final class Ekko {
                 case ConfigKeys.WORKER_ID: Values.integer(key, v, 0, 4095); break;
                 case ConfigKeys.ALLOCATOR:
                     if (!v.trim().matches("[a-z][a-z0-9-]*")) {
-                        throw new IllegalArgumentException("must be an allocator name such as manual, host-local, redis, mysql, etcd: "
-                                + key + "=" + v);
+                        throw new IllegalArgumentException("must be lower-case letters, digits and '-', starting with a letter"
+                                + " (manual, host-local, redis, mysql, etcd): " + key + "=" + v);
                     }
                     break;
                 case ConfigKeys.INSTANCE:
                     if (v.isBlank() || v.length() > 200) {
-                        throw new IllegalArgumentException("must be 1 to 200 characters: " + key + "=\"" + v + "\"");
+                        throw new IllegalArgumentException("must be 1 to 200 characters, not blank: " + key + "=\"" + v + "\"");
                     }
                     break;
                 case ConfigKeys.LEASE_TTL: Values.checkDuration(key, Values.duration(key, v), Duration.ofSeconds(1), Duration.ofHours(1)); break;
@@ -297,8 +310,8 @@ public final class Ekko {
             Layout layout = layout();
             int product = intOr(ConfigKeys.PRODUCT, 0);
             if (product >= layout.products()) {
-                throw new IllegalStateException("must be < 2^" + ConfigKeys.PRODUCT_BITS + " = " + layout.products() + ": "
-                        + ConfigKeys.PRODUCT + "=" + product);
+                throw new IllegalStateException("must be < " + layout.products() + " with " + ConfigKeys.PRODUCT_BITS + "="
+                        + layout.productBits() + ": " + ConfigKeys.PRODUCT + "=" + product);
             }
             int worker = intOr(ConfigKeys.WORKER_ID, -1);
             if (worker >= layout.workerIds()) {
@@ -316,8 +329,9 @@ public final class Ekko {
                         + ConfigKeys.LEASE_TTL + "=" + Values.format(ttl));
             }
             if (reservation.compareTo(report.multipliedBy(2)) < 0) {
-                throw new IllegalStateException("must be >= 2 * " + ConfigKeys.REPORT_INTERVAL + "=" + Values.format(report)
-                        + " so the reservation never runs out between reports: " + ConfigKeys.RESERVATION + "=" + Values.format(reservation));
+                throw new IllegalStateException("must be >= " + Values.format(report.multipliedBy(2)) + " (2 * "
+                        + ConfigKeys.REPORT_INTERVAL + "=" + Values.format(report) + ") so the reservation never runs out between reports: "
+                        + ConfigKeys.RESERVATION + "=" + Values.format(reservation));
             }
             String allocatorName = settings.getOrDefault(ConfigKeys.ALLOCATOR, worker >= 0 ? "manual" : "host-local");
             WorkerAllocatorProvider provider = providers.get(allocatorName);
@@ -427,7 +441,7 @@ public final class Ekko {
         @Override
         public String toString() {
             Map<String, String> shown = new TreeMap<>();
-            settings.forEach((k, v) -> shown.put(k, Values.isSecretKey(k) ? "***" : v));
+            settings.forEach((k, v) -> shown.put(k, Values.printable(k, v)));
             return "Ekko.Builder" + shown;
         }
     }

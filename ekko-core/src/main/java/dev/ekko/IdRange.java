@@ -9,6 +9,17 @@ package dev.ekko;
  */
 public record IdRange(long first, int count) {
 
+    /**
+     * @param first the first ID (unsigned)
+     * @param count how many, 1..1024
+     * @throws IllegalArgumentException if count is out of range
+     */
+    public IdRange {
+        if (count < 1 || count > 1 << Layout.SEQUENCE_BITS) {
+            throw new IllegalArgumentException("must be >= 1 && <= 1024: count=" + count);
+        }
+    }
+
     /** @return the last ID of the range */
     public long last() {
         return first + count - 1;

@@ -86,13 +86,13 @@ public final class Layout {
             throw new IllegalArgumentException("must not be null: epoch");
         }
         if (epoch.getNano() % 1_000_000 != 0) {
-            throw new IllegalArgumentException("must be a whole millisecond (UTC): epoch=" + epoch);
+            throw new IllegalArgumentException("must be a whole millisecond: epoch=" + epoch);
         }
         if (epoch.isBefore(Instant.EPOCH)) {
             throw new IllegalArgumentException("must not be before 1970-01-01T00:00:00Z: epoch=" + epoch);
         }
-        if (epoch.toEpochMilli() > System.currentTimeMillis()) {
-            throw new IllegalArgumentException("must not be in the future (IDs before it cannot exist): epoch=" + epoch);
+        if (epoch.isAfter(Instant.ofEpochMilli(System.currentTimeMillis()))) {
+            throw new IllegalArgumentException("must not be in the future (no ID can be made before the epoch): epoch=" + epoch);
         }
         return epoch.toEpochMilli();
     }
@@ -226,8 +226,12 @@ public final class Layout {
     /**
      * @param id an ID of this layout, read as unsigned
      * @return the millisecond it was made in
+     * @throws IllegalArgumentException if the ID cannot come from this layout (bit 63 set in a positive layout)
      */
     public Instant timestampOf(long id) {
+        if (positive && id < 0) {
+            throw new IllegalArgumentException("must have bit 63 clear in a positive layout: id=" + Long.toUnsignedString(id));
+        }
         return Instant.ofEpochMilli(epochMillis + (id >>> TIME_SHIFT));
     }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.ekko.internal.Values;
@@ -49,8 +50,8 @@ class RejectedInputTest {
     @Test
     void refusesEpochInTheFuture() {
         Instant tomorrow = Instant.ofEpochMilli(System.currentTimeMillis() + Duration.ofDays(1).toMillis());
-        assertRejected("must not be in the future (IDs before it cannot exist): epoch=" + tomorrow, () -> Layout.unsigned(tomorrow, 0));
-        assertRejected("must not be in the future (IDs before it cannot exist): epoch=" + tomorrow, () -> Layout.positive(tomorrow, 0));
+        assertRejected("must not be in the future (no ID can be made before the epoch): epoch=" + tomorrow, () -> Layout.unsigned(tomorrow, 0));
+        assertRejected("must not be in the future (no ID can be made before the epoch): epoch=" + tomorrow, () -> Layout.positive(tomorrow, 0));
     }
 
     @Test
@@ -64,9 +65,9 @@ class RejectedInputTest {
 
     @Test
     void refusesSubMillisecondEpoch() {
-        assertRejected("must be a whole millisecond (UTC): epoch=2026-01-01T00:00:00.000000001Z",
+        assertRejected("must be a whole millisecond: epoch=2026-01-01T00:00:00.000000001Z",
                 () -> Layout.unsigned(Instant.parse("2026-01-01T00:00:00.000000001Z"), 0));
-        assertRejected("must be a whole millisecond (UTC): epoch=2026-01-01T00:00:00.000500Z",
+        assertRejected("must be a whole millisecond: epoch=2026-01-01T00:00:00.000500Z",
                 () -> Layout.positive(Instant.parse("2026-01-01T00:00:00.000500Z"), 0));
     }
 
@@ -270,7 +271,8 @@ class RejectedInputTest {
 
     @Test
     void builderRefusesAllocatorNamesThatAreNotLowerCaseWords() {
-        String rule = "must be an allocator name such as manual, host-local, redis, mysql, etcd: ekko.worker.allocator=";
+        String rule = "must be lower-case letters, digits and '-', starting with a letter (manual, host-local, redis, mysql, etcd):"
+                + " ekko.worker.allocator=";
         assertRejected(rule + "Redis!", () -> Ekko.newBuilder().allocator("Redis!"));
         assertRejected(rule + "Redis", () -> Ekko.newBuilder().allocator("Redis"));
         assertRejected(rule + "1redis", () -> Ekko.newBuilder().allocator("1redis"));
@@ -280,9 +282,9 @@ class RejectedInputTest {
 
     @Test
     void builderRefusesEmptyOrOverlongInstance() {
-        assertRejected("must be 1 to 200 characters: ekko.worker.instance=\"\"", () -> Ekko.newBuilder().instance(""));
+        assertRejected("must be 1 to 200 characters, not blank: ekko.worker.instance=\"\"", () -> Ekko.newBuilder().instance(""));
         String overlong = "x".repeat(201);
-        assertRejected("must be 1 to 200 characters: ekko.worker.instance=\"" + overlong + "\"", () -> Ekko.newBuilder().instance(overlong));
+        assertRejected("must be 1 to 200 characters, not blank: ekko.worker.instance=\"" + overlong + "\"", () -> Ekko.newBuilder().instance(overlong));
         assertDoesNotThrow(() -> Ekko.newBuilder().instance("x".repeat(200)));
     }
 
@@ -361,9 +363,9 @@ class RejectedInputTest {
 
     @Test
     void buildRefusesProductThatTheProductBitsCannotHold() throws IOException {
-        assertBuildRefused(IllegalStateException.class, "must be < 2^ekko.product.bits = 2: ekko.product=2",
+        assertBuildRefused(IllegalStateException.class, "must be < 2 with ekko.product.bits=1: ekko.product=2",
                 builder().productBits(1).product(2));
-        assertBuildRefused(IllegalStateException.class, "must be < 2^ekko.product.bits = 1: ekko.product=1", builder().product(1));
+        assertBuildRefused(IllegalStateException.class, "must be < 1 with ekko.product.bits=0: ekko.product=1", builder().product(1));
     }
 
     @Test
@@ -388,10 +390,10 @@ class RejectedInputTest {
     @Test
     void buildRefusesReservationShorterThanTwoReportIntervals() throws IOException {
         assertBuildRefused(IllegalStateException.class,
-                "must be >= 2 * ekko.worker.report.interval=3s so the reservation never runs out between reports: ekko.state.reservation=5s",
+                "must be >= 6s (2 * ekko.worker.report.interval=3s) so the reservation never runs out between reports: ekko.state.reservation=5s",
                 builder().reservation(Duration.ofSeconds(5)));
         assertBuildRefused(IllegalStateException.class,
-                "must be >= 2 * ekko.worker.report.interval=1500ms so the reservation never runs out between reports:"
+                "must be >= 3s (2 * ekko.worker.report.interval=1500ms) so the reservation never runs out between reports:"
                         + " ekko.state.reservation=2999ms",
                 builder().reportInterval(Duration.ofMillis(1500)).reservation(Duration.ofMillis(2999)));
     }
@@ -531,5 +533,59 @@ class RejectedInputTest {
         try (Stream<Path> files = Files.list(stateDir)) {
             assertEquals(List.of(), files.map(Path::toString).collect(Collectors.toList()), "nothing written before the refusal");
         }
+    }
+
+    // ---------------------------------------------------------------- found in review: no overflow, no leak, no bare NPE
+
+    @Test
+    void hugeDurationsAreRejectedWithAMessageNotAnOverflow() {
+        assertRejected("must be >= 0s && <= 1h: ekko.clock.max.backward.wait=" + java.time.temporal.ChronoUnit.FOREVER.getDuration(),
+                () -> Ekko.newBuilder().maxBackwardWait(java.time.temporal.ChronoUnit.FOREVER.getDuration()));
+        assertRejected("must be >= 1s && <= 1h: ekko.worker.lease.ttl=PT2562047788015215H",
+                () -> Ekko.newBuilder().setting("ekko.worker.lease.ttl", "PT2562047788015215H"));
+    }
+
+    @Test
+    void farFutureEpochIsRejectedWithAMessageNotAnOverflow() {
+        Instant far = Instant.parse("+1000000000-01-01T00:00:00Z");
+        assertRejected("must not be in the future (no ID can be made before the epoch): epoch=" + far, () -> Layout.unsigned(far, 0));
+        assertRejected("must not be in the future (no ID can be made before the epoch): ekko.epoch=" + far,
+                () -> Ekko.newBuilder().epoch(far));
+    }
+
+    @Test
+    void builderEpochMessagesNameTheKey() {
+        assertRejected("must not be in the future (no ID can be made before the epoch): ekko.epoch=2999-01-01T00:00:00Z",
+                () -> Ekko.newBuilder().setting("ekko.epoch", "2999-01-01"));
+    }
+
+    @Test
+    void nullSettingsNameTheKey() {
+        assertRejected("must not be null: ekko.worker.lease.ttl", () -> Ekko.newBuilder().leaseTtl(null));
+        assertRejected("must not be null: ekko.epoch", () -> Ekko.newBuilder().epoch(null));
+        assertRejected("must not be null: ekko.state.dir", () -> Ekko.newBuilder().stateDirectory(null));
+        assertRejected("must not be null: leaseTtl", () -> dev.ekko.spi.AllocatorContext.builder().leaseTtl(null));
+    }
+
+    @Test
+    void passwordsInsideUrisAreMasked() {
+        String shown = Ekko.newBuilder().setting("ekko.redis.uri", "redis://app:hunter2@h:6379/0").toString();
+        assertFalse(shown.contains("hunter2"), shown);
+        assertTrue(shown.contains("redis://app:***@h:6379/0"), shown);
+        String ctx = dev.ekko.spi.AllocatorContext.builder().setting("ekko.redis.uri", "rediss://:hunter2@h:6379").build().toString();
+        assertFalse(ctx.contains("hunter2"), ctx);
+        assertTrue(ctx.contains("rediss://:***@h:6379"), ctx);
+    }
+
+    @Test
+    void positiveLayoutRefusesTheTimestampOfAnIdWithBit63Set() {
+        assertRejected("must have bit 63 clear in a positive layout: id=18446744073709551615",
+                () -> Layout.positive(Layout.DEFAULT_EPOCH, 0).timestampOf(-1L));
+    }
+
+    @Test
+    void idRangeCountIsChecked() {
+        assertRejected("must be >= 1 && <= 1024: count=0", () -> new IdRange(0, 0));
+        assertRejected("must be >= 1 && <= 1024: count=1025", () -> new IdRange(0, 1025));
     }
 }

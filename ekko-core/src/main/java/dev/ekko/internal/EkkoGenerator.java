@@ -187,17 +187,16 @@ public final class EkkoGenerator implements IdGenerator {
 
     private Floor floor(Term previous, StateFile sf, WorkerLease acquired, long now) {
         long backward = settings.maxBackwardWait().toMillis();
-        long reservation = settings.reservation().toMillis();
         long skew = settings.maxSkew().toMillis();
         Floor f;
         if (previous != null && previous.stateFile == sf) {
-            f = new Floor(sf.lastIssued(), backward + reservation, "last millisecond of this process's previous lease");
+            f = new Floor(sf.lastIssued(), backward + reservationAhead(acquired), "last millisecond of this process's previous lease");
         } else {
-            f = new Floor(sf.startFloor(), backward + (sf.floorIsReservation() ? reservation : 0), sf.floorReason());
+            f = new Floor(sf.startFloor(), backward + (sf.floorIsReservation() ? reservationAhead(acquired) : 0), sf.floorReason());
         }
         Handover h = acquired.handover();
         if (h.kind() == Handover.Kind.MARK && h.markMillis() > f.markMillis) {
-            f = new Floor(h.markMillis(), reservation + skew + backward, "last reservation reported by the previous holder");
+            f = new Floor(h.markMillis(), reservationAhead(acquired) + skew + backward, "last reservation reported by the previous holder");
         } else if (h.kind() == Handover.Kind.UNKNOWN) {
             long wait = acquired.ttl().toMillis() + skew;
             if (now + wait > f.markMillis) {
@@ -207,6 +206,11 @@ public final class EkkoGenerator implements IdGenerator {
             }
         }
         return f;
+    }
+
+    /** How far ahead a report reserves: the configured reservation, or the lease TTL when longer. */
+    private long reservationAhead(WorkerLease l) {
+        return Math.max(settings.reservation().toMillis(), l.expires() ? l.ttl().toMillis() : 0);
     }
 
     /** Waits until the clock (plus the allowed lead) passes the floor, renewing the lease meanwhile. */
@@ -238,7 +242,11 @@ public final class EkkoGenerator implements IdGenerator {
      */
     synchronized void renewAndReserve(Term t, long wantedOffset) throws InterruptedException {
         long now = clock.millis();
-        long target = Math.max(now, layout.epochMillis() + wantedOffset) + settings.reservation().toMillis();
+        // Reserve at least to where the fence will stop us: with a coordinator down, the lease deadline,
+        // not the reservation, decides when issuing stops (and the next holder, who can only come after
+        // the lease expired, starts past the reservation at no extra wait).
+        long ahead = reservationAhead(lease);
+        long target = Math.max(now, layout.epochMillis() + wantedOffset) + ahead;
         target = Math.max(target, t.stateFile.reservedUntil());
         target = Math.min(target, layout.epochMillis() + layout.maxTimeOffset());
         WorkerLease renewed = allocator.renew(lease, new ClockReport(now, target, settings.host(), settings.pid(), settings.instance()));

@@ -113,6 +113,9 @@ public final class Values {
 
     /** @return a short human form: {@code 3s}, {@code 250ms}, {@code 2m}... */
     public static String format(Duration d) {
+        if (d.abs().compareTo(Duration.ofDays(365_000)) > 0) {
+            return d.toString();
+        }
         long ms = d.toMillis();
         if (ms % 3_600_000 == 0 && ms != 0) {
             return ms / 3_600_000 + "h";
@@ -130,5 +133,19 @@ public final class Values {
     public static boolean isSecretKey(String key) {
         String k = key.toLowerCase(Locale.ROOT);
         return k.contains("password") || k.contains("secret") || k.contains("token");
+    }
+
+    private static final Pattern URI_PASSWORD = Pattern.compile("(://[^/@:]*):[^/@]*@");
+
+    /**
+     * @param key a configuration key
+     * @param value its value
+     * @return the value fit to print: {@code ***} for a secret key; a URI with its password replaced by {@code ***}
+     */
+    public static String printable(String key, String value) {
+        if (isSecretKey(key)) {
+            return "***";
+        }
+        return URI_PASSWORD.matcher(value).replaceAll("$1:***@");
     }
 }

@@ -131,7 +131,7 @@ public final class AllocatorContext {
     @Override
     public String toString() {
         Map<String, String> shown = new TreeMap<>();
-        settings.forEach((k, v) -> shown.put(k, Values.isSecretKey(k) ? "***" : v));
+        settings.forEach((k, v) -> shown.put(k, Values.printable(k, v)));
         return "AllocatorContext{idc=" + idc + ", workerIds=" + workerIds + ", preferredWorkerId=" + preferredWorkerId
                 + ", instance=" + instance + ", host=" + host + ", pid=" + pid + ", leaseTtl=" + leaseTtl + ", settings=" + shown + "}";
     }
@@ -198,7 +198,10 @@ public final class AllocatorContext {
 
         /** @param leaseTtl how long a lease lasts unless renewed, positive @return this */
         public Builder leaseTtl(Duration leaseTtl) {
-            if (leaseTtl == null || leaseTtl.isNegative() || leaseTtl.isZero()) {
+            if (leaseTtl == null) {
+                throw new IllegalArgumentException("must not be null: leaseTtl");
+            }
+            if (leaseTtl.isNegative() || leaseTtl.isZero()) {
                 throw new IllegalArgumentException("must be > 0: leaseTtl=" + leaseTtl);
             }
             this.leaseTtl = leaseTtl;

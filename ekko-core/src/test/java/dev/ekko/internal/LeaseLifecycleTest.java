@@ -1,0 +1,204 @@
+package dev.ekko.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ekko.ClockSkewException;
+import dev.ekko.EkkoException;
+import dev.ekko.Layout;
+import dev.ekko.LeaseLostException;
+import dev.ekko.spi.ClockReport;
+import dev.ekko.spi.Handover;
+import dev.ekko.spi.WorkerAllocator;
+import dev.ekko.spi.WorkerLease;
+import dev.ekko.testkit.TestClock;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What the core does with what an allocator tells it: start floors from handover, clock checks, a lost
+ * lease and the fresh acquire after it. The allocator here is scripted in memory: these tests are about
+ * the core's side of the SPI; each real allocator runs the contract suite against its own server.
+ */
+class LeaseLifecycleTest {
+
+    @TempDir
+    Path stateDir;
+
+    private final TestClock clock = new TestClock();
+    private EkkoGenerator generator;
+
+    /** Hands out leases made by a supplier, fails renewals on demand, records reports and releases. */
+    static final class ScriptedAllocator implements WorkerAllocator {
+        volatile Supplier<WorkerLease> next;
+        volatile RuntimeException renewFailure;
+        final List<ClockReport> reports = new CopyOnWriteArrayList<>();
+        final List<ClockReport> releases = new CopyOnWriteArrayList<>();
+
+        @Override
+        public WorkerLease acquire() {
+            return next.get();
+        }
+
+        @Override
+        public WorkerLease renew(WorkerLease lease, ClockReport report) {
+            RuntimeException f = renewFailure;
+            if (f != null) {
+                throw f;
+            }
+            reports.add(report);
+            return lease.renewed(System.nanoTime(), WorkerLease.UNKNOWN_TIME);
+        }
+
+        @Override
+        public void release(WorkerLease lease, ClockReport finalReport) {
+            releases.add(finalReport);
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    private final ScriptedAllocator allocator = new ScriptedAllocator();
+
+    private GeneratorSettings settings(Duration maxSkew) {
+        return new GeneratorSettings(Layout.defaults(), 2, 0, clock, stateDir, "scripted", Duration.ofSeconds(1), Duration.ZERO,
+                Duration.ofMillis(600), Duration.ofMillis(200), maxSkew, Duration.ofMillis(300), "test", "host-a", 1);
+    }
+
+    private static WorkerLease lease(int worker, Handover handover, long coordinatorTime, ClockReport previous) {
+        return new WorkerLease(worker, "token-" + worker, Duration.ofSeconds(2), System.nanoTime(), handover, coordinatorTime, previous);
+    }
+
+    @AfterEach
+    void close() {
+        if (generator != null) {
+            generator.close();
+        }
+    }
+
+    private long millisOf(long id) {
+        return Layout.defaults().decode(id).epochMillis();
+    }
+
+    @Test
+    void startsPastThePreviousHoldersReportedReservation() {
+        long mark = clock.millis() + 400;
+        allocator.next = () -> lease(3, Handover.mark(mark), WorkerLease.UNKNOWN_TIME, null);
+        generator = EkkoGenerator.start(settings(Duration.ofSeconds(3)), allocator);
+        assertTrue(millisOf(generator.next()) > mark);
+        // The first report already carried a reservation past the mark, before anything was issued.
+        assertTrue(allocator.reports.get(0).reservedUntilMillis() > mark);
+    }
+
+    @Test
+    void withoutHistoryWaitsOutTheLongestLeaseAnEarlierHolderCouldStillHold() {
+        long before = clock.millis();
+        allocator.next = () -> lease(4, Handover.unknown(), WorkerLease.UNKNOWN_TIME, null);
+        generator = EkkoGenerator.start(settings(Duration.ofMillis(100)), allocator);
+        // TTL 2 s + max skew 100 ms
+        assertTrue(millisOf(generator.next()) > before + 2100, "started before TTL + skew had passed");
+    }
+
+    @Test
+    void refusesToStartWhenTheClockIsSkewedFromTheCoordinatorAndReleasesTheWorkerId() {
+        long now = clock.millis();
+        allocator.next = () -> lease(5, Handover.mark(0), now - 10_000, null);
+        ClockSkewException e = assertThrows(ClockSkewException.class, () -> EkkoGenerator.start(settings(Duration.ofSeconds(3)), allocator));
+        assertTrue(e.getMessage().startsWith("refusing to start idc=2 worker=5, local clock vs coordinator: local clock "), e.getMessage());
+        assertTrue(e.getMessage().contains(" differs from reference " + Instant.ofEpochMilli(now - 10_000) + " by "), e.getMessage());
+        assertTrue(e.getMessage().endsWith(" ms; allowed is 3000 ms (ekko.clock.max.skew); fix the clock (NTP) before starting"),
+                e.getMessage());
+        assertEquals(1, allocator.releases.size());
+    }
+
+    @Test
+    void refusesToStartWhenTheClockIsBehindThisHostsLastReport() {
+        long now = clock.millis();
+        ClockReport mine = new ClockReport(now + 2000, now + 2000, "host-a", 99, "test");
+        allocator.next = () -> lease(6, Handover.mark(now - 1), WorkerLease.UNKNOWN_TIME, mine);
+        ClockSkewException e = assertThrows(ClockSkewException.class, () -> EkkoGenerator.start(settings(Duration.ofSeconds(3)), allocator));
+        assertTrue(e.getMessage().startsWith("refusing to start idc=2 worker=6, local clock is behind this worker ID's last report"
+                + " (by host-a, pid 99): "), e.getMessage());
+        // Another host's report may be ahead by the tolerated skew.
+        ClockReport other = new ClockReport(now + 2000, now - 1, "host-b", 98, "test");
+        allocator.next = () -> lease(6, Handover.mark(now - 1), WorkerLease.UNKNOWN_TIME, other);
+        generator = EkkoGenerator.start(settings(Duration.ofSeconds(3)), allocator);
+        assertEquals(6, generator.workerId());
+    }
+
+    @Test
+    void lostLeaseFencesAtOnceThenAFreshAcquireCarriesOnPastEveryEarlierId() throws Exception {
+        allocator.next = () -> lease(7, Handover.mark(0), WorkerLease.UNKNOWN_TIME, null);
+        generator = EkkoGenerator.start(settings(Duration.ofSeconds(3)), allocator);
+        long before = 0;
+        for (int i = 0; i < 3000; i++) {
+            before = generator.next();
+        }
+        long lastReserved = allocator.reports.get(allocator.reports.size() - 1).reservedUntilMillis();
+        allocator.renewFailure = new LeaseLostException("worker 7 was taken over");
+        awaitThrows(LeaseLostException.class, "worker 7 was taken over");
+        // The next holder of worker 7 is told of the last reservation reported: the new term must start past it.
+        long mark = Math.max(lastReserved, allocator.reports.get(allocator.reports.size() - 1).reservedUntilMillis());
+        allocator.renewFailure = null;
+        allocator.next = () -> lease(7, Handover.mark(mark), WorkerLease.UNKNOWN_TIME, null);
+        long after = awaitNext();
+        assertTrue(Layout.compare(after, before) > 0);
+        assertTrue(millisOf(after) > mark, "new term issued at or before the lost term's reservation");
+    }
+
+    @Test
+    void unreachableCoordinatorFencesAtTheDeadlineNotBefore() throws Exception {
+        allocator.next = () -> lease(8, Handover.mark(0), WorkerLease.UNKNOWN_TIME, null);
+        generator = EkkoGenerator.start(settings(Duration.ofSeconds(3)), allocator);
+        allocator.renewFailure = new EkkoException("connection refused: 127.0.0.1:1");
+        long t0 = System.nanoTime();
+        generator.next(); // still within the lease
+        LeaseLostException e = awaitThrows(LeaseLostException.class, "may have expired");
+        long fencedAfterMillis = (System.nanoTime() - t0) / 1_000_000;
+        // TTL 2 s - margin 300 ms after the last successful renewal (at most one 200 ms interval before t0).
+        assertTrue(fencedAfterMillis >= 1400 && fencedAfterMillis < 2500, "fenced after " + fencedAfterMillis + " ms: " + e.getMessage());
+        allocator.renewFailure = null; // the coordinator is back and the lease still valid there
+        awaitNext();
+    }
+
+    private <T extends RuntimeException> T awaitThrows(Class<T> type, String messagePart) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (System.nanoTime() < deadline) {
+            try {
+                generator.next();
+            } catch (RuntimeException e) {
+                if (type.isInstance(e) && e.getMessage().contains(messagePart)) {
+                    return type.cast(e);
+                }
+                throw e;
+            }
+            Thread.sleep(5);
+        }
+        throw new AssertionError("next() kept issuing: expected " + type.getSimpleName() + " containing \"" + messagePart + "\"");
+    }
+
+    private long awaitNext() throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        for (;;) {
+            try {
+                return generator.next();
+            } catch (LeaseLostException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(20);
+            }
+        }
+    }
+
+}
