@@ -110,6 +110,7 @@ public abstract sealed class DisposableServer implements AutoCloseable
      * @throws IllegalStateException if it is closed or already running, or did not become ready
      *         within {@value #READY_TIMEOUT_SECONDS} s (the message holds the end of its log), or
      *         the waiting thread was interrupted (the interrupt flag is kept)
+     * @throws UncheckedIOException if its directory cannot be written or its program not run
      */
     public final synchronized void start() {
         requireOpen("start()");
@@ -152,8 +153,8 @@ public abstract sealed class DisposableServer implements AutoCloseable
     }
 
     /**
-     * Kills the server with SIGKILL, as a crash or a power cut would. Data it acknowledged stays
-     * for {@link #start()}.
+     * Kills the server with SIGKILL, as a crash would. Data it acknowledged stays for
+     * {@link #start()}.
      *
      * @throws IllegalStateException if it is closed or not running
      */
@@ -168,6 +169,7 @@ public abstract sealed class DisposableServer implements AutoCloseable
      * coordinator came back, but remembers nothing.
      *
      * @throws IllegalStateException as {@link #start()} does
+     * @throws UncheckedIOException if its data cannot be deleted, or as {@link #start()} does
      */
     public final synchronized void restartEmpty() {
         requireOpen("restartEmpty()");
@@ -183,7 +185,11 @@ public abstract sealed class DisposableServer implements AutoCloseable
         start();
     }
 
-    /** Kills the server if it runs and deletes its directory. Calling it again does nothing. */
+    /**
+     * Kills the server if it runs and deletes its directory. Calling it again does nothing.
+     *
+     * @throws UncheckedIOException if the directory cannot be deleted (the server is dead anyway)
+     */
     @Override
     public final synchronized void close() {
         if (closed) {
