@@ -1,0 +1,197 @@
+package dev.ekko.bench;
+
+import dev.ekko.bench.report.Json;
+import dev.ekko.bench.report.Report;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.profile.GCProfiler;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.results.format.ResultFormatFactory;
+import org.openjdk.jmh.results.format.ResultFormatType;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/**
+ * Runs one profile of every benchmark in one go and writes, under the results directory:
+ * {@code <profile>.json} (JMH's own JSON, every suite's results in one file), {@code <profile>.env.json}
+ * (machine, JDK, date, load, library jars), then the generated {@code <profile>.md} table and
+ * {@code <profile>.png} chart, and the generated section of the benchmarks document.
+ *
+ * <pre>
+ *   java -cp ... dev.ekko.bench.BenchRunner short|full RESULTS_DIR DOCS_FILE [SUITE...]
+ * </pre>
+ * Suites are run in the order of {@link Suite}; naming some runs only those (for development; the report
+ * then leaves out what was not run).
+ */
+public final class BenchRunner {
+
+    /** Forked JVMs get a fixed heap, so that heap resizing is not part of any figure. */
+    static final String[] FORK_JVM_ARGS = {"-Xms1g", "-Xmx1g"};
+
+    /** One JMH run: a benchmark method with a mode, a thread count and its own counts. */
+    enum Suite {
+        GET_1_THREAD(GetBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 1),
+        GET_2_THREADS(GetBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 2),
+        GET_LATENCY_2_THREADS(GetBenchmark.class, "get", Mode.SampleTime, TimeUnit.NANOSECONDS, 2),
+        MULTI_GET(MultiGetBenchmark.class, "multiGet", Mode.Throughput, TimeUnit.SECONDS, 1),
+        DECODE(DecodeBenchmark.class, "decode", Mode.AverageTime, TimeUnit.NANOSECONDS, 1),
+        STARTUP(StartupBenchmark.class, "buildToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1);
+
+        final Class<?> benchmark;
+        final String method;
+        final Mode mode;
+        final TimeUnit unit;
+        final int threads;
+
+        Suite(Class<?> benchmark, String method, Mode mode, TimeUnit unit, int threads) {
+            this.benchmark = benchmark;
+            this.method = method;
+            this.mode = mode;
+            this.unit = unit;
+            this.threads = threads;
+        }
+
+        ChainedOptionsBuilder options(Profile profile) {
+            ChainedOptionsBuilder o = new OptionsBuilder()
+                    .include("^" + Pattern.quote(benchmark.getName() + "." + method) + "$")
+                    .mode(mode)
+                    .timeUnit(unit)
+                    .threads(threads)
+                    .jvmArgsAppend(FORK_JVM_ARGS)
+                    .addProfiler(GCProfiler.class)
+                    .shouldFailOnError(true);
+            if (mode == Mode.SingleShotTime) {
+                return o.forks(profile.startupForks).warmupIterations(0).measurementIterations(profile.startupShots)
+                        .warmupBatchSize(1).measurementBatchSize(1);
+            }
+            TimeValue iteration = TimeValue.seconds(Profile.ITERATION_SECONDS);
+            return o.forks(profile.forks).warmupIterations(profile.warmupIterations).warmupTime(iteration)
+                    .measurementIterations(profile.measurementIterations).measurementTime(iteration);
+        }
+    }
+
+    private BenchRunner() {
+    }
+
+    /**
+     * @param args profile ({@code short} or {@code full}), results directory, benchmarks document, then
+     *     optionally the suites to run (names of {@link Suite}, any case)
+     */
+    public static void main(String[] args) throws RunnerException, IOException, InterruptedException {
+        if (args.length < 3) {
+            throw new IllegalArgumentException("usage: BenchRunner short|full RESULTS_DIR DOCS_FILE [SUITE...]; suites: "
+                    + Arrays.toString(Suite.values()));
+        }
+        Profile profile = Profile.valueOf(args[0].toUpperCase(Locale.ROOT));
+        Path results = Path.of(args[1]);
+        Path docs = Path.of(args[2]);
+        List<Suite> suites = new ArrayList<>();
+        for (int i = 3; i < args.length; i++) {
+            suites.add(Suite.valueOf(args[i].toUpperCase(Locale.ROOT).replace('-', '_')));
+        }
+        if (suites.isEmpty()) {
+            suites.addAll(Arrays.asList(Suite.values()));
+        }
+        Files.createDirectories(results);
+
+        Map<String, Object> env = new LinkedHashMap<>();
+        Instant started = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+        env.put("profile", profile.id());
+        env.put("commit", commit());
+        env.put("started", started.toString());
+        env.put("loadAtStart", HostSnapshot.loadAverage());
+        env.put("busiestAtStart", HostSnapshot.busiestProcesses(2000, 4));
+        env.put("cpu", HostSnapshot.cpuModel());
+        env.put("cores", Runtime.getRuntime().availableProcessors());
+        env.put("memory", HostSnapshot.memory());
+        env.put("os", HostSnapshot.operatingSystem());
+        env.put("jdk", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version") + " ("
+                + System.getProperty("java.vendor") + ")");
+        env.put("tmpdir", System.getProperty("java.io.tmpdir"));
+        env.put("forks", profile.forks);
+        env.put("warmupIterations", profile.warmupIterations);
+        env.put("measurementIterations", profile.measurementIterations);
+        env.put("iterationSeconds", Profile.ITERATION_SECONDS);
+        env.put("startupForks", profile.startupForks);
+        env.put("startupShots", profile.startupShots);
+        env.put("suites", suites.stream().map(Enum::name).collect(Collectors.toList()));
+        Map<String, Object> libraries = new LinkedHashMap<>();
+        for (Contender c : Contender.values()) {
+            libraries.put(c.name(), jarOf(c.libraryClass()));
+        }
+        env.put("libraries", libraries);
+        System.out.printf(Locale.ROOT, "bench: profile %s, suites %s; load %s; busiest other processes: %s%n", profile.id(),
+                suites, env.get("loadAtStart"), env.get("busiestAtStart"));
+
+        List<RunResult> all = new ArrayList<>();
+        for (Suite suite : suites) {
+            System.out.printf(Locale.ROOT, "%nbench: suite %s (%s, %d thread%s)%n", suite, suite.mode.longLabel(), suite.threads,
+                    suite.threads == 1 ? "" : "s");
+            Collection<RunResult> r = new Runner(suite.options(profile).build()).run();
+            all.addAll(r);
+        }
+
+        Instant finished = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+        env.put("finished", finished.toString());
+        env.put("durationSeconds", Duration.between(started, finished).getSeconds());
+        env.put("loadAtEnd", HostSnapshot.loadAverage());
+        env.put("busiestAtEnd", HostSnapshot.busiestProcesses(2000, 4));
+
+        Path json = results.resolve(profile.id() + ".json");
+        try (PrintStream out = new PrintStream(Files.newOutputStream(json), true, StandardCharsets.UTF_8)) {
+            ResultFormatFactory.getInstance(ResultFormatType.JSON, out).writeOut(all);
+        }
+        Files.writeString(Report.environmentFileOf(json), Json.write(env) + "\n");
+        System.out.printf(Locale.ROOT, "%nbench: JMH JSON %s and environment %s written (%d s)%n", json,
+                Report.environmentFileOf(json), Duration.between(started, finished).getSeconds());
+        Report.generate(json, docs);
+    }
+
+    /** @return the checked-out commit, marked when ekko-core or ekko-bench has uncommitted changes; or "unknown" */
+    static String commit() throws InterruptedException {
+        try {
+            String head = run("git", "rev-parse", "--short=12", "HEAD").trim();
+            boolean dirty = !run("git", "status", "--porcelain", "--untracked-files=no", "--", "ekko-core", "ekko-bench/src",
+                    "ekko-bench/pom.xml").isBlank();
+            return head.isEmpty() ? "unknown" : "`" + head + "`" + (dirty ? " with uncommitted changes" : "");
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
+    private static String run(String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return p.waitFor() == 0 ? out : "";
+    }
+
+    /** @return the file name of the jar a class was loaded from, which names the library and its version */
+    static String jarOf(Class<?> c) {
+        var source = c.getProtectionDomain().getCodeSource();
+        if (source == null) {
+            return "unknown";
+        }
+        String path = source.getLocation().getPath();
+        return path.substring(path.lastIndexOf('/', path.length() - 2) + 1);
+    }
+}

@@ -1,0 +1,44 @@
+package dev.ekko.bench;
+
+/**
+ * How long to measure: every count is stated here, none left to JMH's defaults.
+ *
+ * <p>Iterations last one second in both profiles: Ekko's bounded-lead figures are only the cost of issuing
+ * while the lead lasts, and a fresh generator's hour of lead lasts a second or two at the batch rates
+ * measured; the full profile gets its precision from more forks and iterations instead.
+ */
+public enum Profile {
+
+    /** A few minutes on 2 cores: one fork per benchmark. */
+    SHORT(1, 2, 3, 5, 10),
+
+    /** About half an hour on 2 cores: three forks, longer warm-up, more samples. */
+    FULL(3, 5, 10, 20, 20);
+
+    /** JVMs forked per benchmark and parameter set. */
+    public final int forks;
+    /** Warm-up iterations of {@link #ITERATION_SECONDS} each, per fork. */
+    public final int warmupIterations;
+    /** Measured iterations of {@link #ITERATION_SECONDS} each, per fork. */
+    public final int measurementIterations;
+    /** Forks of the start-up benchmark; the first shot of each is a cold start. */
+    public final int startupForks;
+    /** Single shots per start-up fork, none of them warm-up. */
+    public final int startupShots;
+
+    /** Length of every warm-up and measured iteration. */
+    public static final int ITERATION_SECONDS = 1;
+
+    Profile(int forks, int warmupIterations, int measurementIterations, int startupForks, int startupShots) {
+        this.forks = forks;
+        this.warmupIterations = warmupIterations;
+        this.measurementIterations = measurementIterations;
+        this.startupForks = startupForks;
+        this.startupShots = startupShots;
+    }
+
+    /** @return the name used on the command line and in file names: {@code short}, {@code full} */
+    public String id() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+}

@@ -1,0 +1,551 @@
+package dev.ekko.bench.report;
+
+import dev.ekko.bench.Contender;
+import dev.ekko.bench.EkkoMode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Turns one run's JMH JSON (and the environment file beside it) into a Markdown table and a PNG chart next
+ * to the JSON, and rewrites the generated section of the benchmarks document. Every figure comes from the
+ * JSON; nothing is typed by hand, so running it again on the same JSON gives the same files.
+ *
+ * <pre>
+ *   java -cp ... dev.ekko.bench.report.Report RESULTS/short.json [docs/benchmarks.md]
+ * </pre>
+ */
+public final class Report {
+
+    /** The line after which the benchmarks document's generated section starts. */
+    public static final String BEGIN = "<!-- bench:begin -->";
+    /** The line at which it ends. */
+    public static final String END = "<!-- bench:end -->";
+
+    /** An allocating call allocates at least one object of at least 16 bytes: less than 1 B/op on average is none. */
+    static final double NO_ALLOCATION_BELOW = 1.0;
+    static final double REAL_TIME_TARGET = 0.99;
+    static final double MULTI_GET_TARGET_IDS_PER_SECOND = 500_000_000;
+    static final int MULTI_GET_TARGET_BATCH = 1024;
+
+    static final String GET = "GetBenchmark.get";
+    static final String MULTI_GET = "MultiGetBenchmark.multiGet";
+    static final String DECODE = "DecodeBenchmark.decode";
+    static final String STARTUP = "StartupBenchmark.buildToFirstId";
+
+    private final List<Result> results;
+    private final Map<String, Object> env;
+
+    Report(List<Result> results, Map<String, Object> env) {
+        this.results = results;
+        this.env = env;
+    }
+
+    /**
+     * @param args the JMH JSON file, then optionally the benchmarks document whose generated section to rewrite
+     */
+    public static void main(String[] args) throws IOException {
+        if (args.length < 1 || args.length > 2) {
+            throw new IllegalArgumentException("usage: Report RESULTS.json [DOCS.md]");
+        }
+        generate(Path.of(args[0]), args.length > 1 ? Path.of(args[1]) : null);
+    }
+
+    /**
+     * @param json JMH's JSON; {@code X.env.json} beside it is read if present
+     * @return the environment file of a JMH JSON file: {@code short.json} has {@code short.env.json}
+     */
+    public static Path environmentFileOf(Path json) {
+        String name = json.getFileName().toString();
+        return json.resolveSibling(name.replaceFirst("\\.json$", "") + ".env.json");
+    }
+
+    /**
+     * Writes {@code X.md} and {@code X.png} beside {@code X.json} and, if given, rewrites the section of
+     * {@code docs} between {@link #BEGIN} and {@link #END}.
+     *
+     * @param json JMH's JSON
+     * @param docs the benchmarks document, or null
+     * @throws IllegalStateException if the document lacks the markers
+     */
+    public static void generate(Path json, Path docs) throws IOException {
+        List<Result> results = new ArrayList<>();
+        for (Object e : Json.array(Json.parse(Files.readString(json)))) {
+            results.add(Result.of(Json.object(e)));
+        }
+        Path envFile = environmentFileOf(json);
+        Map<String, Object> env = Files.exists(envFile) ? Json.object(Json.parse(Files.readString(envFile))) : Map.of();
+        Report report = new Report(results, env);
+
+        String base = json.getFileName().toString().replaceFirst("\\.json$", "");
+        Path png = json.resolveSibling(base + ".png");
+        Path md = json.resolveSibling(base + ".md");
+        Charts.write(report, png);
+        Files.writeString(md, "# Ekko benchmarks: " + report.env("profile", base) + " profile\n\n"
+                + report.markdown(json.getFileName().toString(), envFile.getFileName().toString(), png.getFileName().toString()));
+        System.out.println("report: table " + md + ", chart " + png);
+        if (docs != null) {
+            Path from = docs.toAbsolutePath().getParent();
+            String body = report.markdown(link(from, json), link(from, envFile), link(from, png));
+            rewriteSection(docs, body);
+            System.out.println("report: generated section of " + docs + " rewritten");
+        }
+    }
+
+    private static String link(Path fromDir, Path to) {
+        return fromDir.relativize(to.toAbsolutePath()).toString().replace('\\', '/');
+    }
+
+    static void rewriteSection(Path docs, String body) throws IOException {
+        String text = Files.readString(docs);
+        int b = text.indexOf(BEGIN);
+        int e = text.indexOf(END);
+        if (b < 0 || e < b) {
+            throw new IllegalStateException("must contain a line " + BEGIN + " and, after it, a line " + END + ": " + docs);
+        }
+        Files.writeString(docs, text.substring(0, b + BEGIN.length()) + "\n" + body + "\n" + text.substring(e));
+    }
+
+    // ---------------------------------------------------------------- the Markdown
+
+    String markdown(String jsonLink, String envLink, String pngLink) {
+        StringBuilder md = new StringBuilder();
+        md.append("_Generated by `ekko-bench/report` from [").append(fileName(jsonLink)).append("](").append(jsonLink)
+                .append(") and [").append(fileName(envLink)).append("](").append(envLink)
+                .append("); anything edited here is overwritten by the next run._\n\n");
+        runSection(md);
+        targetsSection(md);
+        md.append("![Ekko against its peers: Get throughput, Get latency, MultiGet and start-up](").append(pngLink).append(")\n\n");
+        getSection(md);
+        latencySection(md);
+        multiGetSection(md);
+        decodeSection(md);
+        startupSection(md);
+        peersSection(md);
+        return md.toString();
+    }
+
+    private void runSection(StringBuilder md) {
+        Optional<Result.Settings> s = results.stream().filter(r -> !r.mode().equals("ss")).map(Result::settings).findFirst();
+        Optional<Result.Settings> ss = results.stream().filter(r -> r.mode().equals("ss")).map(Result::settings).findFirst();
+        Result.Settings any = s.or(() -> ss).orElse(null);
+        md.append("| run | |\n|---|---|\n");
+        md.append("| profile | `").append(env("profile", "?")).append("`, commit ").append(env("commit", "unknown")).append(" |\n");
+        md.append("| date (UTC) | ").append(env("started", "unknown")).append(" to ").append(env("finished", "unknown"))
+                .append(" (").append(minutes(env.get("durationSeconds"))).append(") |\n");
+        md.append("| machine | ").append(env("cpu", "unknown")).append(", ").append(env("cores", "?")).append(" cores, ")
+                .append(env("memory", "?")).append("; ").append(env("os", "unknown")).append(" |\n");
+        md.append("| JDK | ").append(any == null ? env("jdk", "unknown") : any.vm()).append(" |\n");
+        if (any != null) {
+            md.append("| JMH | ").append(any.jmhVersion()).append(", forked JVMs with `").append(String.join(" ", any.jvmArgs()))
+                    .append("`, GC profiler on every benchmark |\n");
+        }
+        s.ifPresent(x -> md.append("| counts | ").append(x.forks()).append(" fork(s); warm-up ").append(x.warmupIterations())
+                .append(" × ").append(x.warmupTime()).append("; measurement ").append(x.measurementIterations()).append(" × ")
+                .append(x.measurementTime()).append(" per benchmark and parameter set |\n"));
+        ss.ifPresent(x -> md.append("| start-up counts | ").append(x.forks()).append(" forks × ").append(x.measurementIterations())
+                .append(" single shots, no warm-up: the first shot of each fork is a cold start |\n"));
+        md.append("| load average (1, 5, 15 min) | ").append(env("loadAtStart", "unknown")).append(" at start, ")
+                .append(env("loadAtEnd", "unknown")).append(" at end |\n");
+        md.append("| busiest other processes | at start: ").append(env("busiestAtStart", "unknown")).append("; at end: ")
+                .append(env("busiestAtEnd", "unknown")).append(" |\n\n");
+    }
+
+    private void targetsSection(StringBuilder md) {
+        long ceiling = Contender.EKKO_REAL_TIME.idsPerSecond();
+        md.append("### Targets\n\n| target | measured | met |\n|---|---|---|\n");
+        for (int threads : new int[] {1, 2}) {
+            Optional<Result> rt = get("thrpt", threads, Contender.EKKO_REAL_TIME);
+            md.append("| real-time Get ≥ ").append(pct(REAL_TIME_TARGET)).append(" of the ceiling (").append(count(ceiling))
+                    .append(" IDs/s), ").append(threads(threads)).append(" | ");
+            if (rt.isPresent()) {
+                double f = rt.get().score() / ceiling;
+                md.append(pct(f)).append(" (").append(count(rt.get().score())).append(" IDs/s) | ").append(met(f >= REAL_TIME_TARGET));
+            } else {
+                md.append("not run | – ");
+            }
+            md.append(" |\n");
+        }
+        for (int threads : new int[] {1, 2}) {
+            Optional<Result> bl = get("thrpt", threads, Contender.EKKO_BOUNDED_LEAD);
+            Optional<Result> bestPeer = results.stream()
+                    .filter(r -> r.benchmark().equals(GET) && r.mode().equals("thrpt") && r.threads() == threads)
+                    .filter(r -> !Contender.valueOf(r.param("generator")).isEkko())
+                    .max((a, b) -> Double.compare(a.score(), b.score()));
+            md.append("| bounded-lead Get faster per ID than every peer's Get, ").append(threads(threads)).append(" | ");
+            if (bl.isPresent() && bestPeer.isPresent()) {
+                double ekko = nanosPerId(bl.get().score());
+                double peer = nanosPerId(bestPeer.get().score());
+                md.append(nanos(ekko)).append(" per ID; fastest peer ").append(label(bestPeer.get())).append(' ').append(nanos(peer))
+                        .append(" | ").append(met(ekko < peer));
+            } else {
+                md.append("not run | – ");
+            }
+            md.append(" |\n");
+        }
+        md.append("| MultiGet of ").append(count(MULTI_GET_TARGET_BATCH)).append(" ≥ ").append(count(MULTI_GET_TARGET_IDS_PER_SECOND))
+                .append(" IDs/s | ");
+        Optional<Result> mgBl = multiGet(EkkoMode.BOUNDED_LEAD, MULTI_GET_TARGET_BATCH);
+        Optional<Result> mgRt = multiGet(EkkoMode.REAL_TIME, MULTI_GET_TARGET_BATCH);
+        if (mgBl.isPresent()) {
+            double ids = mgBl.get().score() * MULTI_GET_TARGET_BATCH;
+            md.append("bounded lead: ").append(count(ids)).append(" IDs/s");
+            mgRt.ifPresent(r -> md.append("; real time: ").append(count(r.score() * MULTI_GET_TARGET_BATCH))
+                    .append(" IDs/s, held to the ceiling"));
+            md.append(" | ").append(met(ids >= MULTI_GET_TARGET_IDS_PER_SECOND)).append(" (bounded lead)");
+        } else {
+            md.append("not run | –");
+        }
+        md.append(" |\n");
+        allocationTarget(md, "0 bytes allocated per Get (Ekko, both modes, 1 and 2 threads)",
+                results.stream().filter(r -> r.benchmark().equals(GET) && r.mode().equals("thrpt"))
+                        .filter(r -> Contender.valueOf(r.param("generator")).isEkko()).toList());
+        allocationTarget(md, "0 bytes allocated per MultiGet into a caller's array (every batch, both modes)",
+                results.stream().filter(r -> r.benchmark().equals(MULTI_GET)).toList());
+        md.append("\n_Allocation is JMH's `gc.alloc.rate.norm`: every byte the JVM allocated during an iteration, on any"
+                + " thread, divided by the calls. A call that allocates allocates at least one 16-byte object, so an average"
+                + " below ").append(NO_ALLOCATION_BELOW).append(" B per call means the call itself allocates nothing; the"
+                + " fraction left is JMH's own threads (and, in bounded lead, the generator started at each iteration) spread over"
+                + " the calls. ‡ A benchmark whose calls wait for the clock makes so few calls per second that this background"
+                + " alone (").append(Double.isNaN(backgroundBytesPerSecond()) ? "unknown" : count(backgroundBytesPerSecond()))
+                .append(" B/s in this run, the median of the peers' Get benchmarks) exceeds 1 B per call: the profiler"
+                + " cannot tell there whether the call allocates, so those entries are not counted for or against the target;"
+                + " bounded lead runs the same code at far higher call rates._\n\n");
+    }
+
+    private void allocationTarget(StringBuilder md, String target, List<Result> rs) {
+        md.append("| ").append(target).append(" | ");
+        List<Result> measured = rs.stream().filter(r -> !Double.isNaN(r.allocatedPerOp())).toList();
+        if (measured.isEmpty()) {
+            md.append("not run | – |\n");
+            return;
+        }
+        List<Result> resolved = measured.stream().filter(this::allocationResolved).toList();
+        List<String> unresolved = measured.stream().filter(r -> !allocationResolved(r)).map(Report::describe).toList();
+        double max = resolved.stream().mapToDouble(Result::allocatedPerOp).max().orElse(Double.NaN);
+        md.append(resolved.isEmpty() ? "no benchmark called fast enough to tell" : "at most " + bytes(max) + " B per call");
+        if (!unresolved.isEmpty()) {
+            md.append(" (not resolvable at their call rate ‡: ").append(String.join(", ", unresolved)).append(')');
+        }
+        md.append(" | ").append(resolved.isEmpty() ? "unknown" : met(max < NO_ALLOCATION_BELOW)).append(" |\n");
+    }
+
+    /**
+     * JMH's GC profiler counts every thread's allocation, so a benchmark allocating nothing still shows JMH's
+     * own background rate divided by its calls. The background is measured in the same run: the JVM-wide
+     * rate of the peers' Get benchmarks, which allocate nothing per call.
+     *
+     * @return bytes per second that every benchmark shows whatever it does, or NaN without peers
+     */
+    double backgroundBytesPerSecond() {
+        List<Double> rates = new ArrayList<>();
+        for (Result r : results) {
+            if (r.benchmark().equals(GET) && r.mode().equals("thrpt") && !Contender.valueOf(r.param("generator")).isEkko()
+                    && !Double.isNaN(r.allocatedPerOp())) {
+                rates.add(r.allocatedPerOp() * r.score());
+            }
+        }
+        Collections.sort(rates);
+        return rates.isEmpty() ? Double.NaN : median(rates);
+    }
+
+    /**
+     * @return true if the background alone gives the benchmark less than {@link #NO_ALLOCATION_BELOW} byte per
+     *     call, so that one object per call would stand out; false for calls that wait for the clock so long
+     *     that the background drowns them
+     */
+    boolean allocationResolved(Result r) {
+        if (!r.mode().equals("thrpt")) {
+            return true;
+        }
+        double background = backgroundBytesPerSecond();
+        return Double.isNaN(background) || background / r.score() < NO_ALLOCATION_BELOW;
+    }
+
+    private static String describe(Result r) {
+        if (r.benchmark().equals(MULTI_GET)) {
+            return modeLabel(EkkoMode.valueOf(r.param("mode"))) + " batch " + count(Integer.parseInt(r.param("batch"))) + " at "
+                    + count(r.score()) + " calls/s";
+        }
+        return label(r) + " at " + count(r.score()) + " calls/s";
+    }
+
+    private String allocation(Result r) {
+        return bytes(r.allocatedPerOp()) + (allocationResolved(r) ? "" : " ‡");
+    }
+
+    private void getSection(StringBuilder md) {
+        md.append("### Get: one ID per call\n\nThroughput of all threads together, sharing one generator. ns/ID is wall"
+                + " time per ID across all threads (1 s / IDs per second). The ceiling is each generator's own: IDs per"
+                + " millisecond × 1000.\n\n");
+        md.append("| generator | own ceiling, IDs/s | threads | IDs/s (± 99.9% CI) | of own ceiling | ns/ID | B/call |\n");
+        md.append("|---|---:|---:|---:|---:|---:|---:|\n");
+        boolean any = false;
+        for (Contender c : Contender.values()) {
+            for (int threads : new int[] {1, 2}) {
+                Optional<Result> r = get("thrpt", threads, c);
+                if (r.isEmpty()) {
+                    continue;
+                }
+                any = true;
+                double f = r.get().score() / c.idsPerSecond();
+                md.append("| ").append(c.label()).append(" | ").append(count(c.idsPerSecond())).append(" | ").append(threads)
+                        .append(" | ").append(plusMinus(r.get())).append(" | ").append(pct(f))
+                        .append(c == Contender.EKKO_BOUNDED_LEAD ? " †" : "").append(" | ")
+                        .append(nanos(nanosPerId(r.get().score()))).append(" | ").append(allocation(r.get())).append(" |\n");
+            }
+        }
+        if (!any) {
+            md.append("| not run | | | | | | |\n");
+        }
+        md.append("\n† Bounded lead passes the real-time ceiling only while its lead lasts: ").append(leadNote(
+                get("thrpt", 1, Contender.EKKO_BOUNDED_LEAD), 1)).append(" Sustained for longer than the lead, it is held to"
+                + " the same ceiling as real time.\n\n");
+    }
+
+    private String leadNote(Optional<Result> r, int batch) {
+        if (r.isEmpty()) {
+            return "";
+        }
+        double idsPerSecond = r.get().score() * batch;
+        double leadSeconds = EkkoMode.BOUNDED_LEAD.maxLead().toSeconds();
+        double logicalPerWall = idsPerSecond / Contender.EKKO_BOUNDED_LEAD.idsPerSecond();
+        double iteration = seconds(r.get().settings().measurementTime());
+        double used = Math.max(0, logicalPerWall - 1) * iteration;
+        return String.format(Locale.ROOT, "at %s IDs/s its logical clock runs %.0f× as fast as the wall clock, so a %s"
+                + " iteration uses %s s of its %s s lead (a fresh generator each iteration)%s.", count(idsPerSecond), logicalPerWall,
+                r.get().settings().measurementTime(), count(used), count(leadSeconds),
+                used > leadSeconds ? ": MORE than the lead, so the figure mixes the burst with waiting at the ceiling" : "");
+    }
+
+    private void latencySection(StringBuilder md) {
+        List<Result> rs = new ArrayList<>();
+        for (Contender c : Contender.values()) {
+            get("sample", 2, c).ifPresent(rs::add);
+        }
+        if (rs.isEmpty()) {
+            return;
+        }
+        md.append("### Get latency, 2 threads (JMH sample-time)\n\nTime of one `next()` call as the caller sees it, waits for"
+                + " the next millisecond included.\n\n");
+        md.append("| generator | samples | p50 | p99 | p99.9 | p99.99 | max | B/call |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for (Result r : rs) {
+            md.append("| ").append(label(r)).append(" | ").append(count(r.samples()));
+            for (String p : new String[] {"50.0", "99.0", "99.9", "99.99", "100.0"}) {
+                Double v = r.percentiles().get(p);
+                md.append(" | ").append(v == null ? "–" : duration(v));
+            }
+            md.append(" | ").append(bytes(r.allocatedPerOp())).append(" |\n");
+        }
+        md.append('\n');
+    }
+
+    private void multiGetSection(StringBuilder md) {
+        List<Result> rs = results.stream().filter(r -> r.benchmark().equals(MULTI_GET)).toList();
+        if (rs.isEmpty()) {
+            return;
+        }
+        md.append("### MultiGet: `next(long[])` into the caller's array, 1 thread\n\nOne call fills the whole array;"
+                + " no peer has a batch call.\n\n");
+        md.append("| mode | batch | calls/s | IDs/s | ns/ID | of the real-time ceiling | B/call | lead used per iteration |\n");
+        md.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for (EkkoMode mode : EkkoMode.values()) {
+            for (Result r : rs) {
+                if (!r.param("mode").equals(mode.name())) {
+                    continue;
+                }
+                int batch = Integer.parseInt(r.param("batch"));
+                double ids = r.score() * batch;
+                md.append("| ").append(modeLabel(mode)).append(" | ").append(count(batch)).append(" | ").append(plusMinus(r))
+                        .append(" | ").append(count(ids)).append(" | ").append(nanos(nanosPerId(ids))).append(" | ")
+                        .append(pct(ids / Contender.EKKO_REAL_TIME.idsPerSecond())).append(" | ").append(allocation(r))
+                        .append(" | ").append(mode == EkkoMode.BOUNDED_LEAD ? leadUsed(r, batch) : "–").append(" |\n");
+            }
+        }
+        md.append('\n');
+    }
+
+    private String leadUsed(Result r, int batch) {
+        double logicalPerWall = r.score() * batch / Contender.EKKO_BOUNDED_LEAD.idsPerSecond();
+        double used = Math.max(0, logicalPerWall - 1) * seconds(r.settings().measurementTime());
+        double lead = EkkoMode.BOUNDED_LEAD.maxLead().toSeconds();
+        return count(used) + " s of " + count(lead) + " s" + (used > lead ? " (RAN OUT)" : "");
+    }
+
+    private void decodeSection(StringBuilder md) {
+        results.stream().filter(r -> r.benchmark().equals(DECODE)).findFirst().ifPresent(r -> md
+                .append("### Decode: `layout().decode(id)`, 1 thread\n\n| ns/ID (± 99.9% CI) | B/call |\n|---:|---:|\n| ")
+                .append(nanos(r.score())).append(Double.isNaN(r.error()) ? "" : " ± " + nanos(r.error())).append(" | ")
+                .append(bytes(r.allocatedPerOp())).append(" |\n\n_`decode` returns a `DecodedId` record, which is the allocation"
+                        + " when the caller keeps it._\n\n"));
+    }
+
+    private void startupSection(StringBuilder md) {
+        List<Result> rs = results.stream().filter(r -> r.benchmark().equals(STARTUP)).toList();
+        if (rs.isEmpty()) {
+            return;
+        }
+        md.append("### Start-up: `build()` to the first ID, fresh state directory\n\nCold: the first start in a new JVM"
+                + " (one per fork). Warm: later starts in the same JVM. Back ends with a coordinator are not measured yet.\n\n");
+        md.append("| allocator | cold: median (min – max) | cold starts | warm: median (min – max) | warm starts | allocated per start |\n");
+        md.append("|---|---:|---:|---:|---:|---:|\n");
+        for (Result r : rs) {
+            List<Double> cold = new ArrayList<>();
+            List<Double> warm = new ArrayList<>();
+            for (List<Double> fork : r.raw()) {
+                for (int i = 0; i < fork.size(); i++) {
+                    (i == 0 ? cold : warm).add(fork.get(i));
+                }
+            }
+            String allocator = r.param("allocator");
+            md.append("| ").append(allocator).append(allocator.equals("host-local") ? " (the default)" : " (worker 1)").append(" | ")
+                    .append(spread(cold, r.unit())).append(" | ").append(cold.size()).append(" | ").append(spread(warm, r.unit()))
+                    .append(" | ").append(warm.size()).append(" | ")
+                    .append(Double.isNaN(r.allocatedPerOp()) ? "–" : count(r.allocatedPerOp() / 1024) + " KiB").append(" |\n");
+        }
+        md.append('\n');
+    }
+
+    private void peersSection(StringBuilder md) {
+        md.append("### The generators and their own ceilings\n\n| generator | library | IDs per ms | ceiling, IDs/s | built as |\n");
+        md.append("|---|---|---:|---:|---|\n");
+        Map<String, Object> libraries = env.get("libraries") instanceof Map ? Json.object(env.get("libraries")) : Map.of();
+        for (Contender c : Contender.values()) {
+            md.append("| ").append(c.label()).append(" | ").append(libraries.getOrDefault(c.name(), "?")).append(" | ")
+                    .append(count(c.idsPerMilli())).append(" | ").append(count(c.idsPerSecond())).append(" | ")
+                    .append(c.configuration()).append(" |\n");
+        }
+        md.append('\n');
+    }
+
+    // ---------------------------------------------------------------- queries for the chart and the tables
+
+    List<Result> results() {
+        return results;
+    }
+
+    String env(String key, String otherwise) {
+        Object v = env.get(key);
+        if (v == null) {
+            return otherwise;
+        }
+        if (v instanceof Double && (Double) v == Math.rint((Double) v)) {
+            return Long.toString(((Double) v).longValue());
+        }
+        return String.valueOf(v);
+    }
+
+    Optional<Result> get(String mode, int threads, Contender c) {
+        return results.stream().filter(r -> r.benchmark().equals(GET) && r.mode().equals(mode) && r.threads() == threads
+                && c.name().equals(r.param("generator"))).findFirst();
+    }
+
+    Optional<Result> multiGet(EkkoMode mode, int batch) {
+        return results.stream().filter(r -> r.benchmark().equals(MULTI_GET) && mode.name().equals(r.param("mode"))
+                && Integer.toString(batch).equals(r.param("batch"))).findFirst();
+    }
+
+    static String label(Result r) {
+        return Contender.valueOf(r.param("generator")).label();
+    }
+
+    static String modeLabel(EkkoMode mode) {
+        return mode == EkkoMode.REAL_TIME ? "real time" : "bounded lead";
+    }
+
+    // ---------------------------------------------------------------- formatting
+
+    static double nanosPerId(double idsPerSecond) {
+        return 1e9 / idsPerSecond;
+    }
+
+    static String count(double v) {
+        return String.format(Locale.ROOT, "%,.0f", v);
+    }
+
+    static String pct(double fraction) {
+        return String.format(Locale.ROOT, "%.1f%%", fraction * 100);
+    }
+
+    static String nanos(double ns) {
+        if (ns < 10) {
+            return String.format(Locale.ROOT, "%.2f ns", ns);
+        }
+        return ns < 100 ? String.format(Locale.ROOT, "%.1f ns", ns) : String.format(Locale.ROOT, "%,.0f ns", ns);
+    }
+
+    static String duration(double ns) {
+        if (ns < 1_000) {
+            return String.format(Locale.ROOT, "%.0f ns", ns);
+        }
+        return ns < 1_000_000 ? String.format(Locale.ROOT, "%.1f µs", ns / 1e3) : String.format(Locale.ROOT, "%.2f ms", ns / 1e6);
+    }
+
+    static String bytes(double b) {
+        return Double.isNaN(b) ? "–" : String.format(Locale.ROOT, "%.3f", b);
+    }
+
+    static String plusMinus(Result r) {
+        return count(r.score()) + (Double.isNaN(r.error()) ? "" : " ± " + count(r.error()));
+    }
+
+    static String threads(int n) {
+        return n == 1 ? "1 thread" : n + " threads";
+    }
+
+    static String met(boolean met) {
+        return met ? "**yes**" : "**no**";
+    }
+
+    private static String spread(List<Double> values, String unit) {
+        if (values.isEmpty()) {
+            return "–";
+        }
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        String u = unit.replace("/op", "");
+        return String.format(Locale.ROOT, "%.1f %s (%.1f – %.1f)", median(sorted), u, sorted.get(0), sorted.get(sorted.size() - 1));
+    }
+
+    static double median(List<Double> sorted) {
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    /** @return seconds in a JMH time value such as {@code "1 s"} or {@code "500 ms"} */
+    static double seconds(String jmhTime) {
+        Matcher m = Pattern.compile("([0-9.]+) (s|ms|us|ns|min)").matcher(jmhTime);
+        if (!m.matches()) {
+            return Double.NaN;
+        }
+        double v = Double.parseDouble(m.group(1));
+        switch (m.group(2)) {
+            case "min": return v * 60;
+            case "ms": return v / 1e3;
+            case "us": return v / 1e6;
+            case "ns": return v / 1e9;
+            default: return v;
+        }
+    }
+
+    private static String minutes(Object seconds) {
+        if (!(seconds instanceof Number)) {
+            return "duration unknown";
+        }
+        long s = ((Number) seconds).longValue();
+        return s / 60 + " min " + s % 60 + " s";
+    }
+
+    private static String fileName(String link) {
+        return link.substring(link.lastIndexOf('/') + 1);
+    }
+}

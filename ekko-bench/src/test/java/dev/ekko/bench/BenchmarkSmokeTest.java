@@ -1,0 +1,39 @@
+package dev.ekko.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Collection;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/**
+ * Runs every suite for a moment in this JVM (no fork), with one parameter value each: checks the wiring
+ * (states, parameters, setup and teardown), not the figures.
+ */
+class BenchmarkSmokeTest {
+
+    @ParameterizedTest
+    @EnumSource(BenchRunner.Suite.class)
+    void everySuiteRunsAndScores(BenchRunner.Suite suite) throws RunnerException {
+        var options = suite.options(Profile.SHORT)
+                .forks(0)
+                .warmupIterations(0)
+                .measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(20))
+                .param("generator", "EKKO_BOUNDED_LEAD")
+                .param("mode", "BOUNDED_LEAD")
+                .param("batch", "16")
+                .param("allocator", "manual")
+                .shouldFailOnError(true)
+                .verbosity(org.openjdk.jmh.runner.options.VerboseMode.SILENT);
+        Collection<RunResult> results = new Runner(options.build()).run();
+        assertEquals(1, results.size(), suite.name());
+        double score = results.iterator().next().getPrimaryResult().getScore();
+        assertTrue(score > 0, suite + " scored " + score);
+    }
+}
