@@ -105,14 +105,19 @@ public final class Report {
         return fromDir.relativize(to.toAbsolutePath()).toString().replace('\\', '/');
     }
 
+    /** Replaces what lies between the marker lines; a marker quoted inside a line of prose is not a marker. */
     static void rewriteSection(Path docs, String body) throws IOException {
         String text = Files.readString(docs);
-        int b = text.indexOf(BEGIN);
-        int e = text.indexOf(END);
-        if (b < 0 || e < b) {
-            throw new IllegalStateException("must contain a line " + BEGIN + " and, after it, a line " + END + ": " + docs);
+        List<String> lines = List.of(text.split("\n", -1));
+        int b = lines.indexOf(BEGIN);
+        int e = lines.indexOf(END);
+        if (b < 0 || e < b || lines.lastIndexOf(BEGIN) != b || lines.lastIndexOf(END) != e) {
+            throw new IllegalStateException("must contain one line " + BEGIN + " and, after it, one line " + END + ": " + docs);
         }
-        Files.writeString(docs, text.substring(0, b + BEGIN.length()) + "\n" + body + "\n" + text.substring(e));
+        List<String> out = new ArrayList<>(lines.subList(0, b + 1));
+        out.add(body.stripTrailing());
+        out.addAll(lines.subList(e, lines.size()));
+        Files.writeString(docs, String.join("\n", out));
     }
 
     // ---------------------------------------------------------------- the Markdown
