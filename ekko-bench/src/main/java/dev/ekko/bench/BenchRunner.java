@@ -50,6 +50,7 @@ public final class BenchRunner {
 
     /** One JMH run: a benchmark method with a mode, a thread count and its own counts. */
     enum Suite {
+        JMH_BASELINE(JmhBaselineBenchmark.class, "waitOneMillisecond", Mode.Throughput, TimeUnit.SECONDS, 1),
         GET_1_THREAD(GetBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 1),
         GET_2_THREADS(GetBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 2),
         GET_LATENCY_2_THREADS(GetBenchmark.class, "get", Mode.SampleTime, TimeUnit.NANOSECONDS, 2),
@@ -79,6 +80,7 @@ public final class BenchRunner {
                     .threads(threads)
                     .jvmArgsAppend(FORK_JVM_ARGS)
                     .addProfiler(GCProfiler.class)
+                    .addProfiler(WorkerAllocationProfiler.class)
                     .shouldFailOnError(true);
             if (mode == Mode.SingleShotTime) {
                 return o.forks(profile.startupForks).warmupIterations(0).measurementIterations(profile.startupShots)

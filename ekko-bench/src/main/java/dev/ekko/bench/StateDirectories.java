@@ -25,6 +25,18 @@ final class StateDirectories {
         }
     }
 
+    /** Closes the generator and deletes its directory when the JVM exits. */
+    static void closeAtExit(AutoCloseable generator, Path dir) {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                generator.close();
+            } catch (Exception e) {
+                System.err.println("ekko-bench: closing a generator at exit failed: " + e);
+            }
+            delete(dir);
+        }, "ekko-bench-close-at-exit"));
+    }
+
     static void delete(Path dir) {
         if (dir == null) {
             return;

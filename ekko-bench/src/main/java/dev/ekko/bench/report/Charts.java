@@ -172,7 +172,11 @@ final class Charts {
         }
         CategorySeries series = chart.addSeries(name, categories, values);
         // Bars start at the axis minimum, which XChart puts at zero unless told: a log axis needs it positive.
-        double floor = Math.pow(10, Math.floor(Math.log10(Collections.min(values))));
+        double smallest = Collections.min(values);
+        double floor = Math.pow(10, Math.floor(Math.log10(smallest)));
+        if (smallest < 3 * floor) {
+            floor /= 10; // a bar that starts at the axis is not seen
+        }
         Double min = chart.getStyler().getYAxisMin();
         chart.getStyler().setYAxisMin(min == null ? floor : Math.min(min, floor));
         return Optional.of(series);
@@ -187,7 +191,8 @@ final class Charts {
                 .yAxisTitle(yTitle).build();
         CategoryStyler s = chart.getStyler();
         s.setChartBackgroundColor(Color.WHITE);
-        s.setLegendPosition(Styler.LegendPosition.InsideNE);
+        s.setLegendPosition(Styler.LegendPosition.OutsideS);
+        s.setLegendLayout(Styler.LegendLayout.Horizontal);
         s.setChartTitleFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
         s.setLegendFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         s.setAxisTickLabelsFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));

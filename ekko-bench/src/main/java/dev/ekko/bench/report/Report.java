@@ -41,6 +41,7 @@ public final class Report {
     static final String MULTI_GET = "MultiGetBenchmark.multiGet";
     static final String DECODE = "DecodeBenchmark.decode";
     static final String STARTUP = "StartupBenchmark.buildToFirstId";
+    static final String BASELINE = "JmhBaselineBenchmark.waitOneMillisecond";
 
     private final List<Result> results;
     private final Map<String, Object> env;
@@ -152,7 +153,7 @@ public final class Report {
         md.append("| JDK | ").append(any == null ? env("jdk", "unknown") : any.vm()).append(" |\n");
         if (any != null) {
             md.append("| JMH | ").append(any.jmhVersion()).append(", forked JVMs with `").append(String.join(" ", any.jvmArgs()))
-                    .append("`, GC profiler on every benchmark |\n");
+                    .append("`, GC profiler and worker allocation profiler on every benchmark |\n");
         }
         s.ifPresent(x -> md.append("| counts | ").append(x.forks()).append(" fork(s); warm-up ").append(x.warmupIterations())
                 .append(" × ").append(x.warmupTime()).append("; measurement ").append(x.measurementIterations()).append(" × ")
@@ -216,84 +217,63 @@ public final class Report {
                         .filter(r -> Contender.valueOf(r.param("generator")).isEkko()).toList());
         allocationTarget(md, "0 bytes allocated per MultiGet into a caller's array (every batch, both modes)",
                 results.stream().filter(r -> r.benchmark().equals(MULTI_GET)).toList());
-        md.append("\n_Allocation is JMH's `gc.alloc.rate.norm`: every byte the JVM allocated during an iteration, on any"
-                + " thread, divided by the calls. A call that allocates allocates at least one 16-byte object, so an average"
-                + " below ").append(NO_ALLOCATION_BELOW).append(" B per call means the call itself allocates nothing; the"
-                + " fraction left is JMH's own threads (and, in bounded lead, the generator started at each iteration) spread over"
-                + " the calls. ‡ A benchmark whose calls wait for the clock makes so few calls per second that this background"
-                + " alone (").append(Double.isNaN(backgroundBytesPerSecond()) ? "unknown" : count(backgroundBytesPerSecond()))
-                .append(" B/s in this run, the median of the peers' Get benchmarks) exceeds 1 B per call: the profiler"
-                + " cannot tell there whether the call allocates, so those entries are not counted for or against the target;"
-                + " bounded lead runs the same code at far higher call rates._\n\n");
+        md.append("\n_Allocation per call, two ways. **B/call**: what the benchmark's own threads allocated, divided by"
+                + " the calls (`alloc.worker.norm`, ekko-bench's WorkerAllocationProfiler), less what JMH itself allocates on"
+                + " each of those threads per iteration (").append(count(jmhBytesPerWorkerIteration())).append(" B in this run,"
+                + " measured by JmhBaselineBenchmark, a call that allocates nothing); in bounded lead it includes starting a"
+                + " fresh generator each iteration. **JVM B/call**: JMH's GC profiler (`gc.alloc.rate.norm`), every thread of"
+                + " the JVM, JMH's own included, whose background of tens of kilobytes a second is more than a byte per call for"
+                + " calls that wait for the clock. The smallest object is 16 bytes, so below ").append(NO_ALLOCATION_BELOW)
+                .append(" B per call means the call itself allocates nothing._\n\n");
     }
 
     private void allocationTarget(StringBuilder md, String target, List<Result> rs) {
         md.append("| ").append(target).append(" | ");
-        List<Result> measured = rs.stream().filter(r -> !Double.isNaN(r.allocatedPerOp())).toList();
-        if (measured.isEmpty()) {
+        OptionalDouble max = rs.stream().mapToDouble(this::netAllocatedPerOp).filter(d -> !Double.isNaN(d)).max();
+        if (max.isEmpty()) {
             md.append("not run | – |\n");
             return;
         }
-        List<Result> resolved = measured.stream().filter(this::allocationResolved).toList();
-        List<String> unresolved = measured.stream().filter(r -> !allocationResolved(r)).map(Report::describe).toList();
-        double max = resolved.stream().mapToDouble(Result::allocatedPerOp).max().orElse(Double.NaN);
-        md.append(resolved.isEmpty() ? "no benchmark called fast enough to tell" : "at most " + bytes(max) + " B per call");
-        if (!unresolved.isEmpty()) {
-            md.append(" (not resolvable at their call rate ‡: ").append(String.join(", ", unresolved)).append(')');
-        }
-        md.append(" | ").append(resolved.isEmpty() ? "unknown" : met(max < NO_ALLOCATION_BELOW)).append(" |\n");
+        md.append("at most ").append(bytes(max.getAsDouble())).append(" B per call by the calling threads | ")
+                .append(met(max.getAsDouble() < NO_ALLOCATION_BELOW)).append(" |\n");
     }
 
-    /**
-     * JMH's GC profiler counts every thread's allocation, so a benchmark allocating nothing still shows JMH's
-     * own background rate divided by its calls. The background is measured in the same run: the JVM-wide
-     * rate of the peers' Get benchmarks, which allocate nothing per call.
-     *
-     * @return bytes per second that every benchmark shows whatever it does, or NaN without peers
-     */
-    double backgroundBytesPerSecond() {
-        List<Double> rates = new ArrayList<>();
-        for (Result r : results) {
-            if (r.benchmark().equals(GET) && r.mode().equals("thrpt") && !Contender.valueOf(r.param("generator")).isEkko()
-                    && !Double.isNaN(r.allocatedPerOp())) {
-                rates.add(r.allocatedPerOp() * r.score());
-            }
-        }
-        Collections.sort(rates);
-        return rates.isEmpty() ? Double.NaN : median(rates);
-    }
-
-    /**
-     * @return true if the background alone gives the benchmark less than {@link #NO_ALLOCATION_BELOW} byte per
-     *     call, so that one object per call would stand out; false for calls that wait for the clock so long
-     *     that the background drowns them
-     */
-    boolean allocationResolved(Result r) {
-        if (!r.mode().equals("thrpt")) {
-            return true;
-        }
-        double background = backgroundBytesPerSecond();
-        return Double.isNaN(background) || background / r.score() < NO_ALLOCATION_BELOW;
-    }
-
-    private static String describe(Result r) {
-        if (r.benchmark().equals(MULTI_GET)) {
-            return modeLabel(EkkoMode.valueOf(r.param("mode"))) + " batch " + count(Integer.parseInt(r.param("batch"))) + " at "
-                    + count(r.score()) + " calls/s";
-        }
-        return label(r) + " at " + count(r.score()) + " calls/s";
-    }
-
+    /** @return the two allocation cells: the benchmark's own threads net of JMH's bookkeeping, then the whole JVM */
     private String allocation(Result r) {
-        return bytes(r.allocatedPerOp()) + (allocationResolved(r) ? "" : " ‡");
+        return bytes(netAllocatedPerOp(r)) + " | " + bytes(r.allocatedPerOp());
+    }
+
+    /**
+     * @return bytes that JMH itself allocates on each worker thread per iteration (result objects and the
+     *     like), measured by the baseline benchmark of this run; 0 if it was not run
+     */
+    double jmhBytesPerWorkerIteration() {
+        return results.stream().filter(r -> r.benchmark().equals(BASELINE) && r.mode().equals("thrpt"))
+                .mapToDouble(r -> r.workerAllocatedPerOp() * r.score() * seconds(r.settings().measurementTime()))
+                .filter(d -> !Double.isNaN(d)).findFirst().orElse(0);
+    }
+
+    /**
+     * @return bytes the benchmark's own threads allocated per call, less JMH's bookkeeping on them (never
+     *     below zero: what is left below that is noise); NaN if not measured
+     */
+    double netAllocatedPerOp(Result r) {
+        double opsPerIteration;
+        switch (r.mode()) {
+            case "thrpt": opsPerIteration = r.score() * seconds(r.settings().measurementTime()); break;
+            case "avgt": opsPerIteration = r.threads() * seconds(r.settings().measurementTime()) * 1e9 / r.score(); break;
+            case "ss": opsPerIteration = 1; break;
+            default: return r.workerAllocatedPerOp(); // sample time: calls are fast, the bookkeeping negligible
+        }
+        return Math.max(0, r.workerAllocatedPerOp() - jmhBytesPerWorkerIteration() * r.threads() / opsPerIteration);
     }
 
     private void getSection(StringBuilder md) {
         md.append("### Get: one ID per call\n\nThroughput of all threads together, sharing one generator. ns/ID is wall"
                 + " time per ID across all threads (1 s / IDs per second). The ceiling is each generator's own: IDs per"
                 + " millisecond × 1000.\n\n");
-        md.append("| generator | own ceiling, IDs/s | threads | IDs/s (± 99.9% CI) | of own ceiling | ns/ID | B/call |\n");
-        md.append("|---|---:|---:|---:|---:|---:|---:|\n");
+        md.append("| generator | own ceiling, IDs/s | threads | IDs/s (± 99.9% CI) | of own ceiling | ns/ID | B/call | JVM B/call |\n");
+        md.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
         boolean any = false;
         for (Contender c : Contender.values()) {
             for (int threads : new int[] {1, 2}) {
@@ -310,7 +290,7 @@ public final class Report {
             }
         }
         if (!any) {
-            md.append("| not run | | | | | | |\n");
+            md.append("| not run | | | | | | | |\n");
         }
         md.append("\n† Bounded lead passes the real-time ceiling only while its lead lasts: ").append(leadNote(
                 get("thrpt", 1, Contender.EKKO_BOUNDED_LEAD), 1)).append(" Sustained for longer than the lead, it is held to"
@@ -342,14 +322,15 @@ public final class Report {
         }
         md.append("### Get latency, 2 threads (JMH sample-time)\n\nTime of one `next()` call as the caller sees it, waits for"
                 + " the next millisecond included.\n\n");
-        md.append("| generator | samples | p50 | p99 | p99.9 | p99.99 | max | B/call |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.append("| generator | samples | p50 | p99 | p99.9 | p99.99 | max | B/call | JVM B/call |\n");
+        md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Result r : rs) {
             md.append("| ").append(label(r)).append(" | ").append(count(r.samples()));
             for (String p : new String[] {"50.0", "99.0", "99.9", "99.99", "100.0"}) {
                 Double v = r.percentiles().get(p);
                 md.append(" | ").append(v == null ? "–" : duration(v));
             }
-            md.append(" | ").append(bytes(r.allocatedPerOp())).append(" |\n");
+            md.append(" | ").append(allocation(r)).append(" |\n");
         }
         md.append('\n');
     }
@@ -361,8 +342,8 @@ public final class Report {
         }
         md.append("### MultiGet: `next(long[])` into the caller's array, 1 thread\n\nOne call fills the whole array;"
                 + " no peer has a batch call.\n\n");
-        md.append("| mode | batch | calls/s | IDs/s | ns/ID | of the real-time ceiling | B/call | lead used per iteration |\n");
-        md.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.append("| mode | batch | calls/s | IDs/s | ns/ID | of the real-time ceiling | B/call | JVM B/call | lead used per iteration |\n");
+        md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (EkkoMode mode : EkkoMode.values()) {
             for (Result r : rs) {
                 if (!r.param("mode").equals(mode.name())) {
@@ -388,9 +369,9 @@ public final class Report {
 
     private void decodeSection(StringBuilder md) {
         results.stream().filter(r -> r.benchmark().equals(DECODE)).findFirst().ifPresent(r -> md
-                .append("### Decode: `layout().decode(id)`, 1 thread\n\n| ns/ID (± 99.9% CI) | B/call |\n|---:|---:|\n| ")
+                .append("### Decode: `layout().decode(id)`, 1 thread\n\n| ns/ID (± 99.9% CI) | B/call | JVM B/call |\n|---:|---:|---:|\n| ")
                 .append(nanos(r.score())).append(Double.isNaN(r.error()) ? "" : " ± " + nanos(r.error())).append(" | ")
-                .append(bytes(r.allocatedPerOp())).append(" |\n\n_`decode` returns a `DecodedId` record, which is the allocation"
+                .append(allocation(r)).append(" |\n\n_`decode` returns a `DecodedId` record, which is the allocation"
                         + " when the caller keeps it._\n\n"));
     }
 
@@ -401,7 +382,7 @@ public final class Report {
         }
         md.append("### Start-up: `build()` to the first ID, fresh state directory\n\nCold: the first start in a new JVM"
                 + " (one per fork). Warm: later starts in the same JVM. Back ends with a coordinator are not measured yet.\n\n");
-        md.append("| allocator | cold: median (min – max) | cold starts | warm: median (min – max) | warm starts | allocated per start |\n");
+        md.append("| allocator | cold: median (min – max) | cold starts | warm: median (min – max) | warm starts | allocated per shot (start, first ID, close) |\n");
         md.append("|---|---:|---:|---:|---:|---:|\n");
         for (Result r : rs) {
             List<Double> cold = new ArrayList<>();
@@ -415,7 +396,7 @@ public final class Report {
             md.append("| ").append(allocator).append(allocator.equals("host-local") ? " (the default)" : " (worker 1)").append(" | ")
                     .append(spread(cold, r.unit())).append(" | ").append(cold.size()).append(" | ").append(spread(warm, r.unit()))
                     .append(" | ").append(warm.size()).append(" | ")
-                    .append(Double.isNaN(r.allocatedPerOp()) ? "–" : count(r.allocatedPerOp() / 1024) + " KiB").append(" |\n");
+                    .append(Double.isNaN(r.workerAllocatedPerOp()) ? "–" : count(netAllocatedPerOp(r) / 1024) + " KiB").append(" |\n");
         }
         md.append('\n');
     }

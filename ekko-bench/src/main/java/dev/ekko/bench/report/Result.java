@@ -19,12 +19,15 @@ import java.util.Map;
  * @param percentiles score percentiles keyed by JMH's labels ({@code "50.0"}, {@code "99.99"}...)
  * @param raw per fork, the score of every measured iteration (single-shot: every shot)
  * @param samples how many calls were timed (sample mode), else the count of raw values
- * @param allocatedPerOp {@code gc.alloc.rate.norm} in bytes per operation, NaN without the GC profiler
+ * @param allocatedPerOp {@code gc.alloc.rate.norm}: bytes per operation allocated by every thread of the JVM,
+ *     NaN without the GC profiler
+ * @param workerAllocatedPerOp {@code alloc.worker.norm}: bytes per operation allocated by the benchmark's own
+ *     threads, NaN without {@link dev.ekko.bench.WorkerAllocationProfiler}
  * @param settings the run's counts, as JMH recorded them
  */
 public record Result(String benchmark, String mode, int threads, Map<String, String> params, double score, double error,
         String unit, Map<String, Double> percentiles, List<List<Double>> raw, long samples, double allocatedPerOp,
-        Settings settings) {
+        double workerAllocatedPerOp, Settings settings) {
 
     /**
      * What JMH recorded about how the entry was run.
@@ -45,6 +48,11 @@ public record Result(String benchmark, String mode, int threads, Map<String, Str
     /** @return the value of a parameter, or null */
     public String param(String name) {
         return params.get(name);
+    }
+
+    private static double secondary(Map<String, Object> secondary, String name) {
+        Object metric = secondary.get(name);
+        return metric == null ? Double.NaN : Json.number(Json.object(metric).get("score"));
     }
 
     static Result of(Map<String, Object> e) {
@@ -82,11 +90,7 @@ public record Result(String benchmark, String mode, int threads, Map<String, Str
                 }
             }
         }
-        double alloc = Double.NaN;
-        Object secondary = e.get("secondaryMetrics");
-        if (secondary != null && Json.object(secondary).get("gc.alloc.rate.norm") != null) {
-            alloc = Json.number(Json.object(Json.object(secondary).get("gc.alloc.rate.norm")).get("score"));
-        }
+        Map<String, Object> secondary = e.get("secondaryMetrics") == null ? Map.of() : Json.object(e.get("secondaryMetrics"));
         List<String> jvmArgs = new ArrayList<>();
         if (e.get("jvmArgs") != null) {
             Json.array(e.get("jvmArgs")).forEach(a -> jvmArgs.add(String.valueOf(a)));
@@ -96,6 +100,7 @@ public record Result(String benchmark, String mode, int threads, Map<String, Str
                 (int) Json.number(e.get("measurementIterations")), String.valueOf(e.get("measurementTime")));
         return new Result(benchmark, (String) e.get("mode"), (int) Json.number(e.get("threads")), params,
                 Json.number(primary.get("score")), Json.number(primary.get("scoreError")), (String) primary.get("scoreUnit"),
-                percentiles, raw, samples, alloc, settings);
+                percentiles, raw, samples, secondary(secondary, "gc.alloc.rate.norm"),
+                secondary(secondary, dev.ekko.bench.WorkerAllocationProfiler.NORM), settings);
     }
 }

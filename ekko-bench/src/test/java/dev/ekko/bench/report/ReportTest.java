@@ -62,18 +62,18 @@ class ReportTest {
         assertTrue(md.contains("| 50.0 ns per ID; fastest peer Agrona SnowflakeIdGenerator 250 ns | **yes** |"), md);
         assertTrue(md.contains("| 333 ns per ID; fastest peer Agrona SnowflakeIdGenerator 247 ns | **no** |"), md);
         assertTrue(md.contains("bounded lead: 614,400,000 IDs/s; real time: 1,024,000 IDs/s, held to the ceiling | **yes** (bounded lead)"), md);
-        assertTrue(md.contains("| at most 0.030 B per call | **yes** |"), md);
-        assertTrue(md.contains("| at most 0.200 B per call (not resolvable at their call rate ‡: real time batch 1,024 at 1,000"
-                + " calls/s) | **yes** |"), md);
-        assertTrue(md.contains("alone (4,025 B/s in this run"), md);
+        assertTrue(md.contains("| at most 0.001 B per call by the calling threads | **yes** |"), md);
+        assertTrue(md.contains("| at most 0.199 B per call by the calling threads | **yes** |"), md);
+        assertTrue(md.contains("per iteration (500 B in this run"), md);
+        assertTrue(md.contains("| real time | 1,024 | 1,000 | 1,024,000 | 977 ns | 100.0% | 0.100 | 0.500 | – |"), md);
     }
 
     @Test
     void showsColdAndWarmStartsFromTheRawShots() throws IOException {
         Report.generate(json, null);
         String md = Files.readString(dir.resolve("results/short.md"));
-        assertTrue(md.contains("| host-local (the default) | 45.0 ms (40.0 – 50.0) | 2 | 5.0 ms (4.0 – 6.0) | 4 | 59 KiB |"), md);
-        assertTrue(md.contains("| Ekko, real-time | 1,026 | 55 ns | 1.0 µs | 850.0 µs | 990.0 µs | 1.20 ms | 0.020 |"), md);
+        assertTrue(md.contains("| host-local (the default) | 45.0 ms (40.0 – 50.0) | 2 | 5.0 ms (4.0 – 6.0) | 4 | 60 KiB |"), md);
+        assertTrue(md.contains("| Ekko, real-time | 1,026 | 55 ns | 1.0 µs | 850.0 µs | 990.0 µs | 1.20 ms | 0.010 | 0.020 |"), md);
     }
 
     @Test
