@@ -1,0 +1,38 @@
+package dev.ekko.worker.redis;
+
+/**
+ * The names of the keys of one IDC in one namespace:
+ * <pre>
+ *   &lt;namespace&gt;:{idc&lt;d&gt;}:lease:&lt;w&gt;     hash, PEXPIRE ttl: token, host, pid, instance, since, base
+ *   &lt;namespace&gt;:{idc&lt;d&gt;}:history:&lt;w&gt;   hash, no expiry: mark, and the last report (time, reserved, host, pid,
+ *                                     instance, at), holder
+ *   &lt;namespace&gt;:{idc&lt;d&gt;}:instances     hash, no expiry: instance name -&gt; worker ID it acquired last
+ * </pre>
+ * The braces make {@code idc<d>} the Redis Cluster hash tag, so every key a script of one IDC touches
+ * lies in one slot.
+ */
+final class RedisKeys {
+
+    private final String prefix;
+
+    RedisKeys(String namespace, int idc) {
+        this.prefix = namespace + (namespace.endsWith(":") ? "" : ":") + "{idc" + idc + "}:";
+    }
+
+    /** @return {@code <namespace>:{idc<d>}:}, the start of every key of this IDC */
+    String prefix() {
+        return prefix;
+    }
+
+    String lease(int worker) {
+        return prefix + "lease:" + worker;
+    }
+
+    String history(int worker) {
+        return prefix + "history:" + worker;
+    }
+
+    String instances() {
+        return prefix + "instances";
+    }
+}

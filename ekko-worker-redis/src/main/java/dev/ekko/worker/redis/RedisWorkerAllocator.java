@@ -1,0 +1,363 @@
+package dev.ekko.worker.redis;
+
+import dev.ekko.EkkoException;
+import dev.ekko.LeaseLostException;
+import dev.ekko.WorkerIdsExhaustedException;
+import dev.ekko.spi.AllocatorContext;
+import dev.ekko.spi.ClockReport;
+import dev.ekko.spi.Handover;
+import dev.ekko.spi.WorkerAllocator;
+import dev.ekko.spi.WorkerLease;
+import java.lang.System.Logger.Level;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
+import redis.clients.jedis.ClientSetInfoConfig;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.SslOptions;
+import redis.clients.jedis.SslVerifyMode;
+import redis.clients.jedis.exceptions.JedisAccessControlException;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.exceptions.JedisException;
+
+/**
+ * {@code redis}: leases worker IDs of one IDC from a Redis server, for a fleet of processes on many hosts.
+ *
+ * <p>Every change is one Lua script, so it is atomic at the server (see {@link RedisKeys} for the keys and
+ * the scripts in this package's resources for what each does):
+ * <ul>
+ *   <li>acquire: the configured worker ID, else the one this instance name held last, else the first free one
+ *       from a random start, so processes starting together do not all race for worker 0. The lease is a hash
+ *       holding a random 128-bit token, with a {@code PEXPIRE} of the lease TTL. The reply carries the
+ *       server's {@code TIME} and the worker ID's history: its mark (the handover) and its last report.</li>
+ *   <li>renew: only while the token matches, extend the expiry and store the report; the mark becomes the
+ *       higher of the old mark and the new reserved-until. A lease that is gone or held by another token is
+ *       lost, never re-created.</li>
+ *   <li>release: only while the token matches, store the final report and delete the lease.</li>
+ * </ul>
+ *
+ * <p>Timing: {@code grantedAtNanos} is read before the script is sent, so the core's fence deadline
+ * ({@code grantedAtNanos + ttl - margin}) always falls before the server can expire the key. One connection,
+ * opened on first use and again after it broke; every command is bounded by {@code ekko.redis.timeout}
+ * (connect, then each reply). A renewal or release that fails on a broken connection is sent once more on a
+ * new one (both are idempotent); an acquire is not (a lost reply could hide a grant), but it first checks an
+ * existing connection with {@code PING}.
+ *
+ * <p>Thread-safe (every method is synchronized); the core calls it from one thread at a time anyway.
+ * The password and the token never appear in a message or a log line.
+ */
+final class RedisWorkerAllocator implements WorkerAllocator {
+
+    private static final System.Logger LOG = System.getLogger("dev.ekko.worker.redis");
+    private static final SecureRandom RANDOM = new SecureRandom();
+    /** The connection's name in {@code CLIENT LIST}. */
+    static final String CLIENT_NAME = "ekko";
+
+    private final AllocatorContext context;
+    private final RedisSettings settings;
+    private final RedisKeys keys;
+    private final HostAndPort hostAndPort;
+    private final JedisClientConfig clientConfig;
+
+    /** The connection, or null until first use and after it broke. Guarded by this. */
+    private Jedis jedis;
+    private boolean closed;
+
+    RedisWorkerAllocator(AllocatorContext context, RedisSettings settings) {
+        this.context = context;
+        this.settings = settings;
+        this.keys = new RedisKeys(settings.namespace(), context.idc());
+        this.hostAndPort = new HostAndPort(settings.host(), settings.port());
+        int timeoutMillis = (int) settings.timeout().toMillis();
+        DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
+                .connectionTimeoutMillis(timeoutMillis)
+                .socketTimeoutMillis(timeoutMillis)
+                .database(settings.database())
+                .clientName(CLIENT_NAME)
+                .clientSetInfoConfig(ClientSetInfoConfig.DISABLED)
+                .resp2();
+        if (settings.user() != null) {
+            config.user(settings.user());
+        }
+        if (settings.password() != null) {
+            config.password(settings.password());
+        }
+        if (settings.tls()) {
+            // FULL: the JVM's trust store must vouch for the certificate, and it must name the host we meant to reach.
+            config.sslOptions(SslOptions.builder().sslVerifyMode(SslVerifyMode.FULL).build());
+        }
+        this.clientConfig = config.build();
+        LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": worker IDs from " + settings + ", lease TTL "
+                + context.leaseTtl().toMillis() + "ms");
+    }
+
+    // ---------------------------------------------------------------- the SPI
+
+    @Override
+    public synchronized WorkerLease acquire() throws InterruptedException {
+        checkInterrupted();
+        String token = newToken();
+        int n = context.workerIds();
+        int start = ThreadLocalRandom.current().nextInt(n);
+        List<String> args = List.of(keys.prefix(), token, Long.toString(context.leaseTtl().toMillis()), Integer.toString(n),
+                Integer.toString(context.preferredWorkerId()), Integer.toString(start), context.instance(), context.host(),
+                Long.toString(context.pid()));
+        long sentAt = context.clock().nanos();
+        List<String> r = call("acquiring a worker ID of idc=" + context.idc(), false,
+                j -> LuaScript.ACQUIRE.run(j, List.of(keys.instances()), args));
+        if (r.get(0).equals("exhausted")) {
+            throw exhausted(r);
+        }
+        expect(r, "granted", 9);
+        int worker = Integer.parseInt(r.get(1));
+        long serverMillis = Long.parseLong(r.get(2));
+        Handover handover = r.get(3).isEmpty() ? Handover.unknown() : Handover.mark(Long.parseLong(r.get(3)));
+        ClockReport previous = r.get(4).isEmpty() ? null
+                : new ClockReport(Long.parseLong(r.get(4)), Long.parseLong(r.get(5)), r.get(6), Long.parseLong(r.get(7)), r.get(8));
+        LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + worker + " at " + settings.where() + ", " + handover
+                + (previous == null ? "" : ", last report by host " + previous.host() + " pid " + previous.pid() + " instance "
+                + previous.instance() + " at " + Instant.ofEpochMilli(previous.localTimeMillis())));
+        return new WorkerLease(worker, token, context.leaseTtl(), sentAt, handover, serverMillis, previous);
+    }
+
+    @Override
+    public synchronized WorkerLease renew(WorkerLease lease, ClockReport report) throws InterruptedException {
+        checkInterrupted();
+        int worker = lease.workerId();
+        List<String> args = List.of(lease.token(), Long.toString(lease.ttl().toMillis()), Long.toString(report.localTimeMillis()),
+                Long.toString(report.reservedUntilMillis()), report.host(), Long.toString(report.pid()), report.instance());
+        // Read before the request leaves: the server sets the new expiry no earlier than this.
+        long sentAt = context.clock().nanos();
+        List<String> r = call("renewing the lease of idc=" + context.idc() + " worker=" + worker, true,
+                j -> LuaScript.RENEW.run(j, List.of(keys.lease(worker), keys.history(worker)), args));
+        switch (r.get(0)) {
+            case "renewed":
+                expect(r, "renewed", 2);
+                return lease.renewed(sentAt, Long.parseLong(r.get(1)));
+            case "gone":
+                throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + worker + " at " + settings.where()
+                        + " is gone: it expired (no renewal within " + lease.ttl().toMillis() + " ms), was released, or the"
+                        + " server lost its data; a renewal never re-creates it");
+            case "taken":
+                expect(r, "taken", 5);
+                throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + worker + " at " + settings.where()
+                        + " is now held by host " + r.get(2) + " pid " + r.get(3) + " instance " + r.get(4)
+                        + ": ours expired (no renewal within " + lease.ttl().toMillis() + " ms) or the server lost its data, and the"
+                        + " worker ID was acquired again");
+            default:
+                throw unexpected("renewing the lease of idc=" + context.idc() + " worker=" + worker, r);
+        }
+    }
+
+    @Override
+    public synchronized void release(WorkerLease lease, ClockReport finalReport) throws InterruptedException {
+        checkInterrupted();
+        int worker = lease.workerId();
+        List<String> args = List.of(lease.token(), Long.toString(finalReport.localTimeMillis()),
+                Long.toString(finalReport.reservedUntilMillis()), finalReport.host(), Long.toString(finalReport.pid()),
+                finalReport.instance());
+        List<String> r = call("releasing idc=" + context.idc() + " worker=" + worker, true,
+                j -> LuaScript.RELEASE.run(j, List.of(keys.lease(worker), keys.history(worker)), args));
+        if (!r.get(0).equals("released") && !r.get(0).equals("not-held")) {
+            throw unexpected("releasing idc=" + context.idc() + " worker=" + worker, r);
+        }
+        LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": " + (r.get(0).equals("released") ? "released worker=" + worker
+                : "worker=" + worker + " was no longer ours to release (expired or taken over)") + " at " + settings.where());
+    }
+
+    @Override
+    public synchronized void close() {
+        closed = true;
+        disconnect();
+    }
+
+    // ---------------------------------------------------------------- talking to Redis
+
+    /**
+     * Runs one script on the connection and returns its reply as strings, turning every client failure
+     * into an {@link EkkoException} that names the endpoint and what was being done.
+     */
+    private List<String> call(String what, boolean idempotent, Function<Jedis, Object> script) {
+        if (closed) {
+            throw new IllegalStateException("must not be closed: " + this + " (" + what + ")");
+        }
+        for (int attempt = 1; ; attempt++) {
+            boolean fresh = jedis == null || jedis.isBroken() || !jedis.isConnected();
+            Jedis j;
+            try {
+                j = connection();
+                if (!fresh && !idempotent) {
+                    // The connection may have died since its last use (a server restart): find out while
+                    // nothing has been sent yet that could not be sent twice.
+                    j.ping();
+                }
+            } catch (JedisConnectionException e) {
+                disconnect();
+                if (!fresh && attempt == 1) {
+                    continue;
+                }
+                throw failure(what, e);
+            } catch (JedisException e) {
+                disconnect();
+                throw failure(what, e);
+            }
+            try {
+                return strings(what, script.apply(j));
+            } catch (JedisConnectionException e) {
+                disconnect();
+                // A timeout is a slow or hung server, not a stale connection: asking again would only double the wait.
+                if (!idempotent || attempt > 1 || timedOut(e)) {
+                    throw failure(what, e);
+                }
+                LOG.log(Level.DEBUG, () -> what + " failed on the connection to " + settings.endpoint() + ", trying once more on a new one: "
+                        + settings.masked(e.getMessage()));
+            } catch (JedisException e) {
+                if (j.isBroken()) {
+                    disconnect();
+                }
+                throw failure(what, e);
+            }
+        }
+    }
+
+    private Jedis connection() {
+        if (jedis != null && (jedis.isBroken() || !jedis.isConnected())) {
+            disconnect();
+        }
+        if (jedis == null) {
+            // Connects, authenticates and selects the database at once, each step within the timeout.
+            jedis = new Jedis(hostAndPort, clientConfig);
+        }
+        return jedis;
+    }
+
+    private void disconnect() {
+        Jedis j = jedis;
+        jedis = null;
+        if (j != null) {
+            try {
+                j.close();
+            } catch (RuntimeException e) {
+                // the socket is gone either way
+            }
+        }
+    }
+
+    private EkkoException failure(String what, JedisException e) {
+        String detail = settings.masked(describe(e));
+        String message;
+        if (e instanceof JedisAccessControlException) {
+            message = "Redis at " + settings.endpoint() + " refused " + (settings.user() == null ? "the default user" : "user "
+                    + settings.user()) + (settings.password() == null ? " without a password" : "") + " while " + what + ": " + detail
+                    + " (check " + RedisSettings.USER_KEY + ", " + RedisSettings.PASSWORD_KEY + " or the credentials in "
+                    + RedisSettings.URI_KEY + ")";
+        } else if (e instanceof JedisConnectionException) {
+            message = "cannot reach Redis at " + settings.endpoint() + " within " + RedisSettings.TIMEOUT_KEY + "="
+                    + settings.timeout().toMillis() + "ms while " + what + ": " + detail;
+        } else if (e instanceof JedisDataException) {
+            message = "Redis at " + settings.endpoint() + " answered an error while " + what + ": " + detail
+                    + (detail.startsWith("NOAUTH") ? " (set " + RedisSettings.PASSWORD_KEY + " or the password in " + RedisSettings.URI_KEY
+                    + ")" : "");
+        } else {
+            message = "Redis client failed at " + settings.endpoint() + " while " + what + ": " + detail;
+        }
+        return new EkkoException(message, e);
+    }
+
+    private static boolean timedOut(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SocketTimeoutException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The messages of an exception and its causes (and suppressed exceptions: Jedis keeps the socket's reason for a
+     * failed connect there), once each.
+     */
+    private static String describe(Throwable e) {
+        List<String> parts = new ArrayList<>();
+        collect(e, parts, 0);
+        return String.join(": ", parts);
+    }
+
+    private static void collect(Throwable t, List<String> parts, int depth) {
+        if (t == null || depth > 4 || parts.size() >= 4) {
+            return;
+        }
+        String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage().strip();
+        String m = message.endsWith(".") ? message.substring(0, message.length() - 1) : message;
+        if (parts.stream().noneMatch(p -> p.contains(m))) {
+            parts.add(m);
+        }
+        for (Throwable s : t.getSuppressed()) {
+            collect(s, parts, depth + 1);
+        }
+        collect(t.getCause(), parts, depth + 1);
+    }
+
+    private List<String> strings(String what, Object reply) {
+        if (!(reply instanceof List<?> list) || list.isEmpty()) {
+            throw new EkkoException("Redis at " + settings.endpoint() + " gave an unexpected reply while " + what + ": " + reply);
+        }
+        List<String> out = new ArrayList<>(list.size());
+        for (Object o : list) {
+            out.add(o instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(o));
+        }
+        return out;
+    }
+
+    private void expect(List<String> r, String status, int size) {
+        if (!r.get(0).equals(status) || r.size() != size) {
+            throw unexpected("reading a reply \"" + status + "\" of " + size + " elements", r);
+        }
+    }
+
+    private EkkoException unexpected(String what, List<String> r) {
+        return new EkkoException("Redis at " + settings.endpoint() + " gave an unexpected reply while " + what + ": " + r.get(0)
+                + " (" + r.size() + " elements); is another version of ekko-worker-redis using namespace " + settings.namespace() + "?");
+    }
+
+    private WorkerIdsExhaustedException exhausted(List<String> r) {
+        StringBuilder holders = new StringBuilder();
+        for (int i = 3; i + 1 < r.size(); i += 2) {
+            holders.append(holders.length() == 0 ? "" : ", ").append(r.get(i)).append(" (").append(r.get(i + 1)).append(")");
+        }
+        int distinct = Integer.parseInt(r.get(2));
+        int shown = (r.size() - 3) / 2;
+        return new WorkerIdsExhaustedException("all " + context.workerIds() + " worker IDs of idc=" + context.idc() + " are held at "
+                + settings.where() + ", by " + distinct + (distinct == 1 ? " holder: " : " holders: ") + holders
+                + (distinct > shown ? ", and " + (distinct - shown) + " more" : "") + ". Stop a process, wait for the leases of dead ones"
+                + " to expire (" + context.leaseTtl().toMillis() + " ms), or use another idc (ekko.idc) or fewer product bits"
+                + " (ekko.product.bits)");
+    }
+
+    private static void checkInterrupted() throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException("interrupted before talking to Redis");
+        }
+    }
+
+    private static String newToken() {
+        byte[] b = new byte[16];
+        RANDOM.nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    @Override
+    public String toString() {
+        return "RedisWorkerAllocator{idc=" + context.idc() + ", " + settings + "}";
+    }
+}

@@ -1,0 +1,41 @@
+-- release.lua: gives a worker ID back, only if the token still matches, keeping the final report as history.
+--
+-- KEYS[1]  <prefix>lease:<w>     the lease hash
+-- KEYS[2]  <prefix>history:<w>   the worker ID's history hash, no expiry
+-- ARGV[1]  token
+-- ARGV[2..6] the final report: local time, the last millisecond actually used (Unix ms), host, pid, instance
+--
+-- Once a holder has stopped issuing, its reservations past the last millisecond it used protect nobody. If
+-- the worker ID had history when this lease was granted, the new mark is the higher of that mark (the
+-- lease's "base", recorded at acquire: it covers every earlier holder) and the last millisecond used, so a
+-- clean restart does not wait out a reservation nobody can use; it never goes below what earlier holders
+-- reported. If it had none (a new worker ID, or the server lost its data), an earlier holder may still be
+-- issuing: the mark stays the highest reported (this holder reported past that wait before issuing), or
+-- stays absent if this holder never reported, so that the next holder waits as this one had to.
+-- A lease held by another token, or gone, is left alone, and so is the history.
+--
+-- Reply: {"released", serverMillis} | {"not-held", serverMillis}
+local t = redis.call('TIME')
+local nowText = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+
+local lease = redis.call('HMGET', KEYS[1], 'token', 'base')
+if lease[1] ~= ARGV[1] then
+  return {'not-held', nowText}
+end
+local used = ARGV[3]
+local mark = nil
+if lease[2] and lease[2] ~= '' then
+  mark = lease[2]
+else
+  mark = redis.call('HGET', KEYS[2], 'mark')
+end
+if mark and tonumber(used) > tonumber(mark) then
+  mark = used
+end
+if mark then
+  redis.call('HSET', KEYS[2], 'mark', mark)
+end
+redis.call('HSET', KEYS[2], 'time', ARGV[2], 'reserved', used, 'host', ARGV[4], 'pid', ARGV[5], 'instance', ARGV[6],
+  'at', nowText)
+redis.call('DEL', KEYS[1])
+return {'released', nowText}

@@ -1,0 +1,33 @@
+-- renew.lua: extends a lease and stores the holder's clock report, only while the token still matches.
+--
+-- KEYS[1]  <prefix>lease:<w>     the lease hash
+-- KEYS[2]  <prefix>history:<w>   the worker ID's history hash, no expiry
+-- ARGV[1]  token
+-- ARGV[2]  ttl in milliseconds
+-- ARGV[3..7] the report: local time, reserved-until (both Unix ms), host, pid, instance
+--
+-- A lease that is gone (expired, released, or lost with the server's data) or held by another token is
+-- never re-created: the reply says which, and the caller fences at once.
+--
+-- Reply: {"renewed", serverMillis} | {"gone", serverMillis} | {"taken", serverMillis, host, pid, instance}
+local t = redis.call('TIME')
+local nowText = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+
+local holder = redis.call('HMGET', KEYS[1], 'token', 'host', 'pid', 'instance')
+if not holder[1] then
+  return {'gone', nowText}
+end
+if holder[1] ~= ARGV[1] then
+  return {'taken', nowText, holder[2] or '?', holder[3] or '?', holder[4] or '?'}
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+
+-- The mark is the highest reserved-until any holder ever reported: it never goes down here.
+local mark = ARGV[4]
+local old = redis.call('HGET', KEYS[2], 'mark')
+if old and tonumber(old) > tonumber(mark) then
+  mark = old
+end
+redis.call('HSET', KEYS[2], 'mark', mark, 'time', ARGV[3], 'reserved', ARGV[4], 'host', ARGV[5], 'pid', ARGV[6],
+  'instance', ARGV[7], 'at', nowText)
+return {'renewed', nowText}
