@@ -1,0 +1,72 @@
+package dev.ekko.worker.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ekko.Layout;
+import dev.ekko.testsupport.TestServers;
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The module descriptor is real: on the module path, with no {@code --add-modules}, the core finds the redis
+ * allocator through {@code provides}, and jedis (an automatic module) finds what it needs.
+ */
+class ModulePathIT {
+
+    private static final String PREFIX = TestServers.redisKeyPrefix(ModulePathIT.class);
+
+    @TempDir
+    Path stateDir;
+
+    @AfterAll
+    static void deleteKeys() {
+        SharedRedis.deleteKeys(PREFIX);
+    }
+
+    /** The runtime class path of this module, without the test-only entries. */
+    private static String modulePath() {
+        List<String> keep = new ArrayList<>();
+        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            String name = Path.of(entry).getFileName().toString();
+            boolean testOnly = entry.endsWith("test-classes") || name.endsWith("-tests.jar") || name.startsWith("junit-")
+                    || name.startsWith("opentest4j-") || name.startsWith("apiguardian-") || name.startsWith("ekko-test-support")
+                    || name.startsWith("slf4j-simple-") || name.startsWith("surefire") || entry.contains("test-support");
+            if (!testOnly) {
+                keep.add(entry);
+            }
+        }
+        return String.join(File.pathSeparator, keep);
+    }
+
+    @Test
+    void runsOnTheModulePathAndFindsTheRedisAllocator() throws IOException, InterruptedException {
+        String modulePath = modulePath();
+        assertTrue(modulePath.contains("jedis-"), modulePath);
+        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--module-path", modulePath,
+                "-m", "dev.ekko.core/dev.ekko.cli.Main", "next", "-n", "3", "--allocator", "redis",
+                "--set", "ekko.redis.uri=" + TestServers.redisUri(), "--set", "ekko.redis.namespace=" + PREFIX + "mp",
+                "--set", "ekko.worker.lease.ttl=1s", "--set", "ekko.worker.lease.margin=100ms",
+                "--set", "ekko.worker.report.interval=200ms", "--set", "ekko.state.reservation=1s", "--set", "ekko.clock.max.skew=100ms",
+                "--state-dir", stateDir.toString());
+        Path err = stateDir.resolve("stderr.txt");
+        Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "did not finish");
+        assertEquals(0, p.exitValue(), out + Files.readString(err));
+        String[] lines = out.strip().split("\n");
+        assertEquals(3, lines.length, out + Files.readString(err));
+        for (String line : lines) {
+            Layout.parse(line);
+        }
+    }
+}

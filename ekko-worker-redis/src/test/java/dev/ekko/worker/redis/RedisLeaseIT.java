@@ -1,0 +1,303 @@
+package dev.ekko.worker.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ekko.LeaseLostException;
+import dev.ekko.WorkerIdsExhaustedException;
+import dev.ekko.spi.AllocatorContext;
+import dev.ekko.spi.ClockReport;
+import dev.ekko.spi.Handover;
+import dev.ekko.spi.WorkerAllocator;
+import dev.ekko.spi.WorkerLease;
+import dev.ekko.testsupport.TestServers;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import redis.clients.jedis.Jedis;
+
+/**
+ * The redis allocator's own promises beyond the core contract, on the shared Redis: many processes at once,
+ * exhaustion, the instance name, the random start, what release hands over, and the server's clock.
+ */
+class RedisLeaseIT {
+
+    private static final String CLASS_PREFIX = TestServers.redisKeyPrefix(RedisLeaseIT.class);
+    private static final int WORKER_IDS = 256;
+    private static final int IDC = 2;
+
+    private final String namespace = CLASS_PREFIX + UUID.randomUUID().toString().substring(0, 8);
+    private final List<WorkerAllocator> opened = new ArrayList<>();
+
+    @AfterEach
+    void closeAllocators() {
+        synchronized (opened) {
+            opened.forEach(WorkerAllocator::close);
+        }
+    }
+
+    @AfterAll
+    static void deleteThisClassesKeys() {
+        SharedRedis.deleteKeys(CLASS_PREFIX);
+    }
+
+    private AllocatorContext.Builder context(String instance, String host) {
+        return AllocatorContext.builder().idc(IDC).workerIds(WORKER_IDS).instance(instance).host(host).pid(4242)
+                .setting("ekko.redis.uri", SharedRedis.uri()).setting("ekko.redis.namespace", namespace);
+    }
+
+    private WorkerAllocator allocator(AllocatorContext context) {
+        WorkerAllocator a = new RedisAllocatorProvider().create(context);
+        synchronized (opened) {
+            opened.add(a);
+        }
+        return a;
+    }
+
+    private WorkerAllocator allocator(String instance) {
+        return allocator(context(instance, "host-" + instance).build());
+    }
+
+    private static ClockReport report(long reservedUntil, String host) {
+        return new ClockReport(System.currentTimeMillis(), reservedUntil, host, 4242, "i-" + host);
+    }
+
+    // ---------------------------------------------------------------- many at once, exhaustion
+
+    @Test
+    void manyProcessesAcquiringAtOnceAllGetDistinctWorkerIds() throws Exception {
+        List<Object> results = acquireAtOnce(96);
+        Set<Object> distinct = new HashSet<>(results);
+        assertEquals(96, distinct.size(), "worker IDs handed out twice: " + results);
+        assertTrue(results.stream().allMatch(r -> r instanceof Integer), "failures: " + results);
+    }
+
+    @Test
+    void moreProcessesThanWorkerIdsGetEachWorkerIdOnceAndTheRestAClearError() throws Exception {
+        List<Object> results = acquireAtOnce(WORKER_IDS + 20);
+        Set<Integer> granted = new HashSet<>();
+        List<String> refusals = new ArrayList<>();
+        for (Object r : results) {
+            if (r instanceof Integer w) {
+                assertTrue(granted.add(w), "worker ID " + w + " handed out twice");
+            } else {
+                refusals.add(((WorkerIdsExhaustedException) r).getMessage());
+            }
+        }
+        assertEquals(WORKER_IDS, granted.size());
+        assertEquals(20, refusals.size());
+        String m = refusals.get(0);
+        assertTrue(m.startsWith("all 256 worker IDs of idc=2 are held at redis " + SharedRedis.uri().substring("redis://".length())
+                + " namespace " + namespace + ", by 256 holders: host host-"), m);
+        assertTrue(m.contains(", and 248 more. Stop a process, wait for the leases of dead ones to expire (30000 ms), or use another"
+                + " idc (ekko.idc) or fewer product bits (ekko.product.bits)"), m);
+    }
+
+    /** Starts n threads, each with its own allocator (its own connection), released together. */
+    private List<Object> acquireAtOnce(int n) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try {
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<Integer>> futures = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                WorkerAllocator a = allocator("p" + i);
+                Callable<Integer> task = () -> {
+                    go.await();
+                    return a.acquire().workerId();
+                };
+                futures.add(pool.submit(task));
+            }
+            go.countDown();
+            List<Object> results = new ArrayList<>();
+            for (Future<Integer> f : futures) {
+                try {
+                    results.add(f.get());
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof WorkerIdsExhaustedException)) {
+                        throw e;
+                    }
+                    results.add(e.getCause());
+                }
+            }
+            return results;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void exhaustionNamesTheHoldersMostWorkerIdsFirst() throws Exception {
+        WorkerAllocator big = allocator(context("big", "host-big").build());
+        WorkerAllocator small = allocator(context("small", "host-small").build());
+        for (int i = 0; i < WORKER_IDS; i++) {
+            (i < 200 ? big : small).acquire();
+        }
+        WorkerIdsExhaustedException e = assertThrows(WorkerIdsExhaustedException.class, () -> allocator("late").acquire());
+        assertTrue(e.getMessage().contains(", by 2 holders: host host-big instance big (200), host host-small instance small (56). "),
+                e.getMessage());
+    }
+
+    // ---------------------------------------------------------------- where the scan starts, the instance name
+
+    @Test
+    void theScanStartsAtARandomWorkerIdSoProcessesStartingTogetherDoNotAllRaceForZero() throws Exception {
+        Set<Integer> firsts = new HashSet<>();
+        for (int i = 0; i < 8; i++) {
+            AllocatorContext c = context("first", "h").setting("ekko.redis.namespace", namespace + "-" + i).build();
+            firsts.add(allocator(c).acquire().workerId());
+        }
+        // Eight empty namespaces that all handed out the same first worker ID: not random (chance 256^-7).
+        assertTrue(firsts.size() > 1, "the first worker ID of eight empty namespaces was always " + firsts);
+    }
+
+    @Test
+    void aRestartWithTheSameInstanceNameGetsItsWorkerIdBackWhenFree() throws Exception {
+        WorkerAllocator first = allocator("svc-1");
+        WorkerLease held = first.acquire();
+        first.release(held, report(System.currentTimeMillis(), "host-svc-1"));
+        for (int i = 0; i < 20; i++) {
+            allocator("filler-" + i).acquire();
+        }
+        assertEquals(held.workerId(), allocator("svc-1").acquire().workerId());
+    }
+
+    @Test
+    void aWorkerIdTakenByAnotherInstanceIsNoLongerRememberedForTheFirst() throws Exception {
+        WorkerAllocator first = allocator("svc-1");
+        WorkerLease held = first.acquire();
+        first.release(held, report(System.currentTimeMillis(), "host-svc-1"));
+        WorkerLease other = allocator(context("svc-2", "host-2").preferredWorkerId(held.workerId()).build()).acquire();
+        assertEquals(held.workerId(), other.workerId());
+        try (Jedis jedis = SharedRedis.connect()) {
+            String instances = new RedisKeys(namespace, IDC).instances();
+            assertNull(jedis.hget(instances, "svc-1"), "the instances hash would grow with every instance name ever seen");
+            assertEquals(Integer.toString(held.workerId()), jedis.hget(instances, "svc-2"));
+        }
+        assertNotEquals(held.workerId(), allocator("svc-1").acquire().workerId());
+    }
+
+    @Test
+    void theConfiguredWorkerIdComesBeforeTheInstancesLastOne() throws Exception {
+        WorkerAllocator first = allocator("svc-1");
+        WorkerLease held = first.acquire();
+        first.release(held, report(System.currentTimeMillis(), "host-svc-1"));
+        int preferred = (held.workerId() + 1) % WORKER_IDS;
+        assertEquals(preferred, allocator(context("svc-1", "h").preferredWorkerId(preferred).build()).acquire().workerId());
+    }
+
+    // ---------------------------------------------------------------- renew and release
+
+    @Test
+    void aLostLeaseSaysWhetherItIsGoneOrWhoHoldsItNow() throws Exception {
+        Duration ttl = Duration.ofSeconds(1);
+        WorkerAllocator a = allocator(context("a", "host-a").leaseTtl(ttl).preferredWorkerId(9).build());
+        WorkerLease lease = a.acquire();
+        WorkerAllocator b = allocator(context("b", "host-b").leaseTtl(ttl).preferredWorkerId(9).build());
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        WorkerLease taken = b.acquire();
+        while (taken.workerId() != 9 && System.nanoTime() < deadline) {
+            b.release(taken, report(System.currentTimeMillis(), "host-b"));
+            Thread.sleep(50);
+            taken = b.acquire();
+        }
+        assertEquals(9, taken.workerId(), "worker 9 was not free after its lease expired");
+        LeaseLostException heldByB = assertThrows(LeaseLostException.class,
+                () -> a.renew(lease, report(System.currentTimeMillis() + 1000, "host-a")));
+        assertTrue(heldByB.getMessage().startsWith("lease of idc=2 worker=9 at redis "), heldByB.getMessage());
+        assertTrue(heldByB.getMessage().endsWith(" is now held by host host-b pid 4242 instance b: ours expired (no renewal"
+                + " within 1000 ms) or the server lost its data, and the worker ID was acquired again"), heldByB.getMessage());
+        b.release(taken, report(System.currentTimeMillis(), "host-b"));
+        LeaseLostException gone = assertThrows(LeaseLostException.class,
+                () -> a.renew(lease, report(System.currentTimeMillis() + 1000, "host-a")));
+        assertTrue(gone.getMessage().endsWith(" is gone: it expired (no renewal within 1000 ms), was released, or the server lost"
+                + " its data; a renewal never re-creates it"), gone.getMessage());
+        try (Jedis jedis = SharedRedis.connect()) {
+            assertTrue(!jedis.exists(new RedisKeys(namespace, IDC).lease(9)), "a lost lease's renewal re-created it");
+        }
+    }
+
+    @Test
+    void aCleanReleaseHandsOverTheLastMillisecondUsedNeverLessThanEarlierHoldersReported() throws Exception {
+        long now = System.currentTimeMillis();
+        WorkerAllocator a = allocator(context("a", "host-a").preferredWorkerId(21).build());
+        WorkerLease first = a.acquire();
+        a.renew(first, report(now + 5_000, "host-a"));
+        a.release(first, report(now + 10, "host-a"));
+        // The first holder's history was unknown: its release keeps its highest reservation.
+        WorkerLease second = a.acquire();
+        assertEquals(21, second.workerId());
+        assertEquals(Handover.mark(now + 5_000).toString(), second.handover().toString());
+        // The second started past now + 5 s, reserved up to a minute, and used up to now + 6 s: that is what the next one gets.
+        a.renew(second, report(now + 60_000, "host-a"));
+        a.release(second, report(now + 6_000, "host-a"));
+        WorkerLease third = a.acquire();
+        assertEquals(now + 6_000, third.handover().markMillis());
+        // A release that reports less than the mark the holder started past never lowers it.
+        a.release(third, report(now + 1, "host-a"));
+        assertEquals(now + 6_000, a.acquire().handover().markMillis());
+    }
+
+    @Test
+    void aWorkerIdWhoseOnlyHolderNeverReportedStaysWithoutHistory() throws Exception {
+        WorkerAllocator a = allocator(context("a", "host-a").preferredWorkerId(33).build());
+        WorkerLease first = a.acquire();
+        assertEquals(Handover.Kind.UNKNOWN, first.handover().kind());
+        // Released before its first report (a start that failed): the next holder must wait as it would have.
+        a.release(first, report(System.currentTimeMillis(), "host-a"));
+        WorkerLease second = a.acquire();
+        assertEquals(33, second.workerId());
+        assertEquals(Handover.Kind.UNKNOWN, second.handover().kind());
+        assertEquals("host-a", second.previousReport().host());
+    }
+
+    @Test
+    void coordinatorTimeIsTheServersClockAndGrantedAtIsReadBeforeTheRequest() throws Exception {
+        WorkerAllocator a = allocator("clock");
+        long before;
+        long after;
+        long nanosBefore = System.nanoTime();
+        WorkerLease lease;
+        try (Jedis jedis = SharedRedis.connect()) {
+            before = serverMillis(jedis);
+            lease = a.acquire();
+            after = serverMillis(jedis);
+        }
+        assertTrue(lease.coordinatorTimeMillis() >= before && lease.coordinatorTimeMillis() <= after,
+                before + " <= " + lease.coordinatorTimeMillis() + " <= " + after);
+        assertTrue(lease.grantedAtNanos() - nanosBefore >= 0);
+        assertEquals(Duration.ofSeconds(30), lease.ttl());
+        long renewBefore;
+        long renewAfter;
+        WorkerLease renewed;
+        try (Jedis jedis = SharedRedis.connect()) {
+            renewBefore = serverMillis(jedis);
+            renewed = a.renew(lease, report(System.currentTimeMillis() + 1000, "host-clock"));
+            renewAfter = serverMillis(jedis);
+            // The renewal set the expiry to the TTL again, from the server's now.
+            long pttl = jedis.pttl(new RedisKeys(namespace, IDC).lease(lease.workerId()));
+            assertTrue(pttl > 29_000 && pttl <= 30_000, "pttl=" + pttl);
+        }
+        assertTrue(renewed.coordinatorTimeMillis() >= renewBefore && renewed.coordinatorTimeMillis() <= renewAfter);
+        assertTrue(renewed.grantedAtNanos() - lease.grantedAtNanos() > 0);
+    }
+
+    private static long serverMillis(Jedis jedis) {
+        List<String> t = jedis.time();
+        return Long.parseLong(t.get(0)) * 1000 + Long.parseLong(t.get(1)) / 1000;
+    }
+}
