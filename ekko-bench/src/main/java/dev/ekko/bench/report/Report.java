@@ -284,15 +284,15 @@ public final class Report {
                 any = true;
                 double f = r.get().score() / c.idsPerSecond();
                 md.append("| ").append(c.label()).append(" | ").append(count(c.idsPerSecond())).append(" | ").append(threads)
-                        .append(" | ").append(plusMinus(r.get())).append(" | ").append(pct(f))
-                        .append(c == Contender.EKKO_BOUNDED_LEAD ? " †" : "").append(" | ")
+                        .append(" | ").append(plusMinus(r.get())).append(" | ").append(c.freshEachIteration() ? "– †" : pct(f))
+                        .append(" | ")
                         .append(nanos(nanosPerId(r.get().score()))).append(" | ").append(allocation(r.get())).append(" |\n");
             }
         }
         if (!any) {
             md.append("| not run | | | | | | | |\n");
         }
-        md.append("\n† Bounded lead passes the real-time ceiling only while its lead lasts: ").append(leadNote(
+        md.append("\n† Bounded lead is not held to the real-time ceiling while its lead lasts: ").append(leadNote(
                 get("thrpt", 1, Contender.EKKO_BOUNDED_LEAD), 1)).append(" Sustained for longer than the lead, it is held to"
                 + " the same ceiling as real time.\n\n");
     }
@@ -353,7 +353,8 @@ public final class Report {
                 double ids = r.score() * batch;
                 md.append("| ").append(modeLabel(mode)).append(" | ").append(count(batch)).append(" | ").append(plusMinus(r))
                         .append(" | ").append(count(ids)).append(" | ").append(nanos(nanosPerId(ids))).append(" | ")
-                        .append(pct(ids / Contender.EKKO_REAL_TIME.idsPerSecond())).append(" | ").append(allocation(r))
+                        .append(mode.freshEachIteration() ? "–" : pct(ids / Contender.EKKO_REAL_TIME.idsPerSecond()))
+                        .append(" | ").append(allocation(r))
                         .append(" | ").append(mode == EkkoMode.BOUNDED_LEAD ? leadUsed(r, batch) : "–").append(" |\n");
             }
         }
