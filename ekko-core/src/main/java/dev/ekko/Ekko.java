@@ -382,8 +382,8 @@ public final class Ekko {
                         + String.join("; ", unknown) + ". Known keys: " + String.join(", ", known));
             }
             for (String name : unknownEnvironment) {
-                LOG.log(System.Logger.Level.WARNING, "ignoring environment variable {0}: no such Ekko setting{1}", name,
-                        hint(name.toLowerCase(java.util.Locale.ROOT).replace('_', '.'), providers));
+                LOG.log(System.Logger.Level.WARNING, "ignoring environment variable " + name + ": no such Ekko setting"
+                        + hint(name.toLowerCase(java.util.Locale.ROOT).replace('_', '.'), providers));
             }
         }
 

@@ -575,6 +575,10 @@ class RejectedInputTest {
         String ctx = dev.ekko.spi.AllocatorContext.builder().setting("ekko.redis.uri", "rediss://:hunter2@h:6379").build().toString();
         assertFalse(ctx.contains("hunter2"), ctx);
         assertTrue(ctx.contains("rediss://:***@h:6379"), ctx);
+        assertEquals("redis://u:***@h:1", dev.ekko.internal.Values.printable("ekko.redis.uri", "redis://u:p@ss/w@h:1"));
+        assertEquals("redis:u:***@h:1", dev.ekko.internal.Values.printable("ekko.redis.uri", "redis:u:secret@h:1"));
+        assertEquals("redis://***@h:1", dev.ekko.internal.Values.printable("ekko.redis.uri", "redis://tokenonly@h:1"));
+        assertEquals("redis://h:1/0", dev.ekko.internal.Values.printable("ekko.redis.uri", "redis://h:1/0"));
     }
 
     @Test

@@ -86,11 +86,11 @@ public final class EkkoGenerator implements IdGenerator {
             }
             long period = settings.reportInterval().toMillis();
             g.keeper.scheduleWithFixedDelay(g::keep, period, period, TimeUnit.MILLISECONDS);
-            LOG.log(Level.INFO, "started: idc={0} worker={1} allocator={2} {3} stateDir={4} mode={5} reportInterval={6}"
-                    + " leaseTtl={7} maxSkew={8}", g.idc, g.live.workerId, settings.allocatorName(), g.layout, settings.stateDir(),
-                    g.maxLeadMillis > 0 ? "bounded-lead(" + Values.format(settings.maxLead()) + ")" : "real-time",
-                    Values.format(settings.reportInterval()), g.lease.expires() ? Values.format(g.lease.ttl()) : "none",
-                    Values.format(settings.maxSkew()));
+            LOG.log(Level.INFO, "started: idc=" + g.idc + " worker=" + g.live.workerId + " allocator=" + settings.allocatorName()
+                    + " " + g.layout + " stateDir=" + settings.stateDir() + " mode="
+                    + (g.maxLeadMillis > 0 ? "bounded-lead(" + Values.format(settings.maxLead()) + ")" : "real-time")
+                    + " reportInterval=" + Values.format(settings.reportInterval()) + " leaseTtl="
+                    + (g.lease.expires() ? Values.format(g.lease.ttl()) : "none") + " maxSkew=" + Values.format(settings.maxSkew()));
             return g;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -111,8 +111,8 @@ public final class EkkoGenerator implements IdGenerator {
             throw new IdSpaceExhaustedException(layout, now);
         }
         if (left.compareTo(Duration.ofDays(365)) < 0) {
-            LOG.log(Level.WARNING, "less than a year left for this layout: IDs stop at {0} ({1} days); plan a new epoch (ekko.epoch)",
-                    layout.endOfTime(), left.toDays());
+            LOG.log(Level.WARNING, "less than a year left for this layout: IDs stop at " + layout.endOfTime() + " (" + left.toDays()
+                    + " days); plan a new epoch (ekko.epoch)");
         }
     }
 
@@ -126,6 +126,8 @@ public final class EkkoGenerator implements IdGenerator {
         WorkerLease acquired = allocator.acquire();
         StateFile opened = null;
         boolean ok = false;
+        // A failed start issued nothing, but the next holder must still wait past the floor this one waited for.
+        long[] releaseMark = {Long.MIN_VALUE};
         try {
             int worker = acquired.workerId();
             if (worker >= layout.workerIds()) {
@@ -144,6 +146,7 @@ public final class EkkoGenerator implements IdGenerator {
             if (floor.markMillis < layout.epochMillis()) {
                 floor = new Floor(layout.epochMillis() - 1, floor.allowedWaitMillis, "no earlier IDs");
             }
+            releaseMark[0] = floor.markMillis;
             long gap = floor.markMillis - now - maxLeadMillis;
             if (gap > floor.allowedWaitMillis) {
                 throw new ClockMovedBackwardsException("refusing to start idc=" + idc + " worker=" + worker + " (" + floor.reason + "): ",
@@ -161,7 +164,7 @@ public final class EkkoGenerator implements IdGenerator {
                 if (opened != null) {
                     opened.close();
                 }
-                releaseQuietly(acquired, now -> now);
+                releaseQuietly(acquired, now -> Math.max(now, releaseMark[0]));
             }
         }
     }
@@ -219,8 +222,9 @@ public final class EkkoGenerator implements IdGenerator {
             return;
         }
         if (gap > 50) {
-            LOG.log(Level.INFO, "idc={0} worker={1}: waiting {2} ms before issuing, until the clock passes {3}: {4}", idc, t.workerId,
-                    gap, Instant.ofEpochMilli(floor.markMillis), floor.reason);
+            // A start held up for over a second is worth a warning: say why, so nobody wonders.
+            LOG.log(gap > 1000 ? Level.WARNING : Level.INFO, "idc=" + idc + " worker=" + t.workerId + ": waiting " + gap
+                    + " ms before issuing, until the clock passes " + Instant.ofEpochMilli(floor.markMillis) + ": " + floor.reason);
         }
         long period = settings.reportInterval().toNanos();
         long lastRenew = clock.nanos();
@@ -253,10 +257,10 @@ public final class EkkoGenerator implements IdGenerator {
         lease = renewed;
         long coordinator = renewed.coordinatorTimeMillis();
         if (coordinator != WorkerLease.UNKNOWN_TIME && Math.abs(now - coordinator) > settings.maxSkew().toMillis()) {
-            LOG.log(Level.WARNING, "idc={0} worker={1}: local clock {2} differs from the coordinator''s {3} by {4} ms, more than"
-                    + " ekko.clock.max.skew={5}; IDs stay unique, but a restart will be refused until the clocks agree", idc,
-                    t.workerId, Instant.ofEpochMilli(now), Instant.ofEpochMilli(coordinator), now - coordinator,
-                    Values.format(settings.maxSkew()));
+            LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": local clock " + Instant.ofEpochMilli(now)
+                    + " differs from the coordinator's " + Instant.ofEpochMilli(coordinator) + " by " + (now - coordinator)
+                    + " ms, more than ekko.clock.max.skew=" + Values.format(settings.maxSkew())
+                    + "; IDs stay unique, but a restart will be refused until the clocks agree");
         }
         t.stateFile.reserve(target);
         long deadline = renewed.expires()
@@ -319,8 +323,8 @@ public final class EkkoGenerator implements IdGenerator {
         term = Term.idle(Term.Kind.LOST, this, t.workerId, reason);
         // Every ID of the lost term is at or below its final mark: a new term on this worker ID starts past it.
         t.stateFile.advanceLastIssued(t.finalMarkMillis(t.stateFile.reservedUntil()));
-        LOG.log(Level.WARNING, "idc={0} worker={1}: lease lost, no more IDs until a worker ID is acquired again: {2}", idc,
-                t.workerId, reason);
+        LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": lease lost, no more IDs until a worker ID is acquired"
+                + " again: " + reason);
     }
 
     private synchronized void reacquire(Term previous) throws InterruptedException {
@@ -333,7 +337,7 @@ public final class EkkoGenerator implements IdGenerator {
         }
         live = next;
         term = next;
-        LOG.log(Level.INFO, "idc={0}: acquired worker={1} again after a lost lease", idc, next.workerId);
+        LOG.log(Level.INFO, "idc=" + idc + ": acquired worker=" + next.workerId + " again after a lost lease");
     }
 
     // ---------------------------------------------------------------- the IdGenerator API
@@ -456,8 +460,8 @@ public final class EkkoGenerator implements IdGenerator {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "idc={0} worker={1}: releasing the worker ID failed (it expires by itself): {2}", idc,
-                    l.workerId(), e.getMessage());
+            LOG.log(Level.WARNING, "idc=" + idc + " worker=" + l.workerId() + ": releasing the worker ID failed (it expires by itself): "
+                    + e.getMessage());
         }
     }
 

@@ -135,8 +135,6 @@ public final class Values {
         return k.contains("password") || k.contains("secret") || k.contains("token");
     }
 
-    private static final Pattern URI_PASSWORD = Pattern.compile("(://[^/@:]*):[^/@]*@");
-
     /**
      * @param key a configuration key
      * @param value its value
@@ -146,6 +144,15 @@ public final class Values {
         if (isSecretKey(key)) {
             return "***";
         }
-        return URI_PASSWORD.matcher(value).replaceAll("$1:***@");
+        // user:password@ between the scheme and the last '@' (a password may hold '@' or '/' if badly encoded)
+        int scheme = value.indexOf(':');
+        int at = value.lastIndexOf('@');
+        if (scheme < 0 || at < scheme) {
+            return value;
+        }
+        int start = value.startsWith("//", scheme + 1) ? scheme + 3 : scheme + 1;
+        String userInfo = value.substring(start, at);
+        int colon = userInfo.indexOf(':');
+        return value.substring(0, start) + (colon >= 0 ? userInfo.substring(0, colon + 1) : "") + "***" + value.substring(at);
     }
 }

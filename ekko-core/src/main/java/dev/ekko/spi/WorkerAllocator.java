@@ -45,7 +45,10 @@ public interface WorkerAllocator extends AutoCloseable {
      * Gives the worker ID back if the lease is still this holder's, keeping the final report as history.
      *
      * @param lease the lease to release
-     * @param finalReport the last report; its reserved-until mark is the last millisecond used
+     * @param finalReport the last report. The core guarantees its reserved-until mark is at or above every
+     *     millisecond used under this lease and at or above the start floor the holder waited for (which, for
+     *     {@link Handover.Kind#UNKNOWN}, covered any earlier holder): an allocator may store
+     *     {@code max(mark at grant, it)} as the new history, or keep a higher mark
      * @throws InterruptedException if interrupted while waiting for the coordinator
      */
     void release(WorkerLease lease, ClockReport finalReport) throws InterruptedException;
