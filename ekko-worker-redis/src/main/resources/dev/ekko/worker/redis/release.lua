@@ -5,13 +5,13 @@
 -- ARGV[1]  token
 -- ARGV[2..6] the final report: local time, the last millisecond actually used (Unix ms), host, pid, instance
 --
--- Once a holder has stopped issuing, its reservations past the last millisecond it used protect nobody. If
--- the worker ID had history when this lease was granted, the new mark is the higher of that mark (the
--- lease's "base", recorded at acquire: it covers every earlier holder) and the last millisecond used, so a
--- clean restart does not wait out a reservation nobody can use; it never goes below what earlier holders
--- reported. If it had none (a new worker ID, or the server lost its data), an earlier holder may still be
--- issuing: the mark stays the highest reported (this holder reported past that wait before issuing), or
--- stays absent if this holder never reported, so that the next holder waits as this one had to.
+-- Once a holder has stopped issuing, its reservations past the last millisecond it used protect nobody. The
+-- new mark is the higher of the mark when this lease was granted (the lease's "base", recorded at acquire:
+-- it covers every earlier holder) and the final report, so a clean restart does not wait out a reservation
+-- nobody can use; it never goes below what earlier holders reported. Without history at grant (a new worker
+-- ID, or the server lost its data) there is no base: the final report alone is the mark. That is safe because
+-- the core's final report is at or above every millisecond this holder used and at or above the start floor
+-- it waited for (now + TTL + skew at grant), which covered any unknown earlier holder (WorkerAllocator#release).
 -- A lease held by another token, or gone, is left alone, and so is the history.
 --
 -- Reply: {"released", serverMillis} | {"not-held", serverMillis}
@@ -23,18 +23,11 @@ if lease[1] ~= ARGV[1] then
   return {'not-held', nowText}
 end
 local used = ARGV[3]
-local mark = nil
-if lease[2] and lease[2] ~= '' then
+local mark = used
+if lease[2] and lease[2] ~= '' and tonumber(lease[2]) > tonumber(used) then
   mark = lease[2]
-else
-  mark = redis.call('HGET', KEYS[2], 'mark')
 end
-if mark and tonumber(used) > tonumber(mark) then
-  mark = used
-end
-if mark then
-  redis.call('HSET', KEYS[2], 'mark', mark)
-end
+redis.call('HSET', KEYS[2], 'mark', mark)
 redis.call('HSET', KEYS[2], 'time', ARGV[2], 'reserved', used, 'host', ARGV[4], 'pid', ARGV[5], 'instance', ARGV[6],
   'at', nowText)
 redis.call('DEL', KEYS[1])

@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ekko.Ekko;
+import dev.ekko.IdGenerator;
+import dev.ekko.Layout;
 import dev.ekko.LeaseLostException;
 import dev.ekko.WorkerIdsExhaustedException;
 import dev.ekko.spi.AllocatorContext;
@@ -18,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -29,6 +33,7 @@ import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
 
 /**
@@ -40,6 +45,9 @@ class RedisLeaseIT {
     private static final String CLASS_PREFIX = TestServers.redisKeyPrefix(RedisLeaseIT.class);
     private static final int WORKER_IDS = 256;
     private static final int IDC = 2;
+
+    @TempDir
+    java.nio.file.Path stateDir;
 
     private final String namespace = CLASS_PREFIX + UUID.randomUUID().toString().substring(0, 8);
     private final List<WorkerAllocator> opened = new ArrayList<>();
@@ -237,8 +245,8 @@ class RedisLeaseIT {
         WorkerAllocator a = allocator(context("a", "host-a").preferredWorkerId(21).build());
         WorkerLease first = a.acquire();
         a.renew(first, report(now + 5_000, "host-a"));
-        a.release(first, report(now + 10, "host-a"));
-        // The first holder's history was unknown: its release keeps its highest reservation.
+        a.release(first, report(now + 5_000, "host-a"));
+        // The first holder's history was unknown: its final report (at or above the floor it waited for) is the mark.
         WorkerLease second = a.acquire();
         assertEquals(21, second.workerId());
         assertEquals(Handover.mark(now + 5_000).toString(), second.handover().toString());
@@ -253,16 +261,44 @@ class RedisLeaseIT {
     }
 
     @Test
-    void aWorkerIdWhoseOnlyHolderNeverReportedStaysWithoutHistory() throws Exception {
+    void aFailedFirstStartHandsOverTheFloorItReported() throws Exception {
         WorkerAllocator a = allocator(context("a", "host-a").preferredWorkerId(33).build());
         WorkerLease first = a.acquire();
         assertEquals(Handover.Kind.UNKNOWN, first.handover().kind());
-        // Released before its first report (a start that failed): the next holder must wait as it would have.
-        a.release(first, report(System.currentTimeMillis(), "host-a"));
+        // Released before its first report (a start that failed): the core reports the floor it would have waited for.
+        long floor = System.currentTimeMillis() + 33_000;
+        a.release(first, report(floor, "host-a"));
         WorkerLease second = a.acquire();
         assertEquals(33, second.workerId());
-        assertEquals(Handover.Kind.UNKNOWN, second.handover().kind());
+        assertEquals(Handover.mark(floor).toString(), second.handover().toString());
         assertEquals("host-a", second.previousReport().host());
+    }
+
+    @Test
+    void aGeneratorRestartedOnAWorkerIdWithoutHistoryWaitsOnlyTheFirstTime() {
+        Map<String, String> s = Map.of("ekko.worker.allocator", "redis", "ekko.redis.uri", SharedRedis.uri(),
+                "ekko.redis.namespace", namespace + "restart", "ekko.worker.id", "44", "ekko.worker.lease.ttl", "2s",
+                "ekko.worker.lease.margin", "500ms", "ekko.worker.report.interval", "300ms", "ekko.state.reservation", "1s",
+                "ekko.clock.max.skew", "200ms");
+        long t0 = System.nanoTime();
+        long last;
+        try (IdGenerator g = build(s, stateDir.resolve("a"))) {
+            last = g.next();
+        }
+        long first = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(first >= 2200, "the first start must wait TTL + skew, took " + first + " ms");
+        long t1 = System.nanoTime();
+        try (IdGenerator g = build(s, stateDir.resolve("b"))) { // another host's state dir: only Redis knows the history
+            assertTrue(Layout.compare(g.next(), last) > 0);
+        }
+        long second = (System.nanoTime() - t1) / 1_000_000;
+        assertTrue(second < 1500, "a restart after a clean close must not wait out the reservation, took " + second + " ms");
+    }
+
+    private static IdGenerator build(Map<String, String> settings, java.nio.file.Path dir) {
+        Ekko.Builder b = Ekko.newBuilder().stateDirectory(dir);
+        settings.forEach(b::setting);
+        return b.build();
     }
 
     @Test
