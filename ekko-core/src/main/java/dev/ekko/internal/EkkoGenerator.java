@@ -250,7 +250,9 @@ public final class EkkoGenerator implements IdGenerator {
         // not the reservation, decides when issuing stops (and the next holder, who can only come after
         // the lease expired, starts past the reservation at no extra wait).
         long ahead = reservationAhead(lease);
-        long target = Math.max(now, layout.epochMillis() + wantedOffset) + ahead;
+        // In bounded-lead mode a sequencer may run up to maxLead ahead of the wall clock: reserve past that
+        // too, so bursts never reach the limit and callers never extend (and force) it themselves.
+        long target = Math.max(now + maxLeadMillis, layout.epochMillis() + wantedOffset) + ahead;
         target = Math.max(target, t.stateFile.reservedUntil());
         target = Math.min(target, layout.epochMillis() + layout.maxTimeOffset());
         WorkerLease renewed = allocator.renew(lease, new ClockReport(now, target, settings.host(), settings.pid(), settings.instance()));
