@@ -167,6 +167,11 @@ public final class BenchRunner {
         System.out.printf(Locale.ROOT, "%nbench: JMH JSON %s and environment %s written (%d s)%n", json,
                 Report.environmentFileOf(json), Duration.between(started, finished).getSeconds());
         Report.generate(json, docs);
+        Path readme = docs.toAbsolutePath().getParent().resolveSibling("README.md");
+        if (suites.size() == Suite.values().length && profile == Profile.SHORT && Files.exists(readme)) {
+            // The README shows the short profile's complete run: the command it names repeats it.
+            Report.generateReadmeSummary(json, readme);
+        }
     }
 
     /** @return the checked-out commit, marked when ekko-core or ekko-bench has uncommitted changes; or "unknown" */
