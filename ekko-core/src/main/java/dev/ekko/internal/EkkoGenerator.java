@@ -127,7 +127,7 @@ public final class EkkoGenerator implements IdGenerator {
         StateFile opened = null;
         boolean ok = false;
         // A failed start issued nothing, but the next holder must still wait past the floor this one waited for.
-        long[] releaseMark = {Long.MIN_VALUE};
+        long releaseMark = Long.MIN_VALUE;
         try {
             int worker = acquired.workerId();
             if (worker >= layout.workerIds()) {
@@ -146,7 +146,7 @@ public final class EkkoGenerator implements IdGenerator {
             if (floor.markMillis < layout.epochMillis()) {
                 floor = new Floor(layout.epochMillis() - 1, floor.allowedWaitMillis, "no earlier IDs");
             }
-            releaseMark[0] = floor.markMillis;
+            releaseMark = floor.markMillis;
             long gap = floor.markMillis - now - maxLeadMillis;
             if (gap > floor.allowedWaitMillis) {
                 throw new ClockMovedBackwardsException("refusing to start idc=" + idc + " worker=" + worker + " (" + floor.reason + "): ",
@@ -164,7 +164,8 @@ public final class EkkoGenerator implements IdGenerator {
                 if (opened != null) {
                     opened.close();
                 }
-                releaseQuietly(acquired, now -> Math.max(now, releaseMark[0]));
+                long mark = releaseMark;
+                releaseQuietly(acquired, now -> Math.max(now, mark));
             }
         }
     }
