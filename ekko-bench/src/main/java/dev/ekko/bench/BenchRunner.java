@@ -56,7 +56,8 @@ public final class BenchRunner {
         GET_LATENCY_2_THREADS(GetBenchmark.class, "get", Mode.SampleTime, TimeUnit.NANOSECONDS, 2),
         MULTI_GET(MultiGetBenchmark.class, "multiGet", Mode.Throughput, TimeUnit.SECONDS, 1),
         DECODE(DecodeBenchmark.class, "decode", Mode.AverageTime, TimeUnit.NANOSECONDS, 1),
-        STARTUP(StartupBenchmark.class, "buildToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1);
+        STARTUP(StartupBenchmark.class, "buildToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1),
+        FIRST_START(FirstStartBenchmark.class, "buildToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1);
 
         final Class<?> benchmark;
         final String method;
@@ -72,16 +73,32 @@ public final class BenchRunner {
             this.threads = threads;
         }
 
+        /** @return whether it measures coordinator back ends ({@link Coordinator}), which need their servers */
+        boolean usesCoordinators() {
+            return this == STARTUP || this == FIRST_START;
+        }
+
         ChainedOptionsBuilder options(Profile profile) {
+            return options(profile, new String[0]);
+        }
+
+        /** @param extraJvmArgs appended to {@link #FORK_JVM_ARGS} (JMH keeps one list: a second call would replace it) */
+        ChainedOptionsBuilder options(Profile profile, String... extraJvmArgs) {
+            String[] jvmArgs = Arrays.copyOf(FORK_JVM_ARGS, FORK_JVM_ARGS.length + extraJvmArgs.length);
+            System.arraycopy(extraJvmArgs, 0, jvmArgs, FORK_JVM_ARGS.length, extraJvmArgs.length);
             ChainedOptionsBuilder o = new OptionsBuilder()
                     .include("^" + Pattern.quote(benchmark.getName() + "." + method) + "$")
                     .mode(mode)
                     .timeUnit(unit)
                     .threads(threads)
-                    .jvmArgsAppend(FORK_JVM_ARGS)
+                    .jvmArgsAppend(jvmArgs)
                     .addProfiler(GCProfiler.class)
                     .addProfiler(WorkerAllocationProfiler.class)
                     .shouldFailOnError(true);
+            if (this == FIRST_START) {
+                return o.forks(profile.firstStartForks).warmupIterations(0).measurementIterations(profile.firstStartShots)
+                        .warmupBatchSize(1).measurementBatchSize(1);
+            }
             if (mode == Mode.SingleShotTime) {
                 return o.forks(profile.startupForks).warmupIterations(0).measurementIterations(profile.startupShots)
                         .warmupBatchSize(1).measurementBatchSize(1);
@@ -136,6 +153,8 @@ public final class BenchRunner {
         env.put("iterationSeconds", Profile.ITERATION_SECONDS);
         env.put("startupForks", profile.startupForks);
         env.put("startupShots", profile.startupShots);
+        env.put("firstStartForks", profile.firstStartForks);
+        env.put("firstStartShots", profile.firstStartShots);
         env.put("suites", suites.stream().map(Enum::name).collect(Collectors.toList()));
         Map<String, Object> libraries = new LinkedHashMap<>();
         for (Contender c : Contender.values()) {
@@ -145,12 +164,44 @@ public final class BenchRunner {
         System.out.printf(Locale.ROOT, "bench: profile %s, suites %s; load %s; busiest other processes: %s%n", profile.id(),
                 suites, env.get("loadAtStart"), env.get("busiestAtStart"));
 
+        // The back ends' servers: found (or the run stops here, not after the other suites) and described for the
+        // report; for the restarts StartupBenchmark measures, each is given a worker ID with history first.
+        String namespace = Coordinator.newNamespace();
+        boolean coordinators = suites.stream().anyMatch(Suite::usesCoordinators);
+        if (coordinators) {
+            Map<String, Object> servers = new LinkedHashMap<>();
+            for (Coordinator c : Coordinator.values()) {
+                servers.put(c.allocator(), c.describeServer());
+            }
+            env.put("coordinators", servers);
+        }
+
         List<RunResult> all = new ArrayList<>();
-        for (Suite suite : suites) {
-            System.out.printf(Locale.ROOT, "%nbench: suite %s (%s, %d thread%s)%n", suite, suite.mode.longLabel(), suite.threads,
-                    suite.threads == 1 ? "" : "s");
-            Collection<RunResult> r = new Runner(suite.options(profile).build()).run();
-            all.addAll(r);
+        try {
+            if (suites.contains(Suite.STARTUP)) {
+                Quiet.ekkoLogs();
+                for (Coordinator c : Coordinator.values()) {
+                    long t = System.nanoTime();
+                    int worker = c.prime(namespace);
+                    System.out.printf(Locale.ROOT, "bench: %s: worker ID %d of namespace %s has history now (its first start"
+                            + " took %d ms, waiting by design)%n", c.allocator(), worker, namespace, (System.nanoTime() - t) / 1_000_000);
+                }
+            }
+            for (Suite suite : suites) {
+                System.out.printf(Locale.ROOT, "%nbench: suite %s (%s, %d thread%s)%n", suite, suite.mode.longLabel(), suite.threads,
+                        suite.threads == 1 ? "" : "s");
+                String[] extra = suite.usesCoordinators() ? new String[] {"-D" + Coordinator.NAMESPACE_PROPERTY + "=" + namespace}
+                        : new String[0];
+                Collection<RunResult> r = new Runner(suite.options(profile, extra).build()).run();
+                all.addAll(r);
+            }
+        } finally {
+            if (coordinators) {
+                for (Coordinator c : Coordinator.values()) {
+                    System.out.printf(Locale.ROOT, "bench: %s: deleted the run's %d keys (namespaces %s*)%n", c.allocator(),
+                            c.deleteNamespaces(namespace), namespace);
+                }
+            }
         }
 
         Instant finished = Instant.now().truncatedTo(ChronoUnit.SECONDS);

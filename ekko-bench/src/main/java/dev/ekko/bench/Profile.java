@@ -10,10 +10,10 @@ package dev.ekko.bench;
 public enum Profile {
 
     /** A few minutes on 2 cores: one fork per benchmark. */
-    SHORT(1, 2, 3, 5, 10),
+    SHORT(1, 2, 3, 5, 10, 1, 3),
 
     /** About half an hour on 2 cores: three forks, longer warm-up, more samples. */
-    FULL(3, 5, 10, 20, 20);
+    FULL(3, 5, 10, 20, 20, 2, 5);
 
     /** JVMs forked per benchmark and parameter set. */
     public final int forks;
@@ -25,16 +25,26 @@ public enum Profile {
     public final int startupForks;
     /** Single shots per start-up fork, none of them warm-up. */
     public final int startupShots;
+    /**
+     * Forks of {@link FirstStartBenchmark}. Each of its shots waits a short lease TTL plus skew (2.1 s) by
+     * design, so it gets few: the figure is mostly that wait.
+     */
+    public final int firstStartForks;
+    /** Single shots per {@link FirstStartBenchmark} fork. */
+    public final int firstStartShots;
 
     /** Length of every warm-up and measured iteration. */
     public static final int ITERATION_SECONDS = 1;
 
-    Profile(int forks, int warmupIterations, int measurementIterations, int startupForks, int startupShots) {
+    Profile(int forks, int warmupIterations, int measurementIterations, int startupForks, int startupShots, int firstStartForks,
+            int firstStartShots) {
         this.forks = forks;
         this.warmupIterations = warmupIterations;
         this.measurementIterations = measurementIterations;
         this.startupForks = startupForks;
         this.startupShots = startupShots;
+        this.firstStartForks = firstStartForks;
+        this.firstStartShots = firstStartShots;
     }
 
     /** @return the name used on the command line and in file names: {@code short}, {@code full} */

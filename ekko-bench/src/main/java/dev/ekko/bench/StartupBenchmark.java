@@ -3,6 +3,7 @@ package dev.ekko.bench;
 import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
 import java.nio.file.Path;
+import java.util.Map;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;
@@ -17,25 +18,32 @@ import org.openjdk.jmh.annotations.TearDown;
  * runs it in single-shot mode with no warm-up in many forks: the first shot of each fork is a cold start
  * (classes loaded and nothing compiled, what a service pays once), the later ones are warm restarts.
  *
- * <p>A coordinator back end is one more {@link #allocator} value (its allocator name, e.g. {@code redis}),
- * once its module is a dependency of ekko-bench: its settings, such as the endpoint of the server that the
- * test command starts, reach the forked JVMs as {@code -Dekko.<name>.*} system properties, which
- * {@link #builder()} passes to the builder.
+ * <p>A coordinator back end ({@link Coordinator}, e.g. {@code redis}) is measured against the server the
+ * tests use, in the run's namespace ({@link Coordinator#NAMESPACE_PROPERTY}), which {@link BenchRunner} has
+ * given history beforehand ({@link Coordinator#prime}): every shot is a restart of the same instance on a
+ * worker ID with history, as a service restarting sees it (connecting, the acquire and report scripts, the
+ * first ID), and none waits. The very first start on a worker ID, which waits by design, is
+ * {@link FirstStartBenchmark}'s.
  */
 @State(Scope.Thread)
 public class StartupBenchmark {
 
-    /** {@code host-local} is the embedded default (no worker ID configured); {@code manual} is worker 1. */
-    @Param({"host-local", "manual"})
+    /**
+     * {@code host-local} is the embedded default (no worker ID configured); {@code manual} is worker 1; the
+     * others are {@link Coordinator} back ends.
+     */
+    @Param({"host-local", "manual", "redis"})
     public String allocator;
 
     private Path stateDir;
+    private Map<String, String> settings;
     private IdGenerator generator;
 
     @Setup(Level.Iteration)
     public void createStateDirectory() {
         Quiet.ekkoLogs();
         stateDir = StateDirectories.create();
+        settings = Coordinator.of(allocator).map(c -> c.settings(Coordinator.runNamespace())).orElse(Map.of());
     }
 
     @TearDown(Level.Iteration)
@@ -49,15 +57,17 @@ public class StartupBenchmark {
 
     @Benchmark
     public long buildToFirstId() {
-        generator = builder().build();
+        generator = newBuilder(allocator, stateDir, settings).build();
         return generator.next();
     }
 
-    private Ekko.Builder builder() {
-        Ekko.Builder builder = Ekko.newBuilder().stateDirectory(stateDir).allocator(allocator).properties(System.getProperties());
+    /** The builder every start-up shot builds: {@code manual} is worker 1; a back end gets its settings. */
+    static Ekko.Builder newBuilder(String allocator, Path stateDir, Map<String, String> settings) {
+        Ekko.Builder builder = Ekko.newBuilder().stateDirectory(stateDir).allocator(allocator);
         if (allocator.equals("manual")) {
             builder.workerId(1);
         }
+        settings.forEach(builder::setting);
         return builder;
     }
 }

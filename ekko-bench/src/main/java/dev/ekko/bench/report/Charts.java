@@ -136,21 +136,15 @@ final class Charts {
         List<Double> warm = new ArrayList<>();
         String unit = "ms";
         for (Result r : report.results()) {
-            if (!r.benchmark().equals(Report.STARTUP)) {
+            if (!r.benchmark().equals(Report.STARTUP) && !r.benchmark().equals(Report.FIRST_START)) {
                 continue;
             }
             List<Double> c = new ArrayList<>();
             List<Double> w = new ArrayList<>();
-            for (List<Double> fork : r.raw()) {
-                for (int i = 0; i < fork.size(); i++) {
-                    (i == 0 ? c : w).add(fork.get(i));
-                }
-            }
-            Collections.sort(c);
-            Collections.sort(w);
-            names.add(r.param("allocator"));
-            cold.add(c.isEmpty() ? null : Report.median(c));
-            warm.add(w.isEmpty() ? null : Report.median(w));
+            Report.shots(r, c, w);
+            names.add(Report.startupCategory(r));
+            cold.add(c.isEmpty() ? null : Report.median(Report.sorted(c)));
+            warm.add(w.isEmpty() ? null : Report.median(Report.sorted(w)));
             unit = r.unit().replace("/op", "");
         }
         if (names.isEmpty()) {

@@ -1,7 +1,9 @@
 package dev.ekko.bench.report;
 
 import dev.ekko.bench.Contender;
+import dev.ekko.bench.Coordinator;
 import dev.ekko.bench.EkkoMode;
+import dev.ekko.bench.FirstStartBenchmark;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,6 +47,7 @@ public final class Report {
     static final String MULTI_GET = "MultiGetBenchmark.multiGet";
     static final String DECODE = "DecodeBenchmark.decode";
     static final String STARTUP = "StartupBenchmark.buildToFirstId";
+    static final String FIRST_START = "FirstStartBenchmark.buildToFirstId";
     static final String BASELINE = "JmhBaselineBenchmark.waitOneMillisecond";
 
     private final List<Result> results;
@@ -133,6 +136,7 @@ public final class Report {
         report.targetsSection(md);
         md.append("![Ekko against its peers: Get throughput, Get latency, MultiGet and start-up](").append(link(from, png)).append(")\n\n");
         report.getSection(md);
+        report.startupSection(md);
         rewriteSection(readme, md.toString(), README_BEGIN, README_END);
         System.out.println("report: benchmark summary of " + readme + " rewritten");
     }
@@ -181,8 +185,10 @@ public final class Report {
 
     private void runSection(StringBuilder md) {
         Optional<Result.Settings> s = results.stream().filter(r -> !r.mode().equals("ss")).map(Result::settings).findFirst();
-        Optional<Result.Settings> ss = results.stream().filter(r -> r.mode().equals("ss")).map(Result::settings).findFirst();
-        Result.Settings any = s.or(() -> ss).orElse(null);
+        Optional<Result.Settings> ss = results.stream().filter(r -> r.benchmark().equals(STARTUP)).map(Result::settings).findFirst();
+        Optional<Result.Settings> first = results.stream().filter(r -> r.benchmark().equals(FIRST_START)).map(Result::settings)
+                .findFirst();
+        Result.Settings any = s.or(() -> ss).or(() -> first).orElse(null);
         md.append("| run | |\n|---|---|\n");
         md.append("| profile | `").append(env("profile", "?")).append("`, commit ").append(env("commit", "unknown")).append(" |\n");
         md.append("| date (UTC) | ").append(env("started", "unknown")).append(" to ").append(env("finished", "unknown"))
@@ -191,14 +197,25 @@ public final class Report {
                 .append(env("memory", "?")).append("; ").append(env("os", "unknown")).append(" |\n");
         md.append("| JDK | ").append(any == null ? env("jdk", "unknown") : any.vm()).append(" |\n");
         if (any != null) {
-            md.append("| JMH | ").append(any.jmhVersion()).append(", forked JVMs with `").append(String.join(" ", any.jvmArgs()))
+            // The run's namespace is no setting of the JVM; it differs in every run.
+            List<String> args = any.jvmArgs().stream().filter(a -> !a.startsWith("-D" + Coordinator.NAMESPACE_PROPERTY + "=")).toList();
+            md.append("| JMH | ").append(any.jmhVersion()).append(", forked JVMs with `").append(String.join(" ", args))
                     .append("`, GC profiler and worker allocation profiler on every benchmark |\n");
         }
         s.ifPresent(x -> md.append("| counts | ").append(x.forks()).append(" fork(s); warm-up ").append(x.warmupIterations())
                 .append(" × ").append(x.warmupTime()).append("; measurement ").append(x.measurementIterations()).append(" × ")
                 .append(x.measurementTime()).append(" per benchmark and parameter set |\n"));
-        ss.ifPresent(x -> md.append("| start-up counts | ").append(x.forks()).append(" forks × ").append(x.measurementIterations())
-                .append(" single shots, no warm-up: the first shot of each fork is a cold start |\n"));
+        if (ss.isPresent() || first.isPresent()) {
+            md.append("| start-up counts | ");
+            ss.ifPresent(x -> md.append(x.forks()).append(" forks × ").append(x.measurementIterations())
+                    .append(" single shots, no warm-up: the first shot of each fork is a cold start"));
+            first.ifPresent(x -> md.append(ss.isPresent() ? "; " : "").append("first start on a back end: ").append(x.forks())
+                    .append(" fork(s) × ").append(x.measurementIterations()).append(" single shots"));
+            md.append(" |\n");
+        }
+        if (!servers().isEmpty() && (ss.isPresent() || first.isPresent())) {
+            md.append("| back-end servers | ").append(serversText()).append(" |\n");
+        }
         md.append("| load average (1, 5, 15 min) | ").append(env("loadAtStart", "unknown")).append(" at start, ")
                 .append(env("loadAtEnd", "unknown")).append(" at end |\n");
         md.append("| busiest other processes | at start: ").append(env("busiestAtStart", "unknown")).append("; at end: ")
@@ -416,29 +433,125 @@ public final class Report {
     }
 
     private void startupSection(StringBuilder md) {
-        List<Result> rs = results.stream().filter(r -> r.benchmark().equals(STARTUP)).toList();
+        List<Result> rs = results.stream().filter(r -> r.benchmark().equals(STARTUP) || r.benchmark().equals(FIRST_START)).toList();
         if (rs.isEmpty()) {
             return;
         }
         md.append("### Start-up: `build()` to the first ID, fresh state directory\n\nCold: the first start in a new JVM"
-                + " (one per fork). Warm: later starts in the same JVM. Back ends with a coordinator are not measured yet.\n\n");
+                + " (one per fork). Warm: later starts in the same JVM.\n\n");
         md.append("| allocator | cold: median (min – max) | cold starts | warm: median (min – max) | warm starts | allocated per shot (start, first ID, close) |\n");
         md.append("|---|---:|---:|---:|---:|---:|\n");
+        boolean restarts = false;
+        List<Result> firstStarts = new ArrayList<>();
         for (Result r : rs) {
             List<Double> cold = new ArrayList<>();
             List<Double> warm = new ArrayList<>();
-            for (List<Double> fork : r.raw()) {
-                for (int i = 0; i < fork.size(); i++) {
-                    (i == 0 ? cold : warm).add(fork.get(i));
-                }
+            shots(r, cold, warm);
+            restarts |= isBackEndRestart(r);
+            if (r.benchmark().equals(FIRST_START)) {
+                firstStarts.add(r);
             }
-            String allocator = r.param("allocator");
-            md.append("| ").append(allocator).append(allocator.equals("host-local") ? " (the default)" : " (worker 1)").append(" | ")
+            md.append("| ").append(startupLabel(r)).append(" | ")
                     .append(spread(cold, r.unit())).append(" | ").append(cold.size()).append(" | ").append(spread(warm, r.unit()))
                     .append(" | ").append(warm.size()).append(" | ")
                     .append(Double.isNaN(r.workerAllocatedPerOp()) ? "–" : count(netAllocatedPerOp(r) / 1024) + " KiB").append(" |\n");
         }
         md.append('\n');
+        if (restarts) {
+            md.append("**Restart** rows run against the back end's server (").append(serversText()).append("), in a namespace of"
+                    + " the run's own. Before the forks the run starts the instance once, so every measured start is a restart of"
+                    + " the same instance on a worker ID with history, as a restarting service sees it: connecting, the acquire"
+                    + " and report scripts, the state file, the first ID. The previous start's mark is behind the clock, so none"
+                    + " waits.\n\n");
+        }
+        for (Result r : firstStarts) {
+            md.append(firstStartNote(r)).append("\n\n");
+        }
+    }
+
+    /** Splits a start-up result's shots: the first of each fork is cold, the rest warm. */
+    static void shots(Result r, List<Double> cold, List<Double> warm) {
+        for (List<Double> fork : r.raw()) {
+            for (int i = 0; i < fork.size(); i++) {
+                (i == 0 ? cold : warm).add(fork.get(i));
+            }
+        }
+    }
+
+    private static boolean isBackEndRestart(Result r) {
+        String a = r.param("allocator");
+        return r.benchmark().equals(STARTUP) && !a.equals("host-local") && !a.equals("manual");
+    }
+
+    /** @return the row label of a start-up result in the table */
+    static String startupLabel(Result r) {
+        String a = r.param("allocator");
+        if (r.benchmark().equals(FIRST_START)) {
+            return a + ", **first start** on a worker ID with no history (lease TTL " + r.param("leaseTtl") + ", max skew "
+                    + r.param("maxSkew") + ")";
+        }
+        switch (a) {
+            case "host-local": return a + " (the default)";
+            case "manual": return a + " (worker 1)";
+            default: return a + ", **restart** on a worker ID with history";
+        }
+    }
+
+    /** @return the category of a start-up result in the chart */
+    static String startupCategory(Result r) {
+        String a = r.param("allocator");
+        if (r.benchmark().equals(FIRST_START)) {
+            return a + " first start (" + r.param("leaseTtl") + " TTL + " + r.param("maxSkew") + " skew)";
+        }
+        return a.equals("host-local") || a.equals("manual") ? a : a + " restart";
+    }
+
+    private String firstStartNote(Result r) {
+        String a = r.param("allocator");
+        long ttl = millis(r.param("leaseTtl"));
+        long skew = millis(r.param("maxSkew"));
+        long wait = ttl + skew;
+        List<Double> cold = new ArrayList<>();
+        List<Double> warm = new ArrayList<>();
+        shots(r, cold, warm);
+        StringBuilder note = new StringBuilder("**First start** (").append(a).append("): a worker ID that the back end has no"
+                + " history for (the very first start on it, or any start after the server lost its data) waits one lease TTL plus the tolerated clock skew before"
+                + " its first ID, by design (docs/").append(a).append(".md, the handover mark); a restart on a worker ID with"
+                + " history does not. Measured against ").append(serverText(a)).append(", in a fresh namespace per shot, with"
+                + " `ekko.worker.lease.ttl=").append(r.param("leaseTtl")).append("` and `ekko.clock.max.skew=").append(r.param("maxSkew"))
+                .append("`: a wait of ").append(count(wait)).append(" ms, so the start itself took");
+        List<String> beyond = new ArrayList<>();
+        if (!cold.isEmpty()) {
+            beyond.add(String.format(Locale.ROOT, " %.1f ms cold", median(sorted(cold)) - wait));
+        }
+        if (!warm.isEmpty()) {
+            beyond.add(String.format(Locale.ROOT, " %.1f ms warm", median(sorted(warm)) - wait));
+        }
+        note.append(String.join(" and", beyond)).append(" (the medians less the wait). With the defaults (lease TTL ")
+                .append(FirstStartBenchmark.DEFAULT_LEASE_TTL.toSeconds()).append(" s, max skew ")
+                .append(FirstStartBenchmark.DEFAULT_MAX_SKEW.toSeconds()).append(" s) the wait is ")
+                .append(FirstStartBenchmark.DEFAULT_LEASE_TTL.plus(FirstStartBenchmark.DEFAULT_MAX_SKEW).toSeconds())
+                .append(" s: stated here, not measured.");
+        return note.toString();
+    }
+
+    private Map<String, Object> servers() {
+        return env.get("coordinators") instanceof Map ? Json.object(env.get("coordinators")) : Map.of();
+    }
+
+    private String serversText() {
+        Map<String, Object> servers = servers();
+        if (servers.isEmpty()) {
+            return "the back ends' servers";
+        }
+        List<String> each = new ArrayList<>();
+        servers.forEach((allocator, server) -> each.add(allocator + ": " + server));
+        return String.join("; ", each);
+    }
+
+    private String serverText(String allocator) {
+        Object server = servers().get(allocator);
+        return server == null ? "its server" : String.valueOf(server);
     }
 
     private void peersSection(StringBuilder md) {
@@ -539,7 +652,23 @@ public final class Report {
         List<Double> sorted = new ArrayList<>(values);
         Collections.sort(sorted);
         String u = unit.replace("/op", "");
-        return String.format(Locale.ROOT, "%.1f %s (%.1f – %.1f)", median(sorted), u, sorted.get(0), sorted.get(sorted.size() - 1));
+        return String.format(Locale.ROOT, "%,.1f %s (%,.1f – %,.1f)", median(sorted), u, sorted.get(0), sorted.get(sorted.size() - 1));
+    }
+
+    static List<Double> sorted(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        return sorted;
+    }
+
+    /** @return milliseconds in a setting's duration such as {@code 2s} or {@code 100ms} (the forms the benchmarks use) */
+    static long millis(String duration) {
+        Matcher m = Pattern.compile("([0-9]+)(ms|s|m)").matcher(duration == null ? "" : duration.trim());
+        if (!m.matches()) {
+            throw new IllegalArgumentException("must be a number and ms, s or m: duration=" + duration);
+        }
+        long v = Long.parseLong(m.group(1));
+        return m.group(2).equals("ms") ? v : m.group(2).equals("s") ? v * 1000 : v * 60_000;
     }
 
     static double median(List<Double> sorted) {

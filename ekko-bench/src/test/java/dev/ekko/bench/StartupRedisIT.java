@@ -1,0 +1,115 @@
+package dev.ekko.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ekko.IdGenerator;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.VerboseMode;
+
+/**
+ * The premises of the start-up table's back-end rows, on the shared Redis of the tests: a restart in the run's
+ * primed namespace does not wait; a first start waits the short lease and skew; the default wait the report
+ * states is the core's; and deleting the run's namespaces leaves no key behind. Runs the benchmarks in this
+ * JVM (no fork), in one namespace primed once, as BenchRunner does.
+ */
+class StartupRedisIT {
+
+    private static final String NAMESPACE = Coordinator.newNamespace();
+
+    @TempDir
+    Path stateDir;
+
+    @BeforeAll
+    static void primeTheRunNamespace() {
+        Coordinator.REDIS.prime(NAMESPACE);
+        System.setProperty(Coordinator.NAMESPACE_PROPERTY, NAMESPACE);
+    }
+
+    @AfterAll
+    static void deletingTheNamespacesLeavesNoKey() {
+        System.clearProperty(Coordinator.NAMESPACE_PROPERTY);
+        assertTrue(Coordinator.REDIS.deleteNamespaces(NAMESPACE) > 0, "the run wrote keys under " + NAMESPACE);
+        assertEquals(0, Coordinator.REDIS.deleteNamespaces(NAMESPACE));
+    }
+
+    @Test
+    void restartsOnAWorkerIdWithHistoryDoNotWait() throws RunnerException {
+
+        List<Double> shots = shots(BenchRunner.Suite.STARTUP, 3);
+
+        assertEquals(3, shots.size(), shots.toString());
+        for (double ms : shots) {
+            // A start that waited would take at least the default lease TTL plus skew, 33 s.
+            assertTrue(ms < 5_000, "a restart took " + ms + " ms: " + shots);
+        }
+    }
+
+    @Test
+    void aFirstStartWaitsTheShortLeaseTtlAndSkew() throws RunnerException {
+        List<Double> shots = shots(BenchRunner.Suite.FIRST_START, 1);
+
+        long wait = 2_000 + 100; // FirstStartBenchmark's leaseTtl + maxSkew
+        assertTrue(shots.get(0) >= wait && shots.get(0) < wait + 5_000, "a first start took " + shots.get(0) + " ms");
+    }
+
+    @Test
+    void theDefaultWaitTheReportStatesIsTheCores() {
+        List<String> lines = new ArrayList<>();
+        Handler handler = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                lines.add(r.getMessage());
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        Logger ekko = Logger.getLogger("dev.ekko");
+        Level level = ekko.getLevel();
+        ekko.setLevel(Level.INFO);
+        ekko.addHandler(handler);
+        try (IdGenerator g = StartupBenchmark.newBuilder("redis", stateDir, Coordinator.REDIS.settings(NAMESPACE)).build()) {
+            g.next();
+        } finally {
+            ekko.removeHandler(handler);
+            ekko.setLevel(level);
+        }
+        String expected = "leaseTtl=" + FirstStartBenchmark.DEFAULT_LEASE_TTL.toSeconds() + "s maxSkew="
+                + FirstStartBenchmark.DEFAULT_MAX_SKEW.toSeconds() + "s";
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("started: ") && l.endsWith(expected)), expected + " in " + lines);
+    }
+
+    private static List<Double> shots(BenchRunner.Suite suite, int shots) throws RunnerException {
+        var options = suite.options(Profile.SHORT)
+                .forks(0)
+                .measurementIterations(shots)
+                .param("allocator", "redis")
+                .verbosity(VerboseMode.SILENT);
+        Collection<RunResult> results = new Runner(options.build()).run();
+        assertEquals(1, results.size(), suite.name());
+        List<Double> ms = new ArrayList<>();
+        results.iterator().next().getBenchmarkResults().forEach(b -> b.getIterationResults()
+                .forEach(i -> ms.add(i.getPrimaryResult().getScore())));
+        return ms;
+    }
+}
