@@ -126,8 +126,12 @@ public final class EkkoGenerator implements IdGenerator {
         WorkerLease acquired = allocator.acquire();
         StateFile opened = null;
         boolean ok = false;
-        // A failed start issued nothing, but the next holder must still wait past the floor this one waited for.
-        long releaseMark = Long.MIN_VALUE;
+        // A failed start issued nothing, but its final report must still cover what an earlier holder may have
+        // issued: the handover mark, or, with no history, the floor this start would have waited for. Set before
+        // anything can throw.
+        long releaseMark = acquired.handover().kind() == Handover.Kind.UNKNOWN
+                ? unknownHistoryFloor(acquired, clock.millis())
+                : acquired.handover().markMillis();
         try {
             int worker = acquired.workerId();
             if (worker >= layout.workerIds()) {
@@ -146,7 +150,7 @@ public final class EkkoGenerator implements IdGenerator {
             if (floor.markMillis < layout.epochMillis()) {
                 floor = new Floor(layout.epochMillis() - 1, floor.allowedWaitMillis, "no earlier IDs");
             }
-            releaseMark = floor.markMillis;
+            releaseMark = Math.max(releaseMark, floor.markMillis);
             long gap = floor.markMillis - now - maxLeadMillis;
             if (gap > floor.allowedWaitMillis) {
                 throw new ClockMovedBackwardsException("refusing to start idc=" + idc + " worker=" + worker + " (" + floor.reason + "): ",
@@ -202,14 +206,24 @@ public final class EkkoGenerator implements IdGenerator {
         if (h.kind() == Handover.Kind.MARK && h.markMillis() > f.markMillis) {
             f = new Floor(h.markMillis(), reservationAhead(acquired) + skew + backward, "last reservation reported by the previous holder");
         } else if (h.kind() == Handover.Kind.UNKNOWN) {
-            long wait = acquired.ttl().toMillis() + skew;
-            if (now + wait > f.markMillis) {
-                f = new Floor(now + wait, wait + 1, "the coordinator has no history for this worker ID (new, or its data was lost),"
+            long mark = unknownHistoryFloor(acquired, now);
+            if (mark > f.markMillis) {
+                f = new Floor(mark, mark - now + 1, "the coordinator has no history for this worker ID (new, or its data was lost),"
                         + " so an earlier holder may still be live until its lease (" + Values.format(acquired.ttl())
-                        + ") and the tolerated skew (" + Values.format(settings.maxSkew()) + ") have passed");
+                        + ") and the tolerated skew (" + Values.format(settings.maxSkew()) + ") have passed"
+                        + (maxLeadMillis > 0 ? ", and its IDs may run the max lead (" + Values.format(settings.maxLead()) + ") ahead" : ""));
             }
         }
         return f;
+    }
+
+    /**
+     * The latest millisecond an earlier holder the coordinator forgot may have used: its lease may run one TTL
+     * from now, its clock may be the tolerated skew ahead, and in bounded-lead mode its IDs may run the max lead
+     * ahead of its clock (every holder of a fleet is assumed to share these settings).
+     */
+    private long unknownHistoryFloor(WorkerLease l, long now) {
+        return now + l.ttl().toMillis() + settings.maxSkew().toMillis() + maxLeadMillis;
     }
 
     /** How far ahead a report reserves: the configured reservation, or the lease TTL when longer. */
@@ -229,7 +243,8 @@ public final class EkkoGenerator implements IdGenerator {
         }
         long period = settings.reportInterval().toNanos();
         long lastRenew = clock.nanos();
-        while (clock.millis() - maxLeadMillis <= floor.markMillis) {
+        // Issuing may start once the clock plus the allowed lead passes the floor: the first ID is at floor + 1.
+        while (clock.millis() + maxLeadMillis <= floor.markMillis) {
             if (clock.nanos() - lastRenew >= period) {
                 lastRenew = clock.nanos();
                 renewAndReserve(t, floor.markMillis + 1 - layout.epochMillis());

@@ -66,7 +66,15 @@ public final class HostLocalAllocator implements WorkerAllocator {
         for (int i = 0; i < n; i++) {
             int worker = (start + i) % n;
             Path file = dir.resolve("idc" + context.idc() + "-worker" + worker + ".lock");
+            if (!JvmFileLocks.claim(file)) {
+                // held by this JVM: opening it to try would drop that holder's lock on close
+                if (holders.size() < 5) {
+                    holders.add(worker + ":this process (pid " + context.pid() + ")");
+                }
+                continue;
+            }
             FileChannel ch = null;
+            boolean claimed = false;
             try {
                 ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
                 FileLock lock;
@@ -79,17 +87,21 @@ public final class HostLocalAllocator implements WorkerAllocator {
                     if (holders.size() < 5) {
                         holders.add(worker + ":" + readHolder(ch));
                     }
-                    ch.close();
                     continue;
                 }
+                claimed = true;
                 ch.truncate(0);
                 ch.write(ByteBuffer.wrap(("pid=" + context.pid() + " instance=" + context.instance() + "\n").getBytes(StandardCharsets.UTF_8)), 0);
                 held.put(worker, ch);
                 return new WorkerLease(worker, UUID.randomUUID().toString(), Duration.ZERO, context.clock().nanos(), Handover.stateFile(),
                         WorkerLease.UNKNOWN_TIME, null);
             } catch (IOException e) {
-                closeQuietly(ch);
                 throw new EkkoException("cannot lock " + file + " (" + DIR_KEY + "): " + e, e);
+            } finally {
+                if (!claimed) {
+                    closeQuietly(ch);
+                    JvmFileLocks.release(file);
+                }
             }
         }
         throw new WorkerIdsExhaustedException("all " + n + " worker IDs of idc=" + context.idc() + " are held by processes on this host"
@@ -118,14 +130,23 @@ public final class HostLocalAllocator implements WorkerAllocator {
 
     @Override
     public synchronized void release(WorkerLease lease, ClockReport finalReport) {
-        closeQuietly(held.remove(lease.workerId()));
+        drop(lease.workerId());
     }
 
     /** Drops every lock this allocator holds, as the death of the process would. */
     @Override
     public synchronized void close() {
-        held.values().forEach(HostLocalAllocator::closeQuietly);
-        held.clear();
+        for (Integer worker : List.copyOf(held.keySet())) {
+            drop(worker);
+        }
+    }
+
+    private void drop(int worker) {
+        FileChannel ch = held.remove(worker);
+        if (ch != null) {
+            closeQuietly(ch);
+            JvmFileLocks.release(dir.resolve("idc" + context.idc() + "-worker" + worker + ".lock"));
+        }
     }
 
     private static void closeQuietly(FileChannel ch) {

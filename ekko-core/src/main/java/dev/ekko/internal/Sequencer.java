@@ -20,7 +20,10 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Moving to a new millisecond is the only step that may need permission: the term's issue limit
  * (the forced, reported reservation) and its lease deadline are checked then, once per millisecond,
- * and the state file's last-issued mark is raised after the CAS and before the ID is returned.
+ * and the state file's last-issued mark is raised to it <em>before</em> the CAS that takes it. Raising
+ * it after would leave a window in which another thread takes and returns an ID of the new
+ * millisecond while the mark still lags, and a crash then would hide that ID from the next start. A
+ * mark raised for a CAS that then fails is harmless: it is within the issue limit.
  *
  * <p>Memory ordering: {@code state} is read with volatile semantics and written only by CAS
  * (volatile semantics), which also publishes nothing else: IDs carry all the information.
@@ -110,10 +113,10 @@ final class Sequencer extends SequencerState {
                 spins = backOff(spins);
                 continue;
             }
+            if ((n >> SEQ_BITS) != ms) {
+                term.stateFile.advanceLastIssued(epochMillis + (n >> SEQ_BITS));
+            }
             if (casState(s, n)) {
-                if ((n >> SEQ_BITS) != ms) {
-                    term.stateFile.advanceLastIssued(epochMillis + (n >> SEQ_BITS));
-                }
                 return (n << SEQ_BITS) | (k - 1);
             }
         }

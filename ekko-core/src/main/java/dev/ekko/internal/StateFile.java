@@ -11,11 +11,9 @@ import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
@@ -106,7 +104,11 @@ public final class StateFile implements AutoCloseable {
         } catch (IOException e) {
             throw new StateFileException(path, "cannot create state file (check ekko.state.dir and its permissions): " + e, e);
         }
+        if (!JvmFileLocks.claim(path)) {
+            throw new StateFileException(path, "state file is in use by another generator in this JVM (same idc and worker ID)");
+        }
         FileChannel channel = null;
+        boolean ok = false;
         try {
             channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
             FileLock lock = tryLock(path, channel);
@@ -138,13 +140,16 @@ public final class StateFile implements AutoCloseable {
             set(map, OFF_BOOT_LO, boot[1]);
             set(map, OFF_PID, ProcessHandle.current().pid());
             map.force();
-            return new StateFile(path, channel, lock, map, floor, reason, !(clean || sameBoot));
+            StateFile opened = new StateFile(path, channel, lock, map, floor, reason, !(clean || sameBoot));
+            ok = true;
+            return opened;
         } catch (IOException e) {
-            closeQuietly(channel);
             throw new StateFileException(path, "cannot open state file: " + e, e);
-        } catch (RuntimeException e) {
-            closeQuietly(channel);
-            throw e;
+        } finally {
+            if (!ok) {
+                closeQuietly(channel);
+                JvmFileLocks.release(path);
+            }
         }
     }
 
@@ -159,8 +164,11 @@ public final class StateFile implements AutoCloseable {
         }
     }
 
-    /** Writes a complete file under a temporary name, forces it, then renames it: a crash never leaves half a file. */
-    private static void create(Path dir, Path path, Layout layout, int idc, int worker) throws IOException {
+    /**
+     * Writes a complete file under a temporary name, forces it, then links it in place: a crash never leaves
+     * half a file, and a link (unlike a rename) never replaces a file another process created meanwhile.
+     */
+    static void create(Path dir, Path path, Layout layout, int idc, int worker) throws IOException {
         Path tmp = dir.resolve(path.getFileName() + "." + UUID.randomUUID() + ".tmp");
         ByteBuffer buf = ByteBuffer.allocateDirect(SIZE);
         set(buf, OFF_MAGIC, MAGIC);
@@ -182,12 +190,11 @@ public final class StateFile implements AutoCloseable {
             ch.force(true);
         }
         try {
-            Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
+            Files.createLink(path, tmp);
         } catch (FileAlreadyExistsException raced) {
+            // another process created it first: use theirs
+        } finally {
             Files.deleteIfExists(tmp);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
         }
     }
 
@@ -196,6 +203,7 @@ public final class StateFile implements AutoCloseable {
         try {
             lock = channel.tryLock();
         } catch (OverlappingFileLockException e) {
+            // JvmFileLocks should have refused first; never close a channel that could drop a holder's lock
             throw new StateFileException(path, "state file is in use by another generator in this JVM (same idc and worker ID)");
         }
         if (lock == null) {
@@ -378,6 +386,7 @@ public final class StateFile implements AutoCloseable {
                 // the channel close below releases it too
             }
             closeQuietly(channel);
+            JvmFileLocks.release(path);
         }
     }
 
@@ -390,6 +399,7 @@ public final class StateFile implements AutoCloseable {
             // closing the channel releases it
         }
         closeQuietly(channel);
+        JvmFileLocks.release(path);
     }
 
     @Override

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
@@ -201,4 +202,53 @@ class LeaseLifecycleTest {
         }
     }
 
+    // ---------------------------------------------------------------- found in review (each failed before its fix)
+
+    private GeneratorSettings settings(Path dir, Duration maxSkew, Duration maxLead) {
+        return new GeneratorSettings(Layout.defaults(), 2, 0, clock, dir, "scripted", Duration.ofSeconds(1), maxLead,
+                Duration.ofMillis(600), Duration.ofMillis(200), maxSkew, Duration.ofMillis(300), "test", "host-a", 1);
+    }
+
+    @Test
+    void aStartThatFailsEarlyStillReportsTheFloorAnUnknownHistoryNeeds() {
+        long now = clock.millis();
+        allocator.next = () -> lease(9, Handover.unknown(), now - 10_000, null); // fails the skew check, before any floor
+        assertThrows(ClockSkewException.class, () -> EkkoGenerator.start(settings(stateDir, Duration.ofMillis(100), Duration.ZERO),
+                allocator));
+        // TTL 2 s + skew 100 ms: an earlier holder the coordinator forgot may issue until then; the next holder must not.
+        assertTrue(allocator.releases.get(0).reservedUntilMillis() >= now + 2100, "final report " + allocator.releases.get(0));
+    }
+
+    @Test
+    void withoutHistoryABoundedLeadHolderStartsPastAnEarlierHoldersLead() {
+        clock.freeze();
+        long t0 = clock.millis();
+        ScriptedAllocator first = new ScriptedAllocator();
+        first.next = () -> lease(11, Handover.mark(0), WorkerLease.UNKNOWN_TIME, null);
+        EkkoGenerator a = EkkoGenerator.start(settings(stateDir.resolve("a"), Duration.ofMillis(100), Duration.ofSeconds(5)), first);
+        long[] burst = new long[1024 * 3000]; // about 3 s of lead, within A's valid lease
+        a.next(burst, 0, burst.length);
+        long aLast = burst[burst.length - 1];
+        // The coordinator lost its data; B, with the fleet's settings, acquires worker 11 with no history.
+        allocator.next = () -> lease(11, Handover.unknown(), WorkerLease.UNKNOWN_TIME, null);
+        CompletableFuture<EkkoGenerator> b = CompletableFuture.supplyAsync(
+                () -> EkkoGenerator.start(settings(stateDir.resolve("b"), Duration.ofMillis(100), Duration.ofSeconds(5)), allocator));
+        clock.unfreeze();
+        generator = b.join();
+        long first2 = generator.next();
+        a.close();
+        assertTrue(Layout.compare(first2, aLast) > 0, "B issued " + (millisOf(first2) - t0) + " ms after t0, A had reached "
+                + (millisOf(aLast) - t0));
+    }
+
+    @Test
+    void aFloorAheadIsWaitedForOnlyUntilTheClockPlusTheLeadPassesIt() {
+        long mark = clock.millis() + 1000;
+        allocator.next = () -> lease(12, Handover.mark(mark), WorkerLease.UNKNOWN_TIME, null);
+        long t = System.nanoTime();
+        generator = EkkoGenerator.start(settings(stateDir, Duration.ofMillis(100), Duration.ofMillis(800)), allocator);
+        long took = (System.nanoTime() - t) / 1_000_000;
+        assertTrue(millisOf(generator.next()) > mark);
+        assertTrue(took < 700, "a floor 1000 ms ahead with an 800 ms lead should take about 200 ms, took " + took + " ms");
+    }
 }

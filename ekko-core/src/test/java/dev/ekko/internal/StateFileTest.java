@@ -210,4 +210,88 @@ class StateFileTest {
             assertEquals(3, g.workerId());
         }
     }
+
+    // ---------------------------------------------------------------- found in review (each failed before its fix)
+
+    @Test
+    void twoFirstOpensRacingNeverBothHoldTheFile() throws Exception {
+        for (int i = 0; i < 200; i++) {
+            Path race = dir.resolve("race" + i);
+            java.util.concurrent.CyclicBarrier barrier = new java.util.concurrent.CyclicBarrier(2);
+            java.util.List<java.util.concurrent.CompletableFuture<StateFile>> opens = new java.util.ArrayList<>();
+            for (int j = 0; j < 2; j++) {
+                opens.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try {
+                        barrier.await();
+                        return StateFile.open(race, layout, 0, 5);
+                    } catch (StateFileException refused) {
+                        return null;
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }, java.util.concurrent.Executors.newSingleThreadExecutor()));
+            }
+            java.util.List<StateFile> held = new java.util.ArrayList<>();
+            for (var f : opens) {
+                StateFile s = f.get();
+                if (s != null) {
+                    held.add(s);
+                }
+            }
+            // both results are in before either is closed: two non-null ones held the file at the same time
+            held.forEach(StateFile::close);
+            assertEquals(1, held.size(), "race " + i);
+        }
+    }
+
+    @Test
+    void creatingAFileThatAnotherProcessJustCreatedKeepsTheirs() throws IOException {
+        // The losing side of a first-start race between two processes: its check saw no file, then it creates one.
+        createClosedFile(123_456);
+        byte[] before = Files.readAllBytes(file());
+        StateFile.create(dir, file(), layout, 1, 3);
+        assertArrayEquals(before, Files.readAllBytes(file()), "the file was replaced, and with it its high-water mark");
+        try (java.util.stream.Stream<Path> left = Files.list(dir)) {
+            assertEquals(1, left.count(), "temporary file left behind");
+        }
+    }
+
+    @Test
+    void aRefusedSecondOpenInTheSameJvmKeepsTheHoldersLock() throws Exception {
+        StateFile first = open();
+        try {
+            assertThrows(StateFileException.class, this::open);
+            assertFalse(otherProcessCanLock(file()), "the refused open dropped the holder's OS lock");
+        } finally {
+            first.close();
+        }
+        assertTrue(otherProcessCanLock(file()));
+    }
+
+    @Test
+    void hostLocalSkipsWorkerIdsThisJvmHoldsWithoutDroppingTheirLocks() throws Exception {
+        dev.ekko.spi.AllocatorContext ctx = dev.ekko.spi.AllocatorContext.builder().workerIds(256)
+                .setting("ekko.state.dir", dir.toString()).build();
+        HostLocalAllocator a = new HostLocalAllocator(ctx);
+        HostLocalAllocator b = new HostLocalAllocator(ctx);
+        try {
+            assertEquals(0, a.acquire().workerId());
+            assertEquals(1, b.acquire().workerId());
+            assertFalse(otherProcessCanLock(dir.resolve("host-local").resolve("idc0-worker0.lock")), "b's scan dropped a's lock");
+        } finally {
+            a.close();
+            b.close();
+        }
+    }
+
+    /** Asks another process (python3's lockf, the same POSIX locks) whether it can lock the file now. */
+    private static boolean otherProcessCanLock(Path file) throws Exception {
+        Process p = new ProcessBuilder("python3", "-c", "import fcntl,sys\nf=open(sys.argv[1],'r+')\n"
+                + "try:\n  fcntl.lockf(f, fcntl.LOCK_EX|fcntl.LOCK_NB); print('LOCKED')\nexcept OSError: print('BUSY')",
+                file.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+        p.waitFor();
+        assertTrue(out.equals("LOCKED") || out.equals("BUSY"), out);
+        return out.equals("LOCKED");
+    }
 }
