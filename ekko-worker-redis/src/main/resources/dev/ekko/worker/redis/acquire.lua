@@ -15,7 +15,8 @@
 -- last), which keeps the instances hash down to one entry per worker ID.
 --
 -- Reply: {"granted", worker, serverMillis, mark, time, reserved, host, pid, instance}, the last six from the
--- worker ID's history ("" when absent; no mark means no history), or
+-- worker ID's history ("" when absent; no mark means no history, and so does a mark that another incarnation
+-- of the server wrote: see below), or
 -- {"exhausted", serverMillis, distinctHolders, holder1, count1, holder2, count2, ...} (at most 8 holders,
 -- most worker IDs first) when every worker ID is held.
 local prefix = ARGV[1]
@@ -89,7 +90,17 @@ end
 redis.call('HSET', history, 'holder', instance)
 redis.call('HSET', KEYS[1], instance, tostring(chosen))
 -- The mark this holder starts past: what it releases never goes below it (see release.lua).
-local h = redis.call('HMGET', history, 'mark', 'time', 'reserved', 'host', 'pid', 'instance')
+local h = redis.call('HMGET', history, 'mark', 'time', 'reserved', 'host', 'pid', 'instance', 'incarnation')
 redis.call('HSET', lease, 'base', h[1] or '')
 
-return {'granted', tostring(chosen), nowText, h[1] or '', h[2] or '', h[3] or '', h[4] or '', h[5] or '', h[6] or ''}
+-- A mark written by another incarnation of the server (it restarted since) may come from an old snapshot:
+-- a holder that is still live may have reported far past it, and its lease key is gone. Hand over no mark
+-- (Handover.unknown(): the core waits out the longest lease an earlier holder could still hold); the old
+-- mark stays the floor of what this holder may release ("base" above).
+local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+local mark = h[1] or ''
+if mark ~= '' and h[7] ~= incarnation then
+  mark = ''
+end
+
+return {'granted', tostring(chosen), nowText, mark, h[2] or '', h[3] or '', h[4] or '', h[5] or '', h[6] or ''}

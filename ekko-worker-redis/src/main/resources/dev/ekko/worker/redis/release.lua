@@ -27,7 +27,7 @@ local mark = used
 if lease[2] and lease[2] ~= '' and tonumber(lease[2]) > tonumber(used) then
   mark = lease[2]
 end
-redis.call('HSET', KEYS[2], 'mark', mark)
+redis.call('HSET', KEYS[2], 'mark', mark, 'incarnation', string.match(redis.call('INFO', 'server'), 'run_id:(%w+)'))
 redis.call('HSET', KEYS[2], 'time', ARGV[2], 'reserved', used, 'host', ARGV[4], 'pid', ARGV[5], 'instance', ARGV[6],
   'at', nowText)
 redis.call('DEL', KEYS[1])

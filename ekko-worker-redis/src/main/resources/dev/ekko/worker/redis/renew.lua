@@ -28,6 +28,8 @@ local old = redis.call('HGET', KEYS[2], 'mark')
 if old and tonumber(old) > tonumber(mark) then
   mark = old
 end
+-- The server incarnation that wrote the mark: acquire.lua trusts a mark only from its own incarnation.
+local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
 redis.call('HSET', KEYS[2], 'mark', mark, 'time', ARGV[3], 'reserved', ARGV[4], 'host', ARGV[5], 'pid', ARGV[6],
-  'instance', ARGV[7], 'at', nowText)
+  'instance', ARGV[7], 'at', nowText, 'incarnation', incarnation)
 return {'renewed', nowText}
