@@ -89,13 +89,8 @@ public final class Report {
      * @throws IllegalStateException if the document lacks the markers
      */
     public static void generate(Path json, Path docs) throws IOException {
-        List<Result> results = new ArrayList<>();
-        for (Object e : Json.array(Json.parse(Files.readString(json)))) {
-            results.add(Result.of(Json.object(e)));
-        }
         Path envFile = environmentFileOf(json);
-        Map<String, Object> env = Files.exists(envFile) ? Json.object(Json.parse(Files.readString(envFile))) : Map.of();
-        Report report = new Report(results, env);
+        Report report = load(json);
 
         String base = json.getFileName().toString().replaceFirst("\\.json$", "");
         Path png = json.resolveSibling(base + ".png");
@@ -120,13 +115,7 @@ public final class Report {
      * @param readme the README
      */
     public static void generateReadmeSummary(Path json, Path readme) throws IOException {
-        List<Result> results = new ArrayList<>();
-        for (Object e : Json.array(Json.parse(Files.readString(json)))) {
-            results.add(Result.of(Json.object(e)));
-        }
-        Path envFile = environmentFileOf(json);
-        Map<String, Object> env = Files.exists(envFile) ? Json.object(Json.parse(Files.readString(envFile))) : Map.of();
-        Report report = new Report(results, env);
+        Report report = load(json);
         Path from = readme.toAbsolutePath().getParent();
         Path png = json.resolveSibling(json.getFileName().toString().replaceFirst("\\.json$", "") + ".png");
         StringBuilder md = new StringBuilder();
@@ -139,6 +128,17 @@ public final class Report {
         report.startupSection(md);
         rewriteSection(readme, md.toString(), README_BEGIN, README_END);
         System.out.println("report: benchmark summary of " + readme + " rewritten");
+    }
+
+    /** Reads JMH's JSON and, if present, the {@code X.env.json} beside it. */
+    static Report load(Path json) throws IOException {
+        List<Result> results = new ArrayList<>();
+        for (Object e : Json.array(Json.parse(Files.readString(json)))) {
+            results.add(Result.of(Json.object(e)));
+        }
+        Path envFile = environmentFileOf(json);
+        Map<String, Object> env = Files.exists(envFile) ? Json.object(Json.parse(Files.readString(envFile))) : Map.of();
+        return new Report(results, env);
     }
 
     private static String link(Path fromDir, Path to) {
