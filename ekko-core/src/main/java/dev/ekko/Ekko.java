@@ -190,7 +190,7 @@ public final class Ekko {
          */
         public Builder environment() {
             Map<String, String> envToKey = new TreeMap<>();
-            for (String key : knownKeys()) {
+            for (String key : knownKeys(providers())) {
                 envToKey.put(ConfigKeys.envName(key), key);
             }
             for (Map.Entry<String, String> e : new TreeMap<>(System.getenv()).entrySet()) {
@@ -362,15 +362,15 @@ public final class Ekko {
             return found;
         }
 
-        private static TreeSet<String> knownKeys() {
+        /** @return the core's keys and those of every provider found */
+        private static TreeSet<String> knownKeys(Map<String, WorkerAllocatorProvider> providers) {
             TreeSet<String> keys = new TreeSet<>(ConfigKeys.CORE);
-            providers().values().forEach(p -> keys.addAll(p.configKeys()));
+            providers.values().forEach(p -> keys.addAll(p.configKeys()));
             return keys;
         }
 
         private void checkKeys(Map<String, WorkerAllocatorProvider> providers) {
-            TreeSet<String> known = new TreeSet<>(ConfigKeys.CORE);
-            providers.values().forEach(p -> known.addAll(p.configKeys()));
+            TreeSet<String> known = knownKeys(providers);
             List<String> unknown = new ArrayList<>();
             for (String key : settings.keySet()) {
                 if (!known.contains(key)) {

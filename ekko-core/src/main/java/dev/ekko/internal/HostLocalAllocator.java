@@ -65,7 +65,7 @@ public final class HostLocalAllocator implements WorkerAllocator {
         List<String> holders = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             int worker = (start + i) % n;
-            Path file = dir.resolve("idc" + context.idc() + "-worker" + worker + ".lock");
+            Path file = lockFile(worker);
             if (!JvmFileLocks.claim(file)) {
                 // held by this JVM: opening it to try would drop that holder's lock on close
                 if (holders.size() < 5) {
@@ -145,8 +145,12 @@ public final class HostLocalAllocator implements WorkerAllocator {
         FileChannel ch = held.remove(worker);
         if (ch != null) {
             closeQuietly(ch);
-            JvmFileLocks.release(dir.resolve("idc" + context.idc() + "-worker" + worker + ".lock"));
+            JvmFileLocks.release(lockFile(worker));
         }
+    }
+
+    private Path lockFile(int worker) {
+        return dir.resolve("idc" + context.idc() + "-worker" + worker + ".lock");
     }
 
     private static void closeQuietly(FileChannel ch) {

@@ -72,8 +72,7 @@ class LeaseLifecycleTest {
     private final ScriptedAllocator allocator = new ScriptedAllocator();
 
     private GeneratorSettings settings(Duration maxSkew) {
-        return new GeneratorSettings(Layout.defaults(), 2, 0, clock, stateDir, "scripted", Duration.ofSeconds(1), Duration.ZERO,
-                Duration.ofMillis(600), Duration.ofMillis(200), maxSkew, Duration.ofMillis(300), "test", "host-a", 1);
+        return settings(stateDir, maxSkew, Duration.ZERO);
     }
 
     private static WorkerLease lease(int worker, Handover handover, long coordinatorTime, ClockReport previous) {
