@@ -178,8 +178,12 @@ class RedisLeaseIT {
         WorkerAllocator first = allocator("svc-1");
         WorkerLease held = first.acquire();
         first.release(held, report(System.currentTimeMillis(), "host-svc-1"));
+        // Other instances take 20 other worker IDs meanwhile. Each names its own, so none takes svc-1's: a filler
+        // scanning from a random start could land on it (it is free), and then it would rightly not come back.
         for (int i = 0; i < 20; i++) {
-            allocator("filler-" + i).acquire();
+            int other = (held.workerId() + 1 + i) % WORKER_IDS;
+            assertEquals(other, allocator(context("filler-" + i, "host-filler-" + i).preferredWorkerId(other).build())
+                    .acquire().workerId());
         }
         assertEquals(held.workerId(), allocator("svc-1").acquire().workerId());
     }
