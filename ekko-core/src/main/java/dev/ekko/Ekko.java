@@ -144,6 +144,16 @@ public final class Ekko {
             return set(ConfigKeys.STATE_DIR, text(ConfigKeys.STATE_DIR, dir));
         }
 
+        /**
+         * @param dir where the host-wide worker-ID locks of the {@code manual} and {@code host-local} allocators live; must be
+         *     the same directory for every process on the host, whatever its state directory; default {@code /run/lock/ekko}
+         *     when {@code /run/lock} is writable, else {@code <java.io.tmpdir>/ekko-host-locks}
+         * @return this
+         */
+        public Builder hostLockDirectory(Path dir) {
+            return set(ConfigKeys.HOST_LOCK_DIR, text(ConfigKeys.HOST_LOCK_DIR, dir));
+        }
+
         /** @param reservation how far ahead time is reserved and forced to disk, 1s..1h; default 10s @return this */
         public Builder reservation(Duration reservation) {
             return set(ConfigKeys.RESERVATION, text(ConfigKeys.RESERVATION, reservation));
@@ -275,6 +285,7 @@ public final class Ekko {
                     break;
                 case ConfigKeys.RESERVATION: Values.checkDuration(key, Values.duration(key, v), Duration.ofSeconds(1), Duration.ofHours(1)); break;
                 case ConfigKeys.STATE_DIR:
+                case ConfigKeys.HOST_LOCK_DIR:
                     if (v.isBlank()) {
                         throw new IllegalArgumentException("must be a directory path: " + key + "=\"" + v + "\"");
                     }
@@ -344,9 +355,19 @@ public final class Ekko {
             long pid = ProcessHandle.current().pid();
             Map<String, String> allocatorSettings = new LinkedHashMap<>(settings);
             allocatorSettings.put(ConfigKeys.STATE_DIR, stateDir.toString());
+            allocatorSettings.put(ConfigKeys.HOST_LOCK_DIR, settings.getOrDefault(ConfigKeys.HOST_LOCK_DIR, defaultHostLockDir().toString()));
+            Duration maxSkew = durationOr(ConfigKeys.MAX_SKEW, Duration.ofSeconds(3));
+            Duration maxLead = durationOr(ConfigKeys.MAX_LEAD, Duration.ZERO);
+            Map<String, String> fleet = new TreeMap<>();
+            fleet.put(ConfigKeys.EPOCH, layout.epoch().toString());
+            fleet.put(ConfigKeys.POSITIVE, Boolean.toString(layout.isPositive()));
+            fleet.put(ConfigKeys.PRODUCT_BITS, Integer.toString(layout.productBits()));
+            fleet.put(ConfigKeys.LEASE_TTL, Values.format(ttl));
+            fleet.put(ConfigKeys.MAX_SKEW, Values.format(maxSkew));
+            fleet.put(ConfigKeys.MAX_LEAD, Values.format(maxLead));
             AllocatorContext context = AllocatorContext.builder().idc(intOr(ConfigKeys.IDC, 0)).workerIds(layout.workerIds())
                     .preferredWorkerId(worker).instance(instance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
-                    .settings(allocatorSettings).build();
+                    .settings(allocatorSettings).fleetSettings(fleet).build();
             WorkerAllocator allocator = provider.create(context);
             GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
                     durationOr(ConfigKeys.MAX_BACKWARD_WAIT, Duration.ofSeconds(1)), durationOr(ConfigKeys.MAX_LEAD, Duration.ZERO),
@@ -424,6 +445,15 @@ public final class Ekko {
                 return Path.of(xdg, "ekko");
             }
             return Path.of(System.getProperty("user.home"), ".local", "state", "ekko");
+        }
+
+        /** @return /run/lock/ekko when /run/lock is a writable directory (it is on Debian, Ubuntu, RHEL), else tmpdir/ekko-host-locks */
+        static Path defaultHostLockDir() {
+            Path runLock = Path.of("/run/lock");
+            if (Files.isDirectory(runLock) && Files.isWritable(runLock)) {
+                return runLock.resolve("ekko");
+            }
+            return Path.of(System.getProperty("java.io.tmpdir"), "ekko-host-locks");
         }
 
         private static String hostName() {

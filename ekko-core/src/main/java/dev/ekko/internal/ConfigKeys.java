@@ -23,10 +23,11 @@ public final class ConfigKeys {
     public static final String MAX_LEAD = "ekko.clock.max.lead";
     public static final String STATE_DIR = "ekko.state.dir";
     public static final String RESERVATION = "ekko.state.reservation";
+    public static final String HOST_LOCK_DIR = "ekko.host.lock.dir";
 
     /** Every core key. */
     public static final Set<String> CORE = Set.of(EPOCH, POSITIVE, PRODUCT_BITS, PRODUCT, IDC, WORKER_ID, ALLOCATOR, INSTANCE, LEASE_TTL,
-            LEASE_MARGIN, REPORT_INTERVAL, MAX_SKEW, MAX_BACKWARD_WAIT, MAX_LEAD, STATE_DIR, RESERVATION);
+            LEASE_MARGIN, REPORT_INTERVAL, MAX_SKEW, MAX_BACKWARD_WAIT, MAX_LEAD, STATE_DIR, RESERVATION, HOST_LOCK_DIR);
 
     /** Back ends shipped by the project: key prefix to (allocator name, artifact), for hints when one is missing. */
     public static final Map<String, String[]> KNOWN_BACKENDS = Map.of(

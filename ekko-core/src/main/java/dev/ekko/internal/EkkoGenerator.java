@@ -280,6 +280,7 @@ public final class EkkoGenerator implements IdGenerator {
                     + " ms, more than ekko.clock.max.skew=" + Values.format(settings.maxSkew())
                     + "; IDs stay unique, but a restart will be refused until the clocks agree");
         }
+        t.stateFile.checkIntact();
         t.stateFile.reserve(target);
         long deadline = renewed.expires()
                 ? renewed.grantedAtNanos() + renewed.ttl().toNanos() - settings.leaseMargin().toNanos() : Long.MAX_VALUE;

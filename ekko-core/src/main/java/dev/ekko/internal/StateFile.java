@@ -339,6 +339,16 @@ public final class StateFile implements AutoCloseable {
     }
 
     /**
+     * Checks that the file on disk is still the one mapped and locked, whole: called by the keeper at every renewal,
+     * before the issue limit is raised.
+     *
+     * @throws StateFileException if it was truncated, replaced, or removed while in use
+     */
+    public void checkIntact() {
+        // TODO(issue 8, item 11): implemented in the state-file hardening change
+    }
+
+    /**
      * Raises the reservation and forces it to disk; returns only once it is durable.
      *
      * @param unixMillis the new reservation; lower values are ignored

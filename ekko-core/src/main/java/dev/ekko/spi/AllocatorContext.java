@@ -24,6 +24,7 @@ public final class AllocatorContext {
     private final Duration leaseTtl;
     private final EkkoClock clock;
     private final Map<String, String> settings;
+    private final Map<String, String> fleetSettings;
 
     private AllocatorContext(Builder b) {
         this.idc = b.idc;
@@ -35,6 +36,7 @@ public final class AllocatorContext {
         this.leaseTtl = b.leaseTtl;
         this.clock = b.clock;
         this.settings = Map.copyOf(b.settings);
+        this.fleetSettings = java.util.Collections.unmodifiableMap(new TreeMap<>(b.fleetSettings));
     }
 
     /** @return a builder; the core builds contexts, and so do allocator tests */
@@ -128,6 +130,20 @@ public final class AllocatorContext {
         return v == null ? defaultValue : Values.integer(key, v, min, max);
     }
 
+    /**
+     * The settings every process sharing a coordinator namespace must agree on, as key to canonical value
+     * (layout: {@code ekko.epoch}, {@code ekko.positive}, {@code ekko.product.bits}; timing the no-history
+     * floor assumes of every earlier holder: {@code ekko.worker.lease.ttl}, {@code ekko.clock.max.skew},
+     * {@code ekko.clock.max.lead}). A coordinator records them on first use of a namespace and refuses a
+     * process whose values differ, naming both: a holder with another layout issues other IDs for the same
+     * bits, and one with a longer lease, skew or lead may issue past the floor the others wait for.
+     *
+     * @return the settings, sorted by key; empty when the core did not supply them (allocator tests)
+     */
+    public Map<String, String> fleetSettings() {
+        return fleetSettings;
+    }
+
     @Override
     public String toString() {
         Map<String, String> shown = new TreeMap<>();
@@ -147,6 +163,7 @@ public final class AllocatorContext {
         private Duration leaseTtl = Duration.ofSeconds(30);
         private EkkoClock clock = EkkoClock.system();
         private final Map<String, String> settings = new TreeMap<>();
+        private final Map<String, String> fleetSettings = new TreeMap<>();
 
         private Builder() {
         }
@@ -223,6 +240,12 @@ public final class AllocatorContext {
         /** @param all settings to add @return this */
         public Builder settings(Map<String, String> all) {
             all.forEach(this::setting);
+            return this;
+        }
+
+        /** @param all the settings a namespace's processes must share (see {@link AllocatorContext#fleetSettings()}) @return this */
+        public Builder fleetSettings(Map<String, String> all) {
+            all.forEach((k, v) -> fleetSettings.put(Objects.requireNonNull(k, "key"), Objects.requireNonNull(v, "value")));
             return this;
         }
 

@@ -13,8 +13,10 @@ public final class Handover {
         /** The last reserved-until mark of every earlier holder is known: start past {@link #markMillis()}. */
         MARK,
         /**
-         * The coordinator has no history for this worker ID, which it cannot tell apart from having lost
-         * it: the core waits out the longest lease an earlier holder could still hold.
+         * The coordinator has no history for this worker ID it can vouch for, which it cannot tell apart from
+         * having lost it: the core waits out the longest lease an earlier holder could still hold. A mark it
+         * still has but cannot trust to be the latest (written before a restart, a restore or a failover) is
+         * given as a lower bound ({@link #atLeast(long)}): the floor is the later of that mark and the wait.
          */
         UNKNOWN,
         /**
@@ -48,6 +50,18 @@ public final class Handover {
         return UNKNOWN;
     }
 
+    /**
+     * History that may be incomplete, with a mark that is still a lower bound: a mark from before the
+     * coordinator restarted or was restored may be older than the latest one, but no earlier holder's
+     * reservation is below it. The core starts past the later of the mark and the no-history wait.
+     *
+     * @param markMillis a millisecond every earlier holder may have issued in, Unix milliseconds
+     * @return unknown history, bounded below by {@code markMillis}
+     */
+    public static Handover atLeast(long markMillis) {
+        return markMillis == Long.MIN_VALUE ? UNKNOWN : new Handover(Kind.UNKNOWN, markMillis);
+    }
+
     /** @return history lives in the local state file only */
     public static Handover stateFile() {
         return STATE_FILE;
@@ -58,13 +72,21 @@ public final class Handover {
         return kind;
     }
 
-    /** @return the mark in Unix milliseconds; {@link Long#MIN_VALUE} unless {@link Kind#MARK} */
+    /**
+     * @return the mark in Unix milliseconds: for {@link Kind#MARK} the latest reservation of every earlier holder,
+     *     for {@link Kind#UNKNOWN} a lower bound ({@link Long#MIN_VALUE} when there is none), for
+     *     {@link Kind#STATE_FILE} {@link Long#MIN_VALUE}
+     */
     public long markMillis() {
         return markMillis;
     }
 
     @Override
     public String toString() {
-        return kind == Kind.MARK ? "Handover{mark=" + Instant.ofEpochMilli(markMillis) + "}" : "Handover{" + kind + "}";
+        if (kind == Kind.MARK) {
+            return "Handover{mark=" + Instant.ofEpochMilli(markMillis) + "}";
+        }
+        return markMillis == Long.MIN_VALUE ? "Handover{" + kind + "}"
+                : "Handover{" + kind + ", atLeast=" + Instant.ofEpochMilli(markMillis) + "}";
     }
 }
