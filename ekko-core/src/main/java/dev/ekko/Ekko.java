@@ -339,6 +339,15 @@ public final class Ekko {
                         + Values.format(report) + ", " + ConfigKeys.LEASE_MARGIN + "=" + Values.format(margin) + ", "
                         + ConfigKeys.LEASE_TTL + "=" + Values.format(ttl));
             }
+            Duration skewSetting = durationOr(ConfigKeys.MAX_SKEW, Duration.ofSeconds(3));
+            if (margin.compareTo(skewSetting) < 0) {
+                // A holder whose clock is +skew may issue until its fence (TTL - margin after a renewal); a successor
+                // without history at -skew waits TTL + skew from its clock: they share milliseconds unless margin >= skew.
+                throw new IllegalStateException("must hold " + ConfigKeys.LEASE_MARGIN + " >= " + ConfigKeys.MAX_SKEW + ", or two"
+                        + " holders of one worker ID whose clocks differ by the tolerated skew could issue in the same milliseconds"
+                        + " after a coordinator lost its data: " + ConfigKeys.LEASE_MARGIN + "=" + Values.format(margin) + ", "
+                        + ConfigKeys.MAX_SKEW + "=" + Values.format(skewSetting));
+            }
             if (reservation.compareTo(report.multipliedBy(2)) < 0) {
                 throw new IllegalStateException("must be >= " + Values.format(report.multipliedBy(2)) + " (2 * "
                         + ConfigKeys.REPORT_INTERVAL + "=" + Values.format(report) + ") so the reservation never runs out between reports: "
@@ -349,21 +358,20 @@ public final class Ekko {
             if (provider == null) {
                 throw new IllegalArgumentException(missingAllocator(allocatorName, providers));
             }
-            Path stateDir = Path.of(settings.getOrDefault(ConfigKeys.STATE_DIR, defaultStateDir().toString()));
+            Path stateDir = settings.containsKey(ConfigKeys.STATE_DIR) ? Path.of(settings.get(ConfigKeys.STATE_DIR)) : defaultStateDir();
             String host = hostName();
             String instance = settings.getOrDefault(ConfigKeys.INSTANCE, host);
             long pid = ProcessHandle.current().pid();
             Map<String, String> allocatorSettings = new LinkedHashMap<>(settings);
             allocatorSettings.put(ConfigKeys.STATE_DIR, stateDir.toString());
             allocatorSettings.put(ConfigKeys.HOST_LOCK_DIR, settings.getOrDefault(ConfigKeys.HOST_LOCK_DIR, defaultHostLockDir().toString()));
-            Duration maxSkew = durationOr(ConfigKeys.MAX_SKEW, Duration.ofSeconds(3));
             Duration maxLead = durationOr(ConfigKeys.MAX_LEAD, Duration.ZERO);
             Map<String, String> fleet = new TreeMap<>();
             fleet.put(ConfigKeys.EPOCH, layout.epoch().toString());
             fleet.put(ConfigKeys.POSITIVE, Boolean.toString(layout.isPositive()));
             fleet.put(ConfigKeys.PRODUCT_BITS, Integer.toString(layout.productBits()));
             fleet.put(ConfigKeys.LEASE_TTL, Values.format(ttl));
-            fleet.put(ConfigKeys.MAX_SKEW, Values.format(maxSkew));
+            fleet.put(ConfigKeys.MAX_SKEW, Values.format(skewSetting));
             fleet.put(ConfigKeys.MAX_LEAD, Values.format(maxLead));
             AllocatorContext context = AllocatorContext.builder().idc(intOr(ConfigKeys.IDC, 0)).workerIds(layout.workerIds())
                     .preferredWorkerId(worker).instance(instance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
@@ -371,7 +379,7 @@ public final class Ekko {
             WorkerAllocator allocator = provider.create(context);
             GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
                     durationOr(ConfigKeys.MAX_BACKWARD_WAIT, Duration.ofSeconds(1)), durationOr(ConfigKeys.MAX_LEAD, Duration.ZERO),
-                    reservation, report, durationOr(ConfigKeys.MAX_SKEW, Duration.ofSeconds(3)), margin, instance, host, pid);
+                    reservation, report, skewSetting, margin, instance, host, pid);
             return EkkoGenerator.start(gs, allocator);
         }
 
@@ -440,11 +448,28 @@ public final class Ekko {
 
         /** @return $XDG_STATE_HOME/ekko if set, else ~/.local/state/ekko */
         static Path defaultStateDir() {
-            String xdg = System.getenv("XDG_STATE_HOME");
-            if (xdg != null && !xdg.isBlank()) {
-                return Path.of(xdg, "ekko");
+            return defaultStateDir(System.getenv("XDG_STATE_HOME"), System.getProperty("user.home"));
+        }
+
+        /**
+         * @param xdgStateHome the XDG_STATE_HOME variable, or null
+         * @param userHome the user.home property, or null
+         * @return the default state directory
+         * @throws IllegalStateException naming ekko.state.dir when neither gives an absolute directory (a container
+         *     running under an arbitrary UID has no home: the JVM then says "?")
+         */
+        static Path defaultStateDir(String xdgStateHome, String userHome) {
+            if (xdgStateHome != null && !xdgStateHome.isBlank() && Path.of(xdgStateHome.trim()).isAbsolute()) {
+                return Path.of(xdgStateHome.trim(), "ekko");
             }
-            return Path.of(System.getProperty("user.home"), ".local", "state", "ekko");
+            if (userHome == null || userHome.isBlank() || !Path.of(userHome.trim()).isAbsolute()) {
+                throw new IllegalStateException("must be set: " + ConfigKeys.STATE_DIR + " (environment variable "
+                        + ConfigKeys.envName(ConfigKeys.STATE_DIR) + "), because there is no default: this user has no home directory"
+                        + " (user.home=\"" + userHome + "\", as for an arbitrary container UID) and XDG_STATE_HOME is "
+                        + (xdgStateHome == null || xdgStateHome.isBlank() ? "not set" : "not absolute (\"" + xdgStateHome + "\")")
+                        + "; choose a writable directory that survives restarts (a volume in a container)");
+            }
+            return Path.of(userHome.trim(), ".local", "state", "ekko");
         }
 
         /** @return /run/lock/ekko when /run/lock is a writable directory (it is on Debian, Ubuntu, RHEL), else tmpdir/ekko-host-locks */

@@ -303,7 +303,7 @@ class GeneratorClockTest {
         IdGenerator g = builder().build();
         g.next();
         g.close();
-        IllegalStateException e = assertThrows(IllegalStateException.class, g::next);
+        GeneratorClosedException e = assertThrows(GeneratorClosedException.class, g::next);
         assertEquals("generator is closed: idc=0 worker=42", e.getMessage());
         g.close();
     }

@@ -32,7 +32,7 @@ class RejectedInputTest {
 
     /** Core keys plus those of the allocators in ekko-core (host-local's ekko.hostlocal.dir), sorted. */
     private static final String KNOWN_KEYS = "ekko.clock.max.backward.wait, ekko.clock.max.lead, ekko.clock.max.skew, ekko.epoch, "
-            + "ekko.hostlocal.dir, ekko.idc, ekko.positive, ekko.product, ekko.product.bits, ekko.state.dir, ekko.state.reservation, "
+            + "ekko.host.lock.dir, ekko.hostlocal.dir, ekko.idc, ekko.positive, ekko.product, ekko.product.bits, ekko.state.dir, ekko.state.reservation, "
             + "ekko.worker.allocator, ekko.worker.id, ekko.worker.instance, ekko.worker.lease.margin, ekko.worker.lease.ttl, "
             + "ekko.worker.report.interval";
 

@@ -13,11 +13,16 @@ import dev.ekko.LeaseLostException;
 import dev.ekko.spi.ClockReport;
 import dev.ekko.spi.Handover;
 import dev.ekko.spi.WorkerAllocator;
+import dev.ekko.StateFileException;
 import dev.ekko.spi.WorkerLease;
 import java.lang.System.Logger.Level;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -36,6 +41,19 @@ import java.util.concurrent.TimeUnit;
 public final class EkkoGenerator implements IdGenerator {
 
     private static final System.Logger LOG = System.getLogger("dev.ekko");
+    /** How many worker IDs a start tries when each one's history is ahead of this host's clock. */
+    static final int MAX_WORKER_SWITCHES = 8;
+    /** How long {@link #close()} waits for the keeper to stop before it goes on without it. */
+    private static final long CLOSE_KEEPER_WAIT_MILLIS = 1000;
+    private static final VarHandle TERM;
+
+    static {
+        try {
+            TERM = MethodHandles.lookup().findVarHandle(EkkoGenerator.class, "term", Term.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     final EkkoClock clock;
     final Layout layout;
@@ -46,13 +64,16 @@ public final class EkkoGenerator implements IdGenerator {
     private final WorkerAllocator allocator;
     private final ScheduledExecutorService keeper;
 
-    /** What next() reads: a live term, or an idle one that says why nothing is issued. */
+    /**
+     * What next() reads: a live term, or an idle one that says why nothing is issued. Replaced by CAS where a
+     * thread without the monitor ({@link #close()}) may replace it too, so a closed generator is never revived.
+     */
     private volatile Term term;
     /** The last live term; guarded by this. */
     private Term live;
     /** The lease of {@link #live}; guarded by this. */
     private WorkerLease lease;
-    private volatile boolean closed;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     private EkkoGenerator(GeneratorSettings settings, WorkerAllocator allocator) {
         this.settings = settings;
@@ -122,16 +143,59 @@ public final class EkkoGenerator implements IdGenerator {
     private record Floor(long markMillis, long allowedWaitMillis, String reason) {
     }
 
+    /** A start refused because this worker ID's history is ahead of our clock: another worker ID may do. */
+    private static final class HistoryAhead extends Exception {
+        private static final long serialVersionUID = 1L;
+        final transient RuntimeException refusal;
+
+        HistoryAhead(RuntimeException refusal) {
+            super(refusal.getMessage(), null, false, false);
+            this.refusal = refusal;
+        }
+    }
+
+    /**
+     * Acquires a worker ID and starts a term on it. When the worker ID's history is ahead of this host's clock (a
+     * clock set back across a restart: its state file, the handover mark or its last report), gives it back and
+     * asks for another one, up to {@link #MAX_WORKER_SWITCHES} times, instead of failing until the clock catches up.
+     */
     private Term startTerm(Term previous) throws InterruptedException {
-        WorkerLease acquired = allocator.acquire();
+        Set<Integer> refused = new HashSet<>();
+        HistoryAhead last = null;
+        for (;;) {
+            WorkerLease acquired = refused.isEmpty() ? allocator.acquire() : allocator.acquire(Set.copyOf(refused));
+            if (refused.contains(acquired.workerId())) {
+                // The allocator cannot choose another one (manual), or all others are held.
+                releaseQuietly(acquired, now -> Math.max(now, startReleaseMark(acquired)));
+                throw last.refusal;
+            }
+            try {
+                return startTerm(previous, acquired);
+            } catch (HistoryAhead e) {
+                last = e;
+                refused.add(acquired.workerId());
+                if (refused.size() >= MAX_WORKER_SWITCHES) {
+                    throw e.refusal;
+                }
+                LOG.log(Level.WARNING, "idc=" + idc + ": not starting on worker=" + acquired.workerId() + ", gave it back and acquiring"
+                        + " another worker ID: " + e.getMessage());
+            }
+        }
+    }
+
+    /** What a start that fails must still report: the handover mark, or, with no history, the floor it would have waited for. */
+    private long startReleaseMark(WorkerLease acquired) {
+        Handover h = acquired.handover();
+        return h.kind() == Handover.Kind.UNKNOWN ? Math.max(h.markMillis(), unknownHistoryFloor(acquired, clock.millis())) : h.markMillis();
+    }
+
+    private Term startTerm(Term previous, WorkerLease acquired) throws InterruptedException, HistoryAhead {
         StateFile opened = null;
         boolean ok = false;
         // A failed start issued nothing, but its final report must still cover what an earlier holder may have
         // issued: the handover mark, or, with no history, the floor this start would have waited for. Set before
         // anything can throw.
-        long releaseMark = acquired.handover().kind() == Handover.Kind.UNKNOWN
-                ? unknownHistoryFloor(acquired, clock.millis())
-                : acquired.handover().markMillis();
+        long releaseMark = startReleaseMark(acquired);
         try {
             int worker = acquired.workerId();
             if (worker >= layout.workerIds()) {
@@ -153,11 +217,11 @@ public final class EkkoGenerator implements IdGenerator {
             releaseMark = Math.max(releaseMark, floor.markMillis);
             long gap = floor.markMillis - now - maxLeadMillis;
             if (gap > floor.allowedWaitMillis) {
-                throw new ClockMovedBackwardsException("refusing to start idc=" + idc + " worker=" + worker + " (" + floor.reason + "): ",
-                        now, floor.markMillis, 0);
+                throw new HistoryAhead(new ClockMovedBackwardsException("refusing to start idc=" + idc + " worker=" + worker + " ("
+                        + floor.reason + "): ", now, floor.markMillis, 0));
             }
             long floorOffset = floor.markMillis - layout.epochMillis();
-            Term t = new Term(Term.Kind.LIVE, this, worker, sf, acquired.expires(), floorOffset, null);
+            Term t = new Term(Term.Kind.LIVE, null, this, worker, sf, acquired.expires(), floorOffset, null);
             lease = acquired;
             renewAndReserve(t, floorOffset + 1);
             awaitFloor(t, floor, gap);
@@ -174,23 +238,51 @@ public final class EkkoGenerator implements IdGenerator {
         }
     }
 
-    private void checkStartClock(WorkerLease acquired, long now) {
+    private void checkStartClock(WorkerLease acquired, long now) throws HistoryAhead {
         long skew = settings.maxSkew().toMillis();
         long coordinator = acquired.coordinatorTimeMillis();
-        if (coordinator != WorkerLease.UNKNOWN_TIME && Math.abs(now - coordinator) > skew) {
+        long outside = outsideSkew(acquired, now);
+        if (outside != 0) {
             throw new ClockSkewException("refusing to start idc=" + idc + " worker=" + acquired.workerId() + ", local clock vs coordinator",
                     now, coordinator, skew);
         }
         ClockReport last = acquired.previousReport();
         if (last != null) {
-            // Our own host's report must never be ahead of our clock; another host's may be, by the tolerated skew.
-            long allowed = last.host().equals(settings.host()) ? 0 : skew;
+            // Our own host's report must not be ahead of our clock by more than a clock step next() would wait out;
+            // another host's may be, by the tolerated skew.
+            boolean mine = last.host().equals(settings.host());
+            long allowed = mine ? settings.maxBackwardWait().toMillis() : skew;
             if (now < last.localTimeMillis() - allowed) {
-                throw new ClockSkewException("refusing to start idc=" + idc + " worker=" + acquired.workerId()
+                throw new HistoryAhead(new ClockSkewException("refusing to start idc=" + idc + " worker=" + acquired.workerId()
                         + ", local clock is behind this worker ID's last report (by " + last.host() + ", pid " + last.pid() + ")",
-                        now, last.localTimeMillis(), allowed);
+                        now, last.localTimeMillis(), allowed, mine ? "a clock set back further than ekko.clock.max.backward.wait="
+                        + Values.format(settings.maxBackwardWait()) + " is refused; fix the clock (NTP) or wait" : "fix the clock (NTP)"));
             }
         }
+    }
+
+    /**
+     * How far the coordinator's clock at a request lies outside what the local clock allows: it was read between the
+     * local send time and {@code now} (after the reply), so it must lie within [send - skew, now + skew]. The check is
+     * fair to a slow round trip and exact for clocks that agree, so even {@code ekko.clock.max.skew=0} holds for a
+     * coordinator on the same host.
+     *
+     * @return 0 when within (or the coordinator's clock is unknown); else coordinator minus the nearest allowed time
+     */
+    private long outsideSkew(WorkerLease l, long now) {
+        long coordinator = l.coordinatorTimeMillis();
+        if (coordinator == WorkerLease.UNKNOWN_TIME) {
+            return 0;
+        }
+        long skew = settings.maxSkew().toMillis();
+        long sentAt = now - Math.max(0, (clock.nanos() - l.grantedAtNanos()) / 1_000_000);
+        if (coordinator < sentAt - skew) {
+            return coordinator - (sentAt - skew);
+        }
+        if (coordinator > now + skew) {
+            return coordinator - (now + skew);
+        }
+        return 0;
     }
 
     private Floor floor(Term previous, StateFile sf, WorkerLease acquired, long now) {
@@ -201,17 +293,30 @@ public final class EkkoGenerator implements IdGenerator {
             f = new Floor(sf.lastIssued(), backward + reservationAhead(acquired), "last millisecond of this process's previous lease");
         } else {
             f = new Floor(sf.startFloor(), backward + (sf.floorIsReservation() ? reservationAhead(acquired) : 0), sf.floorReason());
+            if (previous != null && previous.stopped() != Term.Stop.STATE_FILE) {
+                // Another worker ID than before: IDs of one generator keep increasing across terms.
+                long mark = previous.stateFile.lastIssued();
+                if (mark > f.markMillis) {
+                    f = new Floor(mark, backward + reservationAhead(acquired), "last millisecond of this generator's previous term (worker "
+                            + previous.workerId + "), so its IDs keep increasing");
+                }
+            }
         }
         Handover h = acquired.handover();
         if (h.kind() == Handover.Kind.MARK && h.markMillis() > f.markMillis) {
             f = new Floor(h.markMillis(), reservationAhead(acquired) + skew + backward, "last reservation reported by the previous holder");
         } else if (h.kind() == Handover.Kind.UNKNOWN) {
-            long mark = unknownHistoryFloor(acquired, now);
-            if (mark > f.markMillis) {
-                f = new Floor(mark, mark - now + 1, "the coordinator has no history for this worker ID (new, or its data was lost),"
-                        + " so an earlier holder may still be live until its lease (" + Values.format(acquired.ttl())
-                        + ") and the tolerated skew (" + Values.format(settings.maxSkew()) + ") have passed"
-                        + (maxLeadMillis > 0 ? ", and its IDs may run the max lead (" + Values.format(settings.maxLead()) + ") ahead" : ""));
+            long wait = unknownHistoryFloor(acquired, now);
+            String why = "the coordinator has no history for this worker ID that it can vouch for (new, its data was lost, or it"
+                    + " restarted), so an earlier holder may still be live until its lease (" + Values.format(acquired.ttl())
+                    + ") and the tolerated skew (" + Values.format(settings.maxSkew()) + ") have passed"
+                    + (maxLeadMillis > 0 ? ", and its IDs may run the max lead (" + Values.format(settings.maxLead()) + ") ahead" : "");
+            if (h.markMillis() > wait && h.markMillis() > f.markMillis) {
+                // A mark the coordinator cannot vouch for is still a lower bound: a holder whose clock ran ahead reported it.
+                f = new Floor(h.markMillis(), wait - now + 1 + reservationAhead(acquired) + skew + backward, why
+                        + "; the last mark it still has is later still");
+            } else if (wait > f.markMillis) {
+                f = new Floor(wait, wait - now + 1, why);
             }
         }
         return f;
@@ -231,7 +336,10 @@ public final class EkkoGenerator implements IdGenerator {
         return Math.max(settings.reservation().toMillis(), l.expires() ? l.ttl().toMillis() : 0);
     }
 
-    /** Waits until the clock (plus the allowed lead) passes the floor, renewing the lease meanwhile. */
+    /**
+     * Waits until the clock (plus the allowed lead) passes the floor, renewing the lease meanwhile. Sleeps without
+     * blocking {@link #close()}: close interrupts the keeper, and the loop also stops once it sees the generator closed.
+     */
     private void awaitFloor(Term t, Floor floor, long gap) throws InterruptedException {
         if (gap < 0) {
             return;
@@ -245,6 +353,9 @@ public final class EkkoGenerator implements IdGenerator {
         long lastRenew = clock.nanos();
         // Issuing may start once the clock plus the allowed lead passes the floor: the first ID is at floor + 1.
         while (clock.millis() + maxLeadMillis <= floor.markMillis) {
+            if (closed.get()) {
+                throw new InterruptedException("generator closed while waiting for its start floor");
+            }
             if (clock.nanos() - lastRenew >= period) {
                 lastRenew = clock.nanos();
                 renewAndReserve(t, floor.markMillis + 1 - layout.epochMillis());
@@ -259,8 +370,18 @@ public final class EkkoGenerator implements IdGenerator {
      * Reports the clock and a reservation to the coordinator, forces it to the state file, then lets the
      * hot path issue up to it. The order is the invariant: nothing is issued past a mark that is not both
      * durable on this host and known to the coordinator.
+     *
+     * <p>With a coordinator clock, the limit is also never past what a holder whose clock agrees with it could
+     * reach before its fence: coordinator time + TTL - margin + max skew + max lead. That is at or below the floor a
+     * successor without history waits for (given margin >= skew), so a clock that jumps ahead between two renewals
+     * cannot carry IDs past it. When the clocks disagree by more than the tolerated skew, the limit is not raised
+     * at all: callers get {@link ClockSkewException} once they reach it, until a renewal finds the clocks agreeing.
      */
     synchronized void renewAndReserve(Term t, long wantedOffset) throws InterruptedException {
+        if (t.stopped() != null) {
+            // Never renew for, or re-permit, a term that was stopped while this thread stalled.
+            throw new LeaseLostException(t.stopReason());
+        }
         long now = clock.millis();
         // Reserve at least to where the fence will stop us: with a coordinator down, the lease deadline,
         // not the reservation, decides when issuing stops (and the next holder, who can only come after
@@ -273,18 +394,35 @@ public final class EkkoGenerator implements IdGenerator {
         target = Math.min(target, layout.epochMillis() + layout.maxTimeOffset());
         WorkerLease renewed = allocator.renew(lease, new ClockReport(now, target, settings.host(), settings.pid(), settings.instance()));
         lease = renewed;
-        long coordinator = renewed.coordinatorTimeMillis();
-        if (coordinator != WorkerLease.UNKNOWN_TIME && Math.abs(now - coordinator) > settings.maxSkew().toMillis()) {
-            LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": local clock " + Instant.ofEpochMilli(now)
-                    + " differs from the coordinator's " + Instant.ofEpochMilli(coordinator) + " by " + (now - coordinator)
-                    + " ms, more than ekko.clock.max.skew=" + Values.format(settings.maxSkew())
-                    + "; IDs stay unique, but a restart will be refused until the clocks agree");
-        }
+        long after = clock.millis();
         t.stateFile.checkIntact();
         t.stateFile.reserve(target);
-        long deadline = renewed.expires()
-                ? renewed.grantedAtNanos() + renewed.ttl().toNanos() - settings.leaseMargin().toNanos() : Long.MAX_VALUE;
-        t.permit(target - layout.epochMillis(), deadline);
+        long limitOffset = target - layout.epochMillis();
+        long coordinator = renewed.coordinatorTimeMillis();
+        long skew = settings.maxSkew().toMillis();
+        long margin = settings.leaseMargin().toMillis();
+        if (coordinator != WorkerLease.UNKNOWN_TIME && renewed.expires()) {
+            long cap = coordinator + renewed.ttl().toMillis() - margin + skew + maxLeadMillis;
+            limitOffset = Math.min(limitOffset, cap - layout.epochMillis());
+        }
+        if (outsideSkew(renewed, after) != 0) {
+            limitOffset = Math.min(limitOffset, t.issueLimitOffset());
+            if (t.skew() == null) {
+                LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": local clock " + Instant.ofEpochMilli(after)
+                        + " differs from the coordinator's " + Instant.ofEpochMilli(coordinator) + " by " + (after - coordinator)
+                        + " ms, more than ekko.clock.max.skew=" + Values.format(settings.maxSkew()) + "; not issuing past "
+                        + Instant.ofEpochMilli(layout.epochMillis() + limitOffset) + " until the clocks agree again");
+            }
+            t.skew(new Term.Skew(after, coordinator, skew));
+        } else if (t.skew() != null) {
+            LOG.log(Level.INFO, "idc=" + idc + " worker=" + t.workerId + ": local clock agrees with the coordinator's again; issuing");
+            t.skew(null);
+        }
+        long ttlLessMargin = renewed.ttl().toMillis() - margin;
+        long deadlineNanos = renewed.expires() ? renewed.grantedAtNanos() + ttlLessMargin * 1_000_000 : Long.MAX_VALUE;
+        // The wall clock read before the request was sent, like grantedAtNanos: the coordinator's expiry is later.
+        long deadlineWallOffset = renewed.expires() ? now + ttlLessMargin - layout.epochMillis() : Long.MAX_VALUE;
+        t.permit(limitOffset, deadlineNanos, deadlineWallOffset);
     }
 
     /** The hot path's slow path: the clock passed the reservation before the keeper extended it. */
@@ -295,6 +433,15 @@ public final class EkkoGenerator implements IdGenerator {
                     return;
                 }
                 renewAndReserve(t, offset);
+                if (offset > t.issueLimitOffset() && t.stopped() == null) {
+                    Term.Skew k = t.skew();
+                    if (k != null) {
+                        throw t.skewRefusal(k);
+                    }
+                    throw new EkkoException("cannot issue in " + Instant.ofEpochMilli(layout.epochMillis() + offset) + " with idc=" + idc
+                            + " worker=" + t.workerId + ": past " + Instant.ofEpochMilli(layout.epochMillis() + t.issueLimitOffset())
+                            + ", the limit the coordinator's clock allows (its time + lease TTL - margin + max skew + max lead)");
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -302,60 +449,104 @@ public final class EkkoGenerator implements IdGenerator {
         } catch (LeaseLostException e) {
             lose(t, e.getMessage());
             throw e;
+        } catch (StateFileException e) {
+            fenceStateFile(t, e);
+            throw e;
+        } catch (ClockSkewException e) {
+            throw e;
         } catch (RuntimeException e) {
             throw new EkkoException("cannot issue past the reservation " + Instant.ofEpochMilli(layout.epochMillis() + t.issueLimitOffset())
                     + " of idc=" + idc + " worker=" + t.workerId + ": extending it failed: " + e.getMessage(), e);
         }
     }
 
-    /** The keeper thread's task, every report interval. */
+    /**
+     * The keeper thread's task, every report interval. It never throws: an exception thrown by a scheduled task
+     * cancels its schedule, which would leave the generator without renewals (and so fenced) for good.
+     */
     private void keep() {
         Term t;
         synchronized (this) {
             t = live;
         }
         try {
-            if (closed) {
+            if (closed.get()) {
                 return;
             }
             if (term.kind == Term.Kind.LOST) {
+                if (t.stopped() == Term.Stop.STATE_FILE) {
+                    return; // for good: see fenceStateFile
+                }
                 reacquire(t);
             } else {
                 renewAndReserve(t, 0);
             }
         } catch (LeaseLostException e) {
             lose(t, e.getMessage());
+        } catch (StateFileException e) {
+            fenceStateFile(t, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": " + (term.kind == Term.Kind.LOST
                     ? "acquiring a worker ID failed, retrying in " + Values.format(settings.reportInterval())
                     : "lease renewal failed; IDs stop at the fence deadline unless a renewal succeeds") + ": " + e.getMessage());
+        } catch (Throwable e) {
+            // An Error (OutOfMemoryError, a linkage error): log it and keep the schedule; the fence still holds.
+            LOG.log(Level.ERROR, "idc=" + idc + " worker=" + t.workerId + ": unexpected " + e + " in the keeper; it keeps running and"
+                    + " tries again in " + Values.format(settings.reportInterval()) + " (IDs stop at the fence deadline unless a renewal"
+                    + " succeeds)", e);
         }
     }
 
     private synchronized void lose(Term t, String reason) {
-        if (t != live || term.kind != Term.Kind.LIVE) {
+        if (t != live || term != t) {
             return;
         }
-        t.lose(reason);
-        term = Term.idle(Term.Kind.LOST, this, t.workerId, reason);
+        t.stop(Term.Stop.LEASE, reason);
+        if (!TERM.compareAndSet(this, t, Term.idle(Term.Kind.LOST, Term.Stop.LEASE, this, t.workerId, t.stateFile, reason))) {
+            return; // closed meanwhile
+        }
         // Every ID of the lost term is at or below its final mark: a new term on this worker ID starts past it.
         t.stateFile.advanceLastIssued(t.finalMarkMillis(t.stateFile.reservedUntil()));
         LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": lease lost, no more IDs until a worker ID is acquired"
                 + " again: " + reason);
     }
 
+    /**
+     * The state file changed under us (truncated, replaced, removed): stop issuing for good. Its mapping may now fault
+     * when touched, so it is neither written nor reused; the lease is left to lapse, so the coordinator keeps the
+     * last reservation reported as the next holder's floor.
+     */
+    private synchronized void fenceStateFile(Term t, StateFileException e) {
+        if (t != live || term != t) {
+            return;
+        }
+        String suffix = ": " + t.stateFile.path();
+        String detail = e.getMessage().endsWith(suffix) ? e.getMessage().substring(0, e.getMessage().length() - suffix.length())
+                : e.getMessage();
+        String reason = "stopped issuing with idc=" + idc + " worker=" + t.workerId + " for good: " + detail + ". The worker ID's lease"
+                + " is left to lapse; restore the state directory (no other process or cleaner may touch it) and restart the process";
+        t.stop(Term.Stop.STATE_FILE, reason);
+        TERM.compareAndSet(this, t, Term.idle(Term.Kind.LOST, Term.Stop.STATE_FILE, this, t.workerId, t.stateFile, reason));
+        LOG.log(Level.ERROR, reason + ": " + t.stateFile.path());
+    }
+
     private synchronized void reacquire(Term previous) throws InterruptedException {
-        if (closed) {
+        Term idle = term;
+        if (closed.get() || idle.kind != Term.Kind.LOST) {
             return;
         }
         Term next = startTerm(previous);
+        if (!TERM.compareAndSet(this, idle, next)) {
+            // close() ran meanwhile: it does not know this term, so give it up here.
+            retire(next, lease);
+            return;
+        }
         if (next.stateFile != previous.stateFile) {
             previous.stateFile.close(previous.stateFile.lastIssued());
         }
         live = next;
-        term = next;
         LOG.log(Level.INFO, "idc=" + idc + ": acquired worker=" + next.workerId + " again after a lost lease");
     }
 
@@ -444,43 +635,70 @@ public final class EkkoGenerator implements IdGenerator {
         return leadFor(settings.product());
     }
 
+    /**
+     * Stops issuing at once, stops the keeper (waiting for it at most about a second: a keeper waiting for a start
+     * floor is interrupted), marks a clean shutdown and gives the worker ID back. A coordinator call already in flight
+     * is not cut short: close then also waits for it, up to the back end's own timeout.
+     */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
+        if (!closed.compareAndSet(false, true)) {
+            return;
         }
+        Term current = term;
+        Term was = (Term) TERM.getAndSet(this, Term.idle(Term.Kind.CLOSED, Term.Stop.CLOSED, this, current.workerId, null, "closed"));
+        was.stop(Term.Stop.CLOSED, "generator is closed");
         keeper.shutdownNow();
+        boolean interrupted = false;
         try {
-            keeper.awaitTermination(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        synchronized (this) {
-            Term t = live;
-            Term.Kind was = term.kind;
-            term = Term.idle(Term.Kind.CLOSED, this, t.workerId, "closed");
-            t.close();
-            long mark = t.finalMarkMillis(t.stateFile.reservedUntil());
-            t.stateFile.close(mark);
-            if (was == Term.Kind.LIVE) {
-                releaseQuietly(lease, ignored -> Math.max(mark, t.stateFile.lastIssued()));
+            if (!keeper.awaitTermination(CLOSE_KEEPER_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
+                LOG.log(Level.WARNING, "idc=" + idc + ": closing while the keeper is still in a coordinator call; waiting for it");
             }
-            allocator.close();
+        } catch (InterruptedException e) {
+            interrupted = true;
+        }
+        try {
+            synchronized (this) {
+                Term t = live;
+                retire(t, was.kind == Term.Kind.LIVE && was == t ? lease : null);
+                allocator.close();
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
+    /** Stops a term for good, records its final mark with a clean shutdown, and releases its lease if given. */
+    private void retire(Term t, WorkerLease l) {
+        t.stop(Term.Stop.CLOSED, "generator is closed");
+        if (t.stopped() == Term.Stop.STATE_FILE) {
+            t.stateFile.abandon(); // its mapping may fault: only the lock and the channel are let go
+            return;
+        }
+        long mark = t.finalMarkMillis(t.stateFile.reservedUntil());
+        t.stateFile.close(mark);
+        if (l != null) {
+            releaseQuietly(l, ignored -> Math.max(mark, t.stateFile.lastIssued()));
+        }
+    }
+
+    /** Releases a lease, even on an interrupted thread (the interrupt is kept); a failure is logged, never thrown. */
     private void releaseQuietly(WorkerLease l, java.util.function.LongUnaryOperator mark) {
+        boolean interrupted = Thread.interrupted();
         try {
             long now = clock.millis();
             allocator.release(l, new ClockReport(now, mark.applyAsLong(now), settings.host(), settings.pid(), settings.instance()));
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            interrupted = true;
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "idc=" + idc + " worker=" + l.workerId() + ": releasing the worker ID failed (it expires by itself): "
                     + e.getMessage());
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -18,12 +18,13 @@ import java.util.concurrent.locks.LockSupport;
  * states only grow, so IDs are strictly increasing. The state starts exhausted at the start floor
  * ({@code floor << 10 | 1023}), so nothing at or below the floor is ever issued.
  *
- * <p>Moving to a new millisecond is the only step that may need permission: the term's issue limit
- * (the forced, reported reservation) and its lease deadline are checked then, once per millisecond,
- * and the state file's last-issued mark is raised to it <em>before</em> the CAS that takes it. Raising
- * it after would leave a window in which another thread takes and returns an ID of the new
- * millisecond while the mark still lags, and a crash then would hide that ID from the next start. A
- * mark raised for a CAS that then fails is harmless: it is within the issue limit.
+ * <p>Every claim checks the term's permission ({@link Term#mayIssue}): the issue limit (the forced,
+ * reported reservation) and, for an expiring lease, the fence deadline on both clocks. Moving to a new
+ * millisecond is the only step that may also need the keeper (to extend the reservation), and the
+ * state file's last-issued mark is raised to it <em>before</em> the CAS that takes it. Raising it
+ * after would leave a window in which another thread takes and returns an ID of the new millisecond
+ * while the mark still lags, and a crash then would hide that ID from the next start. A mark raised
+ * for a CAS that then fails is harmless: it is within the issue limit.
  *
  * <p>Memory ordering: {@code state} is read with volatile semantics and written only by CAS
  * (volatile semantics), which also publishes nothing else: IDs carry all the information.
@@ -82,18 +83,24 @@ final class Sequencer extends SequencerState {
             long n;
             int k;
             if (now > ms) {
-                if (!term.mayIssue(now)) {
-                    term.awaitPermit(now);
+                if (!term.mayIssue(now, now)) {
+                    term.awaitPermit(now, now);
                     continue;
                 }
                 k = Math.min(wanted, (int) SEQ_MASK + 1);
                 n = (now << SEQ_BITS) | (k - 1);
             } else if ((s & SEQ_MASK) != SEQ_MASK) {
+                // The rest of a millisecond that is not in the past (bounded lead runs ahead of the clock; a clock
+                // step back puts it behind): the fence is checked here too, so nothing is issued after the deadline.
+                if (!term.mayIssue(ms, now)) {
+                    term.awaitPermit(ms, now);
+                    continue;
+                }
                 k = (int) Math.min(wanted, SEQ_MASK - (s & SEQ_MASK));
                 n = s + k;
             } else if (maxLeadMillis > 0 && ms + 1 - now <= maxLeadMillis) {
-                if (!term.mayIssue(ms + 1)) {
-                    term.awaitPermit(ms + 1);
+                if (!term.mayIssue(ms + 1, now)) {
+                    term.awaitPermit(ms + 1, now);
                     continue;
                 }
                 k = Math.min(wanted, (int) SEQ_MASK + 1);

@@ -1,27 +1,42 @@
 package dev.ekko.internal;
 
+import dev.ekko.ClockSkewException;
 import dev.ekko.EkkoClock;
+import dev.ekko.GeneratorClosedException;
 import dev.ekko.IdSpaceExhaustedException;
 import dev.ekko.LeaseLostException;
 import dev.ekko.Layout;
+import dev.ekko.StateFileException;
+import java.time.Instant;
 
 /**
  * One tenure of a worker ID: the lease's permissions as the hot path sees them, the state file, and
  * one {@link Sequencer} per product. A lost lease ends the term; a fresh acquire starts a new one.
  *
- * <p>Permission to move to a new millisecond {@code m} (offset from the epoch) needs both
+ * <p>Every claim of IDs in a millisecond {@code m} (offset from the epoch) that is not already in the past needs
  * <ul>
  *   <li>{@code m <= issueLimitOffset}: the reservation covering {@code m} has been forced to the state
  *       file and reported to the coordinator (written by {@link EkkoGenerator#renewAndReserve} after both), and</li>
- *   <li>the monotonic clock is before {@code fenceDeadlineNanos}: the lease cannot yet have expired at the
- *       coordinator (its last successful renewal's send time + TTL - safety margin).</li>
+ *   <li>for an expiring lease, both clocks before the fence deadline: the monotonic clock before
+ *       {@code fenceDeadlineNanos} and the wall clock before {@code fenceDeadlineWallOffset}, each the send time of
+ *       the last successful renewal plus TTL minus the safety margin. The monotonic clock stands still while a host
+ *       is suspended (and in some VM pauses) and the wall clock can be stepped back: whichever says the lease may
+ *       have expired first wins.</li>
  * </ul>
- * Both are volatile fields written by the keeper thread and read once per new millisecond.
+ * All are volatile fields written by the keeper thread; the deadlines are written before the limit, so a reader
+ * that sees a new limit also sees the deadlines that came with it.
  */
 final class Term {
 
     /** Term kinds that issue nothing: what the generator points at while it has no lease. */
     enum Kind { LIVE, LOST, CLOSED }
+
+    /** Why a term stopped, which decides the exception callers get. */
+    enum Stop { LEASE, STATE_FILE, CLOSED }
+
+    /** The clocks at a renewal that found them further apart than tolerated. */
+    record Skew(long localMillis, long coordinatorMillis, long allowedMillis) {
+    }
 
     final Kind kind;
     final int workerId;
@@ -34,10 +49,13 @@ final class Term {
 
     private volatile long issueLimitOffset = Long.MIN_VALUE;
     private volatile long fenceDeadlineNanos;
-    private volatile String lostReason;
-    private volatile boolean closed;
+    private volatile long fenceDeadlineWallOffset = Long.MAX_VALUE;
+    private volatile String stopReason;
+    private volatile Stop stop;
+    private volatile Skew skew;
 
-    Term(Kind kind, EkkoGenerator owner, int workerId, StateFile stateFile, boolean expires, long floorOffset, String lostReason) {
+    Term(Kind kind, Stop stop, EkkoGenerator owner, int workerId, StateFile stateFile, boolean expires, long floorOffset,
+            String stopReason) {
         this.kind = kind;
         this.owner = owner;
         this.workerId = workerId;
@@ -45,7 +63,8 @@ final class Term {
         this.expires = expires;
         this.clock = owner.clock;
         this.layout = owner.layout;
-        this.lostReason = lostReason;
+        this.stopReason = stopReason;
+        this.stop = stop;
         this.sequencers = new Sequencer[layout.products()];
         for (int p = 0; p < sequencers.length; p++) {
             long prefix = layout.encode(layout.epochMillis(), owner.idc, workerId, p, 0);
@@ -54,63 +73,117 @@ final class Term {
         }
     }
 
-    /** A term that issues nothing and says why: after a lost lease, or after close. */
-    static Term idle(Kind kind, EkkoGenerator owner, int workerId, String reason) {
-        return new Term(kind, owner, workerId, null, false, -1, reason);
+    /** A term that issues nothing and says why: after a lost lease, or after close; {@code stateFile} only names it. */
+    static Term idle(Kind kind, Stop stop, EkkoGenerator owner, int workerId, StateFile stateFile, String reason) {
+        return new Term(kind, stop, owner, workerId, stateFile, false, -1, reason);
     }
 
-    /** The fast check, once per new millisecond. */
-    boolean mayIssue(long offset) {
-        return offset <= issueLimitOffset && (!expires || clock.nanos() - fenceDeadlineNanos < 0);
+    /**
+     * The fast check, before every claim in a millisecond that is not in the past.
+     *
+     * @param offset the millisecond to issue in (offset from the epoch)
+     * @param nowOffset the wall clock the caller read (offset from the epoch)
+     */
+    boolean mayIssue(long offset, long nowOffset) {
+        return offset <= issueLimitOffset
+                && (!expires || (nowOffset < fenceDeadlineWallOffset && clock.nanos() - fenceDeadlineNanos < 0));
     }
 
     /**
      * The slow path when {@link #mayIssue} said no: throws why, or extends the reservation and returns.
      */
-    void awaitPermit(long offset) {
-        if (kind == Kind.CLOSED || closed) {
-            throw new IllegalStateException("generator is closed: idc=" + owner.idc + " worker=" + workerId);
-        }
-        String lost = lostReason;
-        if (lost != null) {
-            throw new LeaseLostException(lost);
+    void awaitPermit(long offset, long nowOffset) {
+        Stop s = stop;
+        if (s != null) {
+            throw stopped(s);
         }
         if (expires && clock.nanos() - fenceDeadlineNanos >= 0) {
             throw new LeaseLostException("lease of idc=" + owner.idc + " worker=" + workerId + " may have expired: no successful renewal"
                     + " for " + (clock.nanos() - fenceDeadlineNanos) / 1_000_000 + " ms past its fence deadline (TTL minus safety margin);"
                     + " IDs resume after a renewal or a fresh acquire");
         }
+        if (expires && nowOffset >= fenceDeadlineWallOffset) {
+            throw new LeaseLostException("lease of idc=" + owner.idc + " worker=" + workerId + " may have expired: the wall clock is "
+                    + (nowOffset - fenceDeadlineWallOffset) + " ms past its fence deadline (TTL minus safety margin after the last"
+                    + " successful renewal) though the monotonic clock is not: the host or VM was suspended, or the clock was stepped"
+                    + " forward; IDs resume after a renewal or a fresh acquire");
+        }
         if (offset > layout.maxTimeOffset()) {
             throw new IdSpaceExhaustedException(layout, layout.epochMillis() + offset);
         }
         if (offset > issueLimitOffset) {
+            Skew k = skew;
+            if (k != null) {
+                throw skewRefusal(k);
+            }
             owner.extendReservation(this, offset);
         }
     }
 
-    void permit(long limitOffset, long deadlineNanos) {
+    ClockSkewException skewRefusal(Skew k) {
+        return new ClockSkewException("idc=" + owner.idc + " worker=" + workerId + ": not issuing past "
+                + Instant.ofEpochMilli(layout.epochMillis() + issueLimitOffset) + ", the limit set while the clocks last agreed",
+                k.localMillis, k.coordinatorMillis, k.allowedMillis, "IDs resume once the clocks agree again (checked every report interval)");
+    }
+
+    private RuntimeException stopped(Stop s) {
+        switch (s) {
+            case CLOSED:
+                return new GeneratorClosedException("generator is closed: idc=" + owner.idc + " worker=" + workerId);
+            case STATE_FILE:
+                return new StateFileException(stateFile.path(), stopReason);
+            default:
+                return new LeaseLostException(stopReason);
+        }
+    }
+
+    /**
+     * Lets the hot path issue up to {@code limitOffset} until the deadlines; never re-permits a stopped term (every
+     * writer holds the generator's monitor, and the re-check after the write closes the race with {@link #stop}).
+     */
+    void permit(long limitOffset, long deadlineNanos, long deadlineWallOffset) {
         fenceDeadlineNanos = deadlineNanos;
-        issueLimitOffset = limitOffset; // written last: a reader that sees the new limit also sees the deadline
+        fenceDeadlineWallOffset = deadlineWallOffset;
+        issueLimitOffset = limitOffset; // written after the deadlines: a reader that sees the new limit sees them
+        if (stop != null) {
+            issueLimitOffset = Long.MIN_VALUE;
+        }
+    }
+
+    /** Records (or clears, with null) that the last renewal found the clocks too far apart. */
+    void skew(Skew k) {
+        skew = k;
+    }
+
+    Skew skew() {
+        return skew;
     }
 
     long issueLimitOffset() {
         return issueLimitOffset;
     }
 
-    /** Stops every new millisecond at once; the reason becomes the {@link LeaseLostException} message. */
-    void lose(String reason) {
-        lostReason = reason;
+    /** @return why this term stopped issuing, or null while it may issue */
+    Stop stopped() {
+        return stop;
+    }
+
+    String stopReason() {
+        return stopReason;
+    }
+
+    /** Stops every claim at once; the reason becomes the message of the exception callers get. Idempotent. */
+    void stop(Stop why, String reason) {
+        if (stop != null) {
+            return;
+        }
+        stopReason = reason;
+        stop = why;
         issueLimitOffset = Long.MIN_VALUE;
     }
 
-    /** Stops every new millisecond at once because the generator is closing. */
-    void close() {
-        closed = true;
-        lose("generator is closed");
-    }
-
     /**
-     * After {@link #lose} or at close: the latest millisecond (Unix ms) any ID of this term can carry,
+     * After {@link #stop}: the latest millisecond (Unix ms) any ID of this term can carry,
      * including one still in flight in a thread that passed its checks before the stop. It is at most one
      * past the last state of its sequencer, or the clock that thread read, and never past the reservation.
      */

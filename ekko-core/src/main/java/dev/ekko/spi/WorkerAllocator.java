@@ -30,6 +30,22 @@ public interface WorkerAllocator extends AutoCloseable {
     WorkerLease acquire() throws InterruptedException;
 
     /**
+     * Like {@link #acquire()}, but should not return a worker ID in {@code avoid}. The core asks this after it
+     * refused to start on a worker ID whose history is ahead of this host's clock (its handover mark, state file
+     * or last report): another worker ID lets the process start now instead of crash-looping until the clock
+     * catches up. The default ignores {@code avoid}; the core then gives the worker ID back and reports the
+     * original refusal.
+     *
+     * @param avoid worker IDs not to return (unless the allocator cannot choose, like {@code manual})
+     * @return the lease
+     * @throws WorkerIdsExhaustedException if every worker ID not in {@code avoid} is held
+     * @throws InterruptedException if interrupted while waiting for the coordinator
+     */
+    default WorkerLease acquire(java.util.Set<Integer> avoid) throws InterruptedException {
+        return acquire();
+    }
+
+    /**
      * Extends the lease and stores the report, only while the lease is still this holder's.
      *
      * @param lease the current lease

@@ -260,6 +260,7 @@ public abstract class WorkerAllocatorContract {
         s.put("ekko.worker.instance", host);
         s.put("ekko.worker.lease.ttl", "2s");
         s.put("ekko.worker.lease.margin", "500ms");
+        s.put("ekko.clock.max.skew", "500ms");
         s.put("ekko.worker.report.interval", "300ms");
         s.put("ekko.state.reservation", "1s");
         if (preferred >= 0) {
