@@ -387,6 +387,29 @@ class RejectedInputTest {
                 builder().leaseTtl(Duration.ofSeconds(11)).leaseMargin(Duration.ofMillis(1001)).reportInterval(Duration.ofSeconds(5)));
     }
 
+    /** Issue #8, item 3: margin below skew let two holders share milliseconds after a coordinator lost its data. */
+    @Test
+    void buildRefusesALeaseMarginBelowTheToleratedSkew() throws IOException {
+        assertBuildRefused(IllegalStateException.class, "must hold ekko.worker.lease.margin >= ekko.clock.max.skew, or two holders of"
+                + " one worker ID whose clocks differ by the tolerated skew could issue in the same milliseconds after a coordinator"
+                + " lost its data: ekko.worker.lease.margin=1s, ekko.clock.max.skew=3s", builder().leaseMargin(Duration.ofSeconds(1)));
+        assertBuildRefused(IllegalStateException.class, "must hold ekko.worker.lease.margin >= ekko.clock.max.skew, or two holders of"
+                + " one worker ID whose clocks differ by the tolerated skew could issue in the same milliseconds after a coordinator"
+                + " lost its data: ekko.worker.lease.margin=3s, ekko.clock.max.skew=3001ms", builder().maxClockSkew(Duration.ofMillis(3001)));
+    }
+
+    /** Issue #8, item 15: an arbitrary container UID has no home (user.home is "?"): no state under ./?/.local. */
+    @Test
+    void withoutAHomeDirectoryThereIsNoDefaultStateDirectory() {
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Ekko.Builder.defaultStateDir(null, "?"));
+        assertEquals("must be set: ekko.state.dir (environment variable EKKO_STATE_DIR), because there is no default: this user has"
+                + " no home directory (user.home=\"?\", as for an arbitrary container UID) and XDG_STATE_HOME is not set; choose a"
+                + " writable directory that survives restarts (a volume in a container)", e.getMessage());
+        assertThrows(IllegalStateException.class, () -> Ekko.Builder.defaultStateDir("relative", null));
+        assertEquals(Path.of("/var/lib/app/ekko"), Ekko.Builder.defaultStateDir("/var/lib/app", "?"));
+        assertEquals(Path.of("/home/me/.local/state/ekko"), Ekko.Builder.defaultStateDir(null, "/home/me"));
+    }
+
     @Test
     void buildRefusesReservationShorterThanTwoReportIntervals() throws IOException {
         assertBuildRefused(IllegalStateException.class,
