@@ -12,10 +12,9 @@ import dev.ekko.spi.WorkerLease;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -43,7 +42,7 @@ public final class HostLocalAllocator implements WorkerAllocator {
 
     private final AllocatorContext context;
     private final Path dir;
-    private final Map<Integer, FileChannel> held = new HashMap<>();
+    private final Map<Integer, JvmFileLocks.Attempt> held = new HashMap<>();
 
     HostLocalAllocator(AllocatorContext context) {
         this.context = context;
@@ -66,43 +65,34 @@ public final class HostLocalAllocator implements WorkerAllocator {
         for (int i = 0; i < n; i++) {
             int worker = (start + i) % n;
             Path file = lockFile(worker);
-            if (!JvmFileLocks.claim(file)) {
-                // held by this JVM: opening it to try would drop that holder's lock on close
+            JvmFileLocks.Attempt attempt;
+            try {
+                if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+                    createLockFile(file);
+                }
+                // keyed by the file's identity: a lock file this JVM holds through another path is skipped unopened
+                attempt = JvmFileLocks.tryLock(file, true, HostLocalAllocator::readHolder);
+            } catch (IOException e) {
+                throw new EkkoException("cannot lock " + file + " (" + DIR_KEY + "): " + e, e);
+            }
+            if (attempt.outcome() != JvmFileLocks.Outcome.LOCKED) {
                 if (holders.size() < 5) {
-                    holders.add(worker + ":this process (pid " + context.pid() + ")");
+                    holders.add(worker + ":" + (attempt.outcome() == JvmFileLocks.Outcome.HELD_IN_THIS_JVM
+                            ? "this process (pid " + context.pid() + ")" : attempt.holder()));
                 }
                 continue;
             }
-            FileChannel ch = null;
-            boolean claimed = false;
             try {
-                ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-                FileLock lock;
-                try {
-                    lock = ch.tryLock();
-                } catch (OverlappingFileLockException e) {
-                    lock = null;
-                }
-                if (lock == null) {
-                    if (holders.size() < 5) {
-                        holders.add(worker + ":" + readHolder(ch));
-                    }
-                    continue;
-                }
-                claimed = true;
+                FileChannel ch = attempt.channel();
                 ch.truncate(0);
                 ch.write(ByteBuffer.wrap(("pid=" + context.pid() + " instance=" + context.instance() + "\n").getBytes(StandardCharsets.UTF_8)), 0);
-                held.put(worker, ch);
-                return new WorkerLease(worker, UUID.randomUUID().toString(), Duration.ZERO, context.clock().nanos(), Handover.stateFile(),
-                        WorkerLease.UNKNOWN_TIME, null);
             } catch (IOException e) {
-                throw new EkkoException("cannot lock " + file + " (" + DIR_KEY + "): " + e, e);
-            } finally {
-                if (!claimed) {
-                    closeQuietly(ch);
-                    JvmFileLocks.release(file);
-                }
+                JvmFileLocks.unlock(attempt);
+                throw new EkkoException("cannot write the holder to " + file + " (" + DIR_KEY + "): " + e, e);
             }
+            held.put(worker, attempt);
+            return new WorkerLease(worker, UUID.randomUUID().toString(), Duration.ZERO, context.clock().nanos(), Handover.stateFile(),
+                    WorkerLease.UNKNOWN_TIME, null);
         }
         throw new WorkerIdsExhaustedException("all " + n + " worker IDs of idc=" + context.idc() + " are held by processes on this host"
                 + " (lock files in " + dir + "; holders include " + String.join(", ", holders) + "); stop a process, or use fewer product"
@@ -121,8 +111,8 @@ public final class HostLocalAllocator implements WorkerAllocator {
 
     @Override
     public synchronized WorkerLease renew(WorkerLease lease, ClockReport report) {
-        FileChannel ch = held.get(lease.workerId());
-        if (ch == null || !ch.isOpen()) {
+        JvmFileLocks.Attempt attempt = held.get(lease.workerId());
+        if (attempt == null || !attempt.channel().isOpen()) {
             throw new LeaseLostException("host-local lock of idc=" + context.idc() + " worker=" + lease.workerId() + " is no longer held");
         }
         return lease.renewed(context.clock().nanos(), WorkerLease.UNKNOWN_TIME);
@@ -142,10 +132,9 @@ public final class HostLocalAllocator implements WorkerAllocator {
     }
 
     private void drop(int worker) {
-        FileChannel ch = held.remove(worker);
-        if (ch != null) {
-            closeQuietly(ch);
-            JvmFileLocks.release(lockFile(worker));
+        JvmFileLocks.Attempt attempt = held.remove(worker);
+        if (attempt != null) {
+            JvmFileLocks.unlock(attempt);
         }
     }
 
@@ -153,13 +142,20 @@ public final class HostLocalAllocator implements WorkerAllocator {
         return dir.resolve("idc" + context.idc() + "-worker" + worker + ".lock");
     }
 
-    private static void closeQuietly(FileChannel ch) {
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException ignored) {
-                // closing releases the lock either way
-            }
+    /**
+     * Creates an empty lock file without ever opening the final name: written under a temporary name and
+     * hard-linked into place, so no channel of a file another user in this JVM may already hold is opened and
+     * closed (which would drop its lock). A file created meanwhile by someone else is kept.
+     */
+    private static void createLockFile(Path file) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + "." + UUID.randomUUID() + ".tmp");
+        Files.newByteChannel(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
+        try {
+            Files.createLink(file, tmp);
+        } catch (java.nio.file.FileAlreadyExistsException raced) {
+            // another process or thread created it first: use theirs
+        } finally {
+            Files.deleteIfExists(tmp);
         }
     }
 

@@ -9,8 +9,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,20 +63,18 @@ public final class StateFile implements AutoCloseable {
     private static final long NONE = Long.MIN_VALUE;
 
     private final Path path;
-    private final FileChannel channel;
-    private final FileLock lock;
+    private final JvmFileLocks.Attempt held;
     private final MappedByteBuffer map;
     private final long startFloor;
     private final String floorReason;
     private final boolean floorIsReservation;
     private boolean closed;
 
-    private StateFile(Path path, FileChannel channel, FileLock lock, MappedByteBuffer map, long startFloor, String floorReason,
+    private StateFile(Path path, JvmFileLocks.Attempt held, MappedByteBuffer map, long startFloor, String floorReason,
             boolean floorIsReservation) {
         this.floorIsReservation = floorIsReservation;
         this.path = path;
-        this.channel = channel;
-        this.lock = lock;
+        this.held = held;
         this.map = map;
         this.startFloor = startFloor;
         this.floorReason = floorReason;
@@ -104,14 +100,27 @@ public final class StateFile implements AutoCloseable {
         } catch (IOException e) {
             throw new StateFileException(path, "cannot create state file (check ekko.state.dir and its permissions): " + e, e);
         }
-        if (!JvmFileLocks.claim(path)) {
-            throw new StateFileException(path, "state file is in use by another generator in this JVM (same idc and worker ID)");
+        JvmFileLocks.Attempt held;
+        try {
+            held = JvmFileLocks.tryLock(path, false, StateFile::holderPid);
+        } catch (IOException e) {
+            throw new StateFileException(path, "cannot open state file: " + e, e);
         }
-        FileChannel channel = null;
+        switch (held.outcome()) {
+            case HELD_IN_THIS_JVM:
+                throw new StateFileException(path, "state file is in use by another generator in this JVM (same idc and worker ID"
+                        + (held.holder() == null || Path.of(held.holder()).equals(path) ? ")"
+                                : "; it holds the same file through another path, " + held.holder()
+                                + ": a symbolic link, hard link or mount names one file twice)"));
+            case HELD_BY_ANOTHER_PROCESS:
+                throw new StateFileException(path, "state file is locked by another process" + held.holder()
+                        + ": another generator on this host uses the same idc and worker ID");
+            default:
+                break;
+        }
         boolean ok = false;
         try {
-            channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            FileLock lock = tryLock(path, channel);
+            FileChannel channel = held.channel();
             long size = channel.size();
             if (size < SIZE) {
                 throw new StateFileException(path, "state file is damaged: " + size + " bytes, expected " + SIZE
@@ -140,17 +149,31 @@ public final class StateFile implements AutoCloseable {
             set(map, OFF_BOOT_LO, boot[1]);
             set(map, OFF_PID, ProcessHandle.current().pid());
             map.force();
-            StateFile opened = new StateFile(path, channel, lock, map, floor, reason, !(clean || sameBoot));
+            StateFile opened = new StateFile(path, held, map, floor, reason, !(clean || sameBoot));
             ok = true;
             return opened;
         } catch (IOException e) {
             throw new StateFileException(path, "cannot open state file: " + e, e);
         } finally {
             if (!ok) {
-                closeQuietly(channel);
-                JvmFileLocks.release(path);
+                JvmFileLocks.unlock(held);
             }
         }
+    }
+
+    /** @return " (pid N)" from a state file another process holds, or "" if it does not say */
+    private static String holderPid(FileChannel channel) {
+        try {
+            if (channel.size() >= OFF_PID + 8) {
+                ByteBuffer b = ByteBuffer.allocate(8);
+                channel.read(b, OFF_PID);
+                long pid = b.flip().order(ByteOrder.LITTLE_ENDIAN).getLong();
+                return pid > 0 ? " (pid " + pid + ")" : "";
+            }
+        } catch (IOException ignored) {
+            // the refusal is the news; the pid is a courtesy
+        }
+        return "";
     }
 
     private static void createDirectory(Path dir) throws IOException {
@@ -196,28 +219,6 @@ public final class StateFile implements AutoCloseable {
         } finally {
             Files.deleteIfExists(tmp);
         }
-    }
-
-    private static FileLock tryLock(Path path, FileChannel channel) throws IOException {
-        FileLock lock;
-        try {
-            lock = channel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            // JvmFileLocks should have refused first; never close a channel that could drop a holder's lock
-            throw new StateFileException(path, "state file is in use by another generator in this JVM (same idc and worker ID)");
-        }
-        if (lock == null) {
-            String holder = "";
-            if (channel.size() >= OFF_PID + 8) {
-                ByteBuffer b = ByteBuffer.allocate(8);
-                channel.read(b, OFF_PID);
-                long pid = b.flip().order(ByteOrder.LITTLE_ENDIAN).getLong();
-                holder = pid > 0 ? " (pid " + pid + ")" : "";
-            }
-            throw new StateFileException(path, "state file is locked by another process" + holder
-                    + ": another generator on this host uses the same idc and worker ID");
-        }
-        return lock;
     }
 
     private static void validate(Path path, ByteBuffer map, Layout layout, int idc, int worker) {
@@ -282,16 +283,6 @@ public final class StateFile implements AutoCloseable {
 
     private static void set(ByteBuffer b, int off, long v) {
         LONGS.setVolatile(b, off, v);
-    }
-
-    private static void closeQuietly(FileChannel ch) {
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException ignored) {
-                // already failing with a better message
-            }
-        }
     }
 
     /** @return the path of the file */
@@ -390,26 +381,14 @@ public final class StateFile implements AutoCloseable {
             set(map, OFF_CLEAN, 1);
             map.force();
         } finally {
-            try {
-                lock.release();
-            } catch (IOException ignored) {
-                // the channel close below releases it too
-            }
-            closeQuietly(channel);
-            JvmFileLocks.release(path);
+            JvmFileLocks.unlock(held);
         }
     }
 
     /** Releases the lock without the clean-shutdown flag: what a crash leaves behind. For tests. */
     public synchronized void abandon() {
         closed = true;
-        try {
-            lock.release();
-        } catch (IOException ignored) {
-            // closing the channel releases it
-        }
-        closeQuietly(channel);
-        JvmFileLocks.release(path);
+        JvmFileLocks.unlock(held);
     }
 
     @Override

@@ -261,11 +261,11 @@ class StateFileTest {
         StateFile first = open();
         try {
             assertThrows(StateFileException.class, this::open);
-            assertFalse(otherProcessCanLock(file()), "the refused open dropped the holder's OS lock");
+            assertFalse(OtherProcess.canLock(file()), "the refused open dropped the holder's OS lock");
         } finally {
             first.close();
         }
-        assertTrue(otherProcessCanLock(file()));
+        assertTrue(OtherProcess.canLock(file()));
     }
 
     @Test
@@ -277,21 +277,10 @@ class StateFileTest {
         try {
             assertEquals(0, a.acquire().workerId());
             assertEquals(1, b.acquire().workerId());
-            assertFalse(otherProcessCanLock(dir.resolve("host-local").resolve("idc0-worker0.lock")), "b's scan dropped a's lock");
+            assertFalse(OtherProcess.canLock(dir.resolve("host-local").resolve("idc0-worker0.lock")), "b's scan dropped a's lock");
         } finally {
             a.close();
             b.close();
         }
-    }
-
-    /** Asks another process (python3's lockf, the same POSIX locks) whether it can lock the file now. */
-    private static boolean otherProcessCanLock(Path file) throws Exception {
-        Process p = new ProcessBuilder("python3", "-c", "import fcntl,sys\nf=open(sys.argv[1],'r+')\n"
-                + "try:\n  fcntl.lockf(f, fcntl.LOCK_EX|fcntl.LOCK_NB); print('LOCKED')\nexcept OSError: print('BUSY')",
-                file.toString()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
-        p.waitFor();
-        assertTrue(out.equals("LOCKED") || out.equals("BUSY"), out);
-        return out.equals("LOCKED");
     }
 }
