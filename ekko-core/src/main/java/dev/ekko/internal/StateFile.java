@@ -11,10 +11,13 @@ import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
 
 /**
@@ -58,6 +61,8 @@ public final class StateFile implements AutoCloseable {
     static final int OFF_BOOT_HI = 72;
     static final int OFF_BOOT_LO = 80;
     static final int OFF_PID = 88;
+    /** The header's fields, in file order from offset 0: fixed for the life of the file. */
+    private static final String[] HEADER_FIELDS = {"magic", "version", "epoch", "layout", "identity", "checksum"};
 
     private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private static final long NONE = Long.MIN_VALUE;
@@ -65,9 +70,15 @@ public final class StateFile implements AutoCloseable {
     private final Path path;
     private final JvmFileLocks.Attempt held;
     private final MappedByteBuffer map;
+    /** The header as opened (magic .. checksum): it never changes while the file is in use. */
+    private final long[] header;
     private final long startFloor;
     private final String floorReason;
     private final boolean floorIsReservation;
+    /** The forced reservation, kept here too so reading it never touches the mapping (see {@link #checkIntact()}). */
+    private volatile long reserved;
+    /** What {@link #checkIntact()} found changed, or null: once set, the mapping is never touched again. */
+    private volatile String damage;
     private boolean closed;
 
     private StateFile(Path path, JvmFileLocks.Attempt held, MappedByteBuffer map, long startFloor, String floorReason,
@@ -76,6 +87,11 @@ public final class StateFile implements AutoCloseable {
         this.path = path;
         this.held = held;
         this.map = map;
+        this.header = new long[HEADER_FIELDS.length];
+        for (int i = 0; i < header.length; i++) {
+            header[i] = get(map, i * 8);
+        }
+        this.reserved = get(map, OFF_RESERVED_UNTIL);
         this.startFloor = startFloor;
         this.floorReason = floorReason;
     }
@@ -305,14 +321,17 @@ public final class StateFile implements AutoCloseable {
         return floorIsReservation;
     }
 
-    /** @return the forced reservation, Unix ms */
+    /** @return the forced reservation, Unix ms (read from memory, never from the mapping) */
     public long reservedUntil() {
-        return get(map, OFF_RESERVED_UNTIL);
+        return reserved;
     }
 
-    /** @return the latest millisecond used, Unix ms */
+    /**
+     * @return the latest millisecond used, Unix ms; once {@link #checkIntact()} found the file changed, the mapping
+     *     may no longer be readable and this returns {@link #reservedUntil()}, a bound at or above it
+     */
     public long lastIssued() {
-        return get(map, OFF_LAST_ISSUED);
+        return damage == null ? get(map, OFF_LAST_ISSUED) : reserved;
     }
 
     /**
@@ -320,6 +339,9 @@ public final class StateFile implements AutoCloseable {
      * millisecond from the hot path: a CAS on mapped memory, no system call.
      */
     public void advanceLastIssued(long unixMillis) {
+        if (damage != null) {
+            return; // the file was found changed: its page may be past the end of the file now (SIGBUS)
+        }
         long cur;
         do {
             cur = (long) LONGS.getVolatile(map, OFF_LAST_ISSUED);
@@ -335,8 +357,54 @@ public final class StateFile implements AutoCloseable {
      *
      * @throws StateFileException if it was truncated, replaced, or removed while in use
      */
-    public void checkIntact() {
-        // TODO(issue 8, item 11): implemented in the state-file hardening change
+    public synchronized void checkIntact() {
+        if (closed) {
+            return;
+        }
+        String change = damage != null ? damage : findChange();
+        if (change != null) {
+            damage = change;
+            throw new StateFileException(path, "state file changed while in use: " + change + "; stopped issuing with this worker ID."
+                    + " Nothing may change, copy over, share or clean the state directory (ekko.state.dir) while a generator runs");
+        }
+    }
+
+    /**
+     * Looks at the file through its channel and its path, never through the mapping: touching a mapped page that is
+     * now past the end of the file is a SIGBUS, which kills the JVM or surfaces as {@link InternalError}.
+     *
+     * @return what changed, or null if the file is whole and still the one locked at the path
+     */
+    private String findChange() {
+        try {
+            FileChannel channel = held.channel();
+            long size = channel.size();
+            if (size < SIZE) {
+                return "truncated to " + size + " bytes, expected " + SIZE;
+            }
+            Object now;
+            try {
+                now = JvmFileLocks.key(path, false);
+            } catch (NoSuchFileException e) {
+                return "the path names no file any more (deleted or moved away; this process holds a file no one else can see)";
+            }
+            if (!now.equals(held.key())) {
+                return "the path now names another file (replaced, e.g. by a copy or a restore), not the one this process locked";
+            }
+            ByteBuffer b = ByteBuffer.allocate(HEADER_FIELDS.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+            while (b.hasRemaining() && channel.read(b, b.position()) > 0) {
+                // read the whole header
+            }
+            List<String> changed = new ArrayList<>();
+            for (int i = 0; i < HEADER_FIELDS.length; i++) {
+                if (b.position() < (i + 1) * 8 || b.getLong(i * 8) != header[i]) {
+                    changed.add(HEADER_FIELDS[i]);
+                }
+            }
+            return changed.isEmpty() ? null : "header changed (" + String.join(", ", changed) + ")";
+        } catch (IOException e) {
+            return "cannot be read: " + e;
+        }
     }
 
     /**
@@ -345,9 +413,14 @@ public final class StateFile implements AutoCloseable {
      * @param unixMillis the new reservation; lower values are ignored
      */
     public synchronized void reserve(long unixMillis) {
-        if (unixMillis > reservedUntil()) {
+        if (damage != null) {
+            throw new StateFileException(path, "state file changed while in use: " + damage + "; refusing to reserve past "
+                    + Instant.ofEpochMilli(reserved));
+        }
+        if (unixMillis > reserved) {
             LONGS.setVolatile(map, OFF_RESERVED_UNTIL, unixMillis);
             map.force();
+            reserved = unixMillis;
         }
     }
 
@@ -362,9 +435,9 @@ public final class StateFile implements AutoCloseable {
         if (closed) {
             return;
         }
-        long reserved = reservedUntil();
-        if (reserved != NONE) {
-            advanceLastIssued(Math.min(finalMark, reserved));
+        long limit = reserved;
+        if (limit != NONE && mappingUsable()) {
+            advanceLastIssued(Math.min(finalMark, limit));
         }
         close();
     }
@@ -378,10 +451,26 @@ public final class StateFile implements AutoCloseable {
         closed = true;
         try {
             // lastIssued is exact now that nothing issues; the flag, forced with it, lets the next start trust it.
-            set(map, OFF_CLEAN, 1);
-            map.force();
+            // Not on a file found changed, or now too short to hold the mapped page (touching it would be a SIGBUS):
+            // it stays marked unclean, so the next start uses the forced reservation.
+            if (mappingUsable()) {
+                set(map, OFF_CLEAN, 1);
+                map.force();
+            }
         } finally {
             JvmFileLocks.unlock(held);
+        }
+    }
+
+    /** @return false if the file was found changed or is now shorter than the mapping (touching it would be a SIGBUS) */
+    private boolean mappingUsable() {
+        if (damage != null) {
+            return false;
+        }
+        try {
+            return held.channel().size() >= SIZE;
+        } catch (IOException e) {
+            return false;
         }
     }
 
