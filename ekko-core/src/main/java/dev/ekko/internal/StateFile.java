@@ -205,9 +205,22 @@ public final class StateFile implements AutoCloseable {
 
     /**
      * Writes a complete file under a temporary name, forces it, then links it in place: a crash never leaves
-     * half a file, and a link (unlike a rename) never replaces a file another process created meanwhile.
+     * half a file, and a link (unlike a rename) never replaces a file another process created meanwhile. The
+     * directory is forced afterwards, so the new name survives a power loss as well as the contents do.
      */
     static void create(Path dir, Path path, Layout layout, int idc, int worker) throws IOException {
+        create(dir, path, layout, idc, worker, StateFile::forceDirectory);
+    }
+
+    /** Forces a directory's entries to disk; {@link #forceDirectory(Path)} outside tests. */
+    @FunctionalInterface
+    interface DirectoryForce {
+        /** @param dir the directory to force */
+        void force(Path dir) throws IOException;
+    }
+
+    /** {@link #create(Path, Path, Layout, int, int)} with the directory force given, for tests. */
+    static void create(Path dir, Path path, Layout layout, int idc, int worker, DirectoryForce forceDirectory) throws IOException {
         Path tmp = dir.resolve(path.getFileName() + "." + UUID.randomUUID() + ".tmp");
         ByteBuffer buf = ByteBuffer.allocateDirect(SIZE);
         set(buf, OFF_MAGIC, MAGIC);
@@ -234,6 +247,24 @@ public final class StateFile implements AutoCloseable {
             // another process created it first: use theirs
         } finally {
             Files.deleteIfExists(tmp);
+        }
+        forceDirectory.force(dir);
+    }
+
+    /**
+     * Forces a directory's entries (a new link, a removed name) to disk: {@code fsync} on the directory. Where
+     * directories cannot be opened as files (Windows, where the file system journals names itself), this does
+     * nothing; on POSIX file systems a failure is reported.
+     *
+     * @param dir the directory
+     * @throws IOException if it cannot be forced on a POSIX file system
+     */
+    static void forceDirectory(Path dir) throws IOException {
+        if (!dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            return;
+        }
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
         }
     }
 

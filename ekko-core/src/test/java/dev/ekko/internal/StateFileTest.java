@@ -257,6 +257,14 @@ class StateFileTest {
     }
 
     @Test
+    void aNewFileIsLinkedIntoPlaceAndThenItsDirectoryIsForced() throws IOException {
+        java.util.List<String> events = new java.util.ArrayList<>();
+        StateFile.create(dir, file(), layout, 1, 3, d -> events.add("forced " + d + (Files.exists(file()) ? " after the link" : " before it")));
+        assertEquals(java.util.List.of("forced " + dir + " after the link"), events);
+        StateFile.forceDirectory(dir); // a real directory can be forced here (Linux): no failure to ignore
+    }
+
+    @Test
     void aRefusedSecondOpenInTheSameJvmKeepsTheHoldersLock() throws Exception {
         StateFile first = open();
         try {
