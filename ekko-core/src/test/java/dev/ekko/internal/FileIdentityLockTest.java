@@ -71,7 +71,7 @@ class FileIdentityLockTest {
     }
 
     private static HostLocalAllocator hostLocal(Path lockDir) {
-        return new HostLocalAllocator(AllocatorContext.builder().workerIds(256).setting(HostLocalAllocator.DIR_KEY, lockDir.toString())
+        return new HostLocalAllocator(AllocatorContext.builder().workerIds(256).setting(ConfigKeys.HOST_LOCK_DIR, lockDir.toString())
                 .setting("ekko.state.dir", lockDir.resolveSibling("state").toString()).build());
     }
 

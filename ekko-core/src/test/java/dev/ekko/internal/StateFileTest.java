@@ -188,7 +188,8 @@ class StateFileTest {
 
     @Test
     void refusesASecondProcessAndNamesTheHoldersPid() throws Exception {
-        Map<String, String> settings = Map.of("ekko.state.dir", dir.toString(), "ekko.idc", "1", "ekko.worker.id", "3");
+        Map<String, String> settings = Map.of("ekko.state.dir", dir.toString(), "ekko.host.lock.dir", dir.resolve("host-locks").toString(), "ekko.idc", "1",
+                "ekko.worker.id", "3");
         try (ChildJvm holder = ChildJvm.start(settings)) {
             assertTrue(holder.ready(), holder.firstLine());
             StateFileException e = assertThrows(StateFileException.class, this::open);
@@ -202,11 +203,11 @@ class StateFileTest {
         createClosedFile(1000);
         writeLong(StateFile.OFF_MAGIC, 0);
         StateFileException e = assertThrows(StateFileException.class,
-                () -> Ekko.newBuilder().stateDirectory(dir).idc(1).workerId(3).build());
+                () -> Ekko.newBuilder().stateDirectory(dir).hostLockDirectory(dir.resolve("host-locks")).idc(1).workerId(3).build());
         assertTrue(e.getMessage().startsWith("state file is damaged or not an Ekko state file (bad magic number)"), e.getMessage());
         // The refused start released the worker ID and the file lock: a fixed file can be used at once.
         writeLong(StateFile.OFF_MAGIC, StateFile.MAGIC);
-        try (IdGenerator g = Ekko.newBuilder().stateDirectory(dir).idc(1).workerId(3).build()) {
+        try (IdGenerator g = Ekko.newBuilder().stateDirectory(dir).hostLockDirectory(dir.resolve("host-locks")).idc(1).workerId(3).build()) {
             assertEquals(3, g.workerId());
         }
     }
@@ -279,7 +280,7 @@ class StateFileTest {
     @Test
     void hostLocalSkipsWorkerIdsThisJvmHoldsWithoutDroppingTheirLocks() throws Exception {
         dev.ekko.spi.AllocatorContext ctx = dev.ekko.spi.AllocatorContext.builder().workerIds(256)
-                .setting("ekko.state.dir", dir.toString()).build();
+                .setting("ekko.host.lock.dir", dir.resolve("host-local").toString()).build();
         HostLocalAllocator a = new HostLocalAllocator(ctx);
         HostLocalAllocator b = new HostLocalAllocator(ctx);
         try {
