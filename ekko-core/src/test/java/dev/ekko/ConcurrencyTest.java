@@ -22,13 +22,17 @@ class ConcurrencyTest {
     @TempDir
     Path stateDir;
 
+    /** Its own host lock directory, so worker IDs do not contend with other tests or test runs on this host. */
+    @TempDir
+    Path hostLocks;
+
     private static final int THREADS = 4;
     private static final int PER_THREAD = 150_000;
 
     @ParameterizedTest(name = "lead={0}ms")
     @ValueSource(longs = {0, 100})
     void threadsMixingGetAndMultiGetNeverShareAnIdAndEachSeesItsIdsIncrease(long leadMillis) throws Exception {
-        try (IdGenerator g = Ekko.newBuilder().stateDirectory(stateDir).workerId(1).maxLead(Duration.ofMillis(leadMillis)).build()) {
+        try (IdGenerator g = Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(hostLocks).workerId(1).maxLead(Duration.ofMillis(leadMillis)).build()) {
             ExecutorService pool = Executors.newFixedThreadPool(THREADS);
             CountDownLatch go = new CountDownLatch(1);
             List<Future<long[]>> results = new ArrayList<>();

@@ -43,24 +43,32 @@ class EnvironmentTest {
         return p.exitValue();
     }
 
+    /** @return this test's own host lock directory, so worker IDs do not contend with other tests on this host */
+    private String hostLocks() {
+        return dir.resolve("host-locks").toString();
+    }
+
     @Test
     void environmentVariablesFollowTheNamingRuleAndSystemPropertiesWin() throws Exception {
         Path state = dir.resolve("state");
-        assertEquals(0, runCli(Map.of("EKKO_STATE_DIR", state.toString(), "EKKO_IDC", "6", "EKKO_WORKER_ID", "77"), List.of(),
+        assertEquals(0, runCli(Map.of("EKKO_HOST_LOCK_DIR", hostLocks(),
+                "EKKO_STATE_DIR", state.toString(), "EKKO_IDC", "6", "EKKO_WORKER_ID", "77"), List.of(),
                 "next"), stderr);
         DecodedId d = Layout.defaults().decode(Layout.parse(stdout.strip()));
         assertEquals(6, d.idc());
         assertEquals(77, d.worker());
         assertTrue(Files.exists(state.resolve("idc6-worker77.state")));
 
-        assertEquals(0, runCli(Map.of("EKKO_STATE_DIR", state.toString(), "EKKO_IDC", "6", "EKKO_WORKER_ID", "77"),
+        assertEquals(0, runCli(Map.of("EKKO_HOST_LOCK_DIR", hostLocks(),
+                "EKKO_STATE_DIR", state.toString(), "EKKO_IDC", "6", "EKKO_WORKER_ID", "77"),
                 List.of("-Dekko.idc=5"), "next"), stderr);
         assertEquals(5, Layout.defaults().decode(Layout.parse(stdout.strip())).idc());
     }
 
     @Test
     void unknownEnvironmentVariablesAreReportedNotIgnoredSilently() throws Exception {
-        assertEquals(0, runCli(Map.of("EKKO_STATE_DIR", dir.toString(), "EKKO_WROKER_ID", "3", "EKKO_REDIS_URI", "redis://h:1"),
+        assertEquals(0, runCli(Map.of("EKKO_HOST_LOCK_DIR", hostLocks(),
+                "EKKO_STATE_DIR", dir.toString(), "EKKO_WROKER_ID", "3", "EKKO_REDIS_URI", "redis://h:1"),
                 List.of(), "next"), stderr);
         assertTrue(stderr.contains("ignoring environment variable EKKO_WROKER_ID: no such Ekko setting"), stderr);
         assertTrue(stderr.contains("ignoring environment variable EKKO_REDIS_URI: no such Ekko setting (a setting of allocator redis,"

@@ -23,11 +23,15 @@ class GeneratorClockTest {
     @TempDir
     Path stateDir;
 
+    /** Its own host lock directory, so worker IDs do not contend with other tests or test runs on this host. */
+    @TempDir
+    Path hostLocks;
+
     private final TestClock clock = new TestClock();
     private IdGenerator generator;
 
     private Ekko.Builder builder() {
-        return Ekko.newBuilder().clock(clock).stateDirectory(stateDir).workerId(42);
+        return Ekko.newBuilder().clock(clock).stateDirectory(stateDir).hostLockDirectory(hostLocks).workerId(42);
     }
 
     @AfterEach

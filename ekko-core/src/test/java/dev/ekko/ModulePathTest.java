@@ -24,7 +24,8 @@ class ModulePathTest {
         assertTrue(Files.exists(classes.resolve("module-info.class")), "no module-info.class in " + classes);
         Process p = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--module-path", classes.toString(), "-m", "dev.ekko.core/dev.ekko.cli.Main",
-                "next", "-n", "3", "--state-dir", stateDir.toString())).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                "next", "-n", "3", "--state-dir", stateDir.toString(),
+                "--set", "ekko.host.lock.dir=" + stateDir.resolve("host-locks"))).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(30, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), output);

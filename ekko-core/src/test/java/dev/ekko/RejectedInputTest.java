@@ -30,7 +30,7 @@ class RejectedInputTest {
 
     private static final Instant EPOCH_2026 = Instant.parse("2026-01-01T00:00:00Z");
 
-    /** Core keys plus those of the allocators in ekko-core (host-local's ekko.hostlocal.dir), sorted. */
+    /** Core keys plus those of the allocators in ekko-core (host-local's ekko.hostlocal.dir, kept only to refuse it), sorted. */
     private static final String KNOWN_KEYS = "ekko.clock.max.backward.wait, ekko.clock.max.lead, ekko.clock.max.skew, ekko.epoch, "
             + "ekko.host.lock.dir, ekko.hostlocal.dir, ekko.idc, ekko.positive, ekko.product, ekko.product.bits, ekko.state.dir, ekko.state.reservation, "
             + "ekko.worker.allocator, ekko.worker.id, ekko.worker.instance, ekko.worker.lease.margin, ekko.worker.lease.ttl, "
@@ -38,6 +38,10 @@ class RejectedInputTest {
 
     @TempDir
     Path stateDir;
+
+    /** Its own host lock directory, so worker IDs do not contend with other tests or test runs on this host. */
+    @TempDir
+    Path hostLocks;
 
     // ---------------------------------------------------------------- Layout: epoch and product bits
 
@@ -542,7 +546,7 @@ class RejectedInputTest {
 
     /** A builder whose state, should it ever get that far, goes to this test's own directory. */
     private Ekko.Builder builder() {
-        return Ekko.newBuilder().stateDirectory(stateDir);
+        return Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(hostLocks);
     }
 
     /** build() must refuse before it acquires anything: the state directory stays empty. */

@@ -18,20 +18,27 @@ class TwoProcessTest {
     @TempDir
     Path stateDir;
 
+    /** Its own host lock directory, so worker IDs do not contend with other tests or test runs on this host. */
+    @TempDir
+    Path hostLocks;
+
     @Test
     void secondProcessWithTheSameManualWorkerIdIsRefused() throws Exception {
-        Map<String, String> s = Map.of("ekko.state.dir", stateDir.toString(), "ekko.worker.id", "9");
+        Map<String, String> s = Map.of("ekko.state.dir", stateDir.toString(), "ekko.host.lock.dir", hostLocks.toString(), "ekko.worker.id", "9");
         try (ChildJvm first = ChildJvm.start(s); ChildJvm second = ChildJvm.start(s)) {
             assertTrue(first.ready(), first.firstLine());
-            assertEquals("FAILED dev.ekko.StateFileException: state file is locked by another process (pid " + first.pid()
-                    + "): another generator on this host uses the same idc and worker ID: " + stateDir.resolve("idc0-worker9.state"),
-                    second.firstLine());
+            // refused by the host-wide lock of worker 9, before the state file
+            String prefix = "FAILED dev.ekko.EkkoException: worker ID 9 of idc=0 is in use by pid=" + first.pid() + " instance=";
+            String suffix = " on this host: lock file " + hostLocks.resolve("idc0-worker9.lock") + ", in ekko.host.lock.dir=" + hostLocks
+                    + " (environment variable EKKO_HOST_LOCK_DIR). Each process on a host needs its own ekko.worker.id (environment"
+                    + " variable EKKO_WORKER_ID)";
+            assertTrue(second.firstLine().startsWith(prefix) && second.firstLine().endsWith(suffix), second.firstLine());
         }
     }
 
     @Test
     void hostLocalGivesEachProcessItsOwnWorkerIdAndTheirIdsNeverCollide() throws Exception {
-        Map<String, String> s = Map.of("ekko.state.dir", stateDir.toString(), "ekko.worker.allocator", "host-local");
+        Map<String, String> s = Map.of("ekko.state.dir", stateDir.toString(), "ekko.host.lock.dir", hostLocks.toString(), "ekko.worker.allocator", "host-local");
         try (ChildJvm a = ChildJvm.start(s); ChildJvm b = ChildJvm.start(s)) {
             assertTrue(a.ready(), a.firstLine());
             assertTrue(b.ready(), b.firstLine());
@@ -53,7 +60,7 @@ class TwoProcessTest {
 
     @Test
     void restartAfterSigkillIssuesPastEveryIdOfTheKilledProcess() throws Exception {
-        Map<String, String> s = Map.of("ekko.state.dir", stateDir.toString(), "ekko.worker.id", "4");
+        Map<String, String> s = Map.of("ekko.state.dir", stateDir.toString(), "ekko.host.lock.dir", hostLocks.toString(), "ekko.worker.id", "4");
         long last;
         try (ChildJvm first = ChildJvm.start(s)) {
             assertTrue(first.ready(), first.firstLine());

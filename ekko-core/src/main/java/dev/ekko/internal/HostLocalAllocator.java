@@ -1,7 +1,5 @@
 package dev.ekko.internal;
 
-import dev.ekko.EkkoException;
-import dev.ekko.LeaseLostException;
 import dev.ekko.WorkerIdsExhaustedException;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.ClockReport;
@@ -9,163 +7,97 @@ import dev.ekko.spi.Handover;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerAllocatorProvider;
 import dev.ekko.spi.WorkerLease;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 
 /**
- * {@code host-local}: gives each process on one host a distinct worker ID through exclusive OS locks on
- * one lock file per worker ID in a directory ({@code ekko.hostlocal.dir}, default
- * {@code <ekko.state.dir>/host-local}). The kernel drops a lock when its process dies, so a crashed
- * process's worker ID is free again at once; its state file then makes the next holder start past it.
- * It does not coordinate across hosts: for a fleet, use a coordinator back end.
+ * {@code host-local}: gives each process on one host a distinct worker ID through the host-wide locks in
+ * {@code ekko.host.lock.dir} ({@link HostLocks}), which every process on the host shares whatever its state
+ * directory. The kernel drops a lock when its process dies, so a crashed process's worker ID is free again at once;
+ * its state file then makes the next holder start past it (if it uses the same state directory; otherwise the
+ * next holder's own state file, and the clock, are all it has).
+ *
+ * <p>"This host" is what shares the lock directory: each container with its own {@code /run/lock} is a host of its
+ * own. It does not coordinate across hosts: for a fleet, use a coordinator back end.
  *
  * <p>The scan starts at the preferred worker ID, else at 0, so a host reuses low IDs and their state files.
  */
 public final class HostLocalAllocator implements WorkerAllocator {
 
-    /** The lock directory key. */
+    /**
+     * The former lock directory key ({@code <ekko.state.dir>/host-local} by default, so the guard was per state
+     * directory). Still recognised, only to refuse it with a pointer to {@code ekko.host.lock.dir}.
+     */
     public static final String DIR_KEY = "ekko.hostlocal.dir";
 
+    private static final System.Logger LOG = System.getLogger("dev.ekko");
+
     private final AllocatorContext context;
-    private final Path dir;
-    private final Map<Integer, FileChannel> held = new HashMap<>();
+    private final HostLocks locks;
+    private boolean announced;
 
     HostLocalAllocator(AllocatorContext context) {
+        if (context.setting(DIR_KEY).isPresent()) {
+            throw new IllegalArgumentException("no longer supported: " + DIR_KEY + "=" + context.setting(DIR_KEY).get() + "; host-local"
+                    + " now locks worker IDs in the host-wide " + ConfigKeys.HOST_LOCK_DIR + " (environment variable "
+                    + ConfigKeys.envName(ConfigKeys.HOST_LOCK_DIR) + "), shared by every process on this host whatever its state"
+                    + " directory: remove " + DIR_KEY + ", and set " + ConfigKeys.HOST_LOCK_DIR + " only if the default does not suit");
+        }
         this.context = context;
-        this.dir = Path.of(context.setting(DIR_KEY)
-                .orElseGet(() -> Path.of(context.requireSetting("ekko.state.dir", "the state directory")).resolve("host-local").toString()));
+        this.locks = new HostLocks(context);
     }
 
     @Override
     public synchronized WorkerLease acquire() {
-        try {
-            if (!Files.isDirectory(dir)) {
-                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            }
-        } catch (IOException | UnsupportedOperationException e) {
-            throw new EkkoException("cannot create the host-local lock directory (" + DIR_KEY + "=" + dir + "): " + e, e);
+        if (!announced) {
+            announced = true;
+            LOG.log(System.Logger.Level.INFO, "worker IDs from host-local are unique on this host only (among processes sharing "
+                    + locks.where() + "): another host, VM or container with its own lock directory can get the same worker ID"
+                    + " and issue the same IDs; where IDs from several of them meet, use a coordinator (redis, mysql, etcd)"
+                    + " or distinct manual worker IDs");
         }
         int n = context.workerIds();
         int start = Math.max(0, context.preferredWorkerId());
         List<String> holders = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             int worker = (start + i) % n;
-            Path file = lockFile(worker);
-            if (!JvmFileLocks.claim(file)) {
-                // held by this JVM: opening it to try would drop that holder's lock on close
-                if (holders.size() < 5) {
-                    holders.add(worker + ":this process (pid " + context.pid() + ")");
-                }
-                continue;
-            }
-            FileChannel ch = null;
-            boolean claimed = false;
-            try {
-                ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-                FileLock lock;
-                try {
-                    lock = ch.tryLock();
-                } catch (OverlappingFileLockException e) {
-                    lock = null;
-                }
-                if (lock == null) {
-                    if (holders.size() < 5) {
-                        holders.add(worker + ":" + readHolder(ch));
-                    }
-                    continue;
-                }
-                claimed = true;
-                ch.truncate(0);
-                ch.write(ByteBuffer.wrap(("pid=" + context.pid() + " instance=" + context.instance() + "\n").getBytes(StandardCharsets.UTF_8)), 0);
-                held.put(worker, ch);
+            String holder = locks.tryLock(worker);
+            if (holder == null) {
                 return new WorkerLease(worker, UUID.randomUUID().toString(), Duration.ZERO, context.clock().nanos(), Handover.stateFile(),
                         WorkerLease.UNKNOWN_TIME, null);
-            } catch (IOException e) {
-                throw new EkkoException("cannot lock " + file + " (" + DIR_KEY + "): " + e, e);
-            } finally {
-                if (!claimed) {
-                    closeQuietly(ch);
-                    JvmFileLocks.release(file);
-                }
+            }
+            if (holders.size() < 5) {
+                holders.add(worker + ":" + holder);
             }
         }
         throw new WorkerIdsExhaustedException("all " + n + " worker IDs of idc=" + context.idc() + " are held by processes on this host"
-                + " (lock files in " + dir + "; holders include " + String.join(", ", holders) + "); stop a process, or use fewer product"
-                + " bits (ekko.product.bits), or another idc");
-    }
-
-    private static String readHolder(FileChannel ch) {
-        try {
-            ByteBuffer b = ByteBuffer.allocate(200);
-            ch.read(b, 0);
-            return new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).trim();
-        } catch (IOException e) {
-            return "unknown";
-        }
+                + " (lock files in " + locks.where() + "; holders include " + String.join(", ", holders) + "); stop a process, or use"
+                + " fewer product bits (ekko.product.bits), or another idc");
     }
 
     @Override
     public synchronized WorkerLease renew(WorkerLease lease, ClockReport report) {
-        FileChannel ch = held.get(lease.workerId());
-        if (ch == null || !ch.isOpen()) {
-            throw new LeaseLostException("host-local lock of idc=" + context.idc() + " worker=" + lease.workerId() + " is no longer held");
-        }
+        locks.checkHeld(lease.workerId());
         return lease.renewed(context.clock().nanos(), WorkerLease.UNKNOWN_TIME);
     }
 
     @Override
     public synchronized void release(WorkerLease lease, ClockReport finalReport) {
-        drop(lease.workerId());
+        locks.unlock(lease.workerId());
     }
 
     /** Drops every lock this allocator holds, as the death of the process would. */
     @Override
     public synchronized void close() {
-        for (Integer worker : List.copyOf(held.keySet())) {
-            drop(worker);
-        }
-    }
-
-    private void drop(int worker) {
-        FileChannel ch = held.remove(worker);
-        if (ch != null) {
-            closeQuietly(ch);
-            JvmFileLocks.release(lockFile(worker));
-        }
-    }
-
-    private Path lockFile(int worker) {
-        return dir.resolve("idc" + context.idc() + "-worker" + worker + ".lock");
-    }
-
-    private static void closeQuietly(FileChannel ch) {
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException ignored) {
-                // closing releases the lock either way
-            }
-        }
+        locks.unlockAll();
     }
 
     @Override
     public String toString() {
-        return "HostLocalAllocator{dir=" + dir + ", idc=" + context.idc() + "}";
+        return "HostLocalAllocator{dir=" + locks.directory() + ", idc=" + context.idc() + "}";
     }
 
     /** The ServiceLoader entry for {@code host-local}. */
@@ -180,6 +112,7 @@ public final class HostLocalAllocator implements WorkerAllocator {
             return "dev.ekko:ekko-core";
         }
 
+        /** @return {@code ekko.hostlocal.dir}, recognised only to be refused with a pointer to {@code ekko.host.lock.dir} */
         @Override
         public Set<String> configKeys() {
             return Set.of(DIR_KEY);

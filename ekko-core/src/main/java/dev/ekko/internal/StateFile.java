@@ -9,14 +9,15 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
 
 /**
@@ -60,26 +61,37 @@ public final class StateFile implements AutoCloseable {
     static final int OFF_BOOT_HI = 72;
     static final int OFF_BOOT_LO = 80;
     static final int OFF_PID = 88;
+    /** The header's fields, in file order from offset 0: fixed for the life of the file. */
+    private static final String[] HEADER_FIELDS = {"magic", "version", "epoch", "layout", "identity", "checksum"};
 
     private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private static final long NONE = Long.MIN_VALUE;
 
     private final Path path;
-    private final FileChannel channel;
-    private final FileLock lock;
+    private final JvmFileLocks.Attempt held;
     private final MappedByteBuffer map;
+    /** The header as opened (magic .. checksum): it never changes while the file is in use. */
+    private final long[] header;
     private final long startFloor;
     private final String floorReason;
     private final boolean floorIsReservation;
+    /** The forced reservation, kept here too so reading it never touches the mapping (see {@link #checkIntact()}). */
+    private volatile long reserved;
+    /** What {@link #checkIntact()} found changed, or null: once set, the mapping is never touched again. */
+    private volatile String damage;
     private boolean closed;
 
-    private StateFile(Path path, FileChannel channel, FileLock lock, MappedByteBuffer map, long startFloor, String floorReason,
+    private StateFile(Path path, JvmFileLocks.Attempt held, MappedByteBuffer map, long startFloor, String floorReason,
             boolean floorIsReservation) {
         this.floorIsReservation = floorIsReservation;
         this.path = path;
-        this.channel = channel;
-        this.lock = lock;
+        this.held = held;
         this.map = map;
+        this.header = new long[HEADER_FIELDS.length];
+        for (int i = 0; i < header.length; i++) {
+            header[i] = get(map, i * 8);
+        }
+        this.reserved = get(map, OFF_RESERVED_UNTIL);
         this.startFloor = startFloor;
         this.floorReason = floorReason;
     }
@@ -104,14 +116,27 @@ public final class StateFile implements AutoCloseable {
         } catch (IOException e) {
             throw new StateFileException(path, "cannot create state file (check ekko.state.dir and its permissions): " + e, e);
         }
-        if (!JvmFileLocks.claim(path)) {
-            throw new StateFileException(path, "state file is in use by another generator in this JVM (same idc and worker ID)");
+        JvmFileLocks.Attempt held;
+        try {
+            held = JvmFileLocks.tryLock(path, false, StateFile::holderPid);
+        } catch (IOException e) {
+            throw new StateFileException(path, "cannot open state file: " + e, e);
         }
-        FileChannel channel = null;
+        switch (held.outcome()) {
+            case HELD_IN_THIS_JVM:
+                throw new StateFileException(path, "state file is in use by another generator in this JVM (same idc and worker ID"
+                        + (held.holder() == null || Path.of(held.holder()).equals(path) ? ")"
+                                : "; it holds the same file through another path, " + held.holder()
+                                + ": a symbolic link, hard link or mount names one file twice)"));
+            case HELD_BY_ANOTHER_PROCESS:
+                throw new StateFileException(path, "state file is locked by another process" + held.holder()
+                        + ": another generator on this host uses the same idc and worker ID");
+            default:
+                break;
+        }
         boolean ok = false;
         try {
-            channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            FileLock lock = tryLock(path, channel);
+            FileChannel channel = held.channel();
             long size = channel.size();
             if (size < SIZE) {
                 throw new StateFileException(path, "state file is damaged: " + size + " bytes, expected " + SIZE
@@ -140,17 +165,31 @@ public final class StateFile implements AutoCloseable {
             set(map, OFF_BOOT_LO, boot[1]);
             set(map, OFF_PID, ProcessHandle.current().pid());
             map.force();
-            StateFile opened = new StateFile(path, channel, lock, map, floor, reason, !(clean || sameBoot));
+            StateFile opened = new StateFile(path, held, map, floor, reason, !(clean || sameBoot));
             ok = true;
             return opened;
         } catch (IOException e) {
             throw new StateFileException(path, "cannot open state file: " + e, e);
         } finally {
             if (!ok) {
-                closeQuietly(channel);
-                JvmFileLocks.release(path);
+                JvmFileLocks.unlock(held);
             }
         }
+    }
+
+    /** @return " (pid N)" from a state file another process holds, or "" if it does not say */
+    private static String holderPid(FileChannel channel) {
+        try {
+            if (channel.size() >= OFF_PID + 8) {
+                ByteBuffer b = ByteBuffer.allocate(8);
+                channel.read(b, OFF_PID);
+                long pid = b.flip().order(ByteOrder.LITTLE_ENDIAN).getLong();
+                return pid > 0 ? " (pid " + pid + ")" : "";
+            }
+        } catch (IOException ignored) {
+            // the refusal is the news; the pid is a courtesy
+        }
+        return "";
     }
 
     private static void createDirectory(Path dir) throws IOException {
@@ -166,9 +205,22 @@ public final class StateFile implements AutoCloseable {
 
     /**
      * Writes a complete file under a temporary name, forces it, then links it in place: a crash never leaves
-     * half a file, and a link (unlike a rename) never replaces a file another process created meanwhile.
+     * half a file, and a link (unlike a rename) never replaces a file another process created meanwhile. The
+     * directory is forced afterwards, so the new name survives a power loss as well as the contents do.
      */
     static void create(Path dir, Path path, Layout layout, int idc, int worker) throws IOException {
+        create(dir, path, layout, idc, worker, StateFile::forceDirectory);
+    }
+
+    /** Forces a directory's entries to disk; {@link #forceDirectory(Path)} outside tests. */
+    @FunctionalInterface
+    interface DirectoryForce {
+        /** @param dir the directory to force */
+        void force(Path dir) throws IOException;
+    }
+
+    /** {@link #create(Path, Path, Layout, int, int)} with the directory force given, for tests. */
+    static void create(Path dir, Path path, Layout layout, int idc, int worker, DirectoryForce forceDirectory) throws IOException {
         Path tmp = dir.resolve(path.getFileName() + "." + UUID.randomUUID() + ".tmp");
         ByteBuffer buf = ByteBuffer.allocateDirect(SIZE);
         set(buf, OFF_MAGIC, MAGIC);
@@ -196,28 +248,24 @@ public final class StateFile implements AutoCloseable {
         } finally {
             Files.deleteIfExists(tmp);
         }
+        forceDirectory.force(dir);
     }
 
-    private static FileLock tryLock(Path path, FileChannel channel) throws IOException {
-        FileLock lock;
-        try {
-            lock = channel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            // JvmFileLocks should have refused first; never close a channel that could drop a holder's lock
-            throw new StateFileException(path, "state file is in use by another generator in this JVM (same idc and worker ID)");
+    /**
+     * Forces a directory's entries (a new link, a removed name) to disk: {@code fsync} on the directory. Where
+     * directories cannot be opened as files (Windows, where the file system journals names itself), this does
+     * nothing; on POSIX file systems a failure is reported.
+     *
+     * @param dir the directory
+     * @throws IOException if it cannot be forced on a POSIX file system
+     */
+    static void forceDirectory(Path dir) throws IOException {
+        if (!dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            return;
         }
-        if (lock == null) {
-            String holder = "";
-            if (channel.size() >= OFF_PID + 8) {
-                ByteBuffer b = ByteBuffer.allocate(8);
-                channel.read(b, OFF_PID);
-                long pid = b.flip().order(ByteOrder.LITTLE_ENDIAN).getLong();
-                holder = pid > 0 ? " (pid " + pid + ")" : "";
-            }
-            throw new StateFileException(path, "state file is locked by another process" + holder
-                    + ": another generator on this host uses the same idc and worker ID");
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
         }
-        return lock;
     }
 
     private static void validate(Path path, ByteBuffer map, Layout layout, int idc, int worker) {
@@ -284,16 +332,6 @@ public final class StateFile implements AutoCloseable {
         LONGS.setVolatile(b, off, v);
     }
 
-    private static void closeQuietly(FileChannel ch) {
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException ignored) {
-                // already failing with a better message
-            }
-        }
-    }
-
     /** @return the path of the file */
     public Path path() {
         return path;
@@ -314,14 +352,17 @@ public final class StateFile implements AutoCloseable {
         return floorIsReservation;
     }
 
-    /** @return the forced reservation, Unix ms */
+    /** @return the forced reservation, Unix ms (read from memory, never from the mapping) */
     public long reservedUntil() {
-        return get(map, OFF_RESERVED_UNTIL);
+        return reserved;
     }
 
-    /** @return the latest millisecond used, Unix ms */
+    /**
+     * @return the latest millisecond used, Unix ms; once {@link #checkIntact()} found the file changed, the mapping
+     *     may no longer be readable and this returns {@link #reservedUntil()}, a bound at or above it
+     */
     public long lastIssued() {
-        return get(map, OFF_LAST_ISSUED);
+        return damage == null ? get(map, OFF_LAST_ISSUED) : reserved;
     }
 
     /**
@@ -329,6 +370,9 @@ public final class StateFile implements AutoCloseable {
      * millisecond from the hot path: a CAS on mapped memory, no system call.
      */
     public void advanceLastIssued(long unixMillis) {
+        if (damage != null) {
+            return; // the file was found changed: its page may be past the end of the file now (SIGBUS)
+        }
         long cur;
         do {
             cur = (long) LONGS.getVolatile(map, OFF_LAST_ISSUED);
@@ -344,8 +388,54 @@ public final class StateFile implements AutoCloseable {
      *
      * @throws StateFileException if it was truncated, replaced, or removed while in use
      */
-    public void checkIntact() {
-        // TODO(issue 8, item 11): implemented in the state-file hardening change
+    public synchronized void checkIntact() {
+        if (closed) {
+            return;
+        }
+        String change = damage != null ? damage : findChange();
+        if (change != null) {
+            damage = change;
+            throw new StateFileException(path, "state file changed while in use: " + change + "; stopped issuing with this worker ID."
+                    + " Nothing may change, copy over, share or clean the state directory (ekko.state.dir) while a generator runs");
+        }
+    }
+
+    /**
+     * Looks at the file through its channel and its path, never through the mapping: touching a mapped page that is
+     * now past the end of the file is a SIGBUS, which kills the JVM or surfaces as {@link InternalError}.
+     *
+     * @return what changed, or null if the file is whole and still the one locked at the path
+     */
+    private String findChange() {
+        try {
+            FileChannel channel = held.channel();
+            long size = channel.size();
+            if (size < SIZE) {
+                return "truncated to " + size + " bytes, expected " + SIZE;
+            }
+            Object now;
+            try {
+                now = JvmFileLocks.key(path, false);
+            } catch (NoSuchFileException e) {
+                return "the path names no file any more (deleted or moved away; this process holds a file no one else can see)";
+            }
+            if (!now.equals(held.key())) {
+                return "the path now names another file (replaced, e.g. by a copy or a restore), not the one this process locked";
+            }
+            ByteBuffer b = ByteBuffer.allocate(HEADER_FIELDS.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+            while (b.hasRemaining() && channel.read(b, b.position()) > 0) {
+                // read the whole header
+            }
+            List<String> changed = new ArrayList<>();
+            for (int i = 0; i < HEADER_FIELDS.length; i++) {
+                if (b.position() < (i + 1) * 8 || b.getLong(i * 8) != header[i]) {
+                    changed.add(HEADER_FIELDS[i]);
+                }
+            }
+            return changed.isEmpty() ? null : "header changed (" + String.join(", ", changed) + ")";
+        } catch (IOException e) {
+            return "cannot be read: " + e;
+        }
     }
 
     /**
@@ -354,9 +444,14 @@ public final class StateFile implements AutoCloseable {
      * @param unixMillis the new reservation; lower values are ignored
      */
     public synchronized void reserve(long unixMillis) {
-        if (unixMillis > reservedUntil()) {
+        if (damage != null) {
+            throw new StateFileException(path, "state file changed while in use: " + damage + "; refusing to reserve past "
+                    + Instant.ofEpochMilli(reserved));
+        }
+        if (unixMillis > reserved) {
             LONGS.setVolatile(map, OFF_RESERVED_UNTIL, unixMillis);
             map.force();
+            reserved = unixMillis;
         }
     }
 
@@ -371,9 +466,9 @@ public final class StateFile implements AutoCloseable {
         if (closed) {
             return;
         }
-        long reserved = reservedUntil();
-        if (reserved != NONE) {
-            advanceLastIssued(Math.min(finalMark, reserved));
+        long limit = reserved;
+        if (limit != NONE && mappingUsable()) {
+            advanceLastIssued(Math.min(finalMark, limit));
         }
         close();
     }
@@ -387,29 +482,33 @@ public final class StateFile implements AutoCloseable {
         closed = true;
         try {
             // lastIssued is exact now that nothing issues; the flag, forced with it, lets the next start trust it.
-            set(map, OFF_CLEAN, 1);
-            map.force();
-        } finally {
-            try {
-                lock.release();
-            } catch (IOException ignored) {
-                // the channel close below releases it too
+            // Not on a file found changed, or now too short to hold the mapped page (touching it would be a SIGBUS):
+            // it stays marked unclean, so the next start uses the forced reservation.
+            if (mappingUsable()) {
+                set(map, OFF_CLEAN, 1);
+                map.force();
             }
-            closeQuietly(channel);
-            JvmFileLocks.release(path);
+        } finally {
+            JvmFileLocks.unlock(held);
+        }
+    }
+
+    /** @return false if the file was found changed or is now shorter than the mapping (touching it would be a SIGBUS) */
+    private boolean mappingUsable() {
+        if (damage != null) {
+            return false;
+        }
+        try {
+            return held.channel().size() >= SIZE;
+        } catch (IOException e) {
+            return false;
         }
     }
 
     /** Releases the lock without the clean-shutdown flag: what a crash leaves behind. For tests. */
     public synchronized void abandon() {
         closed = true;
-        try {
-            lock.release();
-        } catch (IOException ignored) {
-            // closing the channel releases it
-        }
-        closeQuietly(channel);
-        JvmFileLocks.release(path);
+        JvmFileLocks.unlock(held);
     }
 
     @Override

@@ -17,6 +17,10 @@ class MainTest {
     @TempDir
     Path stateDir;
 
+    /** Its own host lock directory, so worker IDs do not contend with other tests or test runs on this host. */
+    @TempDir
+    Path hostLocks;
+
     private String out;
     private String err;
 
@@ -31,7 +35,7 @@ class MainTest {
 
     @Test
     void nextPrintsUnsignedDecimalsOnePerLineInIncreasingOrder() {
-        assertEquals(0, run("next", "-n", "2500", "--state-dir", stateDir.toString(), "--idc", "3"), err);
+        assertEquals(0, run("next", "-n", "2500", "--state-dir", stateDir.toString(), "--set", "ekko.host.lock.dir=" + hostLocks, "--idc", "3"), err);
         String[] lines = out.split("\n");
         assertEquals(2500, lines.length);
         long prev = Layout.parse(lines[0]);
@@ -82,10 +86,10 @@ class MainTest {
         assertEquals("ekko: unknown option for next: --frobnicate (ekko --help lists them)\n", err);
         assertEquals(2, run("nxt"));
         assertEquals("ekko: unknown command: nxt (commands: next, decode, layout)\n", err);
-        assertEquals(2, run("next", "--set", "ekko.wroker.id=3", "--state-dir", stateDir.toString()));
+        assertEquals(2, run("next", "--set", "ekko.wroker.id=3", "--state-dir", stateDir.toString(), "--set", "ekko.host.lock.dir=" + hostLocks));
         assertTrue(err.startsWith("ekko: unknown configuration key: ekko.wroker.id. Known keys: "), err);
         assertEquals(1, err.split("\n").length);
-        assertEquals(2, run("next", "--allocator", "redis", "--state-dir", stateDir.toString()));
+        assertEquals(2, run("next", "--allocator", "redis", "--state-dir", stateDir.toString(), "--set", "ekko.host.lock.dir=" + hostLocks));
         assertEquals("ekko: no worker allocator named \"redis\" (ekko.worker.allocator); found: host-local, manual; to use it, add"
                 + " dev.ekko:ekko-worker-redis to the class path\n", err);
     }

@@ -15,7 +15,7 @@ class HostLocalAllocatorContractTest extends WorkerAllocatorContract {
 
     @Override
     protected Map<String, String> settings() {
-        return Map.of("ekko.hostlocal.dir", stateDir.resolve("locks").toString());
+        return Map.of("ekko.host.lock.dir", stateDir.resolve("locks").toString());
     }
 
     @Override

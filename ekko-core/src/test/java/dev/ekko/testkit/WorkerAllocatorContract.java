@@ -257,6 +257,8 @@ public abstract class WorkerAllocatorContract {
         s.put("ekko.idc", Integer.toString(IDC));
         s.put("ekko.product.bits", "4");
         s.put("ekko.state.dir", dir.toString());
+        // one host lock directory for every holder of the test (they share a host), and none with other tests
+        s.putIfAbsent("ekko.host.lock.dir", stateDir.resolve("host-locks").toString());
         s.put("ekko.worker.instance", host);
         s.put("ekko.worker.lease.ttl", "2s");
         s.put("ekko.worker.lease.margin", "500ms");
