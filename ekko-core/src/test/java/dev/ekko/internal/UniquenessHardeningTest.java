@@ -312,6 +312,32 @@ class UniquenessHardeningTest {
                 + allocator.releasedWorkers);
     }
 
+    /**
+     * Item 11: a state file truncated by another process while in use fences the generator at the next renewal with
+     * StateFileException (before, the next write to the mapping was an InternalError or a SIGBUS), for good.
+     */
+    @Test
+    void aStateFileTruncatedWhileInUseFencesTheGeneratorAtTheNextRenewal() throws Exception {
+        allocator.next = () -> lease(19, Handover.mark(0), WorkerLease.UNKNOWN_TIME, null);
+        generator = EkkoGenerator.start(settings(), allocator);
+        generator.next();
+        Path file = StateFile.pathFor(stateDir, 2, 19);
+        Process p = new ProcessBuilder("truncate", "-s", "0", file.toString()).inheritIO().start();
+        assertEquals(0, p.waitFor());
+        int reports = allocator.reports.size();
+        while (allocator.reports.size() < reports + 1) {
+            Thread.sleep(10); // a renewal ran after the truncation (the keeper checks the file after the report)
+        }
+        Thread.sleep(300);
+        dev.ekko.StateFileException e = assertThrows(dev.ekko.StateFileException.class, generator::next);
+        assertTrue(e.getMessage().contains("stopped issuing with idc=2 worker=19 for good"), e.getMessage());
+        Thread.sleep(500); // several report intervals: still fenced, no re-acquire on a broken file
+        assertThrows(dev.ekko.StateFileException.class, generator::next);
+        assertEquals(1, allocator.acquires.get());
+        generator.close(); // lets go of the lock and the channel without touching the mapping
+        generator = null;
+    }
+
     /** Item 12: a worker ID whose history is ahead of this clock is given back, and another one is acquired. */
     @Test
     void aWorkerIdWhoseMarkIsAheadOfTheClockIsSwappedForAnother() {
