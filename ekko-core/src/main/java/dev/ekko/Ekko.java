@@ -364,7 +364,15 @@ public final class Ekko {
             long pid = ProcessHandle.current().pid();
             Map<String, String> allocatorSettings = new LinkedHashMap<>(settings);
             allocatorSettings.put(ConfigKeys.STATE_DIR, stateDir.toString());
-            allocatorSettings.put(ConfigKeys.HOST_LOCK_DIR, settings.getOrDefault(ConfigKeys.HOST_LOCK_DIR, defaultHostLockDir().toString()));
+            Path hostLockDir = settings.containsKey(ConfigKeys.HOST_LOCK_DIR) ? Path.of(settings.get(ConfigKeys.HOST_LOCK_DIR))
+                    : defaultHostLockDir();
+            if (!settings.containsKey(ConfigKeys.HOST_LOCK_DIR) && !hostLockDir.startsWith("/run/lock")
+                    && (allocatorName.equals("manual") || allocatorName.equals("host-local"))) {
+                LOG.log(System.Logger.Level.WARNING, "host-wide worker-ID locks in " + hostLockDir + " (/run/lock is not writable):"
+                        + " processes with a private /tmp (systemd PrivateTmp, some containers) do not see each other's locks there;"
+                        + " set " + ConfigKeys.HOST_LOCK_DIR + " to a directory every process on this host shares");
+            }
+            allocatorSettings.put(ConfigKeys.HOST_LOCK_DIR, hostLockDir.toString());
             Duration maxLead = durationOr(ConfigKeys.MAX_LEAD, Duration.ZERO);
             Map<String, String> fleet = new TreeMap<>();
             fleet.put(ConfigKeys.EPOCH, layout.epoch().toString());
@@ -472,13 +480,20 @@ public final class Ekko {
             return Path.of(userHome.trim(), ".local", "state", "ekko");
         }
 
-        /** @return /run/lock/ekko when /run/lock is a writable directory (it is on Debian, Ubuntu, RHEL), else tmpdir/ekko-host-locks */
+        /**
+         * @return {@code /run/lock/ekko} when it is a writable directory (an administrator may create it with mode 1777 for
+         *     every user), or when {@code /run/lock} is writable to create it in (Debian, Ubuntu, RHEL as root); else
+         *     {@code /tmp/ekko-host-locks} on Unix-like systems and {@code <java.io.tmpdir>/ekko-host-locks} elsewhere
+         */
         static Path defaultHostLockDir() {
             Path runLock = Path.of("/run/lock");
-            if (Files.isDirectory(runLock) && Files.isWritable(runLock)) {
-                return runLock.resolve("ekko");
+            Path ekko = runLock.resolve("ekko");
+            if ((Files.isDirectory(ekko) && Files.isWritable(ekko)) || (!Files.exists(ekko) && Files.isDirectory(runLock)
+                    && Files.isWritable(runLock))) {
+                return ekko;
             }
-            return Path.of(System.getProperty("java.io.tmpdir"), "ekko-host-locks");
+            Path tmp = Path.of("/tmp");
+            return Files.isDirectory(tmp) ? tmp.resolve("ekko-host-locks") : Path.of(System.getProperty("java.io.tmpdir"), "ekko-host-locks");
         }
 
         private static String hostName() {

@@ -311,4 +311,23 @@ class GeneratorClockTest {
         assertEquals("generator is closed: idc=0 worker=42", e.getMessage());
         g.close();
     }
+
+    /**
+     * Issue #8, item 12: the clock set back a minute across a restart. The instance's worker ID's state file is ahead of
+     * the clock, but other worker IDs are free: host-local gives it back and starts on another one at once, instead of
+     * failing every start until the clock catches up. (Before: ClockMovedBackwardsException.)
+     */
+    @Test
+    void hostLocalSwapsAWorkerIdWhoseStateFileIsAheadOfTheClock() {
+        Ekko.Builder b = Ekko.newBuilder().clock(clock).stateDirectory(stateDir).hostLockDirectory(hostLocks).allocator("host-local");
+        clock.stepMillis(60_000);
+        try (IdGenerator ahead = b.build()) {
+            assertEquals(0, ahead.workerId());
+            ahead.next();
+        }
+        clock.stepMillis(-60_000);
+        generator = b.build();
+        assertEquals(1, generator.workerId());
+        generator.next();
+    }
 }

@@ -116,7 +116,7 @@ public enum Coordinator {
     int prime(String namespace) {
         Path dir = StateDirectories.create();
         try {
-            Ekko.Builder builder = Ekko.newBuilder().stateDirectory(dir).allocator(allocator);
+            Ekko.Builder builder = Ekko.newBuilder().stateDirectory(dir).hostLockDirectory(dir.resolve("host-locks")).allocator(allocator);
             settings(namespace).forEach(builder::setting);
             FirstStartBenchmark.shortLease(builder);
             try (IdGenerator g = builder.build()) {

@@ -44,7 +44,7 @@ public enum EkkoMode {
      */
     public IdGenerator start(Path stateDir) {
         Quiet.ekkoLogs();
-        Ekko.Builder builder = Ekko.newBuilder().stateDirectory(stateDir).workerId(1);
+        Ekko.Builder builder = Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(stateDir.resolve("host-locks")).workerId(1);
         if (!maxLead.isZero()) {
             builder.maxLead(maxLead);
         }

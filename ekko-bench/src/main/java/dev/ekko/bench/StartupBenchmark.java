@@ -63,7 +63,7 @@ public class StartupBenchmark {
 
     /** The builder every start-up shot builds: {@code manual} is worker 1; a back end gets its settings. */
     static Ekko.Builder newBuilder(String allocator, Path stateDir, Map<String, String> settings) {
-        Ekko.Builder builder = Ekko.newBuilder().stateDirectory(stateDir).allocator(allocator);
+        Ekko.Builder builder = Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(stateDir.resolve("host-locks")).allocator(allocator);
         if (allocator.equals("manual")) {
             builder.workerId(1);
         }

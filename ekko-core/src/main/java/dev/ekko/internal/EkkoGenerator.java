@@ -14,6 +14,7 @@ import dev.ekko.spi.ClockReport;
 import dev.ekko.spi.Handover;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.StateFileException;
+import dev.ekko.WorkerIdsExhaustedException;
 import dev.ekko.spi.WorkerLease;
 import java.lang.System.Logger.Level;
 import java.lang.invoke.MethodHandles;
@@ -163,7 +164,17 @@ public final class EkkoGenerator implements IdGenerator {
         Set<Integer> refused = new HashSet<>();
         HistoryAhead last = null;
         for (;;) {
-            WorkerLease acquired = refused.isEmpty() ? allocator.acquire() : allocator.acquire(Set.copyOf(refused));
+            WorkerLease acquired;
+            if (refused.isEmpty()) {
+                acquired = allocator.acquire();
+            } else {
+                try {
+                    acquired = allocator.acquire(Set.copyOf(refused));
+                } catch (WorkerIdsExhaustedException e) {
+                    last.refusal.addSuppressed(e);
+                    throw last.refusal;
+                }
+            }
             if (refused.contains(acquired.workerId())) {
                 // The allocator cannot choose another one (manual), or all others are held.
                 releaseQuietly(acquired, now -> Math.max(now, startReleaseMark(acquired)));

@@ -52,6 +52,12 @@ public final class HostLocalAllocator implements WorkerAllocator {
 
     @Override
     public synchronized WorkerLease acquire() {
+        return acquire(Set.of());
+    }
+
+    /** Skips the worker IDs in {@code avoid} (the core's refusals: their state files are ahead of this clock). */
+    @Override
+    public synchronized WorkerLease acquire(Set<Integer> avoid) {
         if (!announced) {
             announced = true;
             LOG.log(System.Logger.Level.INFO, "worker IDs from host-local are unique on this host only (among processes sharing "
@@ -64,6 +70,9 @@ public final class HostLocalAllocator implements WorkerAllocator {
         List<String> holders = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             int worker = (start + i) % n;
+            if (avoid.contains(worker)) {
+                continue;
+            }
             String holder = locks.tryLock(worker);
             if (holder == null) {
                 return new WorkerLease(worker, UUID.randomUUID().toString(), Duration.ZERO, context.clock().nanos(), Handover.stateFile(),
