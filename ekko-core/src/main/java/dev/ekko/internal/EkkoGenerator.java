@@ -336,10 +336,14 @@ public final class EkkoGenerator implements IdGenerator {
     /**
      * The latest millisecond an earlier holder the coordinator forgot may have used: its lease may run one TTL
      * from now, its clock may be the tolerated skew ahead, and in bounded-lead mode its IDs may run the max lead
-     * ahead of its clock (every holder of a fleet is assumed to share these settings).
+     * ahead of its clock (every holder of a fleet is assumed to share these settings). "Now" is the later of this
+     * clock and the coordinator's at the grant: an earlier holder's issue limit is capped by the coordinator's clock
+     * (coordinator time + TTL - margin + skew + lead, see renewAndReserve), so counting from the coordinator's clock
+     * keeps the floor above it even when this clock is behind by the skew plus a slow round trip.
      */
     private long unknownHistoryFloor(WorkerLease l, long now) {
-        return now + l.ttl().toMillis() + settings.maxSkew().toMillis() + maxLeadMillis;
+        long from = l.coordinatorTimeMillis() == WorkerLease.UNKNOWN_TIME ? now : Math.max(now, l.coordinatorTimeMillis());
+        return from + l.ttl().toMillis() + settings.maxSkew().toMillis() + maxLeadMillis;
     }
 
     /** How far ahead a report reserves: the configured reservation, or the lease TTL when longer. */

@@ -178,6 +178,21 @@ class UniquenessHardeningTest {
     }
 
     /**
+     * Defence in depth for item 3: without history, the wait counts from the later of this clock and the coordinator's,
+     * because an earlier holder's limit is capped by the coordinator's clock. Shown with a margin below the skew, which
+     * build() refuses but the floor no longer depends on.
+     */
+    @Test
+    void withoutHistoryTheWaitCountsFromTheCoordinatorsClockWhenItIsAhead() {
+        long coordinator = clock.millis() + 2000; // this clock is 2 s behind, within the tolerated 3 s
+        allocator.next = () -> lease(20, Handover.unknown(), coordinator, null);
+        generator = EkkoGenerator.start(settings(Duration.ofSeconds(3), Duration.ZERO, Duration.ofMillis(600)), allocator);
+        // An earlier holder whose clock agreed with the coordinator may have reached coordinator + TTL - margin + skew.
+        long earlierHolderLimit = coordinator + TTL.toMillis() - 300 + 3000;
+        assertTrue(millisOf(generator.next()) > earlierHolderLimit, "started at or below an earlier holder's limit");
+    }
+
+    /**
      * Item 2: a clock that steps past the tolerated skew while running stops at the limit set while the clocks
      * agreed, with ClockSkewException naming both clocks, and resumes once they agree again.
      */
