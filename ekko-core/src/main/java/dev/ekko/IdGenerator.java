@@ -19,7 +19,10 @@ public interface IdGenerator extends AutoCloseable {
      * @throws LeaseLostException if the worker ID lease may have expired; retry once it is re-acquired
      * @throws GenerationInterruptedException if interrupted while waiting for the next millisecond
      * @throws IdSpaceExhaustedException if the layout's time has run out
-     * @throws IllegalStateException if the generator is closed
+     * @throws ClockSkewException if the local clock disagrees with the coordinator's by more than the tolerated skew and
+     *     the limit set while they agreed is reached; IDs resume once they agree again
+     * @throws StateFileException if the state file was changed while in use (the generator stopped for good)
+     * @throws GeneratorClosedException if the generator is closed
      */
     long next();
 
@@ -81,8 +84,10 @@ public interface IdGenerator extends AutoCloseable {
     long leadMillis();
 
     /**
-     * Stops issuing, records a clean shutdown in the state file and releases the worker ID. Idempotent.
-     * Calls to {@code next()} after this throw {@link IllegalStateException}.
+     * Stops issuing at once, records a clean shutdown in the state file and releases the worker ID (also on an
+     * interrupted thread, whose interrupt is kept). Returns within about a second whatever the keeper thread is doing,
+     * plus a coordinator call already in flight (bounded by the back end's timeout). Idempotent. Calls to
+     * {@code next()} after this throw {@link GeneratorClosedException}.
      */
     @Override
     void close();
