@@ -75,8 +75,8 @@ public final class HostLocalAllocator implements WorkerAllocator {
             }
             String holder = locks.tryLock(worker);
             if (holder == null) {
-                return new WorkerLease(worker, UUID.randomUUID().toString(), Duration.ZERO, context.clock().nanos(), Handover.stateFile(),
-                        WorkerLease.UNKNOWN_TIME, null);
+                return new WorkerLease(worker, UUID.randomUUID().toString(), Duration.ZERO, context.clock().nanos(),
+                        handover(locks, worker), WorkerLease.UNKNOWN_TIME, null);
             }
             if (holders.size() < 5) {
                 holders.add(worker + ":" + holder);
@@ -87,15 +87,24 @@ public final class HostLocalAllocator implements WorkerAllocator {
                 + " fewer product bits (ekko.product.bits), or another idc");
     }
 
+    /**
+     * The state file holds this host's history of a worker ID only for its own state directory; an earlier holder
+     * from another one left its mark in the host lock file.
+     */
+    static Handover handover(HostLocks locks, int worker) {
+        long mark = locks.handoverMark(worker);
+        return mark == Long.MIN_VALUE ? Handover.stateFile() : Handover.mark(mark);
+    }
+
     @Override
     public synchronized WorkerLease renew(WorkerLease lease, ClockReport report) {
-        locks.checkHeld(lease.workerId());
+        locks.checkHeld(lease.workerId(), report.reservedUntilMillis());
         return lease.renewed(context.clock().nanos(), WorkerLease.UNKNOWN_TIME);
     }
 
     @Override
     public synchronized void release(WorkerLease lease, ClockReport finalReport) {
-        locks.unlock(lease.workerId());
+        locks.release(lease.workerId(), finalReport.reservedUntilMillis());
     }
 
     /** Drops every lock this allocator holds, as the death of the process would. */

@@ -26,8 +26,8 @@ import java.util.UUID;
  *
  * <p>Different users and services on one host share the directory: it is created world-writable with the sticky
  * bit (mode 1777, like {@code /tmp}: anyone may create files, only the owner may remove or rename them), and lock
- * files are readable and writable by all (mode 0666; they hold only a pid and an instance name, and locking needs
- * a descriptor open for writing). Existing files are opened without {@code O_CREAT} (Linux
+ * files are readable and writable by all (mode 0666; they hold the holder's pid and instance name, the worker ID's
+ * mark and the state directory it was issued from, and locking needs a descriptor open for writing). Existing files are opened without {@code O_CREAT} (Linux
  * {@code fs.protected_regular} refuses an {@code O_CREAT} open of another user's file in a sticky world-writable
  * directory) and never through a symbolic link; new files are written under a temporary name with
  * {@code CREATE_NEW} and linked into place, so no channel of a file another user in this JVM may hold is ever
@@ -37,13 +37,30 @@ import java.util.UUID;
  */
 final class HostLocks {
 
+    /**
+     * The history a lock file carries between processes with different state directories: each holder's state file
+     * covers only its own directory, so the lock file keeps the highest mark any holder reported (raised at every
+     * renewal, before the generator may issue past it; lowered at a clean release to the last millisecond used, never
+     * below the mark at lock time) and the state directory of the last holder. A holder whose state directory is
+     * another one's starts past that mark ({@link #handoverMark(int)}); one with the same directory needs only its
+     * state file. The directory is usually on tmpfs ({@code /run/lock}): a reboot clears it, see the README.
+     */
+    private record Record(long mark, String stateDir) {
+        static final Record NONE = new Record(Long.MIN_VALUE, "");
+    }
+
     private static final String KEY = ConfigKeys.HOST_LOCK_DIR;
 
     private final Path dir;
     private final int idc;
     private final String holderLine;
     private final long pid;
+    private final String stateDir;
     private final Map<Integer, JvmFileLocks.Attempt> held = new HashMap<>();
+    /** Per held worker ID: what the file said when it was locked. */
+    private final Map<Integer, Record> atLock = new HashMap<>();
+    /** Per held worker ID: the mark written last. */
+    private final Map<Integer, Long> marks = new HashMap<>();
 
     /**
      * @param context the allocator's context; {@code ekko.host.lock.dir} must be set (the core always sets it)
@@ -54,6 +71,7 @@ final class HostLocks {
         this.idc = context.idc();
         this.pid = context.pid();
         this.holderLine = "pid=" + context.pid() + " instance=" + context.instance() + "\n";
+        this.stateDir = context.setting(ConfigKeys.STATE_DIR).map(d -> Path.of(d).toAbsolutePath().normalize().toString()).orElse("");
     }
 
     /** @return the lock directory */
@@ -112,14 +130,54 @@ final class HostLocks {
             default:
                 break;
         }
+        Record found = parse(readAll(attempt.channel()));
         try {
-            writeHolder(attempt.channel());
+            write(attempt.channel(), found.mark);
         } catch (IOException e) {
             JvmFileLocks.unlock(attempt);
             throw new EkkoException("cannot write to the host lock file " + file + " (" + where() + "): " + e, e);
         }
         held.put(worker, attempt);
+        atLock.put(worker, found);
+        marks.put(worker, found.mark);
         return null;
+    }
+
+    /**
+     * @return the mark a new holder of a held worker ID must start past because an earlier holder issued from another
+     *     state directory (whose state file this process does not read), or {@link Long#MIN_VALUE} when the last
+     *     holder used the same state directory or there is no record
+     */
+    long handoverMark(int worker) {
+        Record r = atLock.getOrDefault(worker, Record.NONE);
+        return !stateDir.isEmpty() && stateDir.equals(r.stateDir) ? Long.MIN_VALUE : r.mark;
+    }
+
+    /**
+     * Checks the lock as {@link #checkHeld(int)} and records a reservation in the lock file: called with the report
+     * of every renewal, before the generator may issue past it.
+     */
+    void checkHeld(int worker, long reservedUntilMillis) {
+        marks.merge(worker, reservedUntilMillis, Math::max);
+        checkHeld(worker);
+    }
+
+    /**
+     * Records the final mark of a clean release (the last millisecond used; never below the mark found at lock time)
+     * and drops the lock.
+     */
+    void release(int worker, long finalMarkMillis) {
+        JvmFileLocks.Attempt attempt = held.get(worker);
+        if (attempt != null && attempt.channel().isOpen()) {
+            try {
+                if (JvmFileLocks.key(file(worker), true).equals(attempt.key())) {
+                    write(attempt.channel(), Math.max(atLock.getOrDefault(worker, Record.NONE).mark, finalMarkMillis));
+                }
+            } catch (IOException e) {
+                // the mark of the last renewal stays: higher, so still safe
+            }
+        }
+        unlock(worker);
     }
 
     /**
@@ -139,7 +197,7 @@ final class HostLocks {
         try {
             problem = JvmFileLocks.key(file, true).equals(attempt.key()) ? null : "replaced by another file";
             if (problem == null) {
-                writeHolder(attempt.channel());
+                write(attempt.channel(), marks.getOrDefault(worker, Long.MIN_VALUE));
             }
         } catch (NoSuchFileException e) {
             problem = "removed";
@@ -161,6 +219,8 @@ final class HostLocks {
 
     /** Drops the lock of one worker ID, if held. */
     void unlock(int worker) {
+        atLock.remove(worker);
+        marks.remove(worker);
         JvmFileLocks.Attempt attempt = held.remove(worker);
         if (attempt != null) {
             JvmFileLocks.unlock(attempt);
@@ -174,19 +234,52 @@ final class HostLocks {
         }
     }
 
-    private void writeHolder(FileChannel ch) throws IOException {
-        ch.truncate(0);
-        ch.write(ByteBuffer.wrap(holderLine.getBytes(StandardCharsets.UTF_8)), 0);
+    /** Writes the holder line, the mark and this process's state directory; the holder line first, for messages. */
+    private void write(FileChannel ch, long mark) throws IOException {
+        String text = holderLine + "mark=" + (mark == Long.MIN_VALUE ? "" : Long.toString(mark)) + "\nstateDir=" + stateDir + "\n";
+        ByteBuffer b = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
+        ch.write(b, 0);
+        ch.truncate(text.getBytes(StandardCharsets.UTF_8).length); // written first, then cut: never an empty file in between
     }
 
-    private static String readHolder(FileChannel ch) {
+    private static Record parse(String text) {
+        long mark = Long.MIN_VALUE;
+        String dir = null;
+        boolean markSeen = false;
+        // The first occurrence of each: a crash between writing a record and cutting the file leaves only older text after it.
+        for (String line : text.split("\n")) {
+            if (line.startsWith("mark=") && !markSeen) {
+                markSeen = true;
+                if (line.length() == 5) {
+                    continue;
+                }
+                try {
+                    mark = Long.parseLong(line.substring(5).trim());
+                } catch (NumberFormatException ignored) {
+                    // a damaged record: no mark, as for a new file
+                }
+            } else if (line.startsWith("stateDir=") && dir == null) {
+                dir = line.substring(9).trim();
+            }
+        }
+        return new Record(mark, dir == null ? "" : dir);
+    }
+
+    private static String readAll(FileChannel ch) {
         try {
-            ByteBuffer b = ByteBuffer.allocate(300);
+            ByteBuffer b = ByteBuffer.allocate(8192);
             ch.read(b, 0);
-            return new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).trim();
+            return new String(b.array(), 0, b.position(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             return "";
         }
+    }
+
+    /** @return the holder line (pid and instance) for messages */
+    private static String readHolder(FileChannel ch) {
+        String all = readAll(ch);
+        int nl = all.indexOf('\n');
+        return (nl < 0 ? all : all.substring(0, nl)).trim();
     }
 
     /** Creates the directory, mode 1777, if it is absent. */

@@ -46,18 +46,18 @@ public final class ManualAllocator implements WorkerAllocator {
                     + " ekko.worker.id (environment variable EKKO_WORKER_ID)");
         }
         return new WorkerLease(worker, UUID.randomUUID().toString(), Duration.ZERO, context.clock().nanos(),
-                Handover.stateFile(), WorkerLease.UNKNOWN_TIME, null);
+                HostLocalAllocator.handover(locks, worker), WorkerLease.UNKNOWN_TIME, null);
     }
 
     @Override
     public synchronized WorkerLease renew(WorkerLease lease, ClockReport report) {
-        locks.checkHeld(lease.workerId());
+        locks.checkHeld(lease.workerId(), report.reservedUntilMillis());
         return lease.renewed(context.clock().nanos(), WorkerLease.UNKNOWN_TIME);
     }
 
     @Override
     public synchronized void release(WorkerLease lease, ClockReport finalReport) {
-        locks.unlock(lease.workerId());
+        locks.release(lease.workerId(), finalReport.reservedUntilMillis());
     }
 
     /** Drops the host lock, as the death of the process would. */
