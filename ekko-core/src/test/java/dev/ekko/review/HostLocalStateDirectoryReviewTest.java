@@ -79,8 +79,20 @@ class HostLocalStateDirectoryReviewTest {
             a.next(first, 0, first.length);
         }
         long[] second = new long[500];
-        try (IdGenerator b = service("state-b").build()) {
-            b.next(second, 0, second.length);
+        // With the clock frozen in A's last millisecond, B must wait for the clock to pass A's mark, not issue at once.
+        java.util.concurrent.CompletableFuture<IdGenerator> started =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> service("state-b").build());
+        try {
+            IdGenerator early = started.get(300, java.util.concurrent.TimeUnit.MILLISECONDS);
+            early.next(second, 0, second.length);
+            early.close();
+        } catch (java.util.concurrent.TimeoutException waiting) {
+            clock.unfreeze();
+            try (IdGenerator b = started.join()) {
+                b.next(second, 0, second.length);
+            }
+        } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+            throw new AssertionError(e);
         }
         assertNoneRepeated(setOf(first), second, "host-local, two state directories, restart in the same millisecond");
     }
