@@ -35,4 +35,8 @@ final class RedisKeys {
     String instances() {
         return prefix + "instances";
     }
+
+    String settings() {
+        return prefix + "settings";
+    }
 }

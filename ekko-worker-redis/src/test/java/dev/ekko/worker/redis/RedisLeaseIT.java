@@ -212,6 +212,71 @@ class RedisLeaseIT {
         assertEquals(preferred, allocator(context("svc-1", "h").preferredWorkerId(preferred).build()).acquire().workerId());
     }
 
+    /**
+     * A new instance name (a pod of a fleet with random names) takes a free worker ID whose history this server
+     * incarnation wrote and that is safe to start on now, rather than one without history, where it would wait a lease
+     * TTL plus the skew. A mark far ahead, or one from another incarnation, is passed over for it.
+     */
+    @Test
+    void aNewInstanceNamePrefersAFreeWorkerIdWithHistorySafeToUseNow() throws Exception {
+        int good = 200;
+        int ahead = 120;
+        int untrusted = 40;
+        long now = System.currentTimeMillis();
+        for (int w : new int[] {good, ahead, untrusted}) {
+            WorkerAllocator a = allocator(context("old-" + w, "host-old").preferredWorkerId(w).build());
+            WorkerLease l = a.acquire();
+            assertEquals(w, l.workerId());
+            a.release(l, report(w == ahead ? now + 60_000 : now - 1_000, "host-old"));
+        }
+        try (Jedis jedis = SharedRedis.connect()) {
+            jedis.hset(new RedisKeys(namespace, IDC).history(untrusted), "incarnation", "another-server");
+        }
+        WorkerLease fresh = allocator("pod-" + UUID.randomUUID()).acquire();
+        assertEquals(good, fresh.workerId(), "a new instance name took a worker ID without trusted history safe to use now");
+        assertEquals(Handover.mark(now - 1_000).toString(), fresh.handover().toString());
+    }
+
+    /**
+     * For a start the core refused on a worker ID (its mark far ahead of this host's clock): the next acquire must not hand
+     * the same worker ID back, neither as the configured one nor as the instance's last one.
+     */
+    @Test
+    void anAvoidedWorkerIdIsNotTakenEvenWhenConfiguredOrTheInstancesLast() throws Exception {
+        RedisWorkerAllocator a = (RedisWorkerAllocator) allocator(context("svc", "host-svc").preferredWorkerId(50).build());
+        WorkerLease first = a.acquire();
+        assertEquals(50, first.workerId());
+        a.release(first, report(System.currentTimeMillis(), "host-svc"));
+        WorkerLease second = a.acquire(Set.of(50));
+        assertNotEquals(50, second.workerId());
+        a.release(second, report(System.currentTimeMillis(), "host-svc"));
+        RedisWorkerAllocator unconfigured = (RedisWorkerAllocator) allocator("svc");
+        assertEquals(second.workerId(), unconfigured.acquire(Set.of()).workerId(), "the instance's last worker ID comes back when"
+                + " not avoided");
+        WorkerLease third = a.acquire(Set.of(50, second.workerId()));
+        assertTrue(third.workerId() != 50 && third.workerId() != second.workerId(), "took avoided worker " + third.workerId());
+    }
+
+    @Test
+    void whenEveryFreeWorkerIdIsAvoidedTheErrorSaysSo() throws Exception {
+        WorkerAllocator filler = allocator(context("filler", "host-filler").build());
+        Set<Integer> held = new HashSet<>();
+        for (int i = 0; i < WORKER_IDS - 2; i++) {
+            held.add(filler.acquire().workerId());
+        }
+        List<Integer> free = new ArrayList<>();
+        for (int w = 0; w < WORKER_IDS; w++) {
+            if (!held.contains(w)) {
+                free.add(w);
+            }
+        }
+        RedisWorkerAllocator late = (RedisWorkerAllocator) allocator("late");
+        WorkerIdsExhaustedException e = assertThrows(WorkerIdsExhaustedException.class, () -> late.acquire(Set.copyOf(free)));
+        assertTrue(e.getMessage().startsWith("all 254 worker IDs of idc=2 this process may take are held at redis "), e.getMessage());
+        assertTrue(e.getMessage().contains(" (2 more are free but refused by this process: " + free.get(0) + ", " + free.get(1)
+                + "), by 1 holder: host host-filler instance filler (254). "), e.getMessage());
+    }
+
     // ---------------------------------------------------------------- renew and release
 
     @Test
