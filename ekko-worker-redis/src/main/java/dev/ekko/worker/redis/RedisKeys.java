@@ -39,4 +39,12 @@ final class RedisKeys {
     String settings() {
         return prefix + "settings";
     }
+
+    String marks() {
+        return prefix + "marks";
+    }
+
+    String marksIncarnation() {
+        return prefix + "marks:incarnation";
+    }
 }

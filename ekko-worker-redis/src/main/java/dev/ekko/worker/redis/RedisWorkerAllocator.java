@@ -73,7 +73,7 @@ final class RedisWorkerAllocator implements WorkerAllocator {
     static final long SAFE_MARK_SLACK_MILLIS = 1000;
     /** The commands an ACL user needs (on keys {@code ~<namespace>*}), as docs/redis.md shows them. */
     static final String ACL_COMMANDS = "+evalsha +eval +ping +select +client|setname +time +info +exists +hget +hmget +hgetall"
-            + " +hset +hdel +pexpire +del";
+            + " +hset +hdel +pexpire +del +get +set +zadd +zcount +zrangebyscore";
 
     private final AllocatorContext context;
     private final RedisSettings settings;
@@ -149,7 +149,8 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         });
         String what = "acquiring a worker ID of idc=" + context.idc();
         long sentAt = context.clock().nanos();
-        List<String> r = call(what, false, j -> LuaScript.ACQUIRE.run(j, List.of(keys.instances(), keys.settings()), args));
+        List<String> r = call(what, false, j -> LuaScript.ACQUIRE.run(j, List.of(keys.instances(), keys.settings(), keys.marks(),
+                keys.marksIncarnation()), args));
         switch (r.get(0)) {
             case "granted":
                 break;
@@ -180,11 +181,13 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         checkInterrupted();
         int worker = lease.workerId();
         List<String> args = List.of(lease.token(), Long.toString(lease.ttl().toMillis()), Long.toString(report.localTimeMillis()),
-                Long.toString(report.reservedUntilMillis()), report.host(), Long.toString(report.pid()), report.instance());
+                Long.toString(report.reservedUntilMillis()), report.host(), Long.toString(report.pid()), report.instance(),
+                Integer.toString(worker));
         // Read before the request leaves: the server sets the new expiry no earlier than this.
         long sentAt = context.clock().nanos();
         String what = "renewing the lease of idc=" + context.idc() + " worker=" + worker;
-        List<String> r = call(what, true, j -> LuaScript.RENEW.run(j, List.of(keys.lease(worker), keys.history(worker)), args));
+        List<String> r = call(what, true, j -> LuaScript.RENEW.run(j, List.of(keys.lease(worker), keys.history(worker), keys.marks(),
+                keys.marksIncarnation()), args));
         switch (r.get(0)) {
             case "denied":
                 throw denied(what, r);
@@ -212,9 +215,10 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         int worker = lease.workerId();
         List<String> args = List.of(lease.token(), Long.toString(finalReport.localTimeMillis()),
                 Long.toString(finalReport.reservedUntilMillis()), finalReport.host(), Long.toString(finalReport.pid()),
-                finalReport.instance());
+                finalReport.instance(), Integer.toString(worker));
         String what = "releasing idc=" + context.idc() + " worker=" + worker;
-        List<String> r = call(what, true, j -> LuaScript.RELEASE.run(j, List.of(keys.lease(worker), keys.history(worker)), args));
+        List<String> r = call(what, true, j -> LuaScript.RELEASE.run(j, List.of(keys.lease(worker), keys.history(worker), keys.marks(),
+                keys.marksIncarnation()), args));
         if (r.get(0).equals("denied")) {
             throw denied(what, r);
         }

@@ -2,6 +2,8 @@
 --
 -- KEYS[1]  <prefix>instances     hash: instance name -> the worker ID it acquired last
 -- KEYS[2]  <prefix>settings      hash: the settings every process of this namespace and IDC must share
+-- KEYS[3]  <prefix>marks         sorted set: worker ID -> its mark, for marks this incarnation wrote (renew, release)
+-- KEYS[4]  <prefix>marks:incarnation  string: the incarnation the marks set belongs to
 -- ARGV[1]  <prefix>              e.g. "ekko:{idc5}:"; lease:<w> and history:<w> follow it
 -- ARGV[2]  token                 the new holder's random secret
 -- ARGV[3]  ttl                   lease TTL in milliseconds
@@ -13,9 +15,10 @@
 -- ARGV[11] avoid                 worker IDs not to take, comma-separated ("" for none)
 -- ARGV[12..] the fleet settings, key and value pairs (none: no check, nothing recorded)
 --
--- Order of preference: the configured worker ID; the one this instance name acquired last; from the random start, the
--- first free one whose history this server incarnation wrote with a mark at most `slack` ahead of the server's clock
--- (its holder starts at once), else the first free one. Worker IDs in `avoid` are never taken.
+-- Order of preference: the configured worker ID; the one this instance name acquired last; a free one whose history this
+-- server incarnation wrote with a mark at most `slack` ahead of the server's clock (its holder starts at once), found
+-- through the marks set from a random position, looking at no more than PROBES of them; else the first free one from
+-- the random start. Worker IDs in `avoid` are never taken.
 --
 -- Redis does not roll back a script that fails half-way (a command the ACL user may not run, say), so everything that
 -- can fail comes before the first write: TIME, INFO, the reads, the settings check, and (Redis 7+) an ACL check of
@@ -47,7 +50,8 @@ local function mayNot(...)
   return redis.acl_check_cmd ~= nil and not redis.acl_check_cmd(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HGETALL', KEYS[2]}, {'HGET', KEYS[1]},
-  {'EXISTS', prefix .. 'lease:0'}, {'HMGET', prefix .. 'history:0'}}) do
+  {'EXISTS', prefix .. 'lease:0'}, {'HMGET', prefix .. 'history:0'}, {'GET', KEYS[4]}, {'ZCOUNT', KEYS[3]},
+  {'ZRANGEBYSCORE', KEYS[3]}}) do
   if mayNot(unpack(c)) then
     return denied(c[1], c[2])
   end
@@ -125,23 +129,38 @@ if chosen == nil then
     chosen = last
   end
 end
-if chosen == nil then
-  local fallback = nil
-  for i = 0, n - 1 do
-    local w = (start + i) % n
-    if not avoid[w] then
-      if safeNow(w) then
-        if free(w) then
-          chosen = w
-          break
-        end
-      elseif fallback == nil and free(w) then
-        fallback = w
+-- The marks set holds only marks this incarnation wrote (renew.lua and release.lua empty it when the incarnation changed),
+-- ordered by mark, so the ones safe now are a range of it. Looking at PROBES of them at most from a random position keeps
+-- the cost bounded (a scan of the history of every worker ID took 12-20 ms of server time for 4096 of them) and spreads
+-- new instances over them. Each is checked against its history too.
+local PROBES = 64
+if chosen == nil and redis.call('GET', KEYS[4]) == incarnation then
+  local limit = string.format('%.0f', now + slack)
+  local count = redis.call('ZCOUNT', KEYS[3], '-inf', limit)
+  if count > 0 then
+    local offset = start % count
+    local batch = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', limit, 'LIMIT', offset, PROBES)
+    if #batch < PROBES and offset > 0 then
+      for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', limit, 'LIMIT', 0, math.min(offset, PROBES - #batch))) do
+        batch[#batch + 1] = m
+      end
+    end
+    for _, m in ipairs(batch) do
+      local w = tonumber(m)
+      if w ~= nil and w < n and not avoid[w] and safeNow(w) and free(w) then
+        chosen = w
+        break
       end
     end
   end
-  if chosen == nil then
-    chosen = fallback
+end
+if chosen == nil then
+  for i = 0, n - 1 do
+    local w = (start + i) % n
+    if not avoid[w] and free(w) then
+      chosen = w
+      break
+    end
   end
 end
 

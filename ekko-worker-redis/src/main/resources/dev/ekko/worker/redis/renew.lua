@@ -2,9 +2,12 @@
 --
 -- KEYS[1]  <prefix>lease:<w>     the lease hash
 -- KEYS[2]  <prefix>history:<w>   the worker ID's history hash, no expiry
+-- KEYS[3]  <prefix>marks         sorted set worker ID -> mark, of marks this incarnation wrote (see acquire.lua)
+-- KEYS[4]  <prefix>marks:incarnation  the incarnation the marks set belongs to: another one empties it first
 -- ARGV[1]  token
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3..7] the report: local time, reserved-until (both Unix ms), host, pid, instance
+-- ARGV[8]  the worker ID
 --
 -- A lease that is gone (expired, released, or lost with the server's data) or held by another token is
 -- never re-created: the reply says which, and the caller fences at once.
@@ -19,7 +22,8 @@ local function mayNot(...)
   return redis.acl_check_cmd ~= nil and not redis.acl_check_cmd(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HMGET', KEYS[1]}, {'HGET', KEYS[2]},
-  {'PEXPIRE', KEYS[1], ARGV[2]}, {'HSET', KEYS[2], 'mark', '0'}}) do
+  {'GET', KEYS[4]}, {'PEXPIRE', KEYS[1], ARGV[2]}, {'HSET', KEYS[2], 'mark', '0'}, {'DEL', KEYS[3]}, {'SET', KEYS[4], 'x'},
+  {'ZADD', KEYS[3], '0', ARGV[8]}}) do
   if mayNot(unpack(c)) then
     return {'denied', c[1], c[2] or ''}
   end
@@ -45,7 +49,13 @@ local old = redis.call('HGET', KEYS[2], 'mark')
 if old and tonumber(old) > tonumber(mark) then
   mark = old
 end
+local indexed = redis.call('GET', KEYS[4]) == incarnation
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('HSET', KEYS[2], 'mark', mark, 'time', ARGV[3], 'reserved', ARGV[4], 'host', ARGV[5], 'pid', ARGV[6],
   'instance', ARGV[7], 'at', nowText, 'incarnation', incarnation)
+if not indexed then
+  redis.call('DEL', KEYS[3])
+  redis.call('SET', KEYS[4], incarnation)
+end
+redis.call('ZADD', KEYS[3], mark, ARGV[8])
 return {'renewed', nowText}

@@ -106,6 +106,12 @@ class RedisAclIT {
     private static final Map<String, String> FLEET = Map.of("ekko.worker.lease.ttl", "30s", "ekko.epoch", "2020-01-01T00:00:00Z");
 
     @Test
+    void theDocumentedAclIsTheOneErrorsName() throws Exception {
+        List<String> commands = documentedRules().stream().filter(r -> r.startsWith("+")).collect(Collectors.toList());
+        assertEquals(RedisWorkerAllocator.ACL_COMMANDS, String.join(" ", commands));
+    }
+
+    @Test
     void theDocumentedAclIsEnoughToAcquireRenewAndRelease() throws Exception {
         createUser();
         WorkerAllocator a = allocator(true, FLEET);

@@ -41,7 +41,11 @@ class RedisRestartIT {
     }
 
     private WorkerAllocator allocator(String host) {
-        return new RedisAllocatorProvider().create(AllocatorContext.builder().idc(1).workerIds(256).preferredWorkerId(7)
+        return allocator(host, 7);
+    }
+
+    private WorkerAllocator allocator(String host, int worker) {
+        return new RedisAllocatorProvider().create(AllocatorContext.builder().idc(1).workerIds(256).preferredWorkerId(worker)
                 .instance(host).host(host).leaseTtl(Duration.ofSeconds(30)).setting("ekko.redis.uri", redis.uri())
                 .setting("ekko.redis.namespace", "restart").setting("ekko.state.dir", stateDir.toString()).build());
     }
@@ -121,6 +125,33 @@ class RedisRestartIT {
             assertEquals(7, first.worker());
             assertTrue(first.epochMillis() > aheadMark, "started at " + first.timestamp() + ", not past the mark left before the"
                     + " restart, " + java.time.Instant.ofEpochMilli(aheadMark) + ": IDs of the earlier holder may repeat");
+        }
+    }
+
+    /**
+     * The index a new instance name finds worker IDs with safe history through holds marks of the running incarnation
+     * only: the first renewal or release after a restart empties it before adding its own.
+     */
+    @Test
+    void theIndexOfSafeMarksStartsAfreshWithANewIncarnation() throws Exception {
+        redis = DisposableRedis.launch();
+        RedisKeys keys = new RedisKeys("restart", 1);
+        for (int w : new int[] {7, 8}) {
+            WorkerAllocator a = allocator("host-" + w, w);
+            a.release(a.acquire(), report(System.currentTimeMillis(), "host-" + w));
+            a.close();
+        }
+        try (Jedis jedis = new Jedis(java.net.URI.create(redis.uri()))) {
+            assertEquals(java.util.List.of("7", "8"), jedis.zrange(keys.marks(), 0, -1));
+        }
+        redis.stop();
+        redis.start();
+        WorkerAllocator c = allocator("host-c", 9);
+        c.release(c.acquire(), report(System.currentTimeMillis(), "host-c"));
+        c.close();
+        try (Jedis jedis = new Jedis(java.net.URI.create(redis.uri()))) {
+            assertEquals(java.util.List.of("9"), jedis.zrange(keys.marks(), 0, -1));
+            assertEquals(identity(redis).replace(' ', ':'), jedis.get(keys.marksIncarnation()));
         }
     }
 
