@@ -38,15 +38,20 @@ import redis.clients.jedis.exceptions.JedisException;
  * <p>Every change is one Lua script, so it is atomic at the server (see {@link RedisKeys} for the keys and
  * the scripts in this package's resources for what each does):
  * <ul>
- *   <li>acquire: the configured worker ID, else the one this instance name held last, else the first free one
- *       from a random start, so processes starting together do not all race for worker 0. The lease is a hash
- *       holding a random 128-bit token, with a {@code PEXPIRE} of the lease TTL. The reply carries the
- *       server's {@code TIME} and the worker ID's history: its mark (the handover) and its last report.</li>
+ *   <li>acquire: refuses a process whose fleet settings differ from the ones the namespace's IDC recorded at
+ *       first use; then the configured worker ID, else the one this instance name held last, else a free one with
+ *       a mark this server incarnation wrote that is safe to start on now, else the first free one from a random
+ *       start, so processes starting together do not all race for worker 0. The lease is a hash holding a random
+ *       128-bit token, with a {@code PEXPIRE} of the lease TTL. The reply carries the server's {@code TIME} and the
+ *       worker ID's history: its mark (a {@link Handover#mark} when this incarnation of the server, {@code run_id}
+ *       and {@code master_replid}, wrote it, else a {@link Handover#atLeast} lower bound) and its last report.</li>
  *   <li>renew: only while the token matches, extend the expiry and store the report; the mark becomes the
  *       higher of the old mark and the new reserved-until. A lease that is gone or held by another token is
  *       lost, never re-created.</li>
  *   <li>release: only while the token matches, store the final report and delete the lease.</li>
  * </ul>
+ * Every script does what can fail (TIME, INFO, reads and, on Redis 7, an ACL check of each write) before its first
+ * write, since Redis does not roll back a script that fails half-way.
  *
  * <p>Timing: {@code grantedAtNanos} is read before the script is sent, so the core's fence deadline
  * ({@code grantedAtNanos + ttl - margin}) always falls before the server can expire the key. One connection,
