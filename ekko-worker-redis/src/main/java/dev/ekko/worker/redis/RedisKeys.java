@@ -4,9 +4,12 @@ package dev.ekko.worker.redis;
  * The names of the keys of one IDC in one namespace:
  * <pre>
  *   &lt;namespace&gt;:{idc&lt;d&gt;}:lease:&lt;w&gt;     hash, PEXPIRE ttl: token, host, pid, instance, since, base
- *   &lt;namespace&gt;:{idc&lt;d&gt;}:history:&lt;w&gt;   hash, no expiry: mark, and the last report (time, reserved, host, pid,
- *                                     instance, at), holder
+ *   &lt;namespace&gt;:{idc&lt;d&gt;}:history:&lt;w&gt;   hash, no expiry: mark, incarnation, and the last report (time, reserved,
+ *                                     host, pid, instance, at), holder
  *   &lt;namespace&gt;:{idc&lt;d&gt;}:instances     hash, no expiry: instance name -&gt; worker ID it acquired last
+ *   &lt;namespace&gt;:{idc&lt;d&gt;}:settings      hash, no expiry: the fleet settings recorded at first use
+ *   &lt;namespace&gt;:{idc&lt;d&gt;}:marks         sorted set, no expiry: worker ID -&gt; mark, marks this incarnation wrote
+ *   &lt;namespace&gt;:{idc&lt;d&gt;}:marks:incarnation  string, no expiry: the incarnation the marks set belongs to
  * </pre>
  * The braces make {@code idc<d>} the Redis Cluster hash tag, so every key a script of one IDC touches
  * lies in one slot.
@@ -34,5 +37,17 @@ final class RedisKeys {
 
     String instances() {
         return prefix + "instances";
+    }
+
+    String settings() {
+        return prefix + "settings";
+    }
+
+    String marks() {
+        return prefix + "marks";
+    }
+
+    String marksIncarnation() {
+        return prefix + "marks:incarnation";
     }
 }

@@ -16,8 +16,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
+import java.util.stream.Collectors;
 import redis.clients.jedis.ClientSetInfoConfig;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
@@ -36,15 +38,20 @@ import redis.clients.jedis.exceptions.JedisException;
  * <p>Every change is one Lua script, so it is atomic at the server (see {@link RedisKeys} for the keys and
  * the scripts in this package's resources for what each does):
  * <ul>
- *   <li>acquire: the configured worker ID, else the one this instance name held last, else the first free one
- *       from a random start, so processes starting together do not all race for worker 0. The lease is a hash
- *       holding a random 128-bit token, with a {@code PEXPIRE} of the lease TTL. The reply carries the
- *       server's {@code TIME} and the worker ID's history: its mark (the handover) and its last report.</li>
+ *   <li>acquire: refuses a process whose fleet settings differ from the ones the namespace's IDC recorded at
+ *       first use; then the configured worker ID, else the one this instance name held last, else a free one with
+ *       a mark this server incarnation wrote that is safe to start on now, else the first free one from a random
+ *       start, so processes starting together do not all race for worker 0. The lease is a hash holding a random
+ *       128-bit token, with a {@code PEXPIRE} of the lease TTL. The reply carries the server's {@code TIME} and the
+ *       worker ID's history: its mark (a {@link Handover#mark} when this incarnation of the server, {@code run_id}
+ *       and {@code master_replid}, wrote it, else a {@link Handover#atLeast} lower bound) and its last report.</li>
  *   <li>renew: only while the token matches, extend the expiry and store the report; the mark becomes the
  *       higher of the old mark and the new reserved-until. A lease that is gone or held by another token is
  *       lost, never re-created.</li>
  *   <li>release: only while the token matches, store the final report and delete the lease.</li>
  * </ul>
+ * Every script does what can fail (TIME, INFO, reads and, on Redis 7, an ACL check of each write) before its first
+ * write, since Redis does not roll back a script that fails half-way.
  *
  * <p>Timing: {@code grantedAtNanos} is read before the script is sent, so the core's fence deadline
  * ({@code grantedAtNanos + ttl - margin}) always falls before the server can expire the key. One connection,
@@ -62,6 +69,16 @@ final class RedisWorkerAllocator implements WorkerAllocator {
     private static final SecureRandom RANDOM = new SecureRandom();
     /** The connection's name in {@code CLIENT LIST}. */
     static final String CLIENT_NAME = "ekko";
+    /**
+     * How far a mark this server incarnation wrote may be ahead of the server's clock for its worker ID to count as
+     * safe to start on now, and be preferred by a new instance name over one without history: a holder that died
+     * leaves a mark about where its lease expired, which its clock (up to the tolerated skew from the server's) put
+     * a little ahead.
+     */
+    static final long SAFE_MARK_SLACK_MILLIS = 1000;
+    /** The commands an ACL user needs (on keys {@code ~<namespace>*}), as docs/redis.md shows them. */
+    static final String ACL_COMMANDS = "+evalsha +eval +ping +select +client|setname +time +info +exists +hget +hmget +hgetall"
+            + " +hset +hdel +pexpire +del +get +set +zadd +zcount +zrangebyscore";
 
     private final AllocatorContext context;
     private final RedisSettings settings;
@@ -105,25 +122,59 @@ final class RedisWorkerAllocator implements WorkerAllocator {
 
     @Override
     public synchronized WorkerLease acquire() throws InterruptedException {
+        return acquire(Set.of());
+    }
+
+    /**
+     * Claims a free worker ID other than those in {@code avoid}, in the order of {@link #acquire()}: the configured one,
+     * the one this instance name held last, one with history safe to start on now, any free one. For a start that was
+     * refused on a worker ID (its mark far ahead of this host's clock), so that the next attempt does not get the same
+     * one back through the instance name. Written against the SPI addition proposed in HANDOFF-redis.md,
+     * {@code WorkerAllocator.acquire(Set<Integer> avoid)}.
+     *
+     * @param avoid worker IDs not to take; may be empty
+     * @return the lease
+     * @throws WorkerIdsExhaustedException if every worker ID not avoided is held
+     * @throws EkkoException if Redis cannot be reached or refuses, or this process's fleet settings differ from the ones the
+     *     namespace recorded
+     * @throws InterruptedException if interrupted before talking to Redis
+     */
+    public synchronized WorkerLease acquire(Set<Integer> avoid) throws InterruptedException {
         checkInterrupted();
         String token = newToken();
         int n = context.workerIds();
         int start = ThreadLocalRandom.current().nextInt(n);
-        List<String> args = List.of(keys.prefix(), token, Long.toString(context.leaseTtl().toMillis()), Integer.toString(n),
-                Integer.toString(context.preferredWorkerId()), Integer.toString(start), context.instance(), context.host(),
-                Long.toString(context.pid()));
+        List<String> args = new ArrayList<>(List.of(keys.prefix(), token, Long.toString(context.leaseTtl().toMillis()),
+                Integer.toString(n), Integer.toString(context.preferredWorkerId()), Integer.toString(start), context.instance(),
+                context.host(), Long.toString(context.pid()), Long.toString(SAFE_MARK_SLACK_MILLIS),
+                avoid.stream().sorted().map(String::valueOf).collect(Collectors.joining(","))));
+        context.fleetSettings().forEach((k, v) -> {
+            args.add(k);
+            args.add(v);
+        });
+        String what = "acquiring a worker ID of idc=" + context.idc();
         long sentAt = context.clock().nanos();
-        List<String> r = call("acquiring a worker ID of idc=" + context.idc(), false,
-                j -> LuaScript.ACQUIRE.run(j, List.of(keys.instances()), args));
-        if (r.get(0).equals("exhausted")) {
-            throw exhausted(r);
+        List<String> r = call(what, false, j -> LuaScript.ACQUIRE.run(j, List.of(keys.instances(), keys.settings(), keys.marks(),
+                keys.marksIncarnation()), args));
+        switch (r.get(0)) {
+            case "granted":
+                break;
+            case "exhausted":
+                throw exhausted(r);
+            case "settings":
+                throw settingsDiffer(r);
+            case "denied":
+                throw denied(what, r);
+            default:
+                throw unexpected(what, r);
         }
-        expect(r, "granted", 9);
+        expect(r, "granted", 10);
         int worker = Integer.parseInt(r.get(1));
         long serverMillis = Long.parseLong(r.get(2));
-        Handover handover = r.get(3).isEmpty() ? Handover.unknown() : Handover.mark(Long.parseLong(r.get(3)));
-        ClockReport previous = r.get(4).isEmpty() ? null
-                : new ClockReport(Long.parseLong(r.get(4)), Long.parseLong(r.get(5)), r.get(6), Long.parseLong(r.get(7)), r.get(8));
+        Handover handover = r.get(3).isEmpty() ? Handover.unknown()
+                : r.get(4).equals("same") ? Handover.mark(Long.parseLong(r.get(3))) : Handover.atLeast(Long.parseLong(r.get(3)));
+        ClockReport previous = r.get(5).isEmpty() ? null
+                : new ClockReport(Long.parseLong(r.get(5)), Long.parseLong(r.get(6)), r.get(7), Long.parseLong(r.get(8)), r.get(9));
         LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + worker + " at " + settings.where() + ", " + handover
                 + (previous == null ? "" : ", last report by host " + previous.host() + " pid " + previous.pid() + " instance "
                 + previous.instance() + " at " + Instant.ofEpochMilli(previous.localTimeMillis())));
@@ -135,12 +186,16 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         checkInterrupted();
         int worker = lease.workerId();
         List<String> args = List.of(lease.token(), Long.toString(lease.ttl().toMillis()), Long.toString(report.localTimeMillis()),
-                Long.toString(report.reservedUntilMillis()), report.host(), Long.toString(report.pid()), report.instance());
+                Long.toString(report.reservedUntilMillis()), report.host(), Long.toString(report.pid()), report.instance(),
+                Integer.toString(worker));
         // Read before the request leaves: the server sets the new expiry no earlier than this.
         long sentAt = context.clock().nanos();
-        List<String> r = call("renewing the lease of idc=" + context.idc() + " worker=" + worker, true,
-                j -> LuaScript.RENEW.run(j, List.of(keys.lease(worker), keys.history(worker)), args));
+        String what = "renewing the lease of idc=" + context.idc() + " worker=" + worker;
+        List<String> r = call(what, true, j -> LuaScript.RENEW.run(j, List.of(keys.lease(worker), keys.history(worker), keys.marks(),
+                keys.marksIncarnation()), args));
         switch (r.get(0)) {
+            case "denied":
+                throw denied(what, r);
             case "renewed":
                 expect(r, "renewed", 2);
                 return lease.renewed(sentAt, Long.parseLong(r.get(1)));
@@ -165,9 +220,13 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         int worker = lease.workerId();
         List<String> args = List.of(lease.token(), Long.toString(finalReport.localTimeMillis()),
                 Long.toString(finalReport.reservedUntilMillis()), finalReport.host(), Long.toString(finalReport.pid()),
-                finalReport.instance());
-        List<String> r = call("releasing idc=" + context.idc() + " worker=" + worker, true,
-                j -> LuaScript.RELEASE.run(j, List.of(keys.lease(worker), keys.history(worker)), args));
+                finalReport.instance(), Integer.toString(worker));
+        String what = "releasing idc=" + context.idc() + " worker=" + worker;
+        List<String> r = call(what, true, j -> LuaScript.RELEASE.run(j, List.of(keys.lease(worker), keys.history(worker), keys.marks(),
+                keys.marksIncarnation()), args));
+        if (r.get(0).equals("denied")) {
+            throw denied(what, r);
+        }
         if (!r.get(0).equals("released") && !r.get(0).equals("not-held")) {
             throw unexpected("releasing idc=" + context.idc() + " worker=" + worker, r);
         }
@@ -267,7 +326,8 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         } else if (e instanceof JedisDataException) {
             message = "Redis at " + settings.endpoint() + " answered an error while " + what + ": " + detail
                     + (detail.startsWith("NOAUTH") ? " (set " + RedisSettings.PASSWORD_KEY + " or the password in " + RedisSettings.URI_KEY
-                    + ")" : "");
+                    + ")" : detail.contains("NOPERM") || detail.contains("no permissions") || detail.contains("can't run this command")
+                    ? " (" + aclAdvice() + ")" : "");
         } else {
             message = "Redis client failed at " + settings.endpoint() + " while " + what + ": " + detail;
         }
@@ -332,16 +392,50 @@ final class RedisWorkerAllocator implements WorkerAllocator {
 
     private WorkerIdsExhaustedException exhausted(List<String> r) {
         StringBuilder holders = new StringBuilder();
-        for (int i = 3; i + 1 < r.size(); i += 2) {
+        for (int i = 4; i + 1 < r.size(); i += 2) {
             holders.append(holders.length() == 0 ? "" : ", ").append(r.get(i)).append(" (").append(r.get(i + 1)).append(")");
         }
-        int distinct = Integer.parseInt(r.get(2));
-        int shown = (r.size() - 3) / 2;
-        return new WorkerIdsExhaustedException("all " + context.workerIds() + " worker IDs of idc=" + context.idc() + " are held at "
-                + settings.where() + ", by " + distinct + (distinct == 1 ? " holder: " : " holders: ") + holders
-                + (distinct > shown ? ", and " + (distinct - shown) + " more" : "") + ". Stop a process, wait for the leases of dead ones"
-                + " to expire (" + context.leaseTtl().toMillis() + " ms), or use another idc (ekko.idc) or fewer product bits"
-                + " (ekko.product.bits)");
+        String avoidedList = r.get(2).replace(",", ", ");
+        int avoidedFree = r.get(2).isEmpty() ? 0 : r.get(2).split(",").length;
+        int distinct = Integer.parseInt(r.get(3));
+        int shown = (r.size() - 4) / 2;
+        String avoided = avoidedFree == 0 ? "" : " (" + avoidedFree + " more " + (avoidedFree == 1 ? "is" : "are") + " free but"
+                + " refused by this process: " + avoidedList + ")";
+        return new WorkerIdsExhaustedException("all " + (context.workerIds() - avoidedFree) + " worker IDs of idc=" + context.idc()
+                + (avoidedFree == 0 ? "" : " this process may take") + " are held at " + settings.where() + avoided + ", by " + distinct
+                + (distinct == 1 ? " holder: " : " holders: ") + holders + (distinct > shown ? ", and " + (distinct - shown) + " more" : "")
+                + ". Stop a process, wait for the leases of dead ones to expire (" + context.leaseTtl().toMillis() + " ms), or use another"
+                + " idc (ekko.idc) or fewer product bits (ekko.product.bits)");
+    }
+
+    /** A reply {@code {"settings", serverMillis, firstHost, firstInstance, firstAt, key, ours, recorded, ...}}. */
+    private EkkoException settingsDiffer(List<String> r) {
+        StringBuilder differences = new StringBuilder();
+        for (int i = 5; i + 2 < r.size(); i += 3) {
+            differences.append(differences.length() == 0 ? "" : "; ").append(r.get(i)).append('=').append(r.get(i + 1))
+                    .append(" here, ").append(r.get(i + 2)).append(" recorded");
+        }
+        String at = r.get(4).isEmpty() ? "?" : Instant.ofEpochMilli(Long.parseLong(r.get(4))).toString();
+        return new EkkoException("refusing to acquire a worker ID of idc=" + context.idc() + " at " + settings.where() + ": every"
+                + " process of it must share these settings, and this one differs from what the first process recorded (host "
+                + r.get(2) + " instance " + r.get(3) + " at " + at + "): " + differences + ". Start this process with the same settings as"
+                + " the rest of the fleet, or give it another " + RedisSettings.NAMESPACE_KEY + "; to change them for the whole fleet,"
+                + " stop every process of the namespace and delete the key " + keys.settings());
+    }
+
+    /** A reply {@code {"denied", command, key}}: the script checked the ACL before its first write and wrote nothing. */
+    private EkkoException denied(String what, List<String> r) {
+        return new EkkoException("Redis at " + settings.endpoint() + " refused " + who() + " the command " + r.get(1)
+                + (r.size() > 2 && !r.get(2).isEmpty() ? " on key " + r.get(2) : "") + " while " + what + "; nothing was written ("
+                + aclAdvice() + ")");
+    }
+
+    private String who() {
+        return settings.user() == null ? "the default user" : "user " + settings.user();
+    }
+
+    private String aclAdvice() {
+        return "the ACL user needs " + ACL_COMMANDS + " on keys ~" + settings.namespace() + "*: see Permissions in docs/redis.md";
     }
 
     private static void checkInterrupted() throws InterruptedException {

@@ -1,6 +1,9 @@
 -- acquire.lua: claims a free worker ID of one IDC for a new holder, in one atomic step.
 --
 -- KEYS[1]  <prefix>instances     hash: instance name -> the worker ID it acquired last
+-- KEYS[2]  <prefix>settings      hash: the settings every process of this namespace and IDC must share
+-- KEYS[3]  <prefix>marks         sorted set: worker ID -> its mark, for marks this incarnation wrote (renew, release)
+-- KEYS[4]  <prefix>marks:incarnation  string: the incarnation the marks set belongs to
 -- ARGV[1]  <prefix>              e.g. "ekko:{idc5}:"; lease:<w> and history:<w> follow it
 -- ARGV[2]  token                 the new holder's random secret
 -- ARGV[3]  ttl                   lease TTL in milliseconds
@@ -8,17 +11,28 @@
 -- ARGV[5]  preferred             the configured worker ID to try first, or -1
 -- ARGV[6]  start                 where the scan for a free worker ID begins (random)
 -- ARGV[7..9] instance, host, pid of the new holder
+-- ARGV[10] slack                 how far (ms) a trusted mark may be ahead of the server's clock and still count as safe now
+-- ARGV[11] avoid                 worker IDs not to take, comma-separated ("" for none)
+-- ARGV[12..] the fleet settings, key and value pairs (none: no check, nothing recorded)
 --
--- Order of preference: the configured worker ID; the one this instance name acquired last; the first free
--- one from the random start. The lease is a hash with the holder's token and identity and a PEXPIRE. The
--- history hash (no expiry) is only read here, apart from its "holder" field (the instance that acquired
--- last), which keeps the instances hash down to one entry per worker ID.
+-- Order of preference: the configured worker ID; the one this instance name acquired last; a free one whose history this
+-- server incarnation wrote with a mark at most `slack` ahead of the server's clock (its holder starts at once), found
+-- through the marks set from a random position, looking at no more than PROBES of them; else the first free one from
+-- the random start. Worker IDs in `avoid` are never taken.
 --
--- Reply: {"granted", worker, serverMillis, mark, time, reserved, host, pid, instance}, the last six from the
--- worker ID's history ("" when absent; no mark means no history, and so does a mark that another incarnation
--- of the server wrote: see below), or
--- {"exhausted", serverMillis, distinctHolders, holder1, count1, holder2, count2, ...} (at most 8 holders,
--- most worker IDs first) when every worker ID is held.
+-- Redis does not roll back a script that fails half-way (a command the ACL user may not run, say), so everything that
+-- can fail comes before the first write: TIME, INFO, the reads, the settings check, and (Redis 7+) an ACL check of
+-- every write about to be made.
+--
+-- Reply: {"granted", worker, serverMillis, mark, trust, time, reserved, host, pid, instance}: the worker ID's history
+-- ("" when absent); trust is "same" for a mark this incarnation of the server wrote (the latest, a Handover.mark),
+-- "other" for one another incarnation wrote (a lower bound only), "" without a mark; or
+-- {"exhausted", serverMillis, avoidedFree, distinctHolders, holder1, count1, ...} (avoidedFree: the free worker IDs
+-- that were avoided, comma-separated; at most 8 holders, most worker IDs first) when every worker ID not avoided is
+-- held; or
+-- {"settings", serverMillis, firstHost, firstInstance, firstAt, key1, ours1, recorded1, ...} when this process's fleet
+-- settings differ from the recorded ones; or
+-- {"denied", command, key} when the ACL user may not run a command this script needs.
 local prefix = ARGV[1]
 local token = ARGV[2]
 local ttl = tonumber(ARGV[3])
@@ -26,29 +40,124 @@ local n = tonumber(ARGV[4])
 local preferred = tonumber(ARGV[5])
 local start = tonumber(ARGV[6])
 local instance, host, pid = ARGV[7], ARGV[8], ARGV[9]
+local slack = tonumber(ARGV[10])
+
+local function denied(command, key)
+  return {'denied', command, key or ''}
+end
+-- Redis 7 can tell whether the user may run a command before it is run; Redis 6 cannot (then the order is all there is).
+local function mayNot(...)
+  return redis.acl_check_cmd ~= nil and not redis.acl_check_cmd(...)
+end
+for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HGETALL', KEYS[2]}, {'HGET', KEYS[1]},
+  {'EXISTS', prefix .. 'lease:0'}, {'HMGET', prefix .. 'history:0'}, {'GET', KEYS[4]}, {'ZCOUNT', KEYS[3]},
+  {'ZRANGEBYSCORE', KEYS[3]}}) do
+  if mayNot(unpack(c)) then
+    return denied(c[1], c[2])
+  end
+end
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nowText = string.format('%.0f', now)
 
+-- The incarnation: run_id changes at every restart, master_replid at every promotion of a replica (and when the first
+-- replica attaches); a mark is the latest only if the incarnation that wrote it is still the one running.
+local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') .. ':'
+  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+
+local avoid = {}
+for w in string.gmatch(ARGV[11], '%d+') do
+  avoid[tonumber(w)] = true
+end
+
+-- The settings every process of the namespace's IDC must share: recorded by the first, compared for every later one.
+local fleet = {}
+local fleetKeys = {}
+for i = 12, #ARGV - 1, 2 do
+  fleet[ARGV[i]] = ARGV[i + 1]
+  fleetKeys[#fleetKeys + 1] = ARGV[i]
+end
+local missingSettings = {}
+local firstToRecord = false
+if #fleetKeys > 0 then
+  local recorded = {}
+  local flat = redis.call('HGETALL', KEYS[2])
+  for i = 1, #flat - 1, 2 do
+    recorded[flat[i]] = flat[i + 1]
+  end
+  firstToRecord = #flat == 0
+  local differences = {}
+  for _, k in ipairs(fleetKeys) do
+    local theirs = recorded[k]
+    if theirs == nil then
+      missingSettings[#missingSettings + 1] = k
+    elseif theirs ~= fleet[k] then
+      differences[#differences + 1] = k
+    end
+  end
+  if #differences > 0 then
+    local reply = {'settings', nowText, recorded['first.host'] or '?', recorded['first.instance'] or '?', recorded['first.at'] or ''}
+    for _, k in ipairs(differences) do
+      reply[#reply + 1] = k
+      reply[#reply + 1] = fleet[k]
+      reply[#reply + 1] = recorded[k]
+    end
+    return reply
+  end
+end
+
 local function free(w)
   return redis.call('EXISTS', prefix .. 'lease:' .. w) == 0
 end
+local function usable(w)
+  return w ~= nil and w >= 0 and w < n and not avoid[w] and free(w)
+end
+-- History this incarnation wrote, with a mark the holder may start past at once.
+local function safeNow(w)
+  local h = redis.call('HMGET', prefix .. 'history:' .. w, 'mark', 'incarnation')
+  return h[1] ~= false and h[2] == incarnation and tonumber(h[1]) <= now + slack
+end
 
 local chosen = nil
-if preferred >= 0 and preferred < n and free(preferred) then
+if usable(preferred) then
   chosen = preferred
 end
 if chosen == nil then
   local last = tonumber(redis.call('HGET', KEYS[1], instance) or '')
-  if last ~= nil and last >= 0 and last < n and free(last) then
+  if usable(last) then
     chosen = last
+  end
+end
+-- The marks set holds only marks this incarnation wrote (renew.lua and release.lua empty it when the incarnation changed),
+-- ordered by mark, so the ones safe now are a range of it. Looking at PROBES of them at most from a random position keeps
+-- the cost bounded (a scan of the history of every worker ID took 12-20 ms of server time for 4096 of them) and spreads
+-- new instances over them. Each is checked against its history too.
+local PROBES = 64
+if chosen == nil and redis.call('GET', KEYS[4]) == incarnation then
+  local limit = string.format('%.0f', now + slack)
+  local count = redis.call('ZCOUNT', KEYS[3], '-inf', limit)
+  if count > 0 then
+    local offset = start % count
+    local batch = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', limit, 'LIMIT', offset, PROBES)
+    if #batch < PROBES and offset > 0 then
+      for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', limit, 'LIMIT', 0, math.min(offset, PROBES - #batch))) do
+        batch[#batch + 1] = m
+      end
+    end
+    for _, m in ipairs(batch) do
+      local w = tonumber(m)
+      if w ~= nil and w < n and not avoid[w] and safeNow(w) and free(w) then
+        chosen = w
+        break
+      end
+    end
   end
 end
 if chosen == nil then
   for i = 0, n - 1 do
     local w = (start + i) % n
-    if free(w) then
+    if not avoid[w] and free(w) then
       chosen = w
       break
     end
@@ -57,20 +166,25 @@ end
 
 if chosen == nil then
   local counts, names = {}, {}
+  local avoidedFree = {}
   for w = 0, n - 1 do
     local h = redis.call('HMGET', prefix .. 'lease:' .. w, 'host', 'pid', 'instance')
-    local who = 'host ' .. (h[1] or '?') .. ' instance ' .. (h[3] or '?')
-    if counts[who] == nil then
-      counts[who] = 0
-      names[#names + 1] = who
+    if avoid[w] and not h[1] and not h[3] then
+      avoidedFree[#avoidedFree + 1] = tostring(w)
+    else
+      local who = 'host ' .. (h[1] or '?') .. ' instance ' .. (h[3] or '?')
+      if counts[who] == nil then
+        counts[who] = 0
+        names[#names + 1] = who
+      end
+      counts[who] = counts[who] + 1
     end
-    counts[who] = counts[who] + 1
   end
   table.sort(names, function(a, b)
     if counts[a] ~= counts[b] then return counts[a] > counts[b] end
     return a < b
   end)
-  local reply = {'exhausted', nowText, tostring(#names)}
+  local reply = {'exhausted', nowText, table.concat(avoidedFree, ','), tostring(#names)}
   for i = 1, math.min(8, #names) do
     reply[#reply + 1] = names[i]
     reply[#reply + 1] = tostring(counts[names[i]])
@@ -79,28 +193,49 @@ if chosen == nil then
 end
 
 local lease = prefix .. 'lease:' .. chosen
-redis.call('HSET', lease, 'token', token, 'host', host, 'pid', pid, 'instance', instance, 'since', nowText)
-redis.call('PEXPIRE', lease, ttl)
-
 local history = prefix .. 'history:' .. chosen
-local previousHolder = redis.call('HGET', history, 'holder')
+local h = redis.call('HMGET', history, 'mark', 'time', 'reserved', 'host', 'pid', 'instance', 'incarnation', 'holder')
+local previousHolder = h[8]
+
+-- Every write below, checked before the first one is made.
+local writes = {{'HSET', lease, 'token', token}, {'PEXPIRE', lease, tostring(ttl)}, {'HSET', history, 'holder', instance},
+  {'HSET', KEYS[1], instance, tostring(chosen)}}
+if previousHolder and previousHolder ~= instance then
+  writes[#writes + 1] = {'HDEL', KEYS[1], previousHolder}
+end
+if #missingSettings > 0 then
+  writes[#writes + 1] = {'HSET', KEYS[2], missingSettings[1], fleet[missingSettings[1]]}
+end
+for _, w in ipairs(writes) do
+  if mayNot(unpack(w)) then
+    return denied(w[1], w[2])
+  end
+end
+
+if #missingSettings > 0 then
+  for _, k in ipairs(missingSettings) do
+    redis.call('HSET', KEYS[2], k, fleet[k])
+  end
+  if firstToRecord then
+    redis.call('HSET', KEYS[2], 'first.host', host, 'first.instance', instance, 'first.at', nowText)
+  end
+end
+
+-- The mark this holder starts past ("base"): what it releases never goes below it (see release.lua).
+redis.call('HSET', lease, 'token', token, 'host', host, 'pid', pid, 'instance', instance, 'since', nowText, 'base', h[1] or '')
+redis.call('PEXPIRE', lease, ttl)
 if previousHolder and previousHolder ~= instance and redis.call('HGET', KEYS[1], previousHolder) == tostring(chosen) then
   redis.call('HDEL', KEYS[1], previousHolder)
 end
 redis.call('HSET', history, 'holder', instance)
 redis.call('HSET', KEYS[1], instance, tostring(chosen))
--- The mark this holder starts past: what it releases never goes below it (see release.lua).
-local h = redis.call('HMGET', history, 'mark', 'time', 'reserved', 'host', 'pid', 'instance', 'incarnation')
-redis.call('HSET', lease, 'base', h[1] or '')
 
--- A mark written by another incarnation of the server (it restarted since) may come from an old snapshot:
--- a holder that is still live may have reported far past it, and its lease key is gone. Hand over no mark
--- (Handover.unknown(): the core waits out the longest lease an earlier holder could still hold); the old
--- mark stays the floor of what this holder may release ("base" above).
-local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
-local mark = h[1] or ''
-if mark ~= '' and h[7] ~= incarnation then
-  mark = ''
+-- A mark another incarnation wrote (the server restarted since, or failed over) may come from an old snapshot or a
+-- replica that missed the last reports: a holder still live may have reported past it, and its lease key is gone. It
+-- is still a lower bound (no earlier holder reported less), so it is handed over as one (Handover.atLeast): the core
+-- starts past the later of it and the longest lease an earlier holder could still hold.
+local trust = ''
+if h[1] then
+  trust = (h[7] == incarnation) and 'same' or 'other'
 end
-
-return {'granted', tostring(chosen), nowText, mark, h[2] or '', h[3] or '', h[4] or '', h[5] or '', h[6] or ''}
+return {'granted', tostring(chosen), nowText, h[1] or '', trust, h[2] or '', h[3] or '', h[4] or '', h[5] or '', h[6] or ''}

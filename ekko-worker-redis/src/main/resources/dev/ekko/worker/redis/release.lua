@@ -2,8 +2,11 @@
 --
 -- KEYS[1]  <prefix>lease:<w>     the lease hash
 -- KEYS[2]  <prefix>history:<w>   the worker ID's history hash, no expiry
+-- KEYS[3]  <prefix>marks         sorted set worker ID -> mark, of marks this incarnation wrote (see acquire.lua)
+-- KEYS[4]  <prefix>marks:incarnation  the incarnation the marks set belongs to: another one empties it first
 -- ARGV[1]  token
 -- ARGV[2..6] the final report: local time, the last millisecond actually used (Unix ms), host, pid, instance
+-- ARGV[7]  the worker ID
 --
 -- Once a holder has stopped issuing, its reservations past the last millisecond it used protect nobody. The
 -- new mark is the higher of the mark when this lease was granted (the lease's "base", recorded at acquire:
@@ -14,9 +17,24 @@
 -- it waited for (now + TTL + skew at grant), which covered any unknown earlier holder (WorkerAllocator#release).
 -- A lease held by another token, or gone, is left alone, and so is the history.
 --
--- Reply: {"released", serverMillis} | {"not-held", serverMillis}
+-- Everything that can fail (a command the ACL user may not run) comes before the first write: Redis does not roll
+-- back a script that fails half-way.
+--
+-- Reply: {"released", serverMillis} | {"not-held", serverMillis} | {"denied", command, key}
+local function mayNot(...)
+  return redis.acl_check_cmd ~= nil and not redis.acl_check_cmd(...)
+end
+for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HMGET', KEYS[1]}, {'GET', KEYS[4]},
+  {'HSET', KEYS[2], 'mark', '0'}, {'DEL', KEYS[1]}, {'DEL', KEYS[3]}, {'SET', KEYS[4], 'x'}, {'ZADD', KEYS[3], '0', ARGV[7]}}) do
+  if mayNot(unpack(c)) then
+    return {'denied', c[1], c[2] or ''}
+  end
+end
+
 local t = redis.call('TIME')
 local nowText = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') .. ':'
+  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
 
 local lease = redis.call('HMGET', KEYS[1], 'token', 'base')
 if lease[1] ~= ARGV[1] then
@@ -27,8 +45,13 @@ local mark = used
 if lease[2] and lease[2] ~= '' and tonumber(lease[2]) > tonumber(used) then
   mark = lease[2]
 end
-redis.call('HSET', KEYS[2], 'mark', mark, 'incarnation', string.match(redis.call('INFO', 'server'), 'run_id:(%w+)'))
-redis.call('HSET', KEYS[2], 'time', ARGV[2], 'reserved', used, 'host', ARGV[4], 'pid', ARGV[5], 'instance', ARGV[6],
-  'at', nowText)
+local indexed = redis.call('GET', KEYS[4]) == incarnation
+redis.call('HSET', KEYS[2], 'mark', mark, 'incarnation', incarnation, 'time', ARGV[2], 'reserved', used, 'host', ARGV[4],
+  'pid', ARGV[5], 'instance', ARGV[6], 'at', nowText)
 redis.call('DEL', KEYS[1])
+if not indexed then
+  redis.call('DEL', KEYS[3])
+  redis.call('SET', KEYS[4], incarnation)
+end
+redis.call('ZADD', KEYS[3], mark, ARGV[7])
 return {'released', nowText}

@@ -2,16 +2,38 @@
 --
 -- KEYS[1]  <prefix>lease:<w>     the lease hash
 -- KEYS[2]  <prefix>history:<w>   the worker ID's history hash, no expiry
+-- KEYS[3]  <prefix>marks         sorted set worker ID -> mark, of marks this incarnation wrote (see acquire.lua)
+-- KEYS[4]  <prefix>marks:incarnation  the incarnation the marks set belongs to: another one empties it first
 -- ARGV[1]  token
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3..7] the report: local time, reserved-until (both Unix ms), host, pid, instance
+-- ARGV[8]  the worker ID
 --
 -- A lease that is gone (expired, released, or lost with the server's data) or held by another token is
 -- never re-created: the reply says which, and the caller fences at once.
 --
+-- Redis does not roll back a script that fails half-way, so everything that can fail (a command the ACL user may not
+-- run) comes before the first write: an extended lease whose report was not stored would let the holder issue past a
+-- mark the server never got.
+--
 -- Reply: {"renewed", serverMillis} | {"gone", serverMillis} | {"taken", serverMillis, host, pid, instance}
+--        | {"denied", command, key}
+local function mayNot(...)
+  return redis.acl_check_cmd ~= nil and not redis.acl_check_cmd(...)
+end
+for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HMGET', KEYS[1]}, {'HGET', KEYS[2]},
+  {'GET', KEYS[4]}, {'PEXPIRE', KEYS[1], ARGV[2]}, {'HSET', KEYS[2], 'mark', '0'}, {'DEL', KEYS[3]}, {'SET', KEYS[4], 'x'},
+  {'ZADD', KEYS[3], '0', ARGV[8]}}) do
+  if mayNot(unpack(c)) then
+    return {'denied', c[1], c[2] or ''}
+  end
+end
+
 local t = redis.call('TIME')
 local nowText = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+-- The server incarnation that writes the mark: acquire.lua trusts a mark as the latest only from its own incarnation.
+local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') .. ':'
+  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
 
 local holder = redis.call('HMGET', KEYS[1], 'token', 'host', 'pid', 'instance')
 if not holder[1] then
@@ -20,7 +42,6 @@ end
 if holder[1] ~= ARGV[1] then
   return {'taken', nowText, holder[2] or '?', holder[3] or '?', holder[4] or '?'}
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
 
 -- The mark is the highest reserved-until any holder ever reported: it never goes down here.
 local mark = ARGV[4]
@@ -28,8 +49,13 @@ local old = redis.call('HGET', KEYS[2], 'mark')
 if old and tonumber(old) > tonumber(mark) then
   mark = old
 end
--- The server incarnation that wrote the mark: acquire.lua trusts a mark only from its own incarnation.
-local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+local indexed = redis.call('GET', KEYS[4]) == incarnation
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('HSET', KEYS[2], 'mark', mark, 'time', ARGV[3], 'reserved', ARGV[4], 'host', ARGV[5], 'pid', ARGV[6],
   'instance', ARGV[7], 'at', nowText, 'incarnation', incarnation)
+if not indexed then
+  redis.call('DEL', KEYS[3])
+  redis.call('SET', KEYS[4], incarnation)
+end
+redis.call('ZADD', KEYS[3], mark, ARGV[8])
 return {'renewed', nowText}
