@@ -139,6 +139,7 @@ final class RedisWorkerAllocator implements WorkerAllocator {
      *     namespace recorded
      * @throws InterruptedException if interrupted before talking to Redis
      */
+    @Override
     public synchronized WorkerLease acquire(Set<Integer> avoid) throws InterruptedException {
         checkInterrupted();
         String token = newToken();

@@ -15,7 +15,6 @@ import dev.ekko.testsupport.DisposableRedis;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
@@ -106,8 +105,6 @@ class RedisRestartIT {
      * (waiting only TTL + skew, it would repeat the first holder's IDs of those seconds).
      */
     @Test
-    @Disabled("needs the core to start past the later of a Handover.atLeast mark and the no-history wait (issue #8, core"
-            + " part, being built on another branch): enable once merged; see HANDOFF-redis.md")
     void aHolderAfterARestartStartsPastAMarkAheadOfItsClockLeftBeforeTheRestart() throws Exception {
         redis = DisposableRedis.launch();
         WorkerAllocator a = new RedisAllocatorProvider().create(AllocatorContext.builder().idc(FastGenerators.IDC).workerIds(4096)
