@@ -115,7 +115,8 @@ class HostWideLocksTest {
             assertEquals(01777, ((Integer) Files.getAttribute(locks(), "unix:mode")) & 07777, "world-writable with the sticky bit");
             Path file = locks().resolve("idc0-worker3.lock");
             assertEquals("rw-rw-rw-", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
-            assertEquals("pid=" + ProcessHandle.current().pid() + " instance=svc\n", Files.readString(file));
+            // The holder line first (for other processes' messages), then the worker ID's history: no mark yet, no state dir set.
+            assertEquals("pid=" + ProcessHandle.current().pid() + " instance=svc\nmark=\nstateDir=\n", Files.readString(file));
             try (var left = Files.list(locks())) {
                 assertEquals(List.of(file), left.toList(), "no temporary file left behind");
             }

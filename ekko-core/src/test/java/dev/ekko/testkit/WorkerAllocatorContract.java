@@ -193,6 +193,18 @@ public abstract class WorkerAllocatorContract {
         assertEquals(11, allocator(context().preferredWorkerId(11).host("host-b").build()).acquire().workerId());
     }
 
+    /** The core's worker switch (issue #8, item 12): a worker ID it refused must not come back, even as the preferred one. */
+    @Test
+    void acquireAvoidingNeverReturnsAnAvoidedWorkerId() throws Exception {
+        WorkerAllocator a = allocator(context().preferredWorkerId(21).build());
+        WorkerLease refused = a.acquire();
+        assertEquals(21, refused.workerId());
+        a.release(refused, report(System.currentTimeMillis()));
+        WorkerLease other = a.acquire(java.util.Set.of(21));
+        assertTrue(other.workerId() != 21, "got the avoided worker ID back");
+        a.release(other, report(System.currentTimeMillis()));
+    }
+
     @Test
     void expiredLeaseIsTakenOverAndItsRenewalIsLost() throws Exception {
         assumeTrue(leasesExpire(), "this allocator's leases do not expire while the process lives");
