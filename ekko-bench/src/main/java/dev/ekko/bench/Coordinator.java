@@ -109,7 +109,8 @@ public enum Coordinator {
      * has history there: later starts of the same instance (this host's name) get that worker ID back and
      * start past its mark at once, as a restarting service does. This first start has no history to go by,
      * so it waits one lease TTL plus the tolerated skew, by design; {@link FirstStartBenchmark#shortLease}
-     * keeps that to a couple of seconds. Its lease settings do not matter to later starts: a mark is a time.
+     * keeps that to a couple of seconds. Later starts in the namespace must use the same settings (the namespace records
+     * them and refuses a process that differs): {@link StartupBenchmark#newBuilder} does.
      *
      * @return the worker ID that now has history
      */
