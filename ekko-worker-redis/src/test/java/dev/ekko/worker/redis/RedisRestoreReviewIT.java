@@ -1,0 +1,150 @@
+package dev.ekko.worker.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ekko.EkkoClock;
+import dev.ekko.IdGenerator;
+import dev.ekko.spi.AllocatorContext;
+import dev.ekko.spi.ClockReport;
+import dev.ekko.spi.Handover;
+import dev.ekko.spi.WorkerAllocator;
+import dev.ekko.spi.WorkerLease;
+import dev.ekko.testsupport.DisposableRedis;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+/**
+ * Review of #8: the incarnation (run_id + master_replid) only changes when the server process restarts or a replica is
+ * promoted. Data replaced inside the running process (a backup restored with FLUSHALL + RESTORE, or replayed with
+ * redis-cli --pipe; DEBUG RELOAD of an older RDB) keeps the incarnation, so an old history hash comes back stamped with
+ * the running incarnation and its stale mark is handed over as a trusted Handover.mark, although ARCHITECTURE.md says a
+ * mark from "another incarnation (restart, restore, failover)" is only Handover.atLeast.
+ */
+class RedisRestoreReviewIT {
+
+    @TempDir
+    Path dir;
+
+    private DisposableRedis redis;
+
+    @AfterEach
+    void stop() {
+        if (redis != null) {
+            redis.close();
+        }
+    }
+
+    private WorkerAllocator allocator(String host) {
+        return new RedisAllocatorProvider().create(AllocatorContext.builder().idc(1).workerIds(256).preferredWorkerId(7)
+                .instance(host).host(host).leaseTtl(Duration.ofSeconds(30)).setting("ekko.redis.uri", redis.uri())
+                .setting("ekko.redis.namespace", "restore").build());
+    }
+
+    private static ClockReport report(long reservedUntil, String host) {
+        return new ClockReport(System.currentTimeMillis(), reservedUntil, host, 1, host);
+    }
+
+    /** A backup of every key but the leases (they expire anyway), as DUMP gives it. */
+    private Map<String, byte[]> backup() {
+        Map<String, byte[]> out = new LinkedHashMap<>();
+        try (Jedis j = new Jedis(java.net.URI.create(redis.uri()))) {
+            for (String k : j.keys("*")) {
+                if (!k.contains(":lease:")) {
+                    out.put(k, j.dump(k));
+                }
+            }
+        }
+        assertTrue(out.keySet().stream().anyMatch(k -> k.contains(":history:")), out.keySet().toString());
+        return out;
+    }
+
+    /** The operator restores the backup into the running server: FLUSHALL, then RESTORE of each key. No restart. */
+    private void restore(Map<String, byte[]> backup) {
+        try (Jedis j = new Jedis(java.net.URI.create(redis.uri()))) {
+            j.flushAll();
+            backup.forEach((k, v) -> j.restore(k, 0, v));
+        }
+    }
+
+    @Test
+    void aBackupRestoredIntoTheRunningServerHandsItsMarkOverOnlyAsALowerBound() throws Exception {
+        redis = DisposableRedis.launch();
+        long now = System.currentTimeMillis();
+        WorkerAllocator a = allocator("host-a");
+        WorkerLease lease = a.acquire();
+        assertEquals(7, lease.workerId());
+        a.renew(lease, report(now + 30_000, "host-a"));
+        Map<String, byte[]> backup = backup();
+        long reported = now + 90_000;
+        a.renew(lease, report(reported, "host-a")); // host-a reported (and may issue up to) a later mark
+        a.close(); // host-a crashes: its lease is not released
+        restore(backup);
+        WorkerLease next = allocator("host-b").acquire();
+        assertEquals(7, next.workerId());
+        Handover h = next.handover();
+        assertTrue(h.kind() != Handover.Kind.MARK || h.markMillis() >= reported,
+                "after a backup was restored into the running server, the new holder trusts " + h + " although host-a reported "
+                        + java.time.Instant.ofEpochMilli(reported) + " (must be Handover.atLeast, or a mark at or past the report)");
+    }
+
+    /** A clock a fixed amount ahead of the system's (within the tolerated skew). */
+    private static EkkoClock ahead(long millis) {
+        return new EkkoClock() {
+            @Override
+            public long millis() {
+                return System.currentTimeMillis() + millis;
+            }
+
+            @Override
+            public long nanos() {
+                return System.nanoTime();
+            }
+        };
+    }
+
+    private static long[] issueFor(IdGenerator g, long millis) {
+        long[] ids = new long[1 << 16];
+        int n = 0;
+        long end = System.nanoTime() + millis * 1_000_000;
+        while (System.nanoTime() < end) {
+            if (n == ids.length) {
+                ids = Arrays.copyOf(ids, n * 2);
+            }
+            ids[n++] = g.next();
+        }
+        return Arrays.copyOf(ids, n);
+    }
+
+    private static final Duration TTL = Duration.ofSeconds(4);
+
+    private dev.ekko.Ekko.Builder fleet(String host) throws java.io.IOException {
+        return FastGenerators.builder(redis.uri(), "restore", Files.createDirectories(dir.resolve(host)), host).workerId(7)
+                .leaseTtl(TTL).leaseMargin(Duration.ofSeconds(2)).maxClockSkew(Duration.ofSeconds(2));
+    }
+
+    @Test
+    void aBackupRestoredIntoTheRunningServerLetsTheNextHolderRepeatIds() throws Exception {
+        redis = DisposableRedis.launch();
+        // host-a's clock is 1.5 s ahead: within the tolerated skew of 2 s (the margin must be at least the skew).
+        IdGenerator a = fleet("host-a").clock(ahead(1_500)).build();
+        a.next();
+        Map<String, byte[]> backup = backup(); // e.g. a periodic DUMP-based backup
+        Thread.sleep(TTL.toMillis() + 6_000); // the backed-up mark (host-a's reservation then) is now well in the past
+        long[] fromA = issueFor(a, 2_500);
+        a.close(); // clean: released with the last millisecond it used (1.5 s ahead of the real time)
+        restore(backup);
+        IdGenerator b = fleet("host-b").build();
+        long[] fromB = issueFor(b, 1_000);
+        b.close();
+        FastGenerators.assertNoIdRepeats(a.layout(), Map.of("host-a (clock 1.5 s ahead)", fromA, "host-b (after the restore)", fromB));
+    }
+}
