@@ -1,6 +1,6 @@
 /**
  * Ekko's {@code redis} worker-ID allocator: worker IDs leased from a Redis server with Lua scripts.
- * Nothing is exported; the core finds the allocator through {@code provides}.
+ * Nothing is exported to users; the core finds the allocator through {@code provides}.
  */
 module dev.ekko.worker.redis {
     requires dev.ekko.core;
@@ -10,6 +10,11 @@ module dev.ekko.worker.redis {
     // ClassNotFoundException: org.slf4j.LoggerFactory unless the user adds --add-modules org.slf4j.
     requires redis.clients.jedis;
     requires org.slf4j;
+
+    // Jedis's SLF4J logging goes to System.Logger when the application has no SLF4J provider (see SystemLoggerProvider):
+    // SLF4J instantiates it by name, and this module looks for other providers first.
+    exports dev.ekko.worker.redis.logging to org.slf4j;
+    uses org.slf4j.spi.SLF4JServiceProvider;
 
     provides dev.ekko.spi.WorkerAllocatorProvider with dev.ekko.worker.redis.RedisAllocatorProvider;
 }

@@ -53,7 +53,7 @@ public final class Ekko {
      */
     public static final class Builder {
 
-        private static final System.Logger LOG = System.getLogger("dev.ekko");
+        private static final System.Logger LOG = System.getLogger("dev.ekko.config");
 
         private final Map<String, String> settings = new TreeMap<>();
         private final Map<String, String> sources = new TreeMap<>();

@@ -41,7 +41,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class EkkoGenerator implements IdGenerator {
 
-    private static final System.Logger LOG = System.getLogger("dev.ekko");
+    private static final System.Logger LOG = System.getLogger("dev.ekko.generator");
     /** How many worker IDs a start tries when each one's history is ahead of this host's clock. */
     static final int MAX_WORKER_SWITCHES = 8;
     /** How long {@link #close()} waits for the keeper to stop before it goes on without it. */

@@ -33,7 +33,7 @@ public final class HostLocalAllocator implements WorkerAllocator {
      */
     public static final String DIR_KEY = "ekko.hostlocal.dir";
 
-    private static final System.Logger LOG = System.getLogger("dev.ekko");
+    private static final System.Logger LOG = System.getLogger("dev.ekko.hostlocal");
 
     private final AllocatorContext context;
     private final HostLocks locks;

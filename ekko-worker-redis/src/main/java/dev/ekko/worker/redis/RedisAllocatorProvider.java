@@ -3,6 +3,7 @@ package dev.ekko.worker.redis;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerAllocatorProvider;
+import dev.ekko.worker.redis.logging.SystemLoggerProvider;
 import java.util.Set;
 
 /**
@@ -55,6 +56,7 @@ public final class RedisAllocatorProvider implements WorkerAllocatorProvider {
      */
     @Override
     public WorkerAllocator create(AllocatorContext context) {
+        SystemLoggerProvider.installIfNoneFound(); // before jedis logs for the first time
         return new RedisWorkerAllocator(context, RedisSettings.from(context));
     }
 

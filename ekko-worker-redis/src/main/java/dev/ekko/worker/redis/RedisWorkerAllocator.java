@@ -65,7 +65,7 @@ import redis.clients.jedis.exceptions.JedisException;
  */
 final class RedisWorkerAllocator implements WorkerAllocator {
 
-    private static final System.Logger LOG = System.getLogger("dev.ekko.worker.redis");
+    private static final System.Logger LOG = System.getLogger("dev.ekko.redis");
     private static final SecureRandom RANDOM = new SecureRandom();
     /** The connection's name in {@code CLIENT LIST}. */
     static final String CLIENT_NAME = "ekko";

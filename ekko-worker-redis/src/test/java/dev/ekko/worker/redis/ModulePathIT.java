@@ -1,6 +1,7 @@
 package dev.ekko.worker.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ekko.Layout;
@@ -63,6 +64,8 @@ class ModulePathIT {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "did not finish");
         assertEquals(0, p.exitValue(), out + Files.readString(err));
+        // No SLF4J provider on this module path: jedis's logging goes to System.Logger, without SLF4J's warning.
+        assertFalse(Files.readString(err).contains("SLF4J"), Files.readString(err));
         String[] lines = out.strip().split("\n");
         assertEquals(3, lines.length, out + Files.readString(err));
         for (String line : lines) {
