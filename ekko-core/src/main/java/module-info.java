@@ -7,9 +7,6 @@ module dev.ekko.core {
     exports dev.ekko;
     exports dev.ekko.spi;
 
-    // Only the command line (dev.ekko.cli) sets a log level; the library logs through System.Logger.
-    requires java.logging;
-
     uses dev.ekko.spi.WorkerAllocatorProvider;
 
     provides dev.ekko.spi.WorkerAllocatorProvider with

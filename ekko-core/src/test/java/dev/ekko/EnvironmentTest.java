@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Settings from environment variables and system properties, seen by a real child process (the command line). */
+/** Settings from environment variables and system properties, seen by a real child process ({@link dev.ekko.probe.NextIds}). */
 class EnvironmentTest {
 
     @TempDir
@@ -29,7 +29,7 @@ class EnvironmentTest {
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.addAll(jvmArgs);
-        cmd.add("dev.ekko.cli.Main");
+        cmd.add(dev.ekko.probe.NextIds.class.getName());
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().keySet().removeIf(k -> k.startsWith("EKKO_"));
@@ -53,7 +53,7 @@ class EnvironmentTest {
         Path state = dir.resolve("state");
         assertEquals(0, runCli(Map.of("EKKO_HOST_LOCK_DIR", hostLocks(),
                 "EKKO_STATE_DIR", state.toString(), "EKKO_IDC", "6", "EKKO_WORKER_ID", "77"), List.of(),
-                "next"), stderr);
+                "1"), stderr);
         DecodedId d = Layout.defaults().decode(Layout.parse(stdout.strip()));
         assertEquals(6, d.idc());
         assertEquals(77, d.worker());
@@ -61,7 +61,7 @@ class EnvironmentTest {
 
         assertEquals(0, runCli(Map.of("EKKO_HOST_LOCK_DIR", hostLocks(),
                 "EKKO_STATE_DIR", state.toString(), "EKKO_IDC", "6", "EKKO_WORKER_ID", "77"),
-                List.of("-Dekko.idc=5"), "next"), stderr);
+                List.of("-Dekko.idc=5"), "1"), stderr);
         assertEquals(5, Layout.defaults().decode(Layout.parse(stdout.strip())).idc());
     }
 
@@ -69,7 +69,7 @@ class EnvironmentTest {
     void unknownEnvironmentVariablesAreReportedNotIgnoredSilently() throws Exception {
         assertEquals(0, runCli(Map.of("EKKO_HOST_LOCK_DIR", hostLocks(),
                 "EKKO_STATE_DIR", dir.toString(), "EKKO_WROKER_ID", "3", "EKKO_REDIS_URI", "redis://h:1"),
-                List.of(), "next"), stderr);
+                List.of(), "1"), stderr);
         assertTrue(stderr.contains("ignoring environment variable EKKO_WROKER_ID: no such Ekko setting"), stderr);
         assertTrue(stderr.contains("ignoring environment variable EKKO_REDIS_URI: no such Ekko setting (a setting of allocator redis,"
                 + " which is not on the class path: add dev.ekko:ekko-worker-redis)"), stderr);
@@ -77,7 +77,7 @@ class EnvironmentTest {
 
     @Test
     void aBadEnvironmentValueNamesTheVariable() throws Exception {
-        assertEquals(2, runCli(Map.of("EKKO_STATE_DIR", dir.toString(), "EKKO_IDC", "8"), List.of(), "next"));
+        assertEquals(2, runCli(Map.of("EKKO_STATE_DIR", dir.toString(), "EKKO_IDC", "8"), List.of(), "1"));
         assertEquals("ekko: must be >= 0 && <= 7: ekko.idc=8 (from environment variable EKKO_IDC)\n", stderr);
     }
 }

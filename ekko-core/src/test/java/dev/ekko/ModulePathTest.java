@@ -22,10 +22,12 @@ class ModulePathTest {
     void runsOnTheModulePathAndFindsTheCoreAllocators() throws IOException, InterruptedException {
         Path classes = Path.of("target", "classes").toAbsolutePath();
         assertTrue(Files.exists(classes.resolve("module-info.class")), "no module-info.class in " + classes);
+        // The core alone on the module path, as the only root module; the caller (dev.ekko.probe.NextIds) on the class path.
+        Path testClasses = Path.of("target", "test-classes").toAbsolutePath();
         Process p = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--module-path", classes.toString(), "-m", "dev.ekko.core/dev.ekko.cli.Main",
-                "next", "-n", "3", "--state-dir", stateDir.toString(),
-                "--set", "ekko.host.lock.dir=" + stateDir.resolve("host-locks"))).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                "--module-path", classes.toString(), "--add-modules", "dev.ekko.core", "-cp", testClasses.toString(),
+                "-Dekko.state.dir=" + stateDir, "-Dekko.host.lock.dir=" + stateDir.resolve("host-locks"),
+                dev.ekko.probe.NextIds.class.getName(), "3")).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(30, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), output);

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The module descriptor is real: on the module path, with no {@code --add-modules}, the core finds the redis
+ * The module descriptor is real: on the module path, with only the core as root module, the core finds the redis
  * allocator through {@code provides}, and jedis (an automatic module) finds what it needs.
  */
 class ModulePathIT {
@@ -53,12 +53,15 @@ class ModulePathIT {
     void runsOnTheModulePathAndFindsTheRedisAllocator() throws IOException, InterruptedException {
         String modulePath = modulePath();
         assertTrue(modulePath.contains("jedis-"), modulePath);
+        // Only the core as root module: service binding must bring in this module, and its descriptor what jedis needs.
+        // The caller (probe.NextIds) runs from the class path: the command line is not part of the library.
+        String testClasses = Path.of("target", "test-classes").toAbsolutePath().toString();
         List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--module-path", modulePath,
-                "-m", "dev.ekko.core/dev.ekko.cli.Main", "next", "-n", "3", "--allocator", "redis",
-                "--set", "ekko.redis.uri=" + TestServers.redisUri(), "--set", "ekko.redis.namespace=" + PREFIX + "mp",
-                "--set", "ekko.worker.lease.ttl=1s", "--set", "ekko.worker.lease.margin=100ms",
-                "--set", "ekko.worker.report.interval=200ms", "--set", "ekko.state.reservation=1s", "--set", "ekko.clock.max.skew=100ms",
-                "--state-dir", stateDir.toString());
+                "--add-modules", "dev.ekko.core", "-cp", testClasses, "-Dekko.worker.allocator=redis",
+                "-Dekko.redis.uri=" + TestServers.redisUri(), "-Dekko.redis.namespace=" + PREFIX + "mp",
+                "-Dekko.worker.lease.ttl=1s", "-Dekko.worker.lease.margin=100ms",
+                "-Dekko.worker.report.interval=200ms", "-Dekko.state.reservation=1s", "-Dekko.clock.max.skew=100ms",
+                "-Dekko.state.dir=" + stateDir, dev.ekko.worker.redis.probe.NextIds.class.getName(), "3");
         Path err = stateDir.resolve("stderr.txt");
         Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
