@@ -9,7 +9,9 @@ import java.time.Instant;
 public final class ClockMovedBackwardsException extends EkkoException {
     private static final long serialVersionUID = 1L;
 
+    /** The wall clock's reading, Unix milliseconds. */
     private final long clockMillis;
+    /** The latest millisecond already used, Unix milliseconds. */
     private final long lastIssuedMillis;
 
     /**

@@ -63,67 +63,144 @@ public final class Ekko {
         private Builder() {
         }
 
-        /** @param epoch the instant IDs count time from (UTC, whole ms, not in the future); default 2026-01-01T00:00:00Z @return this */
+        /**
+         * Sets the instant IDs count time from.
+         *
+         * @param epoch the instant IDs count time from (UTC, whole ms, not in the future); default 2026-01-01T00:00:00Z
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or not allowed; the message names the key
+         */
         public Builder epoch(Instant epoch) {
             return set(ConfigKeys.EPOCH, text(ConfigKeys.EPOCH, epoch));
         }
 
-        /** @param positive true for IDs that stay positive as a signed long (38 time bits); default false @return this */
+        /**
+         * Chooses the positive layout, whose IDs stay positive as a signed {@code long}.
+         *
+         * @param positive true for IDs that stay positive as a signed long (38 time bits); default false
+         * @return this builder
+         */
         public Builder positiveIds(boolean positive) {
             return set(ConfigKeys.POSITIVE, Boolean.toString(positive));
         }
 
-        /** @param bits bits of the product line, 0..4; default 0 @return this */
+        /**
+         * Sets how many bits of the worker field go to the product line.
+         *
+         * @param bits bits of the product line, 0..4; default 0
+         * @return this builder
+         * @throws IllegalArgumentException if the value is out of range; the message names the key
+         */
         public Builder productBits(int bits) {
             return set(ConfigKeys.PRODUCT_BITS, Integer.toString(bits));
         }
 
-        /** @param product the product line of {@link IdGenerator#next()}, below 2^productBits; default 0 @return this */
+        /**
+         * Sets the product line of the IDs that {@link IdGenerator#next()} issues.
+         *
+         * @param product the product line of {@link IdGenerator#next()}, below 2^productBits; default 0
+         * @return this builder
+         * @throws IllegalArgumentException if the value is out of range; the message names the key
+         */
         public Builder product(int product) {
             return set(ConfigKeys.PRODUCT, Integer.toString(product));
         }
 
-        /** @param idc the datacenter, 0..7; default 0 @return this */
+        /**
+         * Sets the datacenter (IDC) written into every ID.
+         *
+         * @param idc the datacenter, 0..7; default 0
+         * @return this builder
+         * @throws IllegalArgumentException if the value is out of range; the message names the key
+         */
         public Builder idc(int idc) {
             return set(ConfigKeys.IDC, Integer.toString(idc));
         }
 
-        /** @param workerId a fixed worker ID, which selects the {@code manual} allocator unless another is named @return this */
+        /**
+         * Fixes the worker ID instead of leasing one.
+         *
+         * @param workerId a fixed worker ID, which selects the {@code manual} allocator unless another is named
+         * @return this builder
+         * @throws IllegalArgumentException if the value is out of range; the message names the key
+         */
         public Builder workerId(int workerId) {
             return set(ConfigKeys.WORKER_ID, Integer.toString(workerId));
         }
 
-        /** @param name the worker-ID allocator: {@code manual}, {@code host-local}, or a back end such as {@code redis} @return this */
+        /**
+         * Chooses the worker-ID allocator by name.
+         *
+         * @param name the worker-ID allocator: {@code manual}, {@code host-local}, or a back end such as {@code redis}
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or not allowed; the message names the key
+         */
         public Builder allocator(String name) {
             return set(ConfigKeys.ALLOCATOR, name);
         }
 
-        /** @param instance this process's instance name, by which it gets its worker ID back; default the host name @return this */
+        /**
+         * Names this process, so that it gets its worker ID back from a coordinator after a restart.
+         *
+         * @param instance this process's instance name, by which it gets its worker ID back; default the host name
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or not allowed; the message names the key
+         */
         public Builder instance(String instance) {
             return set(ConfigKeys.INSTANCE, instance);
         }
 
-        /** @param ttl how long a coordinator lease lasts unless renewed, 1s..1h; default 30s @return this */
+        /**
+         * Sets how long a coordinator lease lasts unless renewed.
+         *
+         * @param ttl how long a coordinator lease lasts unless renewed, 1s..1h; default 30s
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or not allowed; the message names the key
+         */
         public Builder leaseTtl(Duration ttl) {
             return set(ConfigKeys.LEASE_TTL, text(ConfigKeys.LEASE_TTL, ttl));
         }
 
-        /** @param margin how long before a lease's expiry the generator stops issuing, 100ms..10m; default 3s @return this */
+        /**
+         * Sets how long before a lease's expiry the generator stops issuing.
+         *
+         * @param margin how long before a lease's expiry the generator stops issuing, 100ms..10m; default 3s
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or not allowed; the message names the key
+         */
         public Builder leaseMargin(Duration margin) {
             return set(ConfigKeys.LEASE_MARGIN, text(ConfigKeys.LEASE_MARGIN, margin));
         }
 
-        /** @param interval how often to renew the lease and report the clock, 100ms..10m; default 3s @return this */
+        /**
+         * Sets how often the generator renews its lease and reports its clock.
+         *
+         * @param interval how often to renew the lease and report the clock, 100ms..10m; default 3s
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or not allowed; the message names the key
+         */
         public Builder reportInterval(Duration interval) {
             return set(ConfigKeys.REPORT_INTERVAL, text(ConfigKeys.REPORT_INTERVAL, interval));
         }
 
-        /** @param skew the largest tolerated difference to the coordinator's clock, 0..1h; default 3s @return this */
+        /**
+         * Sets the largest tolerated difference between this clock and the coordinator's.
+         *
+         * @param skew the largest tolerated difference to the coordinator's clock, 0..1h; default 3s
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or not allowed; the message names the key
+         */
         public Builder maxClockSkew(Duration skew) {
             return set(ConfigKeys.MAX_SKEW, text(ConfigKeys.MAX_SKEW, skew));
         }
 
-        /** @param wait how long {@code next()} waits for a clock that went back, 0..1h; default 1s @return this */
+        /**
+         * Sets how long {@code next()} waits for a clock that went back before it throws.
+         *
+         * @param wait how long {@code next()} waits for a clock that went back, 0..1h; default 1s
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or not allowed; the message names the key
+         */
         public Builder maxBackwardWait(Duration wait) {
             return set(ConfigKeys.MAX_BACKWARD_WAIT, text(ConfigKeys.MAX_BACKWARD_WAIT, wait));
         }
@@ -139,27 +216,48 @@ public final class Ekko {
             return set(ConfigKeys.MAX_LEAD, text(ConfigKeys.MAX_LEAD, lead));
         }
 
-        /** @param dir where state files live; default $XDG_STATE_HOME/ekko or ~/.local/state/ekko @return this */
+        /**
+         * Sets the directory of the state files.
+         *
+         * @param dir where state files live; default $XDG_STATE_HOME/ekko or ~/.local/state/ekko
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or not allowed; the message names the key
+         */
         public Builder stateDirectory(Path dir) {
             return set(ConfigKeys.STATE_DIR, text(ConfigKeys.STATE_DIR, dir));
         }
 
         /**
+         * Sets the directory of the host-wide worker-ID locks.
+         *
          * @param dir where the host-wide worker-ID locks of the {@code manual} and {@code host-local} allocators live; must be
          *     the same directory for every process on the host, whatever its state directory; default {@code /run/lock/ekko}
          *     when {@code /run/lock} is writable, else {@code <java.io.tmpdir>/ekko-host-locks}
-         * @return this
+         * @return this builder
+         * @throws IllegalArgumentException if {@code dir} is null
          */
         public Builder hostLockDirectory(Path dir) {
             return set(ConfigKeys.HOST_LOCK_DIR, text(ConfigKeys.HOST_LOCK_DIR, dir));
         }
 
-        /** @param reservation how far ahead time is reserved and forced to disk, 1s..1h; default 10s @return this */
+        /**
+         * Sets how far ahead time is reserved and forced to disk.
+         *
+         * @param reservation how far ahead time is reserved and forced to disk, 1s..1h; default 10s
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or not allowed; the message names the key
+         */
         public Builder reservation(Duration reservation) {
             return set(ConfigKeys.RESERVATION, text(ConfigKeys.RESERVATION, reservation));
         }
 
-        /** @param clock the clock to read; default {@link EkkoClock#system()} @return this */
+        /**
+         * Sets the clock the generator reads (tests move it; production keeps the system clock).
+         *
+         * @param clock the clock to read; default {@link EkkoClock#system()}
+         * @return this builder
+         * @throws NullPointerException if {@code clock} is null
+         */
         public Builder clock(EkkoClock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
             return this;

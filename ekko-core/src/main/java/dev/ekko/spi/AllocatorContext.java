@@ -168,7 +168,13 @@ public final class AllocatorContext {
         private Builder() {
         }
 
-        /** @param idc 0..7 @return this */
+        /**
+         * Sets the datacenter (IDC) the worker ID is leased in.
+         *
+         * @param idc 0..7
+         * @return this builder
+         * @throws IllegalArgumentException if {@code idc} is out of range
+         */
         public Builder idc(int idc) {
             if (idc < 0 || idc > 7) {
                 throw new IllegalArgumentException("must be >= 0 && <= 7: idc=" + idc);
@@ -177,7 +183,13 @@ public final class AllocatorContext {
             return this;
         }
 
-        /** @param workerIds 256..4096, a power of two @return this */
+        /**
+         * Sets how many worker IDs the layout has.
+         *
+         * @param workerIds 256..4096, a power of two
+         * @return this builder
+         * @throws IllegalArgumentException if {@code workerIds} is not allowed
+         */
         public Builder workerIds(int workerIds) {
             if (workerIds < 256 || workerIds > 4096 || Integer.bitCount(workerIds) != 1) {
                 throw new IllegalArgumentException("must be a power of two >= 256 && <= 4096: workerIds=" + workerIds);
@@ -186,7 +198,13 @@ public final class AllocatorContext {
             return this;
         }
 
-        /** @param preferredWorkerId -1 for none, else 0..workerIds-1 @return this */
+        /**
+         * Sets the worker ID to ask for first.
+         *
+         * @param preferredWorkerId -1 for none, else 0..workerIds-1
+         * @return this builder
+         * @throws IllegalArgumentException if {@code preferredWorkerId} is below -1
+         */
         public Builder preferredWorkerId(int preferredWorkerId) {
             if (preferredWorkerId < -1) {
                 throw new IllegalArgumentException("must be -1 (none) or >= 0: preferredWorkerId=" + preferredWorkerId);
@@ -195,25 +213,48 @@ public final class AllocatorContext {
             return this;
         }
 
-        /** @param instance the instance name @return this */
+        /**
+         * Sets the name of the process instance, by which it gets its worker ID back.
+         *
+         * @param instance the instance name
+         * @return this builder
+         * @throws NullPointerException if {@code instance} is null
+         */
         public Builder instance(String instance) {
             this.instance = Objects.requireNonNull(instance, "instance");
             return this;
         }
 
-        /** @param host this host's name @return this */
+        /**
+         * Sets the name of this host, reported to the coordinator.
+         *
+         * @param host this host's name
+         * @return this builder
+         * @throws NullPointerException if {@code host} is null
+         */
         public Builder host(String host) {
             this.host = Objects.requireNonNull(host, "host");
             return this;
         }
 
-        /** @param pid the process ID to report @return this */
+        /**
+         * Sets the process ID reported to the coordinator.
+         *
+         * @param pid the process ID to report
+         * @return this builder
+         */
         public Builder pid(long pid) {
             this.pid = pid;
             return this;
         }
 
-        /** @param leaseTtl how long a lease lasts unless renewed, positive @return this */
+        /**
+         * Sets how long a lease lasts unless renewed.
+         *
+         * @param leaseTtl how long a lease lasts unless renewed, positive
+         * @return this builder
+         * @throws IllegalArgumentException if {@code leaseTtl} is null, zero or negative
+         */
         public Builder leaseTtl(Duration leaseTtl) {
             if (leaseTtl == null) {
                 throw new IllegalArgumentException("must not be null: leaseTtl");
@@ -225,25 +266,50 @@ public final class AllocatorContext {
             return this;
         }
 
-        /** @param clock the clock @return this */
+        /**
+         * Sets the clock the allocator reads.
+         *
+         * @param clock the clock
+         * @return this builder
+         * @throws NullPointerException if {@code clock} is null
+         */
         public Builder clock(EkkoClock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
             return this;
         }
 
-        /** @param key a setting key @param value its value @return this */
+        /**
+         * Adds one setting for the allocator.
+         *
+         * @param key a setting key
+         * @param value its value
+         * @return this builder
+         * @throws NullPointerException if {@code key} or {@code value} is null
+         */
         public Builder setting(String key, String value) {
             settings.put(Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
             return this;
         }
 
-        /** @param all settings to add @return this */
+        /**
+         * Adds settings for the allocator.
+         *
+         * @param all settings to add
+         * @return this builder
+         * @throws NullPointerException if a key or value is null
+         */
         public Builder settings(Map<String, String> all) {
             all.forEach(this::setting);
             return this;
         }
 
-        /** @param all the settings a namespace's processes must share (see {@link AllocatorContext#fleetSettings()}) @return this */
+        /**
+         * Adds settings that every process of the namespace must share.
+         *
+         * @param all the settings a namespace's processes must share (see {@link AllocatorContext#fleetSettings()})
+         * @return this builder
+         * @throws NullPointerException if a key or value is null
+         */
         public Builder fleetSettings(Map<String, String> all) {
             all.forEach((k, v) -> fleetSettings.put(Objects.requireNonNull(k, "key"), Objects.requireNonNull(v, "value")));
             return this;

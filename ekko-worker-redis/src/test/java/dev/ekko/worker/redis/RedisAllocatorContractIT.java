@@ -8,7 +8,7 @@ import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 
 /**
- * ekko-core's allocator contract, against the shared Redis started by {@code ./run-tests}. Each test
+ * The allocator contract (ekko-testkit), against the shared Redis started by {@code ./run-tests}. Each test
  * method gets a namespace of its own under this class's key prefix (the suite leaves leases held until
  * they expire, and one test takes every worker ID), so tests never see each other's keys.
  */

@@ -19,6 +19,12 @@ public final class GeneratorProcess {
     private GeneratorProcess() {
     }
 
+    /**
+     * Runs the child: see the class comment for the protocol.
+     *
+     * @param args {@code key=value} settings for the builder
+     * @throws Exception if reading stdin or issuing fails
+     */
     public static void main(String[] args) throws Exception {
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
         Properties p = new Properties();

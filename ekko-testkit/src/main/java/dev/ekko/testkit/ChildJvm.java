@@ -35,6 +35,8 @@ public final class ChildJvm implements AutoCloseable {
      * Starts a child generator and waits for its first line ({@code READY ...} or {@code FAILED ...}).
      *
      * @param settings {@code ekko.*} settings for the child's builder
+     * @return the child, started or failed (see {@link #ready()})
+     * @throws IOException if the JVM cannot be started
      */
     public static ChildJvm start(Map<String, String> settings) throws IOException {
         List<String> cmd = new ArrayList<>();
@@ -72,7 +74,13 @@ public final class ChildJvm implements AutoCloseable {
         return process.pid();
     }
 
-    /** Asks the child for {@code n} IDs and returns them in the order issued. */
+    /**
+     * Asks the child for {@code n} IDs and returns them in the order issued.
+     *
+     * @param n how many IDs
+     * @return the IDs, unsigned
+     * @throws IOException if the child exits or answers otherwise
+     */
     public long[] next(int n) throws IOException {
         in.write("next " + n + "\n");
         in.flush();
@@ -91,13 +99,22 @@ public final class ChildJvm implements AutoCloseable {
         return ids;
     }
 
-    /** Kills the child with SIGKILL: no shutdown hook, no clean close, as in a crash. */
+    /**
+     * Kills the child with SIGKILL: no shutdown hook, no clean close, as in a crash.
+     *
+     * @throws InterruptedException if interrupted while waiting up to 10 s for it to end
+     */
     public void kill() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor(10, TimeUnit.SECONDS);
     }
 
-    /** Asks the child to close its generator cleanly and exit. */
+    /**
+     * Asks the child to close its generator cleanly and exit.
+     *
+     * @throws IOException if the child cannot be told
+     * @throws InterruptedException if interrupted while waiting up to 10 s for it to end
+     */
     public void closeCleanly() throws IOException, InterruptedException {
         in.write("close\n");
         in.flush();

@@ -23,7 +23,11 @@ public final class TestClock implements EkkoClock {
         return System.nanoTime() + nanosOffset;
     }
 
-    /** Moves wall time by {@code delta} ms (negative: backwards), frozen or not. */
+    /**
+     * Moves wall time by {@code delta} ms (negative: backwards), frozen or not.
+     *
+     * @param delta milliseconds to add
+     */
     public void stepMillis(long delta) {
         if (frozenMillis != Long.MIN_VALUE) {
             frozenMillis += delta;
@@ -32,7 +36,11 @@ public final class TestClock implements EkkoClock {
         }
     }
 
-    /** Simulates a pause: the monotonic clock jumps ahead (wall time is not touched). */
+    /**
+     * Simulates a pause: the monotonic clock jumps ahead (wall time is not touched).
+     *
+     * @param delta nanoseconds to add
+     */
     public void stepNanos(long delta) {
         nanosOffset += delta;
     }

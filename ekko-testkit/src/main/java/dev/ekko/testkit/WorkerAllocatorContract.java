@@ -49,10 +49,16 @@ public abstract class WorkerAllocatorContract {
 
     /** The layout's worker-ID count used here: 256 (4 product bits), so exhaustion is quick to reach. */
     protected static final int WORKER_IDS = 256;
+    /** The datacenter (IDC) every test here leases in. */
     protected static final int IDC = 5;
 
+    /** A fresh directory per test for state files and host locks. */
     @TempDir
     protected Path stateDir;
+
+    /** For subclasses. */
+    protected WorkerAllocatorContract() {
+    }
 
     private final List<WorkerAllocator> opened = new ArrayList<>();
     private final List<IdGenerator> generators = new ArrayList<>();
@@ -78,16 +84,32 @@ public abstract class WorkerAllocatorContract {
         return Duration.ofSeconds(2);
     }
 
-    /** The allocator's process dies without releasing: by default, its client is closed. */
+    /**
+     * The allocator's process dies without releasing: by default, its client is closed.
+     *
+     * @param allocator the allocator whose process dies
+     */
     protected void simulateDeath(WorkerAllocator allocator) {
         allocator.close();
     }
 
+    /**
+     * The context the tests create allocators with: {@link #IDC}, {@link #WORKER_IDS}, instance {@code contract},
+     * host {@code host-a}, a 30 s lease, {@link #settings()} and the state directory.
+     *
+     * @return a builder the test may change further
+     */
     protected AllocatorContext.Builder context() {
         return AllocatorContext.builder().idc(IDC).workerIds(WORKER_IDS).instance("contract").host("host-a")
                 .leaseTtl(Duration.ofSeconds(30)).settings(settings()).setting("ekko.state.dir", stateDir.toString());
     }
 
+    /**
+     * Creates an allocator of the provider under test, closed after the test.
+     *
+     * @param context the context to create it with
+     * @return the allocator
+     */
     protected WorkerAllocator allocator(AllocatorContext context) {
         WorkerAllocator a = provider().create(context);
         synchronized (opened) {
@@ -96,6 +118,11 @@ public abstract class WorkerAllocatorContract {
         return a;
     }
 
+    /**
+     * Creates an allocator with the default {@link #context()}, closed after the test.
+     *
+     * @return the allocator
+     */
     protected WorkerAllocator allocator() {
         return allocator(context().build());
     }
@@ -221,7 +248,15 @@ public abstract class WorkerAllocatorContract {
         assertEquals(13, allocator(context().preferredWorkerId(13).host("host-c").build()).acquire().workerId());
     }
 
-    /** Acquires with a preference until the preferred worker ID is granted, releasing other grants. */
+    /**
+     * Acquires with a preference until the preferred worker ID is granted, releasing other grants.
+     *
+     * @param a the allocator to acquire with
+     * @param worker the worker ID wanted
+     * @param within how long to keep trying
+     * @return the lease of {@code worker}
+     * @throws Exception if the allocator fails, or {@code worker} is not granted in time
+     */
     protected WorkerLease acquireWhenFree(WorkerAllocator a, int worker, Duration within) throws Exception {
         long deadline = System.nanoTime() + within.toNanos();
         while (System.nanoTime() < deadline) {
@@ -283,6 +318,13 @@ public abstract class WorkerAllocatorContract {
         return s;
     }
 
+    /**
+     * Builds a generator from settings and a clock, closed after the test.
+     *
+     * @param s the {@code ekko.*} settings
+     * @param clock the clock it reads
+     * @return the generator
+     */
     protected IdGenerator generator(Map<String, String> s, dev.ekko.EkkoClock clock) {
         Ekko.Builder b = Ekko.newBuilder().clock(clock);
         s.forEach(b::setting);
