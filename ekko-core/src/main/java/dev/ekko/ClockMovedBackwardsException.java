@@ -15,6 +15,8 @@ public final class ClockMovedBackwardsException extends EkkoException {
     private final long lastIssuedMillis;
 
     /**
+     * Creates the exception for a clock behind the last issued millisecond.
+     *
      * @param clockMillis the wall clock's reading, Unix milliseconds
      * @param lastIssuedMillis the latest millisecond already used, Unix milliseconds
      * @param waitedMillis how long the generator waited before giving up
@@ -24,6 +26,8 @@ public final class ClockMovedBackwardsException extends EkkoException {
     }
 
     /**
+     * Creates the exception, saying what was being done.
+     *
      * @param context what was being done, e.g. "refusing to start: "
      * @param clockMillis the wall clock's reading, Unix milliseconds
      * @param lastIssuedMillis the latest millisecond already used, Unix milliseconds
@@ -38,12 +42,12 @@ public final class ClockMovedBackwardsException extends EkkoException {
         this.lastIssuedMillis = lastIssuedMillis;
     }
 
-    /** @return the wall clock's reading when the generator gave up, Unix milliseconds */
+    /** {@return the wall clock's reading when the generator gave up, Unix milliseconds} */
     public long clockMillis() {
         return clockMillis;
     }
 
-    /** @return the latest millisecond already used by this generator, Unix milliseconds */
+    /** {@return the latest millisecond already used by this generator, Unix milliseconds} */
     public long lastIssuedMillis() {
         return lastIssuedMillis;
     }

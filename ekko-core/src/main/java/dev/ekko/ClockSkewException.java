@@ -7,6 +7,8 @@ public final class ClockSkewException extends EkkoException {
     private static final long serialVersionUID = 1L;
 
     /**
+     * Creates the exception for a refused start.
+     *
      * @param what which check failed, e.g. "local clock vs coordinator"
      * @param localMillis the local wall clock, Unix milliseconds
      * @param referenceMillis the reference time, Unix milliseconds
@@ -17,6 +19,8 @@ public final class ClockSkewException extends EkkoException {
     }
 
     /**
+     * Creates the exception, saying what happens next or what to do.
+     *
      * @param what which check failed, e.g. "not issuing past the reservation"
      * @param localMillis the local wall clock, Unix milliseconds
      * @param referenceMillis the reference time, Unix milliseconds

@@ -14,17 +14,19 @@ import java.time.Instant;
  */
 public record DecodedId(long id, long epochMillis, int idc, int worker, int product, int sequence) {
 
-    /** @return the millisecond the ID was made in */
+    /** {@return the millisecond the ID was made in} */
     public Instant timestamp() {
         return Instant.ofEpochMilli(epochMillis);
     }
 
-    /** @return the ID as an unsigned decimal string */
+    /** {@return the ID as an unsigned decimal string} */
     public String idString() {
         return Long.toUnsignedString(id);
     }
 
     /**
+     * Formats these fields as JSON.
+     *
      * @return one JSON object with keys {@code id} (a string, so JavaScript keeps every digit),
      *     {@code timestamp} (ISO-8601 UTC), {@code epochMillis}, {@code idc}, {@code worker},
      *     {@code product}, {@code sequence}

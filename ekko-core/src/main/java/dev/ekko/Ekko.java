@@ -41,7 +41,7 @@ public final class Ekko {
     private Ekko() {
     }
 
-    /** @return a builder with the defaults: host-local worker IDs, real-time mode, the default layout */
+    /** {@return a builder with the defaults: host-local worker IDs, real-time mode, the default layout} */
     public static Builder newBuilder() {
         return new Builder();
     }
@@ -393,6 +393,8 @@ public final class Ekko {
         }
 
         /**
+         * Builds the layout alone.
+         *
          * @return the layout these settings describe, without starting anything (for decoding)
          * @throws IllegalArgumentException if a layout setting is invalid
          */
@@ -497,7 +499,7 @@ public final class Ekko {
             return found;
         }
 
-        /** @return the core's keys and those of every provider found */
+        /** {@return the core's keys and those of every provider found} */
         private static TreeSet<String> knownKeys(Map<String, WorkerAllocatorProvider> providers) {
             TreeSet<String> keys = new TreeSet<>(ConfigKeys.CORE);
             providers.values().forEach(p -> keys.addAll(p.configKeys()));
@@ -552,7 +554,7 @@ public final class Ekko {
             return v == null ? defaultValue : Values.duration(key, v);
         }
 
-        /** @return $XDG_STATE_HOME/ekko if set, else ~/.local/state/ekko */
+        /** {@return $XDG_STATE_HOME/ekko if set, else ~/.local/state/ekko} */
         static Path defaultStateDir() {
             return defaultStateDir(System.getenv("XDG_STATE_HOME"), System.getProperty("user.home"));
         }

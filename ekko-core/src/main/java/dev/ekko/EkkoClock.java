@@ -9,13 +9,13 @@ package dev.ekko;
  */
 public interface EkkoClock {
 
-    /** @return wall-clock time in milliseconds since 1970-01-01T00:00:00Z; may step backwards */
+    /** {@return wall-clock time in milliseconds since 1970-01-01T00:00:00Z; may step backwards} */
     long millis();
 
-    /** @return a monotonic reading in nanoseconds with an arbitrary origin; never steps backwards */
+    /** {@return a monotonic reading in nanoseconds with an arbitrary origin; never steps backwards} */
     long nanos();
 
-    /** @return the system clock: {@link System#currentTimeMillis()} and {@link System#nanoTime()} */
+    /** {@return the system clock: {@link System#currentTimeMillis()} and {@link System#nanoTime()}} */
     static EkkoClock system() {
         return SystemClock.INSTANCE;
     }

@@ -4,12 +4,18 @@ package dev.ekko;
 public class EkkoException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
-    /** @param message what went wrong, with the values involved */
+    /**
+     * Creates the exception.
+     *
+     * @param message what went wrong, with the values involved
+     */
     public EkkoException(String message) {
         super(message);
     }
 
     /**
+     * Creates the exception with the failure that caused it.
+     *
      * @param message what went wrong, with the values involved
      * @param cause the underlying failure
      */

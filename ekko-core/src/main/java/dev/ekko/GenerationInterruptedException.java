@@ -7,7 +7,11 @@ package dev.ekko;
 public final class GenerationInterruptedException extends EkkoException {
     private static final long serialVersionUID = 1L;
 
-    /** @param what what the thread was waiting for */
+    /**
+     * Creates the exception.
+     *
+     * @param what what the thread was waiting for
+     */
     public GenerationInterruptedException(String what) {
         super("interrupted while " + what);
     }

@@ -7,7 +7,11 @@ package dev.ekko;
 public final class GeneratorClosedException extends EkkoException {
     private static final long serialVersionUID = 1L;
 
-    /** @param message which generator, e.g. "generator is closed: idc=0 worker=42" */
+    /**
+     * Creates the exception.
+     *
+     * @param message which generator, e.g. "generator is closed: idc=0 worker=42"
+     */
     public GeneratorClosedException(String message) {
         super(message);
     }

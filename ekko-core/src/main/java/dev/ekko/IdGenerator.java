@@ -14,6 +14,8 @@ package dev.ekko;
 public interface IdGenerator extends AutoCloseable {
 
     /**
+     * Issues one ID.
+     *
      * @return a new ID, with this generator's default product
      * @throws ClockMovedBackwardsException if the clock stays behind the last issued millisecond longer than allowed
      * @throws LeaseLostException if the worker ID lease may have expired; retry once it is re-acquired
@@ -65,19 +67,21 @@ public interface IdGenerator extends AutoCloseable {
      */
     IdGenerator forProduct(int product);
 
-    /** @return the layout IDs are made with */
+    /** {@return the layout IDs are made with} */
     Layout layout();
 
-    /** @return the datacenter, 0..7 */
+    /** {@return the datacenter, 0..7} */
     int idc();
 
-    /** @return the worker ID currently held (it can change after a lost lease is re-acquired) */
+    /** {@return the worker ID currently held (it can change after a lost lease is re-acquired)} */
     int workerId();
 
-    /** @return the product line of {@link #next()} */
+    /** {@return the product line of {@link #next()}} */
     int product();
 
     /**
+     * Tells how far this generator runs ahead of the wall clock.
+     *
      * @return how far the last issued millisecond is ahead of the wall clock, in ms (0 in real-time mode,
      *     up to {@code ekko.clock.max.lead} in bounded-lead mode)
      */

@@ -10,6 +10,8 @@ package dev.ekko;
 public record IdRange(long first, int count) {
 
     /**
+     * Checks the range.
+     *
      * @param first the first ID (unsigned)
      * @param count how many, 1..1024
      * @throws IllegalArgumentException if count is out of range
@@ -20,12 +22,14 @@ public record IdRange(long first, int count) {
         }
     }
 
-    /** @return the last ID of the range */
+    /** {@return the last ID of the range} */
     public long last() {
         return first + count - 1;
     }
 
     /**
+     * One ID of the range.
+     *
      * @param index 0..count-1
      * @return the ID at that index
      * @throws IndexOutOfBoundsException if index is out of range

@@ -7,6 +7,8 @@ public final class IdSpaceExhaustedException extends EkkoException {
     private static final long serialVersionUID = 1L;
 
     /**
+     * Creates the exception.
+     *
      * @param layout the layout whose time ran out
      * @param nowMillis the wall clock, Unix milliseconds
      */

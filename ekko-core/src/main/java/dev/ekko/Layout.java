@@ -76,7 +76,7 @@ public final class Layout {
         return new Layout(checkEpoch(epoch), true, checkProductBits(productBits));
     }
 
-    /** @return the default layout: {@link #DEFAULT_EPOCH}, all 64 bits, no product bits */
+    /** {@return the default layout: {@link #DEFAULT_EPOCH}, all 64 bits, no product bits} */
     public static Layout defaults() {
         return new Layout(DEFAULT_EPOCH.toEpochMilli(), false, 0);
     }
@@ -104,57 +104,59 @@ public final class Layout {
         return productBits;
     }
 
-    /** @return the epoch time is counted from */
+    /** {@return the epoch time is counted from} */
     public Instant epoch() {
         return Instant.ofEpochMilli(epochMillis);
     }
 
-    /** @return the epoch in Unix milliseconds */
+    /** {@return the epoch in Unix milliseconds} */
     public long epochMillis() {
         return epochMillis;
     }
 
-    /** @return true if every ID is positive as a signed {@code long} (time has 38 bits) */
+    /** {@return true if every ID is positive as a signed {@code long} (time has 38 bits)} */
     public boolean isPositive() {
         return positive;
     }
 
-    /** @return bits of time: 39, or 38 for a positive layout */
+    /** {@return bits of time: 39, or 38 for a positive layout} */
     public int timeBits() {
         return timeBits;
     }
 
-    /** @return bits of the product line, 0..4 */
+    /** {@return bits of the product line, 0..4} */
     public int productBits() {
         return productBits;
     }
 
-    /** @return bits of the worker ID, 8..12 */
+    /** {@return bits of the worker ID, 8..12} */
     public int workerBits() {
         return WORKER_AND_PRODUCT_BITS - productBits;
     }
 
-    /** @return how many worker IDs each IDC has: 256..4096 */
+    /** {@return how many worker IDs each IDC has: 256..4096} */
     public int workerIds() {
         return 1 << workerBits();
     }
 
-    /** @return how many product lines there are: 1..16 */
+    /** {@return how many product lines there are: 1..16} */
     public int products() {
         return 1 << productBits;
     }
 
-    /** @return the largest time offset an ID can hold, in milliseconds since the epoch */
+    /** {@return the largest time offset an ID can hold, in milliseconds since the epoch} */
     public long maxTimeOffset() {
         return (1L << timeBits) - 1;
     }
 
-    /** @return the first instant that no longer fits: IDs cannot be made from then on */
+    /** {@return the first instant that no longer fits: IDs cannot be made from then on} */
     public Instant endOfTime() {
         return Instant.ofEpochMilli(epochMillis + (1L << timeBits));
     }
 
     /**
+     * Tells when IDs of this layout first have bit 63 set.
+     *
      * @return the first instant whose IDs have bit 63 set (negative as a signed {@code long} or BIGINT),
      *     or empty for a positive layout
      */
@@ -163,6 +165,8 @@ public final class Layout {
     }
 
     /**
+     * Tells how much time this layout has left.
+     *
      * @param now the current time
      * @return time left before {@link #endOfTime()}; negative once it has passed
      */
@@ -224,6 +228,8 @@ public final class Layout {
     }
 
     /**
+     * Reads the timestamp of an ID.
+     *
      * @param id an ID of this layout, read as unsigned
      * @return the millisecond it was made in
      * @throws IllegalArgumentException if the ID cannot come from this layout (bit 63 set in a positive layout)

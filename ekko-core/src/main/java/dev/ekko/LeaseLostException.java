@@ -8,12 +8,18 @@ package dev.ekko;
 public final class LeaseLostException extends EkkoException {
     private static final long serialVersionUID = 1L;
 
-    /** @param message why the lease is considered lost */
+    /**
+     * Creates the exception.
+     *
+     * @param message why the lease is considered lost
+     */
     public LeaseLostException(String message) {
         super(message);
     }
 
     /**
+     * Creates the exception with the failure that showed it.
+     *
      * @param message why the lease is considered lost
      * @param cause the failure that showed it
      */

@@ -13,6 +13,8 @@ public final class StateFileException extends EkkoException {
     private final transient Path file;
 
     /**
+     * Creates the exception.
+     *
      * @param file the state file
      * @param message what is wrong with it
      */
@@ -22,6 +24,8 @@ public final class StateFileException extends EkkoException {
     }
 
     /**
+     * Creates the exception with the failure that caused it.
+     *
      * @param file the state file
      * @param message what is wrong with it
      * @param cause the I/O failure
@@ -31,7 +35,7 @@ public final class StateFileException extends EkkoException {
         this.file = file;
     }
 
-    /** @return the state file concerned */
+    /** {@return the state file concerned} */
     public Path file() {
         return file;
     }

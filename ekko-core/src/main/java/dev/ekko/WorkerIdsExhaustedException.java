@@ -4,7 +4,11 @@ package dev.ekko;
 public final class WorkerIdsExhaustedException extends EkkoException {
     private static final long serialVersionUID = 1L;
 
-    /** @param message how many worker IDs there are, who holds them, and what to do */
+    /**
+     * Creates the exception.
+     *
+     * @param message how many worker IDs there are, who holds them, and what to do
+     */
     public WorkerIdsExhaustedException(String message) {
         super(message);
     }

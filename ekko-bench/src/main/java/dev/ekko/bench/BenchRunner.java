@@ -73,7 +73,7 @@ public final class BenchRunner {
             this.threads = threads;
         }
 
-        /** @return whether it measures coordinator back ends ({@link Coordinator}), which need their servers */
+        /** {@return whether it measures coordinator back ends ({@link Coordinator}), which need their servers} */
         boolean usesCoordinators() {
             return this == STARTUP || this == FIRST_START;
         }
@@ -225,7 +225,7 @@ public final class BenchRunner {
         }
     }
 
-    /** @return the checked-out commit, marked when ekko-core or ekko-bench has uncommitted changes; or "unknown" */
+    /** {@return the checked-out commit, marked when ekko-core or ekko-bench has uncommitted changes; or "unknown"} */
     static String commit() throws InterruptedException {
         try {
             String head = run("git", "rev-parse", "--short=12", "HEAD").trim();
@@ -243,7 +243,7 @@ public final class BenchRunner {
         return p.waitFor() == 0 ? out : "";
     }
 
-    /** @return the file name of the jar a class was loaded from, which names the library and its version */
+    /** {@return the file name of the jar a class was loaded from, which names the library and its version} */
     static String jarOf(Class<?> c) {
         var source = c.getProtectionDomain().getCodeSource();
         if (source == null) {

@@ -90,37 +90,37 @@ public enum Contender {
      */
     public abstract IdSource start(Path stateDir);
 
-    /** @return a short name for tables and charts */
+    /** {@return a short name for tables and charts} */
     public String label() {
         return label;
     }
 
-    /** @return the most IDs it issues per millisecond (per worker; per worker and product for Ekko) */
+    /** {@return the most IDs it issues per millisecond (per worker; per worker and product for Ekko)} */
     public long idsPerMilli() {
         return idsPerMilli;
     }
 
-    /** @return its ceiling in real time: {@link #idsPerMilli()} per millisecond, per second */
+    /** {@return its ceiling in real time: {@link #idsPerMilli()} per millisecond, per second} */
     public long idsPerSecond() {
         return idsPerMilli * 1000;
     }
 
-    /** @return how it is built and what its layout is */
+    /** {@return how it is built and what its layout is} */
     public String configuration() {
         return configuration;
     }
 
-    /** @return true if a benchmark must start a fresh generator every iteration (see {@link EkkoMode#freshEachIteration()}) */
+    /** {@return true if a benchmark must start a fresh generator every iteration (see {@link EkkoMode#freshEachIteration()})} */
     public boolean freshEachIteration() {
         return this == EKKO_BOUNDED_LEAD;
     }
 
-    /** @return true for Ekko, false for a peer */
+    /** {@return true for Ekko, false for a peer} */
     public boolean isEkko() {
         return name().startsWith("EKKO_");
     }
 
-    /** @return the class whose jar names the library and its version */
+    /** {@return the class whose jar names the library and its version} */
     public Class<?> libraryClass() {
         switch (this) {
             case HUTOOL: return Snowflake.class;

@@ -54,7 +54,7 @@ public enum Coordinator {
         this.allocator = allocator;
     }
 
-    /** @return the allocator name, e.g. {@code redis} */
+    /** {@return the allocator name, e.g. {@code redis}} */
     public String allocator() {
         return allocator;
     }
@@ -66,7 +66,7 @@ public enum Coordinator {
      */
     abstract Map<String, String> settings(String namespace);
 
-    /** @return the server's product and version and its host (never a port, user or password), for the report */
+    /** {@return the server's product and version and its host (never a port, user or password), for the report} */
     abstract String describeServer();
 
     /**
@@ -76,17 +76,17 @@ public enum Coordinator {
      */
     abstract long deleteNamespaces(String prefix);
 
-    /** @return the back end of an allocator name; empty for the embedded allocators ({@code host-local}, {@code manual}) */
+    /** {@return the back end of an allocator name; empty for the embedded allocators ({@code host-local}, {@code manual})} */
     public static Optional<Coordinator> of(String allocator) {
         return Arrays.stream(values()).filter(c -> c.allocator.equals(allocator)).findFirst();
     }
 
-    /** @return a namespace no earlier run used: {@code ekko-bench-} and 16 random hex digits */
+    /** {@return a namespace no earlier run used: {@code ekko-bench-} and 16 random hex digits} */
     static String newNamespace() {
         return "ekko-bench-" + randomHex();
     }
 
-    /** @return 16 random hex digits */
+    /** {@return 16 random hex digits} */
     static String randomHex() {
         return UUID.randomUUID().toString().replace("-", "").substring(0, 16);
     }
@@ -128,7 +128,7 @@ public enum Coordinator {
         }
     }
 
-    /** @return the host of a URI, or "?" */
+    /** {@return the host of a URI, or "?"} */
     static String hostOf(String uri) {
         try {
             String host = URI.create(uri).getHost();

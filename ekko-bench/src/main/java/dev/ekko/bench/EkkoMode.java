@@ -28,12 +28,12 @@ public enum EkkoMode {
         this.maxLead = maxLead;
     }
 
-    /** @return how far the logical clock may run ahead of the wall clock; zero in real time */
+    /** {@return how far the logical clock may run ahead of the wall clock; zero in real time} */
     public Duration maxLead() {
         return maxLead;
     }
 
-    /** @return true if a benchmark must start a fresh generator every iteration: only bounded lead, whose lead runs out */
+    /** {@return true if a benchmark must start a fresh generator every iteration: only bounded lead, whose lead runs out} */
     public boolean freshEachIteration() {
         return !maxLead.isZero();
     }

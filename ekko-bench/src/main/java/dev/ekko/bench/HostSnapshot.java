@@ -52,7 +52,7 @@ final class HostSnapshot {
                 + System.getProperty("os.arch");
     }
 
-    /** @return the 1, 5 and 15 minute load averages */
+    /** {@return the 1, 5 and 15 minute load averages} */
     static String loadAverage() {
         List<String> l = lines(Path.of("/proc/loadavg"));
         if (l.isEmpty()) {
@@ -91,7 +91,7 @@ final class HostSnapshot {
         return named.isEmpty() ? "none busy" : String.join(", ", named);
     }
 
-    /** @return pid to {utime + stime} in clock ticks */
+    /** {@return pid to {utime + stime} in clock ticks} */
     private static Map<Long, long[]> cpuTicks() {
         Map<Long, long[]> ticks = new HashMap<>();
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {

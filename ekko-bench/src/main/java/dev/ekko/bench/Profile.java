@@ -47,7 +47,7 @@ public enum Profile {
         this.firstStartShots = firstStartShots;
     }
 
-    /** @return the name used on the command line and in file names: {@code short}, {@code full} */
+    /** {@return the name used on the command line and in file names: {@code short}, {@code full}} */
     public String id() {
         return name().toLowerCase(java.util.Locale.ROOT);
     }

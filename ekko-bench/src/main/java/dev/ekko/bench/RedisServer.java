@@ -15,7 +15,7 @@ final class RedisServer {
     private RedisServer() {
     }
 
-    /** @return e.g. {@code Redis 7.0.15 on 127.0.0.1, client jedis-8.0.2.jar} */
+    /** {@return e.g. {@code Redis 7.0.15 on 127.0.0.1, client jedis-8.0.2.jar}} */
     static String describe(String uri) {
         try (Jedis jedis = new Jedis(URI.create(uri))) {
             String version = "?";

@@ -130,7 +130,7 @@ public final class HostLocalAllocator implements WorkerAllocator {
             return "dev.ekko:ekko-core";
         }
 
-        /** @return {@code ekko.hostlocal.dir}, recognised only to be refused with a pointer to {@code ekko.host.lock.dir} */
+        /** {@return {@code ekko.hostlocal.dir}, recognised only to be refused with a pointer to {@code ekko.host.lock.dir}} */
         @Override
         public Set<String> configKeys() {
             return Set.of(DIR_KEY);

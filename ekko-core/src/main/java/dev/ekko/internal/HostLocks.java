@@ -74,17 +74,17 @@ final class HostLocks {
         this.stateDir = context.setting(ConfigKeys.STATE_DIR).map(d -> Path.of(d).toAbsolutePath().normalize().toString()).orElse("");
     }
 
-    /** @return the lock directory */
+    /** {@return the lock directory} */
     Path directory() {
         return dir;
     }
 
-    /** @return the lock file of one worker ID of this IDC */
+    /** {@return the lock file of one worker ID of this IDC} */
     Path file(int worker) {
         return dir.resolve("idc" + idc + "-worker" + worker + ".lock");
     }
 
-    /** @return the directory setting, for messages: {@code ekko.host.lock.dir=<dir> (environment variable EKKO_HOST_LOCK_DIR)} */
+    /** {@return the directory setting, for messages: {@code ekko.host.lock.dir=<dir> (environment variable EKKO_HOST_LOCK_DIR)}} */
     String where() {
         return KEY + "=" + dir + " (environment variable " + ConfigKeys.envName(KEY) + ")";
     }
@@ -212,7 +212,7 @@ final class HostLocks {
         }
     }
 
-    /** @return true if this instance holds the worker ID's lock */
+    /** {@return true if this instance holds the worker ID's lock} */
     boolean holds(int worker) {
         return held.containsKey(worker);
     }
@@ -275,7 +275,7 @@ final class HostLocks {
         }
     }
 
-    /** @return the holder line (pid and instance) for messages */
+    /** {@return the holder line (pid and instance) for messages} */
     private static String readHolder(FileChannel ch) {
         String all = readAll(ch);
         int nl = all.indexOf('\n');

@@ -164,7 +164,7 @@ final class JvmFileLocks {
         HELD.remove(key);
     }
 
-    /** @return how many channels were kept open because closing them could have dropped a lock; for tests */
+    /** {@return how many channels were kept open because closing them could have dropped a lock; for tests} */
     static int quarantined() {
         return QUARANTINED.size();
     }

@@ -63,7 +63,7 @@ final class Sequencer extends SequencerState {
         return ((state >> SEQ_BITS) << Layout.TIME_SHIFT) | prefix | (state & SEQ_MASK);
     }
 
-    /** @return the millisecond offset of the last state; for leads and shutdown marks */
+    /** {@return the millisecond offset of the last state; for leads and shutdown marks} */
     long lastMillisOffset() {
         return lvState() >> SEQ_BITS;
     }

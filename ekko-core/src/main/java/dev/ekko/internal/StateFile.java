@@ -96,7 +96,7 @@ public final class StateFile implements AutoCloseable {
         this.floorReason = floorReason;
     }
 
-    /** @return the file name for one worker ID */
+    /** {@return the file name for one worker ID} */
     public static Path pathFor(Path dir, int idc, int worker) {
         return dir.resolve("idc" + idc + "-worker" + worker + ".state");
     }
@@ -177,7 +177,7 @@ public final class StateFile implements AutoCloseable {
         }
     }
 
-    /** @return " (pid N)" from a state file another process holds, or "" if it does not say */
+    /** {@return " (pid N)" from a state file another process holds, or "" if it does not say} */
     private static String holderPid(FileChannel channel) {
         try {
             if (channel.size() >= OFF_PID + 8) {
@@ -332,27 +332,27 @@ public final class StateFile implements AutoCloseable {
         LONGS.setVolatile(b, off, v);
     }
 
-    /** @return the path of the file */
+    /** {@return the path of the file} */
     public Path path() {
         return path;
     }
 
-    /** @return the latest millisecond an earlier run may have issued (Unix ms), or {@link Long#MIN_VALUE} for a new file */
+    /** {@return the latest millisecond an earlier run may have issued (Unix ms), or {@link Long#MIN_VALUE} for a new file} */
     public long startFloor() {
         return startFloor;
     }
 
-    /** @return why {@link #startFloor()} is what it is, for logs */
+    /** {@return why {@link #startFloor()} is what it is, for logs} */
     public String floorReason() {
         return floorReason;
     }
 
-    /** @return true if the start floor is the previous run's reservation, which may be ahead of the clock */
+    /** {@return true if the start floor is the previous run's reservation, which may be ahead of the clock} */
     public boolean floorIsReservation() {
         return floorIsReservation;
     }
 
-    /** @return the forced reservation, Unix ms (read from memory, never from the mapping) */
+    /** {@return the forced reservation, Unix ms (read from memory, never from the mapping)} */
     public long reservedUntil() {
         return reserved;
     }
@@ -493,7 +493,7 @@ public final class StateFile implements AutoCloseable {
         }
     }
 
-    /** @return false if the file was found changed or is now shorter than the mapping (touching it would be a SIGBUS) */
+    /** {@return false if the file was found changed or is now shorter than the mapping (touching it would be a SIGBUS)} */
     private boolean mappingUsable() {
         if (damage != null) {
             return false;

@@ -163,7 +163,7 @@ final class Term {
         return issueLimitOffset;
     }
 
-    /** @return why this term stopped issuing, or null while it may issue */
+    /** {@return why this term stopped issuing, or null while it may issue} */
     Stop stopped() {
         return stop;
     }

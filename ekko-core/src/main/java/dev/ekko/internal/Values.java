@@ -111,7 +111,7 @@ public final class Values {
         return d;
     }
 
-    /** @return a short human form: {@code 3s}, {@code 250ms}, {@code 2m}... */
+    /** {@return a short human form: {@code 3s}, {@code 250ms}, {@code 2m}...} */
     public static String format(Duration d) {
         if (d.abs().compareTo(Duration.ofDays(365_000)) > 0) {
             return d.toString();
@@ -129,7 +129,7 @@ public final class Values {
         return ms + "ms";
     }
 
-    /** @return true if a key's value is a secret that must never be printed */
+    /** {@return true if a key's value is a secret that must never be printed} */
     public static boolean isSecretKey(String key) {
         String k = key.toLowerCase(Locale.ROOT);
         return k.contains("password") || k.contains("secret") || k.contains("token");

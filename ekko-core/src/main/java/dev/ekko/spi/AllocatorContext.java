@@ -39,52 +39,54 @@ public final class AllocatorContext {
         this.fleetSettings = java.util.Collections.unmodifiableMap(new TreeMap<>(b.fleetSettings));
     }
 
-    /** @return a builder; the core builds contexts, and so do allocator tests */
+    /** {@return a builder; the core builds contexts, and so do allocator tests} */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** @return the datacenter, 0..7 */
+    /** {@return the datacenter, 0..7} */
     public int idc() {
         return idc;
     }
 
-    /** @return how many worker IDs the layout has (256..4096); valid IDs are 0..workerIds-1 */
+    /** {@return how many worker IDs the layout has (256..4096); valid IDs are 0..workerIds-1} */
     public int workerIds() {
         return workerIds;
     }
 
-    /** @return the worker ID to try first, or -1 for none */
+    /** {@return the worker ID to try first, or -1 for none} */
     public int preferredWorkerId() {
         return preferredWorkerId;
     }
 
-    /** @return the instance name; a restart with the same name gets its previous worker ID back when free */
+    /** {@return the instance name; a restart with the same name gets its previous worker ID back when free} */
     public String instance() {
         return instance;
     }
 
-    /** @return this host's name */
+    /** {@return this host's name} */
     public String host() {
         return host;
     }
 
-    /** @return this process's ID */
+    /** {@return this process's ID} */
     public long pid() {
         return pid;
     }
 
-    /** @return how long a lease lasts unless renewed */
+    /** {@return how long a lease lasts unless renewed} */
     public Duration leaseTtl() {
         return leaseTtl;
     }
 
-    /** @return the clock to read for leases and reports */
+    /** {@return the clock to read for leases and reports} */
     public EkkoClock clock() {
         return clock;
     }
 
     /**
+     * Reads one of the allocator's own settings.
+     *
      * @param key e.g. {@code ekko.redis.uri}
      * @return the value, if set
      */
@@ -93,6 +95,8 @@ public final class AllocatorContext {
     }
 
     /**
+     * Reads a setting the allocator cannot do without.
+     *
      * @param key e.g. {@code ekko.redis.uri}
      * @param what what the setting is for, e.g. "the Redis server to lease worker IDs from"
      * @return the value
@@ -108,6 +112,8 @@ public final class AllocatorContext {
     }
 
     /**
+     * Reads a duration setting ({@code 500ms}, {@code 3s}, {@code PT3S}...).
+     *
      * @param key a duration setting
      * @param defaultValue used when the key is not set
      * @return the parsed duration
@@ -119,6 +125,8 @@ public final class AllocatorContext {
     }
 
     /**
+     * Reads an integer setting within bounds.
+     *
      * @param key an integer setting
      * @param defaultValue used when the key is not set
      * @param min smallest allowed
@@ -315,7 +323,7 @@ public final class AllocatorContext {
             return this;
         }
 
-        /** @return the context */
+        /** {@return the context} */
         public AllocatorContext build() {
             if (preferredWorkerId >= workerIds) {
                 throw new IllegalArgumentException("must be < workerIds=" + workerIds + ": preferredWorkerId=" + preferredWorkerId);

@@ -38,6 +38,8 @@ public final class Handover {
     }
 
     /**
+     * History with a known mark.
+     *
      * @param markMillis the latest millisecond any earlier holder may have issued in, Unix milliseconds
      * @return a known mark
      */
@@ -45,7 +47,7 @@ public final class Handover {
         return new Handover(Kind.MARK, markMillis);
     }
 
-    /** @return no history: the core waits one lease TTL plus the tolerated skew before issuing */
+    /** {@return no history: the core waits one lease TTL plus the tolerated skew before issuing} */
     public static Handover unknown() {
         return UNKNOWN;
     }
@@ -62,17 +64,19 @@ public final class Handover {
         return markMillis == Long.MIN_VALUE ? UNKNOWN : new Handover(Kind.UNKNOWN, markMillis);
     }
 
-    /** @return history lives in the local state file only */
+    /** {@return history lives in the local state file only} */
     public static Handover stateFile() {
         return STATE_FILE;
     }
 
-    /** @return the kind of knowledge */
+    /** {@return the kind of knowledge} */
     public Kind kind() {
         return kind;
     }
 
     /**
+     * The mark this handover carries.
+     *
      * @return the mark in Unix milliseconds: for {@link Kind#MARK} the latest reservation of every earlier holder,
      *     for {@link Kind#UNKNOWN} a lower bound ({@link Long#MIN_VALUE} when there is none), for
      *     {@link Kind#STATE_FILE} {@link Long#MIN_VALUE}

@@ -9,16 +9,18 @@ import java.util.Set;
  */
 public interface WorkerAllocatorProvider {
 
-    /** @return the name users configure, e.g. {@code "redis"}; lower case */
+    /** {@return the name users configure, e.g. {@code "redis"}; lower case} */
     String name();
 
-    /** @return the Maven coordinates that bring this provider, for error messages */
+    /** {@return the Maven coordinates that bring this provider, for error messages} */
     String artifact();
 
-    /** @return the configuration keys this allocator reads (e.g. {@code ekko.redis.uri}), so typos are reported */
+    /** {@return the configuration keys this allocator reads (e.g. {@code ekko.redis.uri}), so typos are reported} */
     Set<String> configKeys();
 
     /**
+     * Creates an allocator for one generator.
+     *
      * @param context the IDC, layout limits, timing and configuration
      * @return a new allocator, not yet connected or connected; it must fail fast with a clear message on bad configuration
      * @throws IllegalArgumentException naming the key and value of a bad setting

@@ -24,6 +24,8 @@ public final class WorkerLease {
     private final ClockReport previousReport;
 
     /**
+     * Creates a lease.
+     *
      * @param workerId the worker ID held
      * @param token the secret that proves this holder at the coordinator; never logged
      * @param ttl how long the lease lasts after {@code grantedAtNanos} unless renewed; {@link Duration#ZERO}
@@ -61,42 +63,42 @@ public final class WorkerLease {
         return new WorkerLease(workerId, token, ttl, renewedAtNanos, handover, coordinatorTimeMillis, previousReport);
     }
 
-    /** @return the worker ID held */
+    /** {@return the worker ID held} */
     public int workerId() {
         return workerId;
     }
 
-    /** @return the holder's secret token; never log it */
+    /** {@return the holder's secret token; never log it} */
     public String token() {
         return token;
     }
 
-    /** @return the lease duration, or {@link Duration#ZERO} if it does not expire */
+    /** {@return the lease duration, or {@link Duration#ZERO} if it does not expire} */
     public Duration ttl() {
         return ttl;
     }
 
-    /** @return true if the lease expires unless renewed */
+    /** {@return true if the lease expires unless renewed} */
     public boolean expires() {
         return !ttl.isZero();
     }
 
-    /** @return monotonic nanos read before the request that set the current expiry was sent */
+    /** {@return monotonic nanos read before the request that set the current expiry was sent} */
     public long grantedAtNanos() {
         return grantedAtNanos;
     }
 
-    /** @return what is known of earlier holders */
+    /** {@return what is known of earlier holders} */
     public Handover handover() {
         return handover;
     }
 
-    /** @return the coordinator's clock at the last request, Unix milliseconds, or {@link #UNKNOWN_TIME} */
+    /** {@return the coordinator's clock at the last request, Unix milliseconds, or {@link #UNKNOWN_TIME}} */
     public long coordinatorTimeMillis() {
         return coordinatorTimeMillis;
     }
 
-    /** @return the last report stored for this worker ID before this lease was acquired, or null */
+    /** {@return the last report stored for this worker ID before this lease was acquired, or null} */
     public ClockReport previousReport() {
         return previousReport;
     }

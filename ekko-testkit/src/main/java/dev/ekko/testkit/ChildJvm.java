@@ -51,17 +51,17 @@ public final class ChildJvm implements AutoCloseable {
         return new ChildJvm(pb.start());
     }
 
-    /** @return true if the child started a generator */
+    /** {@return true if the child started a generator} */
     public boolean ready() {
         return firstLine.startsWith("READY ");
     }
 
-    /** @return the child's first line: {@code READY worker=N} or {@code FAILED <class>: <message>} */
+    /** {@return the child's first line: {@code READY worker=N} or {@code FAILED <class>: <message>}} */
     public String firstLine() {
         return firstLine;
     }
 
-    /** @return the worker ID the child holds */
+    /** {@return the worker ID the child holds} */
     public int workerId() {
         if (!ready()) {
             throw new IllegalStateException("child did not start: " + firstLine);
@@ -69,7 +69,7 @@ public final class ChildJvm implements AutoCloseable {
         return Integer.parseInt(firstLine.substring("READY worker=".length()).trim());
     }
 
-    /** @return the child's pid */
+    /** {@return the child's pid} */
     public long pid() {
         return process.pid();
     }

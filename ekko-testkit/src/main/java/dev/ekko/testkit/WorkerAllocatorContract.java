@@ -63,23 +63,23 @@ public abstract class WorkerAllocatorContract {
     private final List<WorkerAllocator> opened = new ArrayList<>();
     private final List<IdGenerator> generators = new ArrayList<>();
 
-    /** @return the provider under test */
+    /** {@return the provider under test} */
     protected abstract WorkerAllocatorProvider provider();
 
-    /** @return the allocator's own settings (endpoint, a namespace unique to this test class...) */
+    /** {@return the allocator's own settings (endpoint, a namespace unique to this test class...)} */
     protected abstract Map<String, String> settings();
 
-    /** @return true if leases expire at the coordinator unless renewed (false for host-local) */
+    /** {@return true if leases expire at the coordinator unless renewed (false for host-local)} */
     protected boolean leasesExpire() {
         return true;
     }
 
-    /** @return true if holders on "different hosts" must still share one state directory (host-local) */
+    /** {@return true if holders on "different hosts" must still share one state directory (host-local)} */
     protected boolean sharesStateDirectoryAcrossHolders() {
         return false;
     }
 
-    /** @return a lease TTL short enough for expiry tests */
+    /** {@return a lease TTL short enough for expiry tests} */
     protected Duration shortTtl() {
         return Duration.ofSeconds(2);
     }

@@ -45,7 +45,7 @@ public final class Json {
         return out.toString();
     }
 
-    /** @return {@code o} as a double: a number, or a string such as {@code "NaN"} */
+    /** {@return {@code o} as a double: a number, or a string such as {@code "NaN"}} */
     public static double number(Object o) {
         if (o instanceof Number) {
             return ((Number) o).doubleValue();
@@ -56,7 +56,7 @@ public final class Json {
         throw new IllegalArgumentException("must be a number: " + o);
     }
 
-    /** @return {@code o} as an object */
+    /** {@return {@code o} as an object} */
     @SuppressWarnings("unchecked")
     public static Map<String, Object> object(Object o) {
         if (!(o instanceof Map)) {
@@ -65,7 +65,7 @@ public final class Json {
         return (Map<String, Object>) o;
     }
 
-    /** @return {@code o} as an array */
+    /** {@return {@code o} as an array} */
     @SuppressWarnings("unchecked")
     public static List<Object> array(Object o) {
         if (!(o instanceof List)) {

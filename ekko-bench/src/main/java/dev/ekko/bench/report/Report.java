@@ -294,7 +294,7 @@ public final class Report {
                 .append(met(max.getAsDouble() < NO_ALLOCATION_BELOW)).append(" |\n");
     }
 
-    /** @return the two allocation cells: the benchmark's own threads net of JMH's bookkeeping, then the whole JVM */
+    /** {@return the two allocation cells: the benchmark's own threads net of JMH's bookkeeping, then the whole JVM} */
     private String allocation(Result r) {
         return bytes(netAllocatedPerOp(r)) + " | " + bytes(r.allocatedPerOp());
     }
@@ -483,7 +483,7 @@ public final class Report {
         return r.benchmark().equals(STARTUP) && !a.equals("host-local") && !a.equals("manual");
     }
 
-    /** @return the row label of a start-up result in the table */
+    /** {@return the row label of a start-up result in the table} */
     static String startupLabel(Result r) {
         String a = r.param("allocator");
         if (r.benchmark().equals(FIRST_START)) {
@@ -497,7 +497,7 @@ public final class Report {
         }
     }
 
-    /** @return the category of a start-up result in the chart */
+    /** {@return the category of a start-up result in the chart} */
     static String startupCategory(Result r) {
         String a = r.param("allocator");
         if (r.benchmark().equals(FIRST_START)) {
@@ -661,7 +661,7 @@ public final class Report {
         return sorted;
     }
 
-    /** @return milliseconds in a setting's duration such as {@code 2s} or {@code 100ms} (the forms the benchmarks use) */
+    /** {@return milliseconds in a setting's duration such as {@code 2s} or {@code 100ms} (the forms the benchmarks use)} */
     static long millis(String duration) {
         Matcher m = Pattern.compile("([0-9]+)(ms|s|m)").matcher(duration == null ? "" : duration.trim());
         if (!m.matches()) {
@@ -676,7 +676,7 @@ public final class Report {
         return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
-    /** @return seconds in a JMH time value such as {@code "1 s"} or {@code "500 ms"} */
+    /** {@return seconds in a JMH time value such as {@code "1 s"} or {@code "500 ms"}} */
     static double seconds(String jmhTime) {
         Matcher m = Pattern.compile("([0-9.]+) (s|ms|us|ns|min)").matcher(jmhTime);
         if (!m.matches()) {

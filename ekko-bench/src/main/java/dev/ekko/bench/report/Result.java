@@ -45,7 +45,7 @@ public record Result(String benchmark, String mode, int threads, Map<String, Str
             String warmupTime, int measurementIterations, String measurementTime) {
     }
 
-    /** @return the value of a parameter, or null */
+    /** {@return the value of a parameter, or null} */
     public String param(String name) {
         return params.get(name);
     }

@@ -29,19 +29,19 @@ public final class RedisAllocatorProvider implements WorkerAllocatorProvider {
     public RedisAllocatorProvider() {
     }
 
-    /** @return {@code redis} */
+    /** {@return {@code redis}} */
     @Override
     public String name() {
         return "redis";
     }
 
-    /** @return {@code dev.ekko:ekko-worker-redis} */
+    /** {@return {@code dev.ekko:ekko-worker-redis}} */
     @Override
     public String artifact() {
         return "dev.ekko:ekko-worker-redis";
     }
 
-    /** @return the {@code ekko.redis.*} keys above */
+    /** {@return the {@code ekko.redis.*} keys above} */
     @Override
     public Set<String> configKeys() {
         return RedisSettings.KEYS;

@@ -22,7 +22,7 @@ final class RedisKeys {
         this.prefix = namespace + (namespace.endsWith(":") ? "" : ":") + "{idc" + idc + "}:";
     }
 
-    /** @return {@code <namespace>:{idc<d>}:}, the start of every key of this IDC */
+    /** {@return {@code <namespace>:{idc<d>}:}, the start of every key of this IDC} */
     String prefix() {
         return prefix;
     }

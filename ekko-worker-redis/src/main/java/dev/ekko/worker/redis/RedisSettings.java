@@ -243,7 +243,7 @@ final class RedisSettings {
         return value.substring(0, start) + (userEnd >= 0 ? info.substring(0, userEnd) + ":***" : "***") + value.substring(at);
     }
 
-    /** @return the text with this configuration's password, and any URI's, hidden */
+    /** {@return the text with this configuration's password, and any URI's, hidden} */
     String masked(String text) {
         return mask(text, password);
     }
@@ -260,12 +260,12 @@ final class RedisSettings {
         return tls;
     }
 
-    /** @return the ACL user, or null for the default user */
+    /** {@return the ACL user, or null for the default user} */
     String user() {
         return user;
     }
 
-    /** @return the password, or null for none; never print it */
+    /** {@return the password, or null for none; never print it} */
     String password() {
         return password;
     }
@@ -282,12 +282,12 @@ final class RedisSettings {
         return timeout;
     }
 
-    /** @return {@code host:port} ({@code [v6]:port} for IPv6), for every message about the server */
+    /** {@return {@code host:port} ({@code [v6]:port} for IPv6), for every message about the server} */
     String endpoint() {
         return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
     }
 
-    /** @return where the worker IDs live, for messages: {@code redis 127.0.0.1:6379 db 0 namespace ekko} */
+    /** {@return where the worker IDs live, for messages: {@code redis 127.0.0.1:6379 db 0 namespace ekko}} */
     String where() {
         return (tls ? "rediss " : "redis ") + endpoint() + (database != 0 ? " db " + database : "") + " namespace " + namespace;
     }
