@@ -12,6 +12,10 @@ public final class TestClock implements EkkoClock {
     private volatile long nanosOffset;
     private volatile long frozenMillis = Long.MIN_VALUE;
 
+    /** Creates a clock that reads the system clocks, not stepped and not frozen. */
+    public TestClock() {
+    }
+
     @Override
     public long millis() {
         long frozen = frozenMillis;
