@@ -59,6 +59,7 @@ public final class Ekko {
         private final Map<String, String> sources = new TreeMap<>();
         private final List<String> unknownEnvironment = new ArrayList<>();
         private EkkoClock clock = EkkoClock.system();
+        private WorkerAllocatorProvider provider;
 
         private Builder() {
         }
@@ -264,6 +265,23 @@ public final class Ekko {
         }
 
         /**
+         * Uses an allocator provider made by the application instead of the one {@link ServiceLoader} finds under its
+         * name: for a back end that takes objects a setting cannot name, such as a {@code DataSource} or a client of
+         * the application's own. Selects the allocator by the provider's name, as {@link #allocator(String)} does; its
+         * {@link WorkerAllocatorProvider#configKeys() keys} are accepted as settings.
+         *
+         * @param provider the provider; its {@code create} is called once per build
+         * @return this builder
+         * @throws NullPointerException if {@code provider} is null
+         */
+        public Builder allocatorProvider(WorkerAllocatorProvider provider) {
+            Objects.requireNonNull(provider, "provider");
+            allocator(provider.name());
+            this.provider = provider;
+            return this;
+        }
+
+        /**
          * Sets any key, core or back end ({@code ekko.redis.uri}...). Core values are checked now; every
          * key is checked against the known ones at {@link #build()}.
          *
@@ -417,6 +435,9 @@ public final class Ekko {
          */
         public IdGenerator build() {
             Map<String, WorkerAllocatorProvider> providers = providers();
+            if (provider != null) {
+                providers.put(provider.name(), provider); // the application's own instance wins over the one found
+            }
             checkKeys(providers);
             Layout layout = layout();
             int product = intOr(ConfigKeys.PRODUCT, 0);
