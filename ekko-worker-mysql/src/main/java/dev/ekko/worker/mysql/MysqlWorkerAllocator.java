@@ -143,7 +143,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
 
     private Object renewIn(String what, WorkerLease lease, ClockReport report) {
         int worker = lease.workerId();
-        return transaction(what, c -> {
+        return transaction(what, true, c -> {
             long now = nowMillis(c);
             int n;
             try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.table() + "` SET expires_at = " + NOW
@@ -174,7 +174,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         checkInterrupted();
         int worker = lease.workerId();
         String what = "releasing idc=" + context.idc() + " worker=" + worker;
-        Object outcome = transaction(what, c -> {
+        Object outcome = transaction(what, true, c -> {
             try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.table() + "` SET mark = GREATEST(COALESCE(base_mark, ?), ?),"
                     + " mark_generation = (SELECT generation FROM `" + schema.metaTable() + "` WHERE id = 1), report_time = ?,"
                     + " report_reserved = ?, report_host = ?, report_pid = ?, report_instance = ?, report_at = " + NOW + ", token = NULL,"
@@ -560,6 +560,15 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
      * {@link #MAX_ATTEMPTS} times; every other failure becomes an {@link EkkoException} naming the database (password masked).
      */
     private <T> T transaction(String what, Work<T> work) {
+        return transaction(what, false, work);
+    }
+
+    /**
+     * Like {@link #transaction(String, Work)}; an {@code idempotent} one (renew, release) is also sent again on another
+     * connection (up to 3 times) after one failed on a broken one (a database restart breaks every pooled connection, and the pool
+     * does not test a connection used less than a second ago). An acquire is not: a lost reply could hide a grant.
+     */
+    private <T> T transaction(String what, boolean idempotent, Work<T> work) {
         if (closed) {
             throw new IllegalStateException("must not be closed: " + this + " (" + what + ")");
         }
@@ -600,7 +609,9 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                         schemaChecked = false; // the next acquire creates the tables again
                         throw new TableGone(failure(what, e).getMessage());
                     }
-                    if (!retryable(e)) {
+                    boolean broken = "08".equals(sqlClass(e)) || e instanceof java.sql.SQLRecoverableException
+                            || e instanceof java.sql.SQLNonTransientConnectionException;
+                    if (!retryable(e) && !(idempotent && broken && attempt <= 3)) {
                         throw e;
                     }
                     last = e;
