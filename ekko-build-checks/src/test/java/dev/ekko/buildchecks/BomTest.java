@@ -44,7 +44,7 @@ class BomTest {
             managed.add(text(dep, "groupId") + ":" + text(dep, "artifactId") + ":" + text(dep, "version"));
         }
         assertEquals(List.of("dev.ekko:ekko-core:${project.version}", "dev.ekko:ekko-worker-redis:${project.version}",
-                "dev.ekko:ekko-testkit:${project.version}"), managed);
+                "dev.ekko:ekko-worker-mysql:${project.version}", "dev.ekko:ekko-testkit:${project.version}"), managed);
     }
 
     @Test
@@ -52,7 +52,7 @@ class BomTest {
         Element root = bom().getDocumentElement();
         assertEquals(0, root.getElementsByTagName("parent").getLength(), "the installed BOM names a parent");
         String pom = Files.readString(BOM);
-        assertFalse(pom.contains("jedis") || pom.contains("junit") || pom.contains("slf4j") || pom.contains("jmh"),
+        assertFalse(pom.contains("jedis") || pom.contains("HikariCP") || pom.contains("mysql-connector") || pom.contains("junit") || pom.contains("slf4j") || pom.contains("jmh"),
                 "third-party artifacts in the BOM:\n" + pom);
     }
 

@@ -1,0 +1,707 @@
+package dev.ekko.worker.mysql;
+
+import dev.ekko.EkkoException;
+import dev.ekko.LeaseLostException;
+import dev.ekko.WorkerIdsExhaustedException;
+import dev.ekko.spi.AllocatorContext;
+import dev.ekko.spi.ClockReport;
+import dev.ekko.spi.Handover;
+import dev.ekko.spi.WorkerAllocator;
+import dev.ekko.spi.WorkerLease;
+import java.lang.System.Logger.Level;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Collectors;
+import javax.sql.DataSource;
+
+/**
+ * {@code mysql}: leases worker IDs of one IDC from a MySQL or MariaDB table (see {@link MysqlSchema} and docs/mysql.md).
+ *
+ * <p>Acquire is one short READ COMMITTED transaction: the fleet settings check, then a candidate row locked with
+ * {@code SELECT ... FOR UPDATE SKIP LOCKED} (or a new row inserted with {@code INSERT IGNORE}), then a conditional
+ * {@code UPDATE} that sets the token only while the row is still free by the database's clock; its row count decides.
+ * Renew and release are conditional {@code UPDATE}s on the token. Deadlocks and lock-wait timeouts are retried a bounded
+ * number of times and never reach the caller as such.
+ *
+ * <p>Every time is the database's: {@code UTC_TIMESTAMP(6)}, which does not depend on the session time zone.
+ * {@code grantedAtNanos} is read before the transaction starts, so the core's fence falls before the row can expire.
+ */
+final class MysqlWorkerAllocator implements WorkerAllocator {
+
+    private static final System.Logger LOG = System.getLogger("dev.ekko.mysql");
+    private static final SecureRandom RANDOM = new SecureRandom();
+    /** How far a current-generation mark may be ahead of the database's clock to count as safe to start on now. */
+    static final long SAFE_MARK_SLACK_MILLIS = 1000;
+    /** Attempts of one operation after a deadlock, a lock-wait timeout or a lost insert race. */
+    static final int MAX_ATTEMPTS = 8;
+    private static final String NOW = "UTC_TIMESTAMP(6)";
+    private static final String NOW_MICROS = "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6))";
+    private static final String FREE = "(token IS NULL OR expires_at <= UTC_TIMESTAMP(6))";
+    private static final String HISTORY = "worker, mark, mark_generation, report_time, report_reserved, report_host, report_pid,"
+            + " report_instance";
+
+    private final AllocatorContext context;
+    private final MysqlSettings settings;
+    private final MysqlSchema schema;
+    private final DataSource dataSource;
+    private final Runnable onClose;
+    private boolean schemaChecked;
+    private boolean closed;
+
+    MysqlWorkerAllocator(AllocatorContext context, MysqlSettings settings, DataSource dataSource, Runnable onClose) {
+        this.context = context;
+        this.settings = settings;
+        this.schema = new MysqlSchema(settings.table());
+        this.dataSource = dataSource;
+        this.onClose = onClose;
+        LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": worker IDs from " + settings + ", lease TTL "
+                + context.leaseTtl().toMillis() + "ms");
+    }
+
+    /** Thrown inside a transaction to run it again (a lost race); never leaves this class. */
+    private static final class Retry extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Retry() {
+            super(null, null, false, false);
+        }
+    }
+
+    /** A table was dropped while the allocator ran (error 1146). */
+    private static final class TableGone extends EkkoException {
+        private static final long serialVersionUID = 1L;
+
+        TableGone(String message) {
+            super(message);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Work<T> {
+        T run(Connection c) throws SQLException, Retry;
+    }
+
+    // ---------------------------------------------------------------- the SPI
+
+    @Override
+    public synchronized WorkerLease acquire() throws InterruptedException {
+        return acquire(Set.of());
+    }
+
+    @Override
+    public synchronized WorkerLease acquire(Set<Integer> avoid) throws InterruptedException {
+        checkInterrupted();
+        String what = "acquiring a worker ID of idc=" + context.idc();
+        ensureSchema(what);
+        String token = HexFormat.of().formatHex(randomBytes());
+        long sentAt = context.clock().nanos();
+        Object outcome = transaction(what, c -> acquireIn(c, token, avoid));
+        if (outcome instanceof RuntimeException e) {
+            throw e;
+        }
+        WorkerLease lease = (WorkerLease) outcome;
+        WorkerLease result = new WorkerLease(lease.workerId(), token, context.leaseTtl(), sentAt, lease.handover(),
+                lease.coordinatorTimeMillis(), lease.previousReport());
+        LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + result.workerId() + " at " + settings.where()
+                + ", " + result.handover());
+        return result;
+    }
+
+    @Override
+    public synchronized WorkerLease renew(WorkerLease lease, ClockReport report) throws InterruptedException {
+        checkInterrupted();
+        int worker = lease.workerId();
+        String what = "renewing the lease of idc=" + context.idc() + " worker=" + worker;
+        // Read before the request leaves: the database sets the new expiry no earlier than this.
+        long sentAt = context.clock().nanos();
+        Object outcome;
+        try {
+            outcome = renewIn(what, lease, report);
+        } catch (TableGone e) {
+            throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + worker + " at " + settings.where() + " is gone:"
+                    + " its table was dropped (" + e.getMessage() + "); a renewal never re-creates it");
+        }
+        if (outcome instanceof RuntimeException e) {
+            throw e;
+        }
+        return lease.renewed(sentAt, (Long) outcome);
+    }
+
+    private Object renewIn(String what, WorkerLease lease, ClockReport report) {
+        int worker = lease.workerId();
+        return transaction(what, true, c -> {
+            long now = nowMillis(c);
+            int n;
+            try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.table() + "` SET expires_at = " + NOW
+                    + " + INTERVAL ? MICROSECOND, mark = GREATEST(COALESCE(mark, ?), ?), mark_generation = (SELECT generation FROM `"
+                    + schema.metaTable() + "` WHERE id = 1), report_time = ?, report_reserved = ?, report_host = ?, report_pid = ?,"
+                    + " report_instance = ?, report_at = " + NOW + " WHERE namespace = ? AND idc = ? AND worker = ? AND token = ?"
+                    + " AND expires_at > " + NOW)) {
+                int i = 1;
+                s.setLong(i++, lease.ttl().toNanos() / 1000);
+                s.setLong(i++, report.reservedUntilMillis());
+                s.setLong(i++, report.reservedUntilMillis());
+                i = setReport(s, i, report);
+                s.setString(i++, settings.namespace());
+                s.setInt(i++, context.idc());
+                s.setInt(i++, worker);
+                s.setString(i, lease.token());
+                n = s.executeUpdate();
+            }
+            if (n == 1) {
+                return now;
+            }
+            return lost(c, lease);
+        });
+    }
+
+    @Override
+    public synchronized void release(WorkerLease lease, ClockReport finalReport) throws InterruptedException {
+        checkInterrupted();
+        int worker = lease.workerId();
+        String what = "releasing idc=" + context.idc() + " worker=" + worker;
+        Object outcome = transaction(what, true, c -> {
+            try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.table() + "` SET mark = GREATEST(COALESCE(base_mark, ?), ?),"
+                    + " mark_generation = (SELECT generation FROM `" + schema.metaTable() + "` WHERE id = 1), report_time = ?,"
+                    + " report_reserved = ?, report_host = ?, report_pid = ?, report_instance = ?, report_at = " + NOW + ", token = NULL,"
+                    + " expires_at = NULL, granted_at = NULL, holder_host = NULL, holder_pid = NULL, holder_instance = NULL,"
+                    + " base_mark = NULL WHERE namespace = ? AND idc = ? AND worker = ? AND token = ?")) {
+                int i = 1;
+                s.setLong(i++, finalReport.reservedUntilMillis());
+                s.setLong(i++, finalReport.reservedUntilMillis());
+                i = setReport(s, i, finalReport);
+                s.setString(i++, settings.namespace());
+                s.setInt(i++, context.idc());
+                s.setInt(i++, worker);
+                s.setString(i, lease.token());
+                return s.executeUpdate() == 1;
+            }
+        });
+        LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": " + (Boolean.TRUE.equals(outcome) ? "released worker=" + worker
+                : "worker=" + worker + " was no longer ours to release (taken over, or the row is gone)") + " at " + settings.where());
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            onClose.run();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "MysqlWorkerAllocator{idc=" + context.idc() + ", " + settings + "}";
+    }
+
+    // ---------------------------------------------------------------- acquire
+
+    /** A candidate row, locked: its worker ID and history. */
+    private record Candidate(int worker, Long mark, String generation, ClockReport report) {
+    }
+
+    private Object acquireIn(Connection c, String token, Set<Integer> avoid) throws SQLException, Retry {
+        long now;
+        String generation;
+        try (PreparedStatement s = c.prepareStatement("SELECT " + NOW_MICROS + ", (SELECT generation FROM `" + schema.metaTable()
+                + "` WHERE id = 1)"); ResultSet r = s.executeQuery()) {
+            r.next();
+            now = r.getLong(1) / 1000;
+            generation = r.getString(2);
+        }
+        if (generation == null) {
+            // The meta row was deleted (the tables emptied): a new generation, so every mark left is a lower bound only.
+            try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at)"
+                    + " VALUES (1, ?, " + NOW + ")")) {
+                s.setString(1, HexFormat.of().formatHex(randomBytes()));
+                s.executeUpdate();
+            }
+            throw new Retry();
+        }
+        EkkoException refusal = checkFleetSettings(c, now);
+        if (refusal != null) {
+            return refusal;
+        }
+        int n = context.workerIds();
+        int start = ThreadLocalRandom.current().nextInt(n);
+        String avoidSql = avoid.isEmpty() ? "" : " AND worker NOT IN (" + avoid.stream().sorted().map(String::valueOf)
+                .collect(Collectors.joining(",")) + ")";
+        String base = "SELECT " + HISTORY + " FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ? AND worker < " + n
+                + " AND " + FREE + avoidSql;
+
+        int preferred = context.preferredWorkerId();
+        if (preferred >= 0 && preferred < n && !avoid.contains(preferred)) {
+            Candidate got = lockOne(c, base + " AND worker = " + preferred);
+            if (got != null && take(c, got, token)) {
+                return lease(got, generation, now);
+            }
+            if (got == null && insert(c, preferred, token)) {
+                return lease(new Candidate(preferred, null, null, null), generation, now);
+            }
+        }
+        List<String> tries = new ArrayList<>();
+        tries.add(base + " AND last_instance = " + quoteParam());
+        String safe = " AND mark IS NOT NULL AND mark_generation = " + quoteParam() + " AND mark <= " + (now + SAFE_MARK_SLACK_MILLIS);
+        tries.add(base + safe + " AND worker >= " + start + " ORDER BY worker");
+        tries.add(base + safe + " AND worker < " + start + " ORDER BY worker");
+        tries.add(base + " AND worker >= " + start + " ORDER BY worker");
+        tries.add(base + " AND worker < " + start + " ORDER BY worker");
+        for (int t = 0; t < tries.size(); t++) {
+            String param = t == 0 ? context.instance() : t <= 2 ? generation : null;
+            Candidate got = lockOne(c, tries.get(t), param);
+            if (got != null) {
+                if (take(c, got, token)) {
+                    return lease(got, generation, now);
+                }
+                throw new Retry();
+            }
+        }
+        // No free row: a worker ID without a row yet, from the random start.
+        BitSet existing = new BitSet(n);
+        try (PreparedStatement s = c.prepareStatement("SELECT worker FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ?")) {
+            s.setString(1, settings.namespace());
+            s.setInt(2, context.idc());
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    existing.set(r.getInt(1));
+                }
+            }
+        }
+        boolean anyMissing = false;
+        for (int i = 0; i < n; i++) {
+            int w = (start + i) % n;
+            if (!existing.get(w) && !avoid.contains(w)) {
+                anyMissing = true;
+                if (insert(c, w, token)) {
+                    return lease(new Candidate(w, null, null, null), generation, now);
+                }
+                break; // another acquirer inserted it first: look again from the start
+            }
+        }
+        if (anyMissing || countFree(c, avoidSql) > 0) {
+            throw new Retry(); // free worker IDs exist, but other acquirers had them locked at that moment
+        }
+        return exhausted(c, avoid, existing);
+    }
+
+    /** The placeholder of a string parameter (a marker for {@link #lockOne(Connection, String, String)}). */
+    private static String quoteParam() {
+        return "?";
+    }
+
+    private Candidate lockOne(Connection c, String select) throws SQLException {
+        return lockOne(c, select, null);
+    }
+
+    private Candidate lockOne(Connection c, String select, String param) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement(select + " LIMIT 1 FOR UPDATE SKIP LOCKED")) {
+            s.setString(1, settings.namespace());
+            s.setInt(2, context.idc());
+            if (param != null) {
+                s.setString(3, param);
+            }
+            try (ResultSet r = s.executeQuery()) {
+                if (!r.next()) {
+                    return null;
+                }
+                long mark = r.getLong(2);
+                Long m = r.wasNull() ? null : mark;
+                String gen = r.getString(3);
+                long time = r.getLong(4);
+                ClockReport report = r.wasNull() ? null : new ClockReport(time, r.getLong(5), r.getString(6), r.getLong(7),
+                        r.getString(8));
+                return new Candidate(r.getInt(1), m, gen, report);
+            }
+        }
+    }
+
+    /** Sets the lease on a locked candidate row, only while it is still free by the database's clock. */
+    private boolean take(Connection c, Candidate got, String token) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.table() + "` SET base_mark = mark, token = ?, expires_at = "
+                + NOW + " + INTERVAL ? MICROSECOND, granted_at = " + NOW + ", holder_host = ?, holder_pid = ?, holder_instance = ?,"
+                + " last_instance = ? WHERE namespace = ? AND idc = ? AND worker = ? AND " + FREE)) {
+            s.setString(1, token);
+            s.setLong(2, context.leaseTtl().toNanos() / 1000);
+            s.setString(3, context.host());
+            s.setLong(4, context.pid());
+            s.setString(5, context.instance());
+            s.setString(6, context.instance());
+            s.setString(7, settings.namespace());
+            s.setInt(8, context.idc());
+            s.setInt(9, got.worker());
+            return s.executeUpdate() == 1;
+        }
+    }
+
+    /** Inserts the row of a worker ID that has none, with the lease; false if another acquirer inserted it first. */
+    private boolean insert(Connection c, int worker, String token) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.table() + "` (namespace, idc, worker, token,"
+                + " expires_at, granted_at, holder_host, holder_pid, holder_instance, last_instance) VALUES (?, ?, ?, ?, " + NOW
+                + " + INTERVAL ? MICROSECOND, " + NOW + ", ?, ?, ?, ?)")) {
+            s.setString(1, settings.namespace());
+            s.setInt(2, context.idc());
+            s.setInt(3, worker);
+            s.setString(4, token);
+            s.setLong(5, context.leaseTtl().toNanos() / 1000);
+            s.setString(6, context.host());
+            s.setLong(7, context.pid());
+            s.setString(8, context.instance());
+            s.setString(9, context.instance());
+            return s.executeUpdate() == 1;
+        }
+    }
+
+    private WorkerLease lease(Candidate got, String generation, long now) {
+        Handover handover = got.mark() == null ? Handover.unknown()
+                : generation.equals(got.generation()) ? Handover.mark(got.mark()) : Handover.atLeast(got.mark());
+        // token and grantedAtNanos are filled in by acquire()
+        return new WorkerLease(got.worker(), "-", context.leaseTtl(), 0, handover, now, got.report());
+    }
+
+    private int countFree(Connection c, String avoidSql) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ?"
+                + " AND worker < " + context.workerIds() + " AND " + FREE + avoidSql)) {
+            s.setString(1, settings.namespace());
+            s.setInt(2, context.idc());
+            try (ResultSet r = s.executeQuery()) {
+                r.next();
+                return r.getInt(1);
+            }
+        }
+    }
+
+    private WorkerIdsExhaustedException exhausted(Connection c, Set<Integer> avoid, BitSet existing) throws SQLException {
+        Map<String, Integer> holders = new LinkedHashMap<>();
+        int distinct = 0;
+        try (PreparedStatement s = c.prepareStatement("SELECT holder_host, holder_instance, COUNT(*) AS held FROM `" + schema.table()
+                + "` WHERE namespace = ? AND idc = ? AND worker < " + context.workerIds() + " AND NOT " + FREE
+                + " GROUP BY holder_host, holder_instance ORDER BY held DESC, holder_host, holder_instance")) {
+            s.setString(1, settings.namespace());
+            s.setInt(2, context.idc());
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    distinct++;
+                    if (holders.size() < 8) {
+                        holders.put("host " + r.getString(1) + " instance " + r.getString(2), r.getInt(3));
+                    }
+                }
+            }
+        }
+        long avoidedFree = avoid.stream().filter(w -> w >= 0 && w < context.workerIds()).count();
+        String list = holders.entrySet().stream().map(e -> e.getKey() + " (" + e.getValue() + ")").collect(Collectors.joining(", "));
+        return new WorkerIdsExhaustedException("all " + (context.workerIds() - avoidedFree) + " worker IDs of idc=" + context.idc()
+                + (avoidedFree == 0 ? "" : " this process may take (it refuses " + new java.util.TreeSet<>(avoid) + ")") + " are held at "
+                + settings.where() + ", by " + distinct + (distinct == 1 ? " holder: " : " holders: ") + list
+                + (distinct > holders.size() ? ", and " + (distinct - holders.size()) + " more" : "")
+                + ". Stop a process, wait for the leases of dead ones to expire (" + context.leaseTtl().toMillis() + " ms), or use another"
+                + " idc (ekko.idc) or fewer product bits (ekko.product.bits)");
+    }
+
+    /**
+     * Records this process's fleet settings at first use of the namespace's IDC, or compares them with the recorded ones.
+     *
+     * @return the refusal when they differ (the transaction is then rolled back: nothing is written), else null
+     */
+    private EkkoException checkFleetSettings(Connection c, long now) throws SQLException {
+        Map<String, String> ours = context.fleetSettings();
+        if (ours.isEmpty()) {
+            return null;
+        }
+        Map<String, String> recorded = recordedSettings(c);
+        EkkoException refusal = compare(ours, recorded);
+        if (refusal != null) {
+            return refusal;
+        }
+        if (recorded.keySet().containsAll(ours.keySet())) {
+            return null;
+        }
+        Map<String, String> rows = new TreeMap<>(ours);
+        if (recorded.isEmpty()) {
+            rows.put("first.host", context.host());
+            rows.put("first.instance", context.instance());
+            rows.put("first.at", Long.toString(now));
+        }
+        try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.settingsTable() + "` (namespace, idc, name, value)"
+                + " VALUES (?, ?, ?, ?)")) {
+            for (Map.Entry<String, String> e : rows.entrySet()) {
+                if (!recorded.containsKey(e.getKey())) {
+                    s.setString(1, settings.namespace());
+                    s.setInt(2, context.idc());
+                    s.setString(3, e.getKey());
+                    s.setString(4, e.getValue());
+                    s.executeUpdate();
+                }
+            }
+        }
+        // Another process may have recorded its own values meanwhile: the ones committed first count.
+        return compare(ours, recordedSettings(c));
+    }
+
+    private Map<String, String> recordedSettings(Connection c) throws SQLException {
+        Map<String, String> recorded = new TreeMap<>();
+        try (PreparedStatement s = c.prepareStatement("SELECT name, value FROM `" + schema.settingsTable() + "` WHERE namespace = ?"
+                + " AND idc = ?")) {
+            s.setString(1, settings.namespace());
+            s.setInt(2, context.idc());
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    recorded.put(r.getString(1), r.getString(2));
+                }
+            }
+        }
+        return recorded;
+    }
+
+    private EkkoException compare(Map<String, String> ours, Map<String, String> recorded) {
+        List<String> differences = new ArrayList<>();
+        ours.forEach((k, v) -> {
+            String theirs = recorded.get(k);
+            if (theirs != null && !theirs.equals(v)) {
+                differences.add(k + "=" + v + " here, " + theirs + " recorded");
+            }
+        });
+        if (differences.isEmpty()) {
+            return null;
+        }
+        String at = recorded.get("first.at");
+        String when = at == null ? "?" : Instant.ofEpochMilli(Long.parseLong(at)).toString();
+        return new EkkoException("refusing to acquire a worker ID of idc=" + context.idc() + " at " + settings.where() + ": every"
+                + " process of it must share these settings, and this one differs from what the first process recorded (host "
+                + recorded.getOrDefault("first.host", "?") + " instance " + recorded.getOrDefault("first.instance", "?") + " at " + when
+                + "): " + String.join("; ", differences) + ". Start this process with the same settings as the rest of the fleet, or give"
+                + " it another " + MysqlSettings.NAMESPACE_KEY + "; to change them for the whole fleet, stop every process of the"
+                + " namespace and run DELETE FROM " + schema.settingsTable() + " WHERE namespace = '" + settings.namespace()
+                + "' AND idc = " + context.idc());
+    }
+
+    // ---------------------------------------------------------------- renew
+
+    /** After a renewal changed no row: why, as a {@link LeaseLostException}. */
+    private LeaseLostException lost(Connection c, WorkerLease lease) throws SQLException {
+        int worker = lease.workerId();
+        String prefix = "lease of idc=" + context.idc() + " worker=" + worker + " at " + settings.where();
+        try (PreparedStatement s = c.prepareStatement("SELECT token, expires_at <= " + NOW + ", holder_host, holder_pid,"
+                + " holder_instance FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ? AND worker = ?")) {
+            s.setString(1, settings.namespace());
+            s.setInt(2, context.idc());
+            s.setInt(3, worker);
+            try (ResultSet r = s.executeQuery()) {
+                if (!r.next()) {
+                    return new LeaseLostException(prefix + " is gone: its row was deleted (the table emptied or recreated); a renewal"
+                            + " never re-creates it");
+                }
+                String token = r.getString(1);
+                if (token == null) {
+                    return new LeaseLostException(prefix + " is gone: it was released; a renewal never re-creates it");
+                }
+                if (token.equals(lease.token())) {
+                    return new LeaseLostException(prefix + " is gone: it expired by the database's clock (no renewal within "
+                            + lease.ttl().toMillis() + " ms); a renewal never re-creates it");
+                }
+                return new LeaseLostException(prefix + " is now held by host " + r.getString(3) + " pid " + r.getLong(4) + " instance "
+                        + r.getString(5) + ": ours expired (no renewal within " + lease.ttl().toMillis() + " ms) or its row was lost,"
+                        + " and the worker ID was acquired again");
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- talking to the database
+
+    private static int setReport(PreparedStatement s, int i, ClockReport report) throws SQLException {
+        s.setLong(i++, report.localTimeMillis());
+        s.setLong(i++, report.reservedUntilMillis());
+        s.setString(i++, report.host());
+        s.setLong(i++, report.pid());
+        s.setString(i++, report.instance());
+        return i;
+    }
+
+    private static long nowMillis(Connection c) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT " + NOW_MICROS); ResultSet r = s.executeQuery()) {
+            r.next();
+            return r.getLong(1) / 1000;
+        }
+    }
+
+    private void ensureSchema(String what) {
+        if (schemaChecked) {
+            return;
+        }
+        transaction(what + " (checking the tables)", c -> {
+            c.setAutoCommit(true);
+            schema.ensure(c, settings.where());
+            try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at)"
+                    + " VALUES (1, ?, " + NOW + ")")) {
+                s.setString(1, HexFormat.of().formatHex(randomBytes()));
+                s.executeUpdate();
+            }
+            c.setAutoCommit(false);
+            return null;
+        });
+        schemaChecked = true;
+    }
+
+    /**
+     * Runs one short READ COMMITTED transaction, again after a deadlock, a lock-wait timeout or a {@link Retry}, up to
+     * {@link #MAX_ATTEMPTS} times; every other failure becomes an {@link EkkoException} naming the database (password masked).
+     */
+    private <T> T transaction(String what, Work<T> work) {
+        return transaction(what, false, work);
+    }
+
+    /**
+     * Like {@link #transaction(String, Work)}; an {@code idempotent} one (renew, release) is also sent again on another
+     * connection (up to 3 times) after one failed on a broken one (a database restart breaks every pooled connection, and the pool
+     * does not test a connection used less than a second ago). An acquire is not: a lost reply could hide a grant.
+     */
+    private <T> T transaction(String what, boolean idempotent, Work<T> work) {
+        if (closed) {
+            throw new IllegalStateException("must not be closed: " + this + " (" + what + ")");
+        }
+        SQLException last = null;
+        for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+            if (attempt > 1) {
+                try {
+                    Thread.sleep(ThreadLocalRandom.current().nextInt(5, 20 * attempt));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new EkkoException("interrupted while " + what + " at " + settings.where());
+                }
+            }
+            Connection c;
+            try {
+                c = dataSource.getConnection();
+            } catch (SQLException e) {
+                throw failure(what, e);
+            }
+            try {
+                boolean autoCommit = c.getAutoCommit();
+                int isolation = c.getTransactionIsolation();
+                try {
+                    c.setAutoCommit(false);
+                    c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+                    T result = work.run(c);
+                    if (result instanceof RuntimeException) {
+                        c.rollback(); // a refusal writes nothing
+                    } else if (!c.getAutoCommit()) {
+                        c.commit();
+                    }
+                    return result;
+                } catch (Retry r) {
+                    c.rollback();
+                } catch (SQLException e) {
+                    rollbackQuietly(c);
+                    if (e.getErrorCode() == 1146) {
+                        schemaChecked = false; // the next acquire creates the tables again
+                        throw new TableGone(failure(what, e).getMessage());
+                    }
+                    boolean broken = "08".equals(sqlClass(e)) || e instanceof java.sql.SQLRecoverableException
+                            || e instanceof java.sql.SQLNonTransientConnectionException;
+                    if (!retryable(e) && !(idempotent && broken && attempt <= 3)) {
+                        throw e;
+                    }
+                    last = e;
+                } finally {
+                    try {
+                        c.setAutoCommit(autoCommit);
+                        c.setTransactionIsolation(isolation);
+                    } catch (SQLException e) {
+                        // the pool resets or drops a broken connection
+                    }
+                }
+            } catch (SQLException e) {
+                throw failure(what, e);
+            } finally {
+                try {
+                    c.close();
+                } catch (SQLException e) {
+                    // returned to the pool, or gone
+                }
+            }
+        }
+        throw new EkkoException("gave up " + what + " at " + settings.where() + " after " + MAX_ATTEMPTS + " attempts that lost races"
+                + " with other processes" + (last == null ? "" : " (last: " + settings.masked(describe(last)) + ")") + "; try again");
+    }
+
+    /** Deadlock (1213, SQLState 40001) or lock wait timeout (1205): the transaction was rolled back and may run again. */
+    private static boolean retryable(SQLException e) {
+        return e.getErrorCode() == 1213 || e.getErrorCode() == 1205 || "40001".equals(e.getSQLState());
+    }
+
+    private static void rollbackQuietly(Connection c) {
+        try {
+            c.rollback();
+        } catch (SQLException e) {
+            // the connection is broken; the database rolls back when it notices
+        }
+    }
+
+    private EkkoException failure(String what, SQLException e) {
+        String detail = settings.masked(describe(e));
+        SQLException root = e;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException s && s.getErrorCode() != 0) {
+                root = s;
+            }
+        }
+        String message;
+        int code = root.getErrorCode();
+        if (code == 1045 || "28000".equals(root.getSQLState())) {
+            message = "MySQL at " + settings.where() + " refused " + (settings.user() == null ? "the URL's user" : "user " + settings.user())
+                    + " while " + what + ": " + detail + " (check " + MysqlSettings.USER_KEY + " and " + MysqlSettings.PASSWORD_KEY + ")";
+        } else if (code == 1142 || code == 1044 || code == 1143) {
+            message = "MySQL at " + settings.where() + " denied a privilege while " + what + ": " + detail + " (docs/mysql.md lists the"
+                    + " privileges the user needs)";
+        } else if (e instanceof SQLTransientConnectionException || "08".equals(sqlClass(root)) || code == 0) {
+            message = "cannot reach MySQL at " + settings.where() + " within " + MysqlSettings.TIMEOUT_KEY + "="
+                    + settings.timeout().toMillis() + "ms while " + what + ": " + detail;
+        } else {
+            message = "MySQL at " + settings.where() + " failed while " + what + ": " + detail;
+        }
+        // No cause: a driver's exception may carry the URL with its password in places we do not control.
+        return new EkkoException(message);
+    }
+
+    private static String sqlClass(SQLException e) {
+        return e.getSQLState() == null || e.getSQLState().length() < 2 ? "" : e.getSQLState().substring(0, 2);
+    }
+
+    /** The messages of an exception and its causes, once each, on one line. */
+    private static String describe(Throwable e) {
+        List<String> parts = new ArrayList<>();
+        for (Throwable t = e; t != null && parts.size() < 4; t = t.getCause()) {
+            String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage().strip().replaceAll("\\s+", " ");
+            String m = message.endsWith(".") ? message.substring(0, message.length() - 1) : message;
+            if (parts.stream().noneMatch(p -> p.contains(m))) {
+                parts.add(m);
+            }
+        }
+        return String.join(": ", parts);
+    }
+
+    private static byte[] randomBytes() {
+        byte[] b = new byte[16];
+        RANDOM.nextBytes(b);
+        return b;
+    }
+
+    private static void checkInterrupted() throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+    }
+}

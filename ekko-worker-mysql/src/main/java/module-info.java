@@ -1,0 +1,18 @@
+/**
+ * Ekko's {@code mysql} worker-ID allocator: worker IDs leased from a MySQL or MariaDB table through HikariCP.
+ * The core finds the allocator through {@code provides}; {@link dev.ekko.worker.mysql.MysqlAllocators} is exported for
+ * applications that hand in their own {@link javax.sql.DataSource}.
+ */
+module dev.ekko.worker.mysql {
+    requires transitive dev.ekko.core;
+    requires transitive java.sql;
+    requires com.zaxxer.hikari;
+    requires org.slf4j;
+
+    exports dev.ekko.worker.mysql;
+    // HikariCP's SLF4J logging goes to System.Logger when the application has no SLF4J provider (see SystemLoggerProvider).
+    exports dev.ekko.worker.mysql.logging to org.slf4j;
+    uses org.slf4j.spi.SLF4JServiceProvider;
+
+    provides dev.ekko.spi.WorkerAllocatorProvider with dev.ekko.worker.mysql.MysqlAllocatorProvider;
+}

@@ -1,0 +1,44 @@
+package dev.ekko.worker.mysql;
+
+import dev.ekko.Ekko;
+import dev.ekko.Layout;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/** Real generators on the mysql allocator with short timings, so failure tests run in seconds. */
+final class FastGenerators {
+
+    static final Duration TTL = Duration.ofSeconds(2);
+    static final Duration MARGIN = Duration.ofMillis(500);
+    static final Duration REPORT = Duration.ofMillis(300);
+    static final Duration RESERVATION = Duration.ofSeconds(1);
+    static final Duration MAX_SKEW = Duration.ofMillis(500);
+    static final int IDC = 1;
+
+    private FastGenerators() {
+    }
+
+    /** {@return a builder for idc 1 with TTL 2s, margin 500ms, report interval 300ms, reservation 1s, max skew 500ms} */
+    static Ekko.Builder builder(Map<String, String> settings, Path stateDir, String instance) {
+        Ekko.Builder b = Ekko.newBuilder().allocator("mysql").setting("ekko.mysql.timeout", "500ms").idc(IDC).stateDirectory(stateDir)
+                .instance(instance).leaseTtl(TTL).leaseMargin(MARGIN).reportInterval(REPORT).reservation(RESERVATION)
+                .maxClockSkew(MAX_SKEW);
+        settings.forEach(b::setting);
+        return b;
+    }
+
+    /** Fails naming the first ID that two issuers both issued, if any. */
+    static void assertNoIdRepeats(Layout layout, Map<String, long[]> idsByIssuer) {
+        Map<Long, String> seen = new HashMap<>();
+        idsByIssuer.forEach((name, ids) -> {
+            for (long id : ids) {
+                String before = seen.putIfAbsent(id, name);
+                if (before != null) {
+                    throw new AssertionError("ID issued twice, by " + before + " and " + name + ": " + layout.decode(id));
+                }
+            }
+        });
+    }
+}
