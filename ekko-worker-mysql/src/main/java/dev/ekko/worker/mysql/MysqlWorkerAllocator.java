@@ -247,10 +247,12 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         if (preferred >= 0 && preferred < n && !avoid.contains(preferred)) {
             Candidate got = lockOne(c, base + " AND worker = " + preferred);
             if (got != null && take(c, got, token)) {
-                return lease(got, generation, now);
+                return lease(got, generation, nowMillis(c));
             }
-            if (got == null && insert(c, preferred, token)) {
-                return lease(new Candidate(preferred, null, null, null), generation, now);
+            // Insert only a row that does not exist: INSERT IGNORE on an existing row (held by someone) would take a shared
+            // lock on it until this transaction ends, and hold up its holder's renewals meanwhile.
+            if (got == null && !exists(c, preferred) && insert(c, preferred, token)) {
+                return lease(new Candidate(preferred, null, null, null), generation, nowMillis(c));
             }
         }
         List<String> tries = new ArrayList<>();
@@ -265,7 +267,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             Candidate got = lockOne(c, tries.get(t), param);
             if (got != null) {
                 if (take(c, got, token)) {
-                    return lease(got, generation, now);
+                    return lease(got, generation, nowMillis(c));
                 }
                 throw new Retry();
             }
@@ -287,7 +289,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             if (!existing.get(w) && !avoid.contains(w)) {
                 anyMissing = true;
                 if (insert(c, w, token)) {
-                    return lease(new Candidate(w, null, null, null), generation, now);
+                    return lease(new Candidate(w, null, null, null), generation, nowMillis(c));
                 }
                 break; // another acquirer inserted it first: look again from the start
             }
@@ -348,6 +350,18 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
     }
 
     /** Inserts the row of a worker ID that has none, with the lease; false if another acquirer inserted it first. */
+    /** A plain (non-locking) read: does the worker ID have a row? */
+    private boolean exists(Connection c, int worker) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ? AND worker = ?")) {
+            s.setString(1, settings.namespace());
+            s.setInt(2, context.idc());
+            s.setInt(3, worker);
+            try (ResultSet r = s.executeQuery()) {
+                return r.next();
+            }
+        }
+    }
+
     private boolean insert(Connection c, int worker, String token) throws SQLException {
         try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.table() + "` (namespace, idc, worker, token,"
                 + " expires_at, granted_at, holder_host, holder_pid, holder_instance, last_instance) VALUES (?, ?, ?, ?, " + NOW
@@ -365,6 +379,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         }
     }
 
+    /** @param now the database's clock read after the grant, in its transaction: the coordinator time of the lease */
     private WorkerLease lease(Candidate got, String generation, long now) {
         Handover handover = got.mark() == null ? Handover.unknown()
                 : generation.equals(got.generation()) ? Handover.mark(got.mark()) : Handover.atLeast(got.mark());
