@@ -8,11 +8,9 @@ module dev.ekko.worker.mysql {
     requires transitive java.sql;
     requires com.zaxxer.hikari;
     requires org.slf4j;
+    requires dev.ekko.slf4j;
 
     exports dev.ekko.worker.mysql;
-    // HikariCP's SLF4J logging goes to System.Logger when the application has no SLF4J provider (see SystemLoggerProvider).
-    exports dev.ekko.worker.mysql.logging to org.slf4j;
-    uses org.slf4j.spi.SLF4JServiceProvider;
 
     provides dev.ekko.spi.WorkerAllocatorProvider with dev.ekko.worker.mysql.MysqlAllocatorProvider;
 }

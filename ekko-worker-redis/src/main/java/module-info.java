@@ -10,11 +10,7 @@ module dev.ekko.worker.redis {
     // ClassNotFoundException: org.slf4j.LoggerFactory unless the user adds --add-modules org.slf4j.
     requires redis.clients.jedis;
     requires org.slf4j;
-
-    // Jedis's SLF4J logging goes to System.Logger when the application has no SLF4J provider (see SystemLoggerProvider):
-    // SLF4J instantiates it by name, and this module looks for other providers first.
-    exports dev.ekko.worker.redis.logging to org.slf4j;
-    uses org.slf4j.spi.SLF4JServiceProvider;
+    requires dev.ekko.slf4j;
 
     provides dev.ekko.spi.WorkerAllocatorProvider with dev.ekko.worker.redis.RedisAllocatorProvider;
 }

@@ -2,10 +2,10 @@ package dev.ekko.worker.mysql;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.ekko.slf4j.SystemLoggerProvider;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerAllocatorProvider;
-import dev.ekko.worker.mysql.logging.SystemLoggerProvider;
 import java.util.Set;
 
 /**

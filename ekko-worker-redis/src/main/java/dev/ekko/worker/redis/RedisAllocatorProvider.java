@@ -1,9 +1,9 @@
 package dev.ekko.worker.redis;
 
+import dev.ekko.slf4j.SystemLoggerProvider;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerAllocatorProvider;
-import dev.ekko.worker.redis.logging.SystemLoggerProvider;
 import java.util.Set;
 
 /**

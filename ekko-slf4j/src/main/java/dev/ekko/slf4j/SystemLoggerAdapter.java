@@ -1,4 +1,4 @@
-package dev.ekko.worker.mysql.logging;
+package dev.ekko.slf4j;
 
 import org.slf4j.Marker;
 import org.slf4j.event.Level;

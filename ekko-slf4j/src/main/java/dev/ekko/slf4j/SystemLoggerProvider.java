@@ -1,4 +1,4 @@
-package dev.ekko.worker.mysql.logging;
+package dev.ekko.slf4j;
 
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
@@ -14,11 +14,12 @@ import org.slf4j.spi.MDCAdapter;
 import org.slf4j.spi.SLF4JServiceProvider;
 
 /**
- * Routes HikariCP's SLF4J logging to {@link System.Logger} (where Ekko itself logs), but only when the application has
- * no SLF4J provider of its own. Without any provider SLF4J prints a three-line "No SLF4J providers were found" warning
- * at the first HikariCP log call and drops every message; with this one, HikariCP's messages keep their logger names
- * ({@code com.zaxxer.hikari...}) and follow the application's {@code java.util.logging} (or other
- * {@code System.LoggerFinder}) configuration, like Ekko's.
+ * Routes the SLF4J logging of a back end's libraries (jedis, HikariCP) to {@link System.Logger} (where Ekko itself
+ * logs), but only when the application has no SLF4J provider of its own. Without any provider SLF4J prints a three-line
+ * "No SLF4J providers were found" warning at the first log call and drops every message; with this one, the libraries'
+ * messages keep their logger names ({@code redis.clients.jedis...}, {@code com.zaxxer.hikari...}) and follow the
+ * application's {@code java.util.logging} (or other {@code System.LoggerFinder}) configuration, like Ekko's. One copy
+ * serves every back end: each calls {@link #installIfNoneFound()} when it creates an allocator.
  *
  * <p>Not registered with {@link ServiceLoader}: an application's own provider (Logback, Log4j 2, slf4j-simple...)
  * always wins, and no "multiple providers" warning can come from Ekko. {@link #installIfNoneFound()} names this class
@@ -49,7 +50,7 @@ public final class SystemLoggerProvider implements SLF4JServiceProvider {
 
     /**
      * Names this provider in {@code slf4j.provider} when the property is unset and SLF4J would find no provider. Call
-     * before HikariCP logs for the first time; without effect once SLF4J has initialised.
+     * before the back end's libraries log for the first time; without effect once SLF4J has initialised.
      */
     public static void installIfNoneFound() {
         try {
