@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
+import dev.ekko.testkit.Issuer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

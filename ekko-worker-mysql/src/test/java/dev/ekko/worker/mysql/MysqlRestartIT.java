@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ekko.IdGenerator;
+import dev.ekko.testkit.Issuer;
 import dev.ekko.testsupport.DisposableMariaDb;
 import java.nio.file.Path;
 import java.time.Duration;

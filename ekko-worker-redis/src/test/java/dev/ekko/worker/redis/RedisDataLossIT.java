@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ekko.DecodedId;
 import dev.ekko.IdGenerator;
 import dev.ekko.Layout;
+import dev.ekko.testkit.Issuer;
 import dev.ekko.testsupport.DisposableRedis;
 import java.nio.file.Path;
 import java.time.Duration;

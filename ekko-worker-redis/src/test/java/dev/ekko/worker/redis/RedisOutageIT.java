@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ekko.IdGenerator;
+import dev.ekko.testkit.Issuer;
 import dev.ekko.testsupport.DisposableRedis;
 import java.net.URI;
 import java.nio.file.Path;

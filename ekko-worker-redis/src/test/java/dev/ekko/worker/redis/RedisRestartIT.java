@@ -11,6 +11,7 @@ import dev.ekko.spi.ClockReport;
 import dev.ekko.spi.Handover;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerLease;
+import dev.ekko.testkit.Issuer;
 import dev.ekko.testsupport.DisposableRedis;
 import java.nio.file.Path;
 import java.time.Duration;

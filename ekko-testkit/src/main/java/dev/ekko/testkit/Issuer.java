@@ -1,4 +1,4 @@
-package dev.ekko.worker.mysql;
+package dev.ekko.testkit;
 
 import dev.ekko.IdGenerator;
 import dev.ekko.LeaseLostException;
@@ -13,9 +13,10 @@ import java.util.function.BooleanSupplier;
 /**
  * A thread that calls {@code next()} on a generator about every 200 µs until closed, keeping every ID and
  * when the generator last issued and first refused with {@link LeaseLostException}. Anything else thrown
- * is kept as unexpected.
+ * is kept as unexpected. For back ends' failure tests (a coordinator stopped, restarted, emptied under live
+ * generators), which then check that no ID was issued twice.
  */
-final class Issuer {
+public final class Issuer {
 
     private final IdGenerator generator;
     private final Thread thread;
@@ -28,7 +29,13 @@ final class Issuer {
     private volatile long lostCount;
     private final List<Throwable> unexpected = Collections.synchronizedList(new ArrayList<>());
 
-    Issuer(String name, IdGenerator generator) {
+    /**
+     * Starts issuing at once, on a daemon thread.
+     *
+     * @param name the thread's name after {@code issuer-}
+     * @param generator the generator to call
+     */
+    public Issuer(String name, IdGenerator generator) {
         this.generator = generator;
         this.thread = new Thread(this::run, "issuer-" + name);
         this.thread.setDaemon(true);
@@ -60,45 +67,63 @@ final class Issuer {
         }
     }
 
-    synchronized int count() {
+    /** {@return how many IDs were issued so far} */
+    public synchronized int count() {
         return count;
     }
 
-    synchronized long[] ids() {
+    /** {@return a copy of every ID issued so far, in order} */
+    public synchronized long[] ids() {
         return Arrays.copyOf(ids, count);
     }
 
-    long lastIssuedNanos() {
+    /** {@return when {@code next()} last returned an ID ({@link System#nanoTime()}), or 0} */
+    public long lastIssuedNanos() {
         return lastIssuedNanos;
     }
 
-    /** @return when {@code next()} first threw {@link LeaseLostException}, or 0 */
-    long firstLostNanos() {
+    /** {@return when {@code next()} first threw {@link LeaseLostException} ({@link System#nanoTime()}), or 0} */
+    public long firstLostNanos() {
         return firstLostNanos;
     }
 
-    long lostCount() {
+    /** {@return how many calls threw {@link LeaseLostException}} */
+    public long lostCount() {
         return lostCount;
     }
 
-    List<Throwable> unexpected() {
+    /** {@return the first (up to 10) exceptions other than {@link LeaseLostException}} */
+    public List<Throwable> unexpected() {
         synchronized (unexpected) {
             return List.copyOf(unexpected);
         }
     }
 
-    IdGenerator generator() {
+    /** {@return the generator this issuer calls} */
+    public IdGenerator generator() {
         return generator;
     }
 
-    /** Stops the thread and waits for it; the IDs stay readable. */
-    void stop() throws InterruptedException {
+    /**
+     * Stops the thread and waits for it; the IDs stay readable.
+     *
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public void stop() throws InterruptedException {
         stop = true;
         thread.join(10_000);
     }
 
-    /** Polls a condition every 10 ms until it holds, failing with {@code what} after {@code within}. */
-    static void await(String what, Duration within, BooleanSupplier condition) throws InterruptedException {
+    /**
+     * Polls a condition every 10 ms until it holds.
+     *
+     * @param what what is awaited, for the failure message
+     * @param within how long to wait at most
+     * @param condition the condition
+     * @throws AssertionError if it does not hold within {@code within}
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public static void await(String what, Duration within, BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + within.toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() - deadline > 0) {
