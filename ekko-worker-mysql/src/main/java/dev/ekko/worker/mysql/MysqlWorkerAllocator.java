@@ -245,14 +245,26 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
 
         int preferred = context.preferredWorkerId();
         if (preferred >= 0 && preferred < n && !avoid.contains(preferred)) {
-            Candidate got = lockOne(c, base + " AND worker = " + preferred);
-            if (got != null && take(c, got, token)) {
-                return lease(got, generation, nowMillis(c));
+            // Look before locking: InnoDB keeps the lock that a locking read by primary key takes on a row that then fails the
+            // WHERE (a held row) until the transaction ends, even under READ COMMITTED, and that would hold up its holder's
+            // renewals for as long as this transaction takes. So only a row that a plain read saw free (or no row) is locked;
+            // if it was taken in between, the transaction ends at once (Retry) and releases what it locked.
+            Boolean free = preferredState(c, preferred);
+            if (free == null) {
+                if (insert(c, preferred, token)) {
+                    return lease(new Candidate(preferred, null, null, null), generation, nowMillis(c));
+                }
+                throw new Retry(); // inserted by another acquirer meanwhile; INSERT IGNORE left a lock on it
             }
-            // Insert only a row that does not exist: INSERT IGNORE on an existing row (held by someone) would take a shared
-            // lock on it until this transaction ends, and hold up its holder's renewals meanwhile.
-            if (got == null && !exists(c, preferred) && insert(c, preferred, token)) {
-                return lease(new Candidate(preferred, null, null, null), generation, nowMillis(c));
+            if (free) {
+                Candidate got = lockOne(c, base + " AND worker = " + preferred);
+                if (got != null && take(c, got, token)) {
+                    return lease(got, generation, nowMillis(c));
+                }
+                if (got != null || !Boolean.TRUE.equals(preferredState(c, preferred))) {
+                    throw new Retry(); // taken meanwhile: the locking read may have left a lock on it
+                }
+                // Still free, so SKIP LOCKED passed it over (another acquirer has it locked) and this one holds no lock on it.
             }
         }
         List<String> tries = new ArrayList<>();
@@ -349,19 +361,20 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         }
     }
 
-    /** Inserts the row of a worker ID that has none, with the lease; false if another acquirer inserted it first. */
-    /** A plain (non-locking) read: does the worker ID have a row? */
-    private boolean exists(Connection c, int worker) throws SQLException {
-        try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ? AND worker = ?")) {
+    /** A plain (non-locking) read: {@code null} if the worker ID has no row, else whether it is free by the database's clock. */
+    private Boolean preferredState(Connection c, int worker) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT " + FREE + " FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ?"
+                + " AND worker = ?")) {
             s.setString(1, settings.namespace());
             s.setInt(2, context.idc());
             s.setInt(3, worker);
             try (ResultSet r = s.executeQuery()) {
-                return r.next();
+                return r.next() ? r.getBoolean(1) : null;
             }
         }
     }
 
+    /** Inserts the row of a worker ID that has none, with the lease; false if another acquirer inserted it first. */
     private boolean insert(Connection c, int worker, String token) throws SQLException {
         try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.table() + "` (namespace, idc, worker, token,"
                 + " expires_at, granted_at, holder_host, holder_pid, holder_instance, last_instance) VALUES (?, ?, ?, ?, " + NOW
@@ -681,6 +694,10 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         } else if (code == 1142 || code == 1044 || code == 1143) {
             message = "MySQL at " + settings.where() + " denied a privilege while " + what + ": " + detail + " (docs/mysql.md lists the"
                     + " privileges the user needs)";
+        } else if (!(e instanceof SQLTransientConnectionException) && timedOut(e)) {
+            message = "no reply from MySQL at " + settings.where() + " within " + MysqlSettings.TIMEOUT_KEY + "="
+                    + settings.timeout().toMillis() + "ms while " + what + " (the database is down, overloaded or unreachable, or the"
+                    + " statement waited that long for a row lock held by another session): " + detail;
         } else if (e instanceof SQLTransientConnectionException || "08".equals(sqlClass(root)) || code == 0) {
             message = "cannot reach MySQL at " + settings.where() + " within " + MysqlSettings.TIMEOUT_KEY + "="
                     + settings.timeout().toMillis() + "ms while " + what + ": " + detail;
@@ -689,6 +706,16 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         }
         // No cause: a driver's exception may carry the URL with its password in places we do not control.
         return new EkkoException(message);
+    }
+
+    /** Whether a read on the socket timed out (a sent statement got no reply within the socket timeout). */
+    private static boolean timedOut(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.SocketTimeoutException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static String sqlClass(SQLException e) {
