@@ -4,12 +4,15 @@ import dev.ekko.DecodedId;
 import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
 import dev.ekko.Layout;
+import dev.ekko.worker.mysql.MysqlAllocators;
+import dev.ekko.worker.mysql.NewGeneration;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.math.BigInteger;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -142,7 +145,7 @@ final class Commands {
     }
 
     @Command(name = "ekko", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-            subcommands = {Next.class, Decode.class, LayoutCommand.class, Help.class},
+            subcommands = {Next.class, Decode.class, LayoutCommand.class, MysqlCommand.class, Help.class},
             synopsisSubcommandLabel = "COMMAND",
             description = {"Unique, roughly time-ordered 64-bit IDs: issue them, decode them, show the layout.",
                 "Options may come before or after the command; --opt=value and -- work as usual."},
@@ -159,6 +162,7 @@ final class Commands {
                 "  ekko --idc 2 next --worker 7",
                 "  ekko decode --json 942501435612856320",
                 "  ekko layout --epoch=2025-01-01T00:00:00Z --positive",
+                "  EKKO_MYSQL_URL=jdbc:mysql://db:3306/ids EKKO_MYSQL_USER=ids EKKO_MYSQL_PASSWORD=... ekko mysql new-generation",
                 "  source <(ekko completion)"})
     static final class Root implements Callable<Integer> {
         final PrintStream out;
@@ -397,6 +401,71 @@ final class Commands {
                         + (left.isNegative() ? " (already passed)" : " (" + left.toDays() + " days from now)"));
             }
             checkOutput(out);
+            return Main.OK;
+        }
+    }
+
+    @Command(name = "mysql", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+            subcommands = {MysqlNewGeneration.class}, synopsisSubcommandLabel = "COMMAND",
+            description = "Maintenance of the mysql back end's tables (docs/mysql.md): new-generation.")
+    static final class MysqlCommand implements Callable<Integer> {
+        @ParentCommand
+        Root root;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            PrintWriter e = spec.commandLine().getErr();
+            e.println("ekko: mysql needs a command (commands: " + String.join(", ", spec.subcommands().keySet()) + ")");
+            spec.commandLine().usage(e);
+            return Main.USAGE;
+        }
+    }
+
+    @Command(name = "new-generation", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+            description = {"Start a new generation in the mysql back end's tables: the one safe step after any of them was restored"
+                + " from a backup (docs/mysql.md). Every mark written before becomes a lower bound, so each worker ID's next holder"
+                + " waits one lease TTL plus the tolerated skew once; live holders carry on.",
+                "Reads ekko.mysql.url, ekko.mysql.user, ekko.mysql.password, ekko.mysql.table and ekko.mysql.timeout from EKKO_MYSQL_*"
+                + " variables, -Dekko.mysql.* system properties and --set (which wins). Prefer EKKO_MYSQL_PASSWORD to --set for the"
+                + " password: a command line is visible to every user of the host."})
+    static final class MysqlNewGeneration implements Callable<Integer> {
+        private static final String PREFIX = "ekko.mysql.";
+
+        @ParentCommand
+        MysqlCommand parent;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "an ekko.mysql.* setting, e.g. --set ekko.mysql.table=ids (repeatable)")
+        List<String> set = new ArrayList<>();
+
+        @Override
+        public Integer call() {
+            Root root = parent.root;
+            root.configureLogging(false);
+            Map<String, String> settings = new HashMap<>();
+            root.env.forEach((name, value) -> {
+                if (name.startsWith("EKKO_MYSQL_")) {
+                    settings.put(name.toLowerCase(Locale.ROOT).replace('_', '.'), value);
+                }
+            });
+            System.getProperties().forEach((k, v) -> {
+                if (k instanceof String key && key.startsWith(PREFIX)) {
+                    settings.put(key, (String) v);
+                }
+            });
+            for (String kv : set) {
+                int eq = kv.indexOf('=');
+                if (eq <= 0 || !kv.startsWith(PREFIX)) {
+                    throw new Main.UsageError("invalid value for option --set: must be KEY=VALUE with a key starting " + PREFIX
+                            + ", e.g. ekko.mysql.table=ids: " + (kv.startsWith(PREFIX) ? kv : kv.replaceFirst("=.*", "=...")));
+                }
+                settings.put(kv.substring(0, eq), kv.substring(eq + 1));
+            }
+            NewGeneration done = MysqlAllocators.startNewGeneration(settings);
+            root.out.println(done);
+            checkOutput(root.out);
             return Main.OK;
         }
     }

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ekko.Layout;
+import dev.ekko.testsupport.TestDatabase;
+import dev.ekko.testsupport.TestServers;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -11,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -100,5 +103,56 @@ class RunnableJarIT {
         assertTrue(exited, "next kept running after its standard output was closed");
         assertEquals(Main.OUTPUT_CLOSED, p.exitValue());
         assertEquals("", Files.readString(dir.resolve("stderr.txt")));
+    }
+
+    /**
+     * The issue's command, {@code EKKO_WORKER_ALLOCATOR=mysql EKKO_MYSQL_URL=... ekko next}, against the MariaDB of the test
+     * command, with a short lease so the first start's wait is short: the first start on a worker ID waits one TTL plus the
+     * skew (no history), a restart with the same instance name does not, and after {@code ekko mysql new-generation} the
+     * next start waits again (the mark is a lower bound). No run prints the password.
+     */
+    @Test
+    void nextOnMysqlAndANewGeneration() throws Exception {
+        try (TestDatabase db = TestServers.createMysqlDatabase(RunnableJarIT.class)) {
+            Map<String, String> env = new HashMap<>();
+            env.put("EKKO_WORKER_ALLOCATOR", "mysql");
+            env.put("EKKO_MYSQL_URL", db.jdbcUrl());
+            env.put("EKKO_MYSQL_USER", db.user());
+            env.put("EKKO_MYSQL_PASSWORD", db.password());
+            env.put("EKKO_WORKER_INSTANCE", "cli-it");
+            env.put("EKKO_WORKER_LEASE_TTL", "2s");
+            env.put("EKKO_WORKER_LEASE_MARGIN", "500ms");
+            env.put("EKKO_WORKER_REPORT_INTERVAL", "300ms");
+            env.put("EKKO_CLOCK_MAX_SKEW", "100ms");
+
+            long t0 = System.nanoTime();
+            assertEquals(0, run(env, "next", "-n", "3"), stderr);
+            long firstMs = (System.nanoTime() - t0) / 1_000_000;
+            String[] first = stdout.strip().split("\n");
+            assertEquals(3, first.length, stdout);
+            assertTrue(stderr.contains("waiting 2100 ms before issuing") && stderr.contains("no history"), stderr);
+            assertTrue(firstMs >= 2100, "the first start took " + firstMs + " ms");
+
+            assertEquals(0, run(env, "next"), stderr);
+            assertEquals("", stderr, "a restart on the worker ID it left, with its mark, does not wait");
+            long restarted = Layout.parse(stdout.strip());
+            assertTrue(Layout.compare(Layout.parse(first[2]), restarted) < 0, first[2] + " then " + restarted);
+
+            assertEquals(0, run(env, "mysql", "new-generation"), stderr);
+            assertTrue(stdout.matches("started generation [0-9a-f]{32} at mysql jdbc:mysql://.* table ekko_worker_ids \\(was [0-9a-f]{32}\\):"
+                    + " the marks of 1 worker ID are lower bounds from now on.*\n"), stdout);
+            assertEquals(0, run(env, "next"), stderr);
+            assertTrue(stderr.contains("waiting") && stderr.contains("before issuing"), "after a new generation the mark is only a lower"
+                    + " bound, so the start waits: " + stderr);
+            assertTrue(Layout.compare(restarted, Layout.parse(stdout.strip())) < 0);
+
+            env.put("EKKO_MYSQL_PASSWORD", "not-" + db.password());
+            assertEquals(1, run(env, "mysql", "new-generation"));
+            assertTrue(stderr.startsWith("ekko: MySQL at mysql jdbc:mysql://") && stderr.contains("refused user " + db.user())
+                    && !stderr.contains(db.password()), stderr);
+            assertEquals(2, run(env, "mysql", "new-generation", "--set", "ekko.idc=3"));
+            assertEquals("ekko: invalid value for option --set: must be KEY=VALUE with a key starting ekko.mysql., e.g."
+                    + " ekko.mysql.table=ids: ekko.idc=...\n", stderr);
+        }
     }
 }

@@ -1,8 +1,10 @@
 package dev.ekko.worker.mysql;
 
+import dev.ekko.EkkoException;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerAllocatorProvider;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import javax.sql.DataSource;
@@ -56,5 +58,46 @@ public final class MysqlAllocators {
                 return "MysqlAllocators.provider(" + dataSource.getClass().getName() + ")";
             }
         };
+    }
+
+    /**
+     * Starts a new generation in the tables of {@code ekko.mysql.url} (and {@code ekko.mysql.user},
+     * {@code ekko.mysql.password}, {@code ekko.mysql.table}, {@code ekko.mysql.timeout}): the one safe step after any of the
+     * tables was restored from a backup (docs/mysql.md). Every mark written before it becomes a lower bound
+     * ({@code Handover.atLeast}), so the next holder of each worker ID waits one lease TTL plus the tolerated skew once;
+     * holders that are live carry on. Safe to run at any time; running it twice costs only that wait again.
+     *
+     * @param settings the {@code ekko.mysql.*} settings, as for the allocator ({@code ekko.mysql.namespace} and
+     *     {@code ekko.mysql.pool.size} are ignored: a generation covers every namespace of the tables)
+     * @return what changed
+     * @throws IllegalArgumentException naming the key, its value (password masked) and what is allowed if a setting is bad
+     * @throws EkkoException if the database cannot be reached, refuses, or has no such tables; password masked
+     */
+    public static NewGeneration startNewGeneration(Map<String, String> settings) {
+        Objects.requireNonNull(settings, "settings");
+        AllocatorContext context = AllocatorContext.builder().settings(settings).instance("new-generation").build();
+        try (MysqlWorkerAllocator allocator = (MysqlWorkerAllocator) new MysqlAllocatorProvider().create(context)) {
+            return allocator.startNewGeneration();
+        }
+    }
+
+    /**
+     * As {@link #startNewGeneration(Map)}, on an application's own data source (not closed).
+     *
+     * @param dataSource reaches the database of the tables
+     * @param table the worker-ID table ({@code ekko.mysql.table}; null for the default, {@code ekko_worker_ids})
+     * @return what changed
+     * @throws IllegalArgumentException if {@code table} is not a valid table name
+     * @throws EkkoException if the database refuses or has no such tables
+     */
+    public static NewGeneration startNewGeneration(DataSource dataSource, String table) {
+        Objects.requireNonNull(dataSource, "dataSource");
+        AllocatorContext.Builder b = AllocatorContext.builder().instance("new-generation");
+        if (table != null) {
+            b.setting(MysqlSettings.TABLE_KEY, table);
+        }
+        try (MysqlWorkerAllocator allocator = (MysqlWorkerAllocator) provider(dataSource).create(b.build())) {
+            return allocator.startNewGeneration();
+        }
     }
 }

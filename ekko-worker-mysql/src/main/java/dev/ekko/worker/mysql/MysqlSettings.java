@@ -201,7 +201,12 @@ final class MysqlSettings {
 
     /** {@return where the worker IDs live, for messages: {@code mysql jdbc:mysql://db:3306/ids table ekko_worker_ids namespace ekko}} */
     String where() {
-        return "mysql " + shownUrl() + " table " + table + " namespace " + namespace;
+        return tables() + " namespace " + namespace;
+    }
+
+    /** {@return the database and table, for messages: {@code mysql jdbc:mysql://db:3306/ids table ekko_worker_ids}} */
+    String tables() {
+        return "mysql " + shownUrl() + " table " + table;
     }
 
     @Override

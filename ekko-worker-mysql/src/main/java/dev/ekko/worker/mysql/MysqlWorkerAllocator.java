@@ -203,6 +203,38 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         }
     }
 
+    /**
+     * Writes a new random generation to {@code <table>_meta} (creating its row if missing), so that every mark written
+     * before it is a lower bound from now on ({@link Handover#atLeast}); see {@link MysqlAllocators#startNewGeneration}.
+     */
+    synchronized NewGeneration startNewGeneration() {
+        String what = "starting a new generation";
+        String next = HexFormat.of().formatHex(randomBytes());
+        return transaction(what, c -> {
+            String previous = null;
+            try (PreparedStatement s = c.prepareStatement("SELECT generation FROM `" + schema.metaTable() + "` WHERE id = 1 FOR UPDATE");
+                    ResultSet r = s.executeQuery()) {
+                if (r.next()) {
+                    previous = r.getString(1);
+                }
+            }
+            String sql = previous == null
+                    ? "INSERT INTO `" + schema.metaTable() + "` (generation, created_at, id) VALUES (?, " + NOW + ", 1)"
+                    : "UPDATE `" + schema.metaTable() + "` SET generation = ?, created_at = " + NOW + " WHERE id = 1";
+            try (PreparedStatement s = c.prepareStatement(sql)) {
+                s.setString(1, next);
+                s.executeUpdate();
+            }
+            long marks;
+            try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM `" + schema.table() + "` WHERE mark IS NOT NULL");
+                    ResultSet r = s.executeQuery()) {
+                r.next();
+                marks = r.getLong(1);
+            }
+            return new NewGeneration(previous, next, marks, settings.tables());
+        });
+    }
+
     @Override
     public String toString() {
         return "MysqlWorkerAllocator{idc=" + context.idc() + ", " + settings + "}";

@@ -150,7 +150,14 @@ class MysqlLeaseIT {
         WorkerLease first = a.acquire();
         a.release(first, report(now, "g"));
         // The documented procedure after restoring a backup: a new generation.
-        db.execute("UPDATE ekko_worker_ids_meta SET generation = MD5(RAND()) WHERE id = 1");
+        String before = db.string("SELECT generation FROM ekko_worker_ids_meta WHERE id = 1");
+        NewGeneration g = MysqlAllocators.startNewGeneration(db.settings(namespace));
+        assertEquals(before, g.previous());
+        assertTrue(g.current().matches("[0-9a-f]{32}") && !g.current().equals(before), g.toString());
+        assertEquals(g.current(), db.string("SELECT generation FROM ekko_worker_ids_meta WHERE id = 1"));
+        assertTrue(g.marks() >= 1, g.toString());
+        assertTrue(g.toString().startsWith("started generation " + g.current() + " at mysql jdbc:mysql://") && !g.toString()
+                .contains(db.database.password()), g.toString());
         WorkerLease second = allocator(context("g").build()).acquire();
         assertEquals(first.workerId(), second.workerId());
         assertEquals(Handover.atLeast(now).toString(), second.handover().toString());
@@ -171,5 +178,60 @@ class MysqlLeaseIT {
         assertThrows(LeaseLostException.class, () -> a.renew(lease, report(1, "d")));
         WorkerLease again = a.acquire();
         assertEquals(Handover.Kind.UNKNOWN, again.handover().kind());
+    }
+
+    /**
+     * The documented procedure after a restore: the worker-ID table comes back from a backup taken before its holder's
+     * last reports, then a new generation is started; the next holder gets the restored mark as a lower bound only.
+     */
+    @Test
+    void afterARestoreANewGenerationMakesTheRestoredMarkALowerBound() throws Exception {
+        WorkerAllocator first = allocator(context("r").preferredWorkerId(21).build());
+        WorkerLease lease = first.acquire();
+        long now = System.currentTimeMillis();
+        lease = first.renew(lease, report(now + 1000, "r"));
+        String backup = "backup_" + UUID.randomUUID().toString().substring(0, 8);
+        db.execute("CREATE TABLE " + backup + " AS SELECT * FROM ekko_worker_ids WHERE namespace = '" + namespace + "'");
+        lease = first.renew(lease, report(now + 60_000, "r"));
+        first.release(lease, report(now + 30_000, "r"));
+        db.execute("REPLACE INTO ekko_worker_ids SELECT * FROM " + backup);
+        db.execute("UPDATE ekko_worker_ids SET expires_at = UTC_TIMESTAMP(6) WHERE namespace = '" + namespace + "'");
+        try (HikariDataSource pool = db.pool(1)) {
+            NewGeneration g = MysqlAllocators.startNewGeneration(pool, null);
+            assertTrue(g.toString().contains("table ekko_worker_ids"), g.toString());
+        }
+        WorkerLease next = allocator(context("r2").preferredWorkerId(21).build()).acquire();
+        assertEquals(21, next.workerId());
+        assertEquals(Handover.atLeast(now + 1000).toString(), next.handover().toString(),
+                "the restored mark is a lower bound only, so the core waits one TTL plus skew past it");
+    }
+
+    /** A live holder carries on through a new generation, and its next renewal writes a mark the next holder can trust. */
+    @Test
+    void aLiveHolderCarriesOnThroughANewGenerationAndItsNextMarkIsTrusted() throws Exception {
+        WorkerAllocator a = allocator(context("l").preferredWorkerId(22).build());
+        WorkerLease lease = a.acquire();
+        long now = System.currentTimeMillis();
+        lease = a.renew(lease, report(now + 500, "l"));
+        MysqlAllocators.startNewGeneration(db.settings(namespace));
+        lease = a.renew(lease, report(now + 700, "l"));
+        a.release(lease, report(now + 600, "l"));
+        WorkerLease next = allocator(context("l2").preferredWorkerId(22).build()).acquire();
+        // A release records what was used (600), not the reservation beyond it; of the new generation, so trusted.
+        assertEquals(Handover.mark(now + 600).toString(), next.handover().toString());
+    }
+
+    @Test
+    void aNewGenerationWithoutTheTablesOrWithAWrongPasswordIsOneClearError() {
+        var settings = db.settings(namespace);
+        settings.put("ekko.mysql.table", "never_created");
+        var e = assertThrows(dev.ekko.EkkoException.class, () -> MysqlAllocators.startNewGeneration(settings));
+        assertTrue(e.getMessage().startsWith("MySQL at mysql jdbc:mysql://") && e.getMessage().contains("never_created_meta")
+                && e.getMessage().contains("starting a new generation"), e.getMessage());
+        settings.put("ekko.mysql.table", "ekko_worker_ids");
+        settings.put("ekko.mysql.password", "wrong-" + UUID.randomUUID());
+        e = assertThrows(dev.ekko.EkkoException.class, () -> MysqlAllocators.startNewGeneration(settings));
+        assertTrue(e.getMessage().contains("refused user " + db.database.user()) && !e.getMessage().contains(settings.get(
+                "ekko.mysql.password")), e.getMessage());
     }
 }

@@ -44,6 +44,13 @@ final class SharedMysql implements AutoCloseable {
         }
     }
 
+    String string(String sql) throws SQLException {
+        try (Connection c = connect(); Statement s = c.createStatement(); var r = s.executeQuery(sql)) {
+            r.next();
+            return r.getString(1);
+        }
+    }
+
     long count(String sql) throws SQLException {
         try (Connection c = connect(); Statement s = c.createStatement(); var r = s.executeQuery(sql)) {
             r.next();
