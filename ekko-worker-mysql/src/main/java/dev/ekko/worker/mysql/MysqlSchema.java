@@ -11,7 +11,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * The three tables of one {@code ekko.mysql.table} name: the worker IDs ({@code <table>}), the fleet settings
@@ -135,12 +137,46 @@ final class MysqlSchema {
                 }
             });
         });
+        if (problems.isEmpty()) {
+            // Uniqueness is what makes two acquirers' inserts of one worker ID collide: without it both would hold it.
+            Map<String, List<Set<String>>> unique = uniqueKeys(c);
+            Map<String, Set<String>> keys = new LinkedHashMap<>();
+            keys.put(table, Set.of("namespace", "idc", "worker"));
+            keys.put(settingsTable, Set.of("namespace", "idc", "name"));
+            keys.put(metaTable, Set.of("id"));
+            keys.forEach((t, key) -> {
+                if (!unique.getOrDefault(t, List.of()).contains(key)) {
+                    problems.add(t + " has no primary key or unique index on exactly (" + String.join(", ", new TreeSet<>(key))
+                            + ")");
+                }
+            });
+        }
         if (!problems.isEmpty()) {
             throw new EkkoException("refusing to use the tables at " + where + ": they exist with another shape than ekko-worker-mysql's: "
                     + String.join("; ", problems) + ". They were made by something else or by another version: set "
                     + MysqlSettings.TABLE_KEY + " to another name (the module creates its tables), or create them with the DDL in"
                     + " docs/mysql.md");
         }
+    }
+
+    /** {@return per table, the column sets of its primary key and unique indexes} */
+    private Map<String, List<Set<String>>> uniqueKeys(Connection c) throws SQLException {
+        Map<String, Map<String, Set<String>>> byIndex = new TreeMap<>();
+        try (PreparedStatement s = c.prepareStatement("SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS"
+                + " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?) AND NON_UNIQUE = 0")) {
+            s.setString(1, table);
+            s.setString(2, settingsTable);
+            s.setString(3, metaTable);
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    byIndex.computeIfAbsent(r.getString(1), k -> new TreeMap<>()).computeIfAbsent(r.getString(2), k -> new TreeSet<>())
+                            .add(r.getString(3).toLowerCase(Locale.ROOT));
+                }
+            }
+        }
+        Map<String, List<Set<String>>> unique = new TreeMap<>();
+        byIndex.forEach((t, indexes) -> unique.put(t, new ArrayList<>(indexes.values())));
+        return unique;
     }
 
     private Map<String, Map<String, String>> columns(Connection c) throws SQLException {

@@ -165,6 +165,23 @@ class MysqlConnectionFailureIT {
         assertTrue(e.getMessage().endsWith("create them with the DDL in docs/mysql.md"), e.getMessage());
     }
 
+    /**
+     * A DBA's tables with every column right but no primary key on the worker-ID table: two acquirers' inserts of one worker
+     * ID would both succeed and both hold it. Refused, naming the key.
+     */
+    @Test
+    void aWorkerTableWithoutItsPrimaryKeyIsRefused() throws Exception {
+        for (String ddl : new MysqlSchema("no_key").ddl()) {
+            db.execute(ddl.replace("  PRIMARY KEY (namespace, idc, worker),\n", ""));
+        }
+        EkkoException e = failsWithin(EkkoException.class, builder(db.database.jdbcUrl(), db.database.user(), db.database.password())
+                .setting("ekko.mysql.table", "no_key"), db.database.password());
+        assertTrue(e.getMessage().startsWith("refusing to use the tables at mysql " + db.database.jdbcUrl() + " table no_key"
+                + " namespace ekko: they exist with another shape than ekko-worker-mysql's: no_key has no primary key or unique index"
+                + " on exactly (idc, namespace, worker)."), e.getMessage());
+        assertEquals(0, db.count("SELECT COUNT(*) FROM no_key"), "nothing was written");
+    }
+
     @Test
     void theRightCredentialsWork() {
         try (IdGenerator ids = builder(db.database.jdbcUrl(), db.database.user(), db.database.password())

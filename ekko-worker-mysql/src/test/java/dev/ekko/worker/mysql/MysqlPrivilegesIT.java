@@ -77,4 +77,28 @@ class MysqlPrivilegesIT {
             assertTrue(!e.getMessage().contains("pw-noupdate"), e.getMessage());
         }
     }
+
+    /** {@return the one GRANT line of docs/mysql.md for a user that lets the module create its tables} */
+    private static String documentedCreatingGrant() throws Exception {
+        Path docs = Path.of(System.getProperty("user.dir")).getParent().resolve("docs/mysql.md");
+        List<String> grants = Files.readAllLines(docs).stream().filter(l -> l.startsWith("GRANT SELECT, INSERT, UPDATE, CREATE ON ids.*"))
+                .toList();
+        assertEquals(1, grants.size(), "docs/mysql.md's creating grant changed: " + grants);
+        return grants.get(0);
+    }
+
+    @Test
+    void theDocumentedCreatingGrantLetsTheModuleMakeItsTables() throws Exception {
+        try (DisposableMariaDb db = DisposableMariaDb.launch()) {
+            asRoot(db, "CREATE DATABASE ids; CREATE USER 'ids'@'%' IDENTIFIED BY 'pw-ids'; " + documentedCreatingGrant());
+            try (IdGenerator ids = FastGenerators.builder(settings(db, "ids"), stateDir.resolve("c"), "c").build()) {
+                long first = ids.next();
+                Thread.sleep(800); // a few renewals
+                assertTrue(Long.compareUnsigned(ids.next(), first) > 0);
+            }
+            // And it made exactly the documented tables.
+            asRoot(db, "USE ids; SELECT COUNT(*) FROM ekko_worker_ids; SELECT COUNT(*) FROM ekko_worker_ids_settings;"
+                    + " SELECT generation FROM ekko_worker_ids_meta");
+        }
+    }
 }
