@@ -5,14 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ekko.Layout;
+import dev.ekko.testkit.NextIds;
 import dev.ekko.testsupport.TestServers;
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -34,34 +35,20 @@ class ModulePathIT {
         SharedRedis.deleteKeys(PREFIX);
     }
 
-    /** The runtime class path of this module, without the test-only entries. */
-    private static String modulePath() {
-        List<String> keep = new ArrayList<>();
-        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
-            String name = Path.of(entry).getFileName().toString();
-            boolean testOnly = entry.endsWith("test-classes") || name.endsWith("-tests.jar") || name.startsWith("junit-")
-                    || name.startsWith("opentest4j-") || name.startsWith("apiguardian-") || name.startsWith("ekko-test-support")
-                    || name.startsWith("slf4j-simple-") || name.startsWith("surefire") || entry.contains("test-support");
-            if (!testOnly) {
-                keep.add(entry);
-            }
-        }
-        return String.join(File.pathSeparator, keep);
-    }
-
     @Test
     void runsOnTheModulePathAndFindsTheRedisAllocator() throws IOException, InterruptedException {
-        String modulePath = modulePath();
-        assertTrue(modulePath.contains("jedis-"), modulePath);
-        // Only the core as root module: service binding must bring in this module, and its descriptor what jedis needs.
-        // The caller (probe.NextIds) runs from the class path: the command line is not part of the library.
-        String testClasses = Path.of("target", "test-classes").toAbsolutePath().toString();
-        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--module-path", modulePath,
-                "--add-modules", "dev.ekko.core", "-cp", testClasses, "-Dekko.worker.allocator=redis",
-                "-Dekko.redis.uri=" + TestServers.redisUri(), "-Dekko.redis.namespace=" + PREFIX + "mp",
-                "-Dekko.worker.lease.ttl=1s", "-Dekko.worker.lease.margin=100ms",
-                "-Dekko.worker.report.interval=200ms", "-Dekko.state.reservation=1s", "-Dekko.clock.max.skew=100ms",
-                "-Dekko.state.dir=" + stateDir, dev.ekko.worker.redis.probe.NextIds.class.getName(), "3");
+        Map<String, String> settings = new LinkedHashMap<>();
+        settings.put("ekko.worker.allocator", "redis");
+        settings.put("ekko.redis.uri", TestServers.redisUri());
+        settings.put("ekko.redis.namespace", PREFIX + "mp");
+        settings.put("ekko.worker.lease.ttl", "1s");
+        settings.put("ekko.worker.lease.margin", "100ms");
+        settings.put("ekko.worker.report.interval", "200ms");
+        settings.put("ekko.state.reservation", "1s");
+        settings.put("ekko.clock.max.skew", "100ms");
+        settings.put("ekko.state.dir", stateDir.toString());
+        List<String> cmd = NextIds.modulePathCommand(settings, 3);
+        assertTrue(cmd.get(2).contains("jedis-"), cmd.get(2));
         Path err = stateDir.resolve("stderr.txt");
         Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
