@@ -56,7 +56,7 @@ final class MysqlSchema {
         }
         all.put(table, w);
         all.put(settingsTable, Map.of("namespace", "varchar", "idc", "tinyint", "name", "varchar", "value", "varchar"));
-        all.put(metaTable, Map.of("id", "tinyint", "generation", "char", "created_at", "datetime"));
+        all.put(metaTable, Map.of("id", "tinyint", "generation", "char", "created_at", "datetime", "table_created", "bigint"));
         return all;
     }
 
@@ -93,9 +93,10 @@ final class MysqlSchema {
                 + "  PRIMARY KEY (namespace, idc, name)\n"
                 + ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
                 "CREATE TABLE IF NOT EXISTS `" + metaTable + "` (\n"
-                + "  id         TINYINT UNSIGNED NOT NULL,\n"
-                + "  generation CHAR(32) NOT NULL,\n"
-                + "  created_at DATETIME(6) NOT NULL,\n"
+                + "  id            TINYINT UNSIGNED NOT NULL,\n"
+                + "  generation    CHAR(32) NOT NULL,\n"
+                + "  created_at    DATETIME(6) NOT NULL,\n"
+                + "  table_created BIGINT NULL,\n"
                 + "  PRIMARY KEY (id)\n"
                 + ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
     }

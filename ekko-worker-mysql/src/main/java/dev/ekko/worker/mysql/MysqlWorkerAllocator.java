@@ -110,6 +110,20 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         String token = HexFormat.of().formatHex(randomBytes());
         long sentAt = context.clock().nanos();
         Object outcome = transaction(what, c -> acquireIn(c, token, avoid));
+        for (int restarts = 1; outcome instanceof Recreated recreated; restarts++) {
+            LOG.log(Level.WARNING, () -> "idc=" + context.idc() + ": the table " + schema.table() + " at " + settings.tables()
+                    + " was created at " + Instant.ofEpochSecond(recreated.actual()) + ", not at " + Instant.ofEpochSecond(recreated.recorded())
+                    + " as recorded with its generation: it was recreated (restored from a dump, or altered), so its marks may be"
+                    + " older than what holders used; started a new generation, so every mark is a lower bound from now on (each"
+                    + " worker ID's next holder waits one lease TTL plus the tolerated skew once)");
+            if (restarts > 3) {
+                throw new EkkoException("gave up " + what + " at " + settings.where() + ": the table " + schema.table() + " keeps"
+                        + " changing its creation time (now " + Instant.ofEpochSecond(recreated.actual()) + "); is it being recreated"
+                        + " or altered over and over?");
+            }
+            sentAt = context.clock().nanos();
+            outcome = transaction(what, c -> acquireIn(c, token, avoid));
+        }
         if (outcome instanceof RuntimeException e) {
             throw e;
         }
@@ -219,8 +233,10 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                 }
             }
             String sql = previous == null
-                    ? "INSERT INTO `" + schema.metaTable() + "` (generation, created_at, id) VALUES (?, " + NOW + ", 1)"
-                    : "UPDATE `" + schema.metaTable() + "` SET generation = ?, created_at = " + NOW + " WHERE id = 1";
+                    ? "INSERT INTO `" + schema.metaTable() + "` (generation, created_at, table_created, id) VALUES (?, " + NOW + ", "
+                            + tableCreatedSql() + ", 1)"
+                    : "UPDATE `" + schema.metaTable() + "` SET generation = ?, created_at = " + NOW + ", table_created = "
+                            + tableCreatedSql() + " WHERE id = 1";
             try (PreparedStatement s = c.prepareStatement(sql)) {
                 s.setString(1, next);
                 s.executeUpdate();
@@ -246,23 +262,60 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
     private record Candidate(int worker, Long mark, String generation, ClockReport report) {
     }
 
+    /**
+     * The worker-ID table's creation time (seconds) differs from the one recorded with the generation: a new generation was
+     * committed, and the acquire runs again.
+     */
+    private record Recreated(long recorded, long actual) {
+    }
+
+    /** The worker-ID table's creation time as Unix seconds (independent of the session time zone), or null if unknown. */
+    private String tableCreatedSql() {
+        return "(SELECT UNIX_TIMESTAMP(CREATE_TIME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '"
+                + schema.table() + "')";
+    }
+
     private Object acquireIn(Connection c, String token, Set<Integer> avoid) throws SQLException, Retry {
         long now;
         String generation;
-        try (PreparedStatement s = c.prepareStatement("SELECT " + NOW_MICROS + ", (SELECT generation FROM `" + schema.metaTable()
-                + "` WHERE id = 1)"); ResultSet r = s.executeQuery()) {
+        Long recordedCreated;
+        Long actualCreated;
+        try (PreparedStatement s = c.prepareStatement("SELECT " + NOW_MICROS + ", m.generation, m.table_created, " + tableCreatedSql()
+                + " FROM (SELECT 1 AS one) x LEFT JOIN `" + schema.metaTable() + "` m ON m.id = 1"); ResultSet r = s.executeQuery()) {
             r.next();
             now = r.getLong(1) / 1000;
             generation = r.getString(2);
+            long recorded = r.getLong(3);
+            recordedCreated = r.wasNull() ? null : recorded;
+            long actual = r.getLong(4);
+            actualCreated = r.wasNull() ? null : actual;
         }
         if (generation == null) {
             // The meta row was deleted (the tables emptied): a new generation, so every mark left is a lower bound only.
-            try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at)"
-                    + " VALUES (1, ?, " + NOW + ")")) {
+            try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at,"
+                    + " table_created) VALUES (1, ?, " + NOW + ", " + tableCreatedSql() + ")")) {
                 s.setString(1, HexFormat.of().formatHex(randomBytes()));
                 s.executeUpdate();
             }
             throw new Retry();
+        }
+        if (actualCreated != null && !actualCreated.equals(recordedCreated)) {
+            // Unrecorded (tables made by an older build, or a generation written by hand): record it. Recorded and different:
+            // the table was dropped and created again since (a dump restored, or an ALTER): its marks cannot be trusted.
+            boolean recreated = recordedCreated != null;
+            try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.metaTable() + "` SET table_created = ?"
+                    + (recreated ? ", generation = ?, created_at = " + NOW : "") + " WHERE id = 1 AND generation = ?")) {
+                int i = 1;
+                s.setLong(i++, actualCreated);
+                if (recreated) {
+                    s.setString(i++, HexFormat.of().formatHex(randomBytes()));
+                }
+                s.setString(i, generation);
+                s.executeUpdate();
+            }
+            if (recreated) {
+                return new Recreated(recordedCreated, actualCreated);
+            }
         }
         EkkoException refusal = checkFleetSettings(c, now);
         if (refusal != null) {
@@ -604,8 +657,8 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         transaction(what + " (checking the tables)", c -> {
             c.setAutoCommit(true);
             schema.ensure(c, settings.where());
-            try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at)"
-                    + " VALUES (1, ?, " + NOW + ")")) {
+            try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at,"
+                    + " table_created) VALUES (1, ?, " + NOW + ", " + tableCreatedSql() + ")")) {
                 s.setString(1, HexFormat.of().formatHex(randomBytes()));
                 s.executeUpdate();
             }

@@ -234,4 +234,57 @@ class MysqlLeaseIT {
         assertTrue(e.getMessage().contains("refused user " + db.database.user()) && !e.getMessage().contains(settings.get(
                 "ekko.mysql.password")), e.getMessage());
     }
+
+    /**
+     * A restore from a dump, as mariadb-dump's output does it (DROP TABLE, CREATE TABLE, INSERT), of the worker-ID table and
+     * {@code <table>_meta}, both taken before the holder's last reports: the restored generation comes back, but the table's
+     * creation time does not match the one recorded with it, so the acquire starts a new generation and the restored mark is a
+     * lower bound only. Before the check, the next holder trusted the restored mark, below what the previous holder used.
+     */
+    @Test
+    void aTableRestoredFromADumpIsDetectedAndItsMarksAreLowerBounds() throws Exception {
+        String table = "dumped";
+        WorkerAllocator first = allocator(context("d1").preferredWorkerId(9).setting("ekko.mysql.table", table).build());
+        WorkerLease lease = first.acquire();
+        long now = System.currentTimeMillis();
+        lease = first.renew(lease, report(now + 1000, "d1"));
+        db.execute("CREATE TABLE bk AS SELECT * FROM " + table); // the nightly dump
+        db.execute("CREATE TABLE bk_meta AS SELECT * FROM " + table + "_meta");
+        String generation = db.string("SELECT generation FROM " + table + "_meta");
+        lease = first.renew(lease, report(now + 60_000, "d1"));
+        long used = now + 30_000;
+        first.release(lease, report(used, "d1"));
+
+        Thread.sleep(1100); // the creation time has a resolution of one second
+        List<String> ddl = new MysqlSchema(table).ddl();
+        db.execute("DROP TABLE " + table);
+        db.execute(ddl.get(0));
+        db.execute("INSERT INTO " + table + " SELECT * FROM bk");
+        db.execute("DROP TABLE " + table + "_meta");
+        db.execute(ddl.get(2));
+        db.execute("INSERT INTO " + table + "_meta SELECT * FROM bk_meta");
+        assertEquals(generation, db.string("SELECT generation FROM " + table + "_meta"), "the dump brought the generation back");
+        db.execute("UPDATE " + table + " SET expires_at = UTC_TIMESTAMP(6)"); // the restored lease's TTL has passed
+
+        WorkerLease next = allocator(context("d2").preferredWorkerId(9).setting("ekko.mysql.table", table).build()).acquire();
+        assertEquals(9, next.workerId());
+        assertEquals(Handover.atLeast(now + 1000).toString(), next.handover().toString(), "the restored mark " + (now + 1000)
+                + " is below the " + used + " the previous holder used: it must be a lower bound only, not a trusted mark");
+        assertTrue(!generation.equals(db.string("SELECT generation FROM " + table + "_meta")), "a new generation was started");
+    }
+
+    /** Tables whose generation has no recorded creation time (written by hand, or by an older build) record it, and trust. */
+    @Test
+    void anUnrecordedCreationTimeIsRecordedWithoutANewGeneration() throws Exception {
+        WorkerAllocator a = allocator(context("u").preferredWorkerId(23).build());
+        long now = System.currentTimeMillis();
+        a.release(a.acquire(), report(now, "u"));
+        db.execute("UPDATE ekko_worker_ids_meta SET table_created = NULL");
+        String generation = db.string("SELECT generation FROM ekko_worker_ids_meta");
+        WorkerLease next = allocator(context("u2").preferredWorkerId(23).build()).acquire();
+        assertEquals(Handover.mark(now).toString(), next.handover().toString());
+        assertEquals(generation, db.string("SELECT generation FROM ekko_worker_ids_meta"));
+        assertEquals(db.string("SELECT UNIX_TIMESTAMP(CREATE_TIME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+                + " AND TABLE_NAME = 'ekko_worker_ids'"), db.string("SELECT table_created FROM ekko_worker_ids_meta"));
+    }
 }

@@ -116,7 +116,7 @@ class MysqlLeaseReviewIT {
      * the restored (stale) mark as a trusted {@code Handover.mark}.
      */
     @Test
-    @Disabled("known limit (docs/mysql.md): a restore of the worker-ID table alone keeps the current generation; the documented procedure starts a new one")
+    @Disabled("known limit (docs/mysql.md): a restore that rewrites the rows in place (REPLACE INTO from a copy) keeps the table's creation time and the generation, so it is not detected (a dump restore is); the documented procedure, ekko mysql new-generation, makes the marks lower bounds")
     void aRestoredWorkerTableWithTheMetaTableLeftInPlaceIsNotTrusted() throws Exception {
         WorkerAllocator first = allocator(context("first", Duration.ofMillis(1500)).preferredWorkerId(9).build());
         WorkerLease lease = first.acquire();
