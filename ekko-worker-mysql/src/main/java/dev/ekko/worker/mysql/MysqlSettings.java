@@ -2,6 +2,8 @@ package dev.ekko.worker.mysql;
 
 import dev.ekko.spi.AllocatorContext;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -40,7 +42,13 @@ final class MysqlSettings {
     private static final Pattern NAMESPACE = Pattern.compile("[!-~]{1,100}");
     private static final String URL_FORM = "jdbc:mysql://host[:port]/database[?property=value&...]";
     /** {@code password=...} (also {@code password1=}, {@code xdevapi.password=}...) in a JDBC URL's properties. */
-    private static final Pattern URL_PASSWORD = Pattern.compile("(?i)([?&;(,]\\s*[a-z0-9.]*password[0-9]?\\s*=)[^&;),]*");
+    private static final Pattern URL_PASSWORD = Pattern.compile("(?i)([?&;]\\s*[a-z0-9.]*password[0-9]?\\s*=)[^&#\\s]*");
+    /** The same in a URL alone, where a value runs to the next {@code &} (or {@code #}, or the end), blanks included. */
+    private static final Pattern URL_PASSWORD_VALUE = Pattern.compile("(?i)[?&;]\\s*[a-z0-9.]*password[0-9]?\\s*=([^&#]*)");
+    /** {@code (host=...,password=...)} and {@code address=(...)(password=...)}: there a value ends at {@code ,} or {@code )}. */
+    private static final Pattern HOST_PASSWORD = Pattern.compile("(?i)([(,]\\s*[a-z0-9.]*password[0-9]?\\s*=)[^),]*");
+    private static final Pattern HOST_PASSWORD_VALUE = Pattern.compile("(?i)[(,]\\s*[a-z0-9.]*password[0-9]?\\s*=([^),]*)");
+    private static final Pattern URL_USERINFO_VALUE = Pattern.compile("//[^/:@\\s]*:([^@/\\s]*)@");
     /** {@code //user:password@host}. */
     private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@\\s]*:)[^@/\\s]*(@)");
 
@@ -73,7 +81,7 @@ final class MysqlSettings {
     static MysqlSettings from(AllocatorContext context) {
         String password = context.setting(PASSWORD_KEY).filter(p -> !p.isEmpty()).orElse(null);
         String rawUrl = context.requireSetting(URL_KEY, "the MySQL or MariaDB database to lease worker IDs from, " + URL_FORM).trim();
-        String shown = mask(rawUrl, password);
+        String shown = mask(rawUrl, hidden(password, rawUrl));
         if (!rawUrl.toLowerCase(Locale.ROOT).startsWith("jdbc:mysql://")) {
             throw new IllegalArgumentException("must be a MySQL Connector/J URL " + URL_FORM + " (MariaDB servers too): " + URL_KEY
                     + "=" + shown);
@@ -144,6 +152,25 @@ final class MysqlSettings {
      * @return the text with the given passwords, every {@code password=...} URL property and every {@code //user:password@}
      *     replaced by {@code ***}
      */
+    /**
+     * {@return every password a URL carries (query properties, host properties, user info), for literal masking: Connector/J
+     * reads a password up to the next {@code &}, so a {@code ,} or a blank in it must not end what is hidden}
+     */
+    static List<String> urlPasswords(String url) {
+        List<String> found = new ArrayList<>();
+        if (url != null) {
+            for (Pattern p : List.of(URL_PASSWORD_VALUE, HOST_PASSWORD_VALUE, URL_USERINFO_VALUE)) {
+                Matcher m = p.matcher(url);
+                while (m.find()) {
+                    if (!m.group(1).isEmpty()) {
+                        found.add(m.group(1));
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
     static String mask(String text, String... passwords) {
         if (text == null) {
             return null;
@@ -155,13 +182,23 @@ final class MysqlSettings {
             }
         }
         masked = URL_PASSWORD.matcher(masked).replaceAll(m -> Matcher.quoteReplacement(m.group(1) + "***"));
+        masked = HOST_PASSWORD.matcher(masked).replaceAll(m -> Matcher.quoteReplacement(m.group(1) + "***"));
         masked = URL_USERINFO.matcher(masked).replaceAll(m -> Matcher.quoteReplacement(m.group(1) + "***" + m.group(2)));
         return masked;
     }
 
     /** {@return the text with this configuration's password, and any URL's, hidden} */
     String masked(String text) {
-        return mask(text, password);
+        return mask(text, hidden(password, url));
+    }
+
+    private static String[] hidden(String password, String url) {
+        List<String> all = new ArrayList<>(urlPasswords(url));
+        all.add(password);
+        // Longest first, so that a password containing another is hidden whole.
+        all.removeIf(p -> p == null || p.isEmpty());
+        all.sort((a, b) -> Integer.compare(b.length(), a.length()));
+        return all.toArray(new String[0]);
     }
 
     /** {@return the JDBC URL as given; may hold a password, print {@link #shownUrl()} instead} */

@@ -75,11 +75,21 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
     /** Thrown inside a transaction to run it again (a lost race); never leaves this class. */
     private static final class Retry extends Exception {
         private static final long serialVersionUID = 1L;
+        /** The transaction committed work that lets the next run go further (rows created): run again at once. */
+        final boolean progress;
 
         Retry() {
+            this(false);
+        }
+
+        Retry(boolean progress) {
             super(null, null, false, false);
+            this.progress = progress;
         }
     }
+
+    /** Most transactions run again at once after {@link Retry#progress}, per operation. */
+    static final int MAX_PROGRESS_RETRIES = 64;
 
     /** A table was dropped while the allocator ran (error 1146). */
     private static final class TableGone extends EkkoException {
@@ -224,22 +234,32 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
     synchronized NewGeneration startNewGeneration() {
         String what = "starting a new generation";
         String next = HexFormat.of().formatHex(randomBytes());
+        // Statements of their own (autocommit): the command never holds a lock on <table>_meta across a round trip, so a stalled
+        // command cannot hold up acquires; the write waits only for acquires in flight (their final read of the generation).
         return transaction(what, c -> {
+            c.setAutoCommit(true);
             String previous = null;
-            try (PreparedStatement s = c.prepareStatement("SELECT generation FROM `" + schema.metaTable() + "` WHERE id = 1 FOR UPDATE");
+            try (PreparedStatement s = c.prepareStatement("SELECT generation FROM `" + schema.metaTable() + "` WHERE id = 1");
                     ResultSet r = s.executeQuery()) {
                 if (r.next()) {
                     previous = r.getString(1);
                 }
             }
-            String sql = previous == null
-                    ? "INSERT INTO `" + schema.metaTable() + "` (generation, created_at, table_created, id) VALUES (?, " + NOW + ", "
-                            + tableCreatedSql() + ", 1)"
-                    : "UPDATE `" + schema.metaTable() + "` SET generation = ?, created_at = " + NOW + ", table_created = "
-                            + tableCreatedSql() + " WHERE id = 1";
-            try (PreparedStatement s = c.prepareStatement(sql)) {
+            int written;
+            try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.metaTable() + "` SET generation = ?, created_at = " + NOW
+                    + ", table_created = " + tableCreatedSql() + " WHERE id = 1")) {
                 s.setString(1, next);
-                s.executeUpdate();
+                written = s.executeUpdate();
+            }
+            if (written == 0) {
+                try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at,"
+                        + " table_created) VALUES (1, ?, " + NOW + ", " + tableCreatedSql() + ")")) {
+                    s.setString(1, next);
+                    written = s.executeUpdate();
+                }
+                if (written == 0) {
+                    throw new Retry(); // created meanwhile: update it
+                }
             }
             long marks;
             try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM `" + schema.table() + "` WHERE mark IS NOT NULL");
@@ -290,29 +310,21 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             long actual = r.getLong(4);
             actualCreated = r.wasNull() ? null : actual;
         }
+        // Every write to <table>_meta is a statement of its own (autocommit): its lock never outlives it, so an acquirer that
+        // stalls never holds up the others' final read of the generation.
         if (generation == null) {
             // The meta row was deleted (the tables emptied): a new generation, so every mark left is a lower bound only.
-            try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at,"
-                    + " table_created) VALUES (1, ?, " + NOW + ", " + tableCreatedSql() + ")")) {
-                s.setString(1, HexFormat.of().formatHex(randomBytes()));
-                s.executeUpdate();
-            }
-            throw new Retry();
+            throw autocommit(c, "INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at, table_created) VALUES (1, ?, "
+                    + NOW + ", " + tableCreatedSql() + ")", List.of(HexFormat.of().formatHex(randomBytes())));
         }
         if (actualCreated != null && !actualCreated.equals(recordedCreated)) {
             // Unrecorded (tables made by an older build, or a generation written by hand): record it. Recorded and different:
             // the table was dropped and created again since (a dump restored, or an ALTER): its marks cannot be trusted.
             boolean recreated = recordedCreated != null;
-            try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.metaTable() + "` SET table_created = ?"
-                    + (recreated ? ", generation = ?, created_at = " + NOW : "") + " WHERE id = 1 AND generation = ?")) {
-                int i = 1;
-                s.setLong(i++, actualCreated);
-                if (recreated) {
-                    s.setString(i++, HexFormat.of().formatHex(randomBytes()));
-                }
-                s.setString(i, generation);
-                s.executeUpdate();
-            }
+            List<Object> params = recreated ? List.of(actualCreated, HexFormat.of().formatHex(randomBytes()), generation)
+                    : List.of(actualCreated, generation);
+            autocommit(c, "UPDATE `" + schema.metaTable() + "` SET table_created = ?" + (recreated ? ", generation = ?, created_at = "
+                    + NOW : "") + " WHERE id = 1 AND generation = ?", params);
             if (recreated) {
                 return new Recreated(recordedCreated, actualCreated);
             }
@@ -328,23 +340,22 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         String base = "SELECT " + HISTORY + " FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ? AND worker < " + n
                 + " AND " + FREE + avoidSql;
 
+        // No lock on a row someone holds may outlive a statement of this transaction: InnoDB keeps the lock that a locking read
+        // by primary key takes on a row that then fails the WHERE (a held row), and the shared lock of an INSERT IGNORE that
+        // meets an existing row, until the transaction ends, even under READ COMMITTED; either would hold up that row's holder's
+        // renewals for as long as this transaction takes. So the preferred row is locked only after a plain read saw it free,
+        // the scans are range reads (which release the rows that fail the WHERE), and missing rows are created free by
+        // statements of their own, outside this transaction, and then taken like any free row.
         int preferred = context.preferredWorkerId();
         if (preferred >= 0 && preferred < n && !avoid.contains(preferred)) {
-            // Look before locking: InnoDB keeps the lock that a locking read by primary key takes on a row that then fails the
-            // WHERE (a held row) until the transaction ends, even under READ COMMITTED, and that would hold up its holder's
-            // renewals for as long as this transaction takes. So only a row that a plain read saw free (or no row) is locked;
-            // if it was taken in between, the transaction ends at once (Retry) and releases what it locked.
             Boolean free = preferredState(c, preferred);
             if (free == null) {
-                if (insert(c, preferred, token)) {
-                    return lease(new Candidate(preferred, null, null, null), generation, nowMillis(c));
-                }
-                throw new Retry(); // inserted by another acquirer meanwhile; INSERT IGNORE left a lock on it
+                throw createFree(c, List.of(preferred));
             }
             if (free) {
                 Candidate got = lockOne(c, base + " AND worker = " + preferred);
                 if (got != null && take(c, got, token)) {
-                    return lease(got, generation, nowMillis(c));
+                    return granted(c, got, generation);
                 }
                 if (got != null || !Boolean.TRUE.equals(preferredState(c, preferred))) {
                     throw new Retry(); // taken meanwhile: the locking read may have left a lock on it
@@ -364,12 +375,12 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             Candidate got = lockOne(c, tries.get(t), param);
             if (got != null) {
                 if (take(c, got, token)) {
-                    return lease(got, generation, nowMillis(c));
+                    return granted(c, got, generation);
                 }
                 throw new Retry();
             }
         }
-        // No free row: a worker ID without a row yet, from the random start.
+        // No free row: create rows for worker IDs that have none, from the random start, then take one as a free row.
         BitSet existing = new BitSet(n);
         try (PreparedStatement s = c.prepareStatement("SELECT worker FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ?")) {
             s.setString(1, settings.namespace());
@@ -380,21 +391,75 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                 }
             }
         }
-        boolean anyMissing = false;
-        for (int i = 0; i < n; i++) {
+        List<Integer> missing = new ArrayList<>();
+        for (int i = 0; i < n && missing.size() < CREATE_AT_ONCE; i++) {
             int w = (start + i) % n;
             if (!existing.get(w) && !avoid.contains(w)) {
-                anyMissing = true;
-                if (insert(c, w, token)) {
-                    return lease(new Candidate(w, null, null, null), generation, nowMillis(c));
-                }
-                break; // another acquirer inserted it first: look again from the start
+                missing.add(w);
             }
         }
-        if (anyMissing || countFree(c, avoidSql) > 0) {
+        if (!missing.isEmpty()) {
+            throw createFree(c, missing);
+        }
+        if (countFree(c, avoidSql) > 0) {
             throw new Retry(); // free worker IDs exist, but other acquirers had them locked at that moment
         }
         return exhausted(c, avoid, existing);
+    }
+
+    /** Rows created at once when no free row is left. */
+    private static final int CREATE_AT_ONCE = 4;
+
+    /**
+     * Ends this transaction (committing what it wrote so far: fleet settings) and runs one statement in autocommit mode, so its
+     * locks end with it.
+     *
+     * @return a {@link Retry} with progress, to throw: the transaction runs again at once
+     */
+    private Retry autocommit(Connection c, String sql, List<?> params) throws SQLException {
+        c.commit();
+        c.setAutoCommit(true);
+        try (PreparedStatement s = c.prepareStatement(sql)) {
+            for (int i = 0; i < params.size(); i++) {
+                s.setObject(i + 1, params.get(i));
+            }
+            s.executeUpdate();
+        } finally {
+            c.setAutoCommit(false);
+        }
+        return new Retry(true);
+    }
+
+    /**
+     * Creates free rows (no lease, no history) for worker IDs that have none, each by an {@code INSERT IGNORE} of its own
+     * outside this transaction: a row another acquirer created meanwhile is left alone, and no lock outlives the statement.
+     *
+     * @return a {@link Retry} with progress, to throw: the transaction runs again and takes a free row
+     */
+    private Retry createFree(Connection c, List<Integer> workers) throws SQLException {
+        Retry again = null;
+        for (int w : new java.util.TreeSet<>(workers)) {
+            again = autocommit(c, "INSERT IGNORE INTO `" + schema.table() + "` (namespace, idc, worker) VALUES (?, ?, ?)",
+                    List.of(settings.namespace(), context.idc(), w));
+        }
+        return again;
+    }
+
+    /**
+     * After a take, in its transaction: the database's clock (the coordinator time of the lease) and the generation read again
+     * with a shared lock, so that a new generation written meanwhile (a restore was noticed, or {@code ekko mysql
+     * new-generation} ran) makes this grant's mark a lower bound, and one written later waits until this grant is committed.
+     */
+    private WorkerLease granted(Connection c, Candidate got, String generation) throws SQLException {
+        String current;
+        long now;
+        try (PreparedStatement s = c.prepareStatement("SELECT " + NOW_MICROS + ", m.generation FROM (SELECT 1 AS one) x LEFT JOIN `"
+                + schema.metaTable() + "` m ON m.id = 1 LOCK IN SHARE MODE"); ResultSet r = s.executeQuery()) {
+            r.next();
+            now = r.getLong(1) / 1000;
+            current = r.getString(2);
+        }
+        return lease(got, generation.equals(current) ? generation : null, now);
     }
 
     /** The placeholder of a string parameter (a marker for {@link #lockOne(Connection, String, String)}). */
@@ -459,28 +524,13 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         }
     }
 
-    /** Inserts the row of a worker ID that has none, with the lease; false if another acquirer inserted it first. */
-    private boolean insert(Connection c, int worker, String token) throws SQLException {
-        try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.table() + "` (namespace, idc, worker, token,"
-                + " expires_at, granted_at, holder_host, holder_pid, holder_instance, last_instance) VALUES (?, ?, ?, ?, " + NOW
-                + " + INTERVAL ? MICROSECOND, " + NOW + ", ?, ?, ?, ?)")) {
-            s.setString(1, settings.namespace());
-            s.setInt(2, context.idc());
-            s.setInt(3, worker);
-            s.setString(4, token);
-            s.setLong(5, context.leaseTtl().toNanos() / 1000);
-            s.setString(6, context.host());
-            s.setLong(7, context.pid());
-            s.setString(8, context.instance());
-            s.setString(9, context.instance());
-            return s.executeUpdate() == 1;
-        }
-    }
-
-    /** @param now the database's clock read after the grant, in its transaction: the coordinator time of the lease */
+    /**
+     * @param generation the generation the candidate's mark must have to be trusted; null if it changed during the acquire
+     * @param now the database's clock read after the grant, in its transaction: the coordinator time of the lease
+     */
     private WorkerLease lease(Candidate got, String generation, long now) {
         Handover handover = got.mark() == null ? Handover.unknown()
-                : generation.equals(got.generation()) ? Handover.mark(got.mark()) : Handover.atLeast(got.mark());
+                : generation != null && generation.equals(got.generation()) ? Handover.mark(got.mark()) : Handover.atLeast(got.mark());
         // token and grantedAtNanos are filled in by acquire()
         return new WorkerLease(got.worker(), "-", context.leaseTtl(), 0, handover, now, got.report());
     }
@@ -657,10 +707,17 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         transaction(what + " (checking the tables)", c -> {
             c.setAutoCommit(true);
             schema.ensure(c, settings.where());
-            try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at,"
-                    + " table_created) VALUES (1, ?, " + NOW + ", " + tableCreatedSql() + ")")) {
-                s.setString(1, HexFormat.of().formatHex(randomBytes()));
-                s.executeUpdate();
+            boolean hasMeta;
+            try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM `" + schema.metaTable() + "` WHERE id = 1");
+                    ResultSet r = s.executeQuery()) {
+                hasMeta = r.next();
+            }
+            if (!hasMeta) { // an INSERT IGNORE on an existing row would wait for any lock on it
+                try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at,"
+                        + " table_created) VALUES (1, ?, " + NOW + ", " + tableCreatedSql() + ")")) {
+                    s.setString(1, HexFormat.of().formatHex(randomBytes()));
+                    s.executeUpdate();
+                }
             }
             c.setAutoCommit(false);
             return null;
@@ -686,8 +743,10 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             throw new IllegalStateException("must not be closed: " + this + " (" + what + ")");
         }
         SQLException last = null;
+        boolean pause = false;
+        int progressRetries = 0;
         for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-            if (attempt > 1) {
+            if (pause) {
                 try {
                     Thread.sleep(ThreadLocalRandom.current().nextInt(5, 20 * attempt));
                 } catch (InterruptedException e) {
@@ -715,8 +774,15 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                     }
                     return result;
                 } catch (Retry r) {
-                    c.rollback();
+                    if (!c.getAutoCommit()) {
+                        c.rollback();
+                    }
+                    pause = !r.progress || ++progressRetries > MAX_PROGRESS_RETRIES;
+                    if (!pause) {
+                        attempt--; // progress was committed: not a lost race
+                    }
                 } catch (SQLException e) {
+                    pause = true;
                     rollbackQuietly(c);
                     if (e.getErrorCode() == 1146) {
                         schemaChecked = false; // the next acquire creates the tables again

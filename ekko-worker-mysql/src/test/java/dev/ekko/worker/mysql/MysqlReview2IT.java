@@ -152,7 +152,7 @@ class MysqlReview2IT {
         assertTrue(tookMs < 2000, "the holder's renewal took " + tookMs + " ms (TTL 5000 ms): an acquirer whose INSERT IGNORE met"
                 + " the holder's row holds a shared lock on it until its transaction ends");
         assertEquals(7, renewed.workerId());
-        assertNotEquals(7, other.get(30, TimeUnit.SECONDS).workerId());
+        assertNotEquals(7, Renewing.until(holder, renewed, "holder", other).workerId());
     }
 
     /**
@@ -281,38 +281,48 @@ class MysqlReview2IT {
         CompletableFuture<WorkerLease> other = acquireAsync(asker);
         assertTrue(stalled.await(10, TimeUnit.SECONDS));
         long t0 = System.nanoTime();
-        assertDoesNotThrow(() -> holder.renew(lease, report(System.currentTimeMillis() + 5000, "web")));
+        WorkerLease renewed = assertDoesNotThrow(() -> holder.renew(lease, report(System.currentTimeMillis() + 5000, "web")));
         long tookMs = (System.nanoTime() - t0) / 1_000_000;
         assertTrue(tookMs < 2000, "renewal took " + tookMs + " ms while an acquirer of the same instance name stalled");
-        assertNotEquals(lease.workerId(), other.get(30, TimeUnit.SECONDS).workerId());
+        assertNotEquals(lease.workerId(), Renewing.until(holder, renewed, "web", other).workerId());
     }
 
     /**
-     * A new-generation command that stalls inside its transaction (MysqlAllocators.startNewGeneration locks the {@code _meta}
-     * row FOR UPDATE, updates it, then counts the marks of the whole table before it commits; an operator's ^Z or a partition
-     * keeps it open) does not hold up renewals, which read the generation in a subquery: that part holds. But every allocator's
-     * first acquire runs {@code INSERT IGNORE INTO <table>_meta (id = 1, ...)} while checking the tables, and the duplicate-key
-     * check waits for that row lock: no process of any namespace on these tables can start, each failing with a lock-wait
-     * error ("no reply ... (checking the tables)"), for as long as the command stalls.
+     * A new-generation command that stalls (an operator's ^Z, a partition) must not stop processes from starting or holders
+     * from renewing. It used to lock the {@code _meta} row FOR UPDATE and count the marks before its commit, and every first
+     * acquire's INSERT IGNORE into {@code _meta} waited for that lock. Now each of its statements commits on its own: stalled
+     * after every one of them in turn, it holds no lock that a renewal or a starting process waits for.
      */
     @Test
     void aStalledNewGenerationDoesNotStopProcessesFromStarting() throws Exception {
         WorkerAllocator holder = allocator(context("h", Duration.ofSeconds(5)).build());
-        WorkerLease lease = holder.acquire();
-        try (Connection c = db.connect(); var st = c.createStatement()) {
-            c.setAutoCommit(false);
-            c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
-            // What startNewGeneration does, before its commit.
-            st.executeQuery("SELECT generation FROM ekko_worker_ids_meta WHERE id = 1 FOR UPDATE").close();
-            st.executeUpdate("UPDATE ekko_worker_ids_meta SET generation = MD5(RAND()) WHERE id = 1");
+        WorkerLease[] lease = {holder.acquire()};
+        for (String stallAfter : List.of("SELECT generation", "SELECT COUNT(*)")) {
+            CountDownLatch stalled = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Hooks hooks = new Hooks() {
+                @Override
+                void afterQuery(String sql) throws InterruptedException {
+                    if (sql.startsWith(stallAfter) && stalled.getCount() > 0) {
+                        stalled.countDown();
+                        release.await(30, TimeUnit.SECONDS);
+                    }
+                }
+            };
+            HikariDataSource pool = db.pool(1);
+            pools.add(pool);
+            CompletableFuture<NewGeneration> command = CompletableFuture.supplyAsync(
+                    () -> MysqlAllocators.startNewGeneration(hooked(pool, hooks), null));
+            assertTrue(stalled.await(10, TimeUnit.SECONDS), "the command stalled after " + stallAfter);
             long t0 = System.nanoTime();
-            holder.renew(lease, report(System.currentTimeMillis() + 5000, "h"));
+            lease[0] = assertDoesNotThrow(() -> holder.renew(lease[0], report(System.currentTimeMillis() + 5000, "h")));
             long renewMs = (System.nanoTime() - t0) / 1_000_000;
-            assertTrue(renewMs < 1000, "a renewal took " + renewMs + " ms behind an open new-generation transaction");
-            WorkerAllocator starting = allocator(context("h2", Duration.ofSeconds(5)).build());
-            assertDoesNotThrow(() -> starting.acquire(), "a process starting while a new-generation transaction was open failed:"
-                    + " the INSERT IGNORE into ekko_worker_ids_meta at its first acquire waits for the meta row's lock");
-            c.rollback();
+            assertTrue(renewMs < 1000, "a renewal took " + renewMs + " ms behind a stalled new-generation command");
+            WorkerAllocator starting = allocator(context("s-" + stalled.hashCode(), Duration.ofSeconds(5)).build());
+            assertDoesNotThrow(() -> starting.acquire(), "a process starting while a new-generation command stalled (after "
+                    + stallAfter + ") failed");
+            release.countDown();
+            command.get(30, TimeUnit.SECONDS);
         }
     }
 

@@ -36,6 +36,22 @@ class MysqlSettingsTest {
         assertTrue(s.toString().contains("password=***"), s.toString());
     }
 
+    /** Connector/J reads a query-string password up to the next '&': a ',', ';', ')' or blank in it is part of it. */
+    @Test
+    void aUrlPasswordIsMaskedWholeWhateverItHolds() {
+        for (String secret : new String[] {"ab,cd-tail", "ab;cd-tail", "ab)cd-tail", "ab cd-tail", "ab(c)d-tail"}) {
+            MysqlSettings s = MysqlSettings.from(context("jdbc:mysql://db:3306/ids?user=u&password=" + secret + "&useSSL=false").build());
+            String shown = s.toString() + " | " + s.where() + " | " + s.masked("driver said: url jdbc:mysql://db:3306/ids?user=u&password="
+                    + secret + " refused");
+            assertFalse(shown.contains("cd-tail"), shown);
+            assertTrue(s.where().endsWith(" table ekko_worker_ids namespace ekko"), s.where());
+            assertEquals("jdbc:mysql://db:3306/ids?user=u&password=***&useSSL=false", s.shownUrl());
+        }
+        // In the host form a ',' or ')' ends the value.
+        MysqlSettings hostForm = MysqlSettings.from(context("jdbc:mysql://(host=db,port=3306,user=u,password=pw-secret)/ids").build());
+        assertEquals("jdbc:mysql://(host=db,port=3306,user=u,password=***)/ids", hostForm.shownUrl());
+    }
+
     @Test
     void badValuesNameKeyValueAndWhatIsAllowed() {
         assertEquals("must be >= 1 && <= 16: ekko.mysql.pool.size=17", assertThrows(IllegalArgumentException.class,
