@@ -287,4 +287,21 @@ class MysqlLeaseIT {
         assertEquals(db.string("SELECT UNIX_TIMESTAMP(CREATE_TIME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
                 + " AND TABLE_NAME = 'ekko_worker_ids'"), db.string("SELECT table_created FROM ekko_worker_ids_meta"));
     }
+
+    /**
+     * {@code <table>_meta}'s row deleted while an allocator runs (the tables emptied by hand): its next acquire writes a new
+     * generation and hands the marks left over as lower bounds. (The row's insert used to be rolled back with the retry, so
+     * the acquire gave up after 8 attempts.)
+     */
+    @Test
+    void aDeletedGenerationRowIsWrittenAgainAndTheMarksLeftAreLowerBounds() throws Exception {
+        WorkerAllocator a = allocator(context("m").preferredWorkerId(24).build());
+        long now = System.currentTimeMillis();
+        a.release(a.acquire(), report(now, "m"));
+        db.execute("DELETE FROM ekko_worker_ids_meta");
+        WorkerLease again = a.acquire();
+        assertEquals(24, again.workerId());
+        assertEquals(Handover.atLeast(now).toString(), again.handover().toString());
+        assertNotNull(db.string("SELECT generation FROM ekko_worker_ids_meta WHERE id = 1"));
+    }
 }
