@@ -165,7 +165,8 @@ public final class BenchRunner {
                 suites, env.get("loadAtStart"), env.get("busiestAtStart"));
 
         // The back ends' servers: found (or the run stops here, not after the other suites) and described for the
-        // report; for the restarts StartupBenchmark measures, each is given a worker ID with history first.
+        // report; each is then given a worker ID with history, for the restarts StartupBenchmark measures, before any
+        // suite runs (so that no measured start, a first start included, is the one that creates mysql's tables).
         String namespace = Coordinator.newNamespace();
         boolean coordinators = suites.stream().anyMatch(Suite::usesCoordinators);
         if (coordinators) {
@@ -178,7 +179,7 @@ public final class BenchRunner {
 
         List<RunResult> all = new ArrayList<>();
         try {
-            if (suites.contains(Suite.STARTUP)) {
+            if (coordinators) {
                 Quiet.ekkoLogs();
                 for (Coordinator c : Coordinator.values()) {
                     long t = System.nanoTime();
@@ -198,8 +199,14 @@ public final class BenchRunner {
         } finally {
             if (coordinators) {
                 for (Coordinator c : Coordinator.values()) {
-                    System.out.printf(Locale.ROOT, "bench: %s: deleted the run's %d keys (namespaces %s*)%n", c.allocator(),
-                            c.deleteNamespaces(namespace), namespace);
+                    // Each back end's own: one that fails does not keep the others' from being deleted.
+                    try {
+                        System.out.printf(Locale.ROOT, "bench: %s: deleted the run's %d %s (namespaces %s*)%n", c.allocator(),
+                                c.deleteNamespaces(namespace), c.items(), namespace);
+                    } catch (RuntimeException e) {
+                        System.err.printf(Locale.ROOT, "bench: %s: could not delete the run's %s (namespaces %s*): %s%n", c.allocator(),
+                                c.items(), namespace, e);
+                    }
                 }
             }
         }

@@ -18,14 +18,14 @@ import java.util.UUID;
  *
  * <p>Endpoints are read as the integration tests read them ({@link TestServers}: {@code EKKO_TEST_*}
  * variables, which {@code ./bench} gets from {@code ./run-tests --exec}); the forked JVMs inherit the
- * environment, so no endpoint, and no password in one, ever appears in JMH's arguments or JSON. Everything
+ * environment, so no endpoint, and no password, ever appears in JMH's arguments or JSON. Everything
  * a run writes lies under one namespace of its own, {@link #NAMESPACE_PROPERTY}, passed to the forks as a
  * system property and removed by {@link #deleteNamespaces} at the end.
  */
 public enum Coordinator {
 
     /** {@code ekko-worker-redis}: the shared Redis of the tests ({@code EKKO_TEST_REDIS_URI}). */
-    REDIS("redis") {
+    REDIS("redis", "keys") {
         @Override
         Map<String, String> settings(String namespace) {
             return Map.of("ekko.redis.uri", TestServers.redisUri(), "ekko.redis.namespace", namespace);
@@ -40,6 +40,28 @@ public enum Coordinator {
         long deleteNamespaces(String prefix) {
             return RedisServer.deleteKeys(TestServers.redisUri(), prefix);
         }
+    },
+
+    /**
+     * {@code ekko-worker-mysql}: the shared MariaDB (or MySQL) of the tests ({@code EKKO_TEST_MYSQL_URL},
+     * {@code EKKO_TEST_MYSQL_USER}, {@code EKKO_TEST_MYSQL_PASSWORD}), in its database's default tables.
+     */
+    MYSQL("mysql", "rows") {
+        @Override
+        Map<String, String> settings(String namespace) {
+            return Map.of("ekko.mysql.url", TestServers.mysqlUrl(), "ekko.mysql.user", TestServers.mysqlUser(), "ekko.mysql.password",
+                    TestServers.mysqlPassword(), "ekko.mysql.namespace", namespace);
+        }
+
+        @Override
+        String describeServer() {
+            return MysqlServer.describe(TestServers.mysqlUrl(), TestServers.mysqlUser(), TestServers.mysqlPassword());
+        }
+
+        @Override
+        long deleteNamespaces(String prefix) {
+            return MysqlServer.deleteRows(TestServers.mysqlUrl(), TestServers.mysqlUser(), TestServers.mysqlPassword(), prefix);
+        }
     };
 
     /**
@@ -49,9 +71,11 @@ public enum Coordinator {
     public static final String NAMESPACE_PROPERTY = "bench.namespace";
 
     private final String allocator;
+    private final String items;
 
-    Coordinator(String allocator) {
+    Coordinator(String allocator, String items) {
         this.allocator = allocator;
+        this.items = items;
     }
 
     /** {@return the allocator name, e.g. {@code redis}} */
@@ -59,8 +83,13 @@ public enum Coordinator {
         return allocator;
     }
 
+    /** {@return what the run writes on the server, as {@link #deleteNamespaces} counts it: {@code keys}, {@code rows}} */
+    public String items() {
+        return items;
+    }
+
     /**
-     * @param namespace where this run's keys live on the server
+     * @param namespace where this run's keys or rows live on the server
      * @return the builder settings that point the allocator at the tests' server
      * @throws IllegalStateException if the server's {@code EKKO_TEST_*} variable is not set
      */
@@ -70,9 +99,9 @@ public enum Coordinator {
     abstract String describeServer();
 
     /**
-     * Deletes every key of the namespaces that start with {@code prefix}.
+     * Deletes every key or row of the namespaces that start with {@code prefix}.
      *
-     * @return how many keys were deleted
+     * @return how many were deleted ({@link #items})
      */
     abstract long deleteNamespaces(String prefix);
 

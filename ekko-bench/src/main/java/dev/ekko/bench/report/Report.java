@@ -460,8 +460,9 @@ public final class Report {
         if (restarts) {
             md.append("**Restart** rows run against the back end's server (").append(serversText()).append("), in a namespace of"
                     + " the run's own. Before the forks the run starts the instance once, so every measured start is a restart of"
-                    + " the same instance on a worker ID with history, as a restarting service sees it: connecting, the acquire"
-                    + " and report scripts, the state file, the first ID. The previous start's mark is behind the clock, so none"
+                    + " the same instance on a worker ID with history, as a restarting service sees it: connecting, acquiring the"
+                    + " worker ID and sending the first report (Redis's scripts; MySQL's connection pool, table check and"
+                    + " statements), the state file, the first ID. The previous start's mark is behind the clock, so none"
                     + " waits.\n\n");
         }
         for (Result r : firstStarts) {

@@ -83,14 +83,24 @@ class ReportTest {
         assertTrue(md.contains("| redis, **restart** on a worker ID with history | 160.0 ms (150.0 – 170.0) | 2 | 6.5 ms (5.0 – 8.0) | 4 |"), md);
         assertTrue(md.contains("| redis, **first start** on a worker ID with no history (lease TTL 2s, max skew 100ms)"
                 + " | 2,250.0 ms (2,250.0 – 2,250.0) | 1 | 2,106.0 ms (2,105.0 – 2,107.0) | 2 |"), md);
+        assertTrue(md.contains("| mysql, **restart** on a worker ID with history | 260.0 ms (250.0 – 270.0) | 2 | 10.5 ms (9.0 – 12.0) | 4 |"), md);
+        assertTrue(md.contains("| mysql, **first start** on a worker ID with no history (lease TTL 2s, max skew 100ms)"
+                + " | 2,400.0 ms (2,400.0 – 2,400.0) | 1 | 2,111.0 ms (2,110.0 – 2,112.0) | 2 |"), md);
         assertTrue(md.contains("**Restart** rows run against the back end's server (redis: Redis 7.0.15 on 127.0.0.1, client"
-                + " jedis-8.0.2.jar), in a namespace of the run's own."), md);
+                + " jedis-8.0.2.jar; mysql: MariaDB 10.11.6 on 127.0.0.1, client mysql-connector-j-26.10.0.jar with HikariCP-7.1.0.jar),"
+                + " in a namespace of the run's own."), md);
+        assertTrue(md.contains("**First start** (mysql): a worker ID that the back end has no history for"), md);
+        assertTrue(md.contains("by design (docs/mysql.md, the handover mark); a restart on a worker ID with history does not. Measured"
+                + " against MariaDB 10.11.6 on 127.0.0.1, client mysql-connector-j-26.10.0.jar with HikariCP-7.1.0.jar, in a fresh"
+                + " namespace per shot"), md);
+        assertTrue(md.contains("a wait of 2,100 ms, so the start itself took 300.0 ms cold and 11.0 ms warm"), md);
         assertTrue(md.contains("with `ekko.worker.lease.ttl=2s` and `ekko.clock.max.skew=100ms`: a wait of 2,100 ms, so the start"
                 + " itself took 150.0 ms cold and 6.0 ms warm (the medians less the wait). With the defaults (lease TTL 30 s, max"
                 + " skew 3 s) the wait is 33 s: stated here, not measured."), md);
         assertTrue(md.contains("| start-up counts | 1 forks × 2 single shots, no warm-up: the first shot of each fork is a cold start;"
                 + " first start on a back end: 1 fork(s) × 3 single shots |"), md);
-        assertTrue(md.contains("| back-end servers | redis: Redis 7.0.15 on 127.0.0.1, client jedis-8.0.2.jar |"), md);
+        assertTrue(md.contains("| back-end servers | redis: Redis 7.0.15 on 127.0.0.1, client jedis-8.0.2.jar; mysql: MariaDB 10.11.6"
+                + " on 127.0.0.1, client mysql-connector-j-26.10.0.jar with HikariCP-7.1.0.jar |"), md);
         assertTrue(!md.contains("bench.namespace"), "the run's namespace is no JVM setting worth showing: " + md);
     }
 
@@ -105,6 +115,8 @@ class ReportTest {
         assertTrue(text.contains("### Start-up: `build()` to the first ID"), text);
         assertTrue(text.contains("| redis, **restart** on a worker ID with history |"), text);
         assertTrue(text.contains("**First start** (redis): "), text);
+        assertTrue(text.contains("| mysql, **restart** on a worker ID with history |"), text);
+        assertTrue(text.contains("**First start** (mysql): "), text);
         assertTrue(text.contains("](results/short.png)"), text);
     }
 
