@@ -43,12 +43,14 @@ final class MysqlSettings {
     private static final String URL_FORM = "jdbc:mysql://host[:port]/database[?property=value&...]";
     /** {@code password=...} (also {@code password1=}, {@code xdevapi.password=}...) in a JDBC URL's properties. */
     private static final Pattern URL_PASSWORD = Pattern.compile("(?i)([?&;]\\s*[a-z0-9.]*password[0-9]?\\s*=)[^&#\\s]*");
-    /** The same in a URL alone, where a value runs to the next {@code &} (or {@code #}, or the end), blanks included. */
-    private static final Pattern URL_PASSWORD_VALUE = Pattern.compile("(?i)[?&;]\\s*[a-z0-9.]*password[0-9]?\\s*=([^&#]*)");
     /** {@code (host=...,password=...)} and {@code address=(...)(password=...)}: there a value ends at {@code ,} or {@code )}. */
     private static final Pattern HOST_PASSWORD = Pattern.compile("(?i)([(,]\\s*[a-z0-9.]*password[0-9]?\\s*=)[^),]*");
-    private static final Pattern HOST_PASSWORD_VALUE = Pattern.compile("(?i)[(,]\\s*[a-z0-9.]*password[0-9]?\\s*=([^),]*)");
-    private static final Pattern URL_USERINFO_VALUE = Pattern.compile("//[^/:@\\s]*:([^@/\\s]*)@");
+    /** {@code jdbc:mysql://user:password@}: Connector/J takes everything up to the {@code @} as the password. */
+    private static final Pattern USER_INFO_PASSWORD = Pattern.compile("(?i)^jdbc:mysql[a-z:+]*//[^:/@(]*:([^@/]*)@");
+    /** A property's key, after what starts it: {@code ?}, {@code &}, {@code ;} (query) or {@code (}, {@code ,} (host forms). */
+    private static final Pattern PROPERTY_KEY = Pattern.compile("([?&;(,])([^=?&;(),]*)=");
+    /** Any key that names a password: {@code password}, {@code password1}, {@code xdevapi.password}, {@code ...KeyStorePassword}. */
+    private static final Pattern PASSWORD_NAME = Pattern.compile("(?i).*password[0-9]*");
     /** {@code //user:password@host}. */
     private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@\\s]*:)[^@/\\s]*(@)");
 
@@ -116,7 +118,7 @@ final class MysqlSettings {
             if (context.setting(k).isPresent()) {
                 throw new IllegalArgumentException("must not be set when the application hands in its own DataSource"
                         + " (MysqlAllocators.provider(DataSource)): " + k + (k.equals(PASSWORD_KEY) ? "=***" : "="
-                        + mask(context.setting(k).get())));
+                        + mask(context.setting(k).get(), hidden(null, context.setting(k).get()))));
             }
         }
         Common common = common(context);
@@ -145,6 +147,53 @@ final class MysqlSettings {
     }
 
     /**
+     * {@return every password a URL carries, as Connector/J reads them, raw and percent-decoded, for literal masking}: the
+     * user info's ({@code //user:password@host}, up to the {@code @}, blanks included); every property whose percent-decoded
+     * key names a password ({@code password}, {@code password1}, {@code xdevapi.password}, {@code ...KeyStorePassword}), in the query (its value runs to the next {@code &}) and in the
+     * host forms {@code (host=...,password=...)} and {@code address=(...)(password=...)} (to the next {@code ,} or
+     * {@code )}).
+     */
+    static List<String> urlPasswords(String url) {
+        List<String> found = new ArrayList<>();
+        if (url == null) {
+            return found;
+        }
+        Matcher userInfo = USER_INFO_PASSWORD.matcher(url);
+        if (userInfo.find()) {
+            addBoth(found, userInfo.group(1));
+        }
+        Matcher key = PROPERTY_KEY.matcher(url);
+        while (key.find()) {
+            if (!PASSWORD_NAME.matcher(decode(key.group(2)).strip()).matches()) {
+                continue;
+            }
+            boolean inQuery = key.group(1).equals("?") || key.group(1).equals("&") || key.group(1).equals(";");
+            int end = key.end();
+            while (end < url.length() && (inQuery ? "&#".indexOf(url.charAt(end)) < 0 : ",)".indexOf(url.charAt(end)) < 0)) {
+                end++;
+            }
+            addBoth(found, url.substring(key.end(), end));
+        }
+        return found;
+    }
+
+    private static void addBoth(List<String> found, String raw) {
+        if (!raw.isEmpty()) {
+            found.add(raw);
+            found.add(decode(raw));
+            found.add(decode(raw.replace("+", " ")));
+        }
+    }
+
+    private static String decode(String s) {
+        try {
+            return java.net.URLDecoder.decode(s.replace("+", "%2B"), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return s; // not valid percent-encoding: Connector/J takes it as it is
+        }
+    }
+
+    /**
      * Hides passwords in a text.
      *
      * @param text any text that may hold a JDBC URL or a password
@@ -152,25 +201,6 @@ final class MysqlSettings {
      * @return the text with the given passwords, every {@code password=...} URL property and every {@code //user:password@}
      *     replaced by {@code ***}
      */
-    /**
-     * {@return every password a URL carries (query properties, host properties, user info), for literal masking: Connector/J
-     * reads a password up to the next {@code &}, so a {@code ,} or a blank in it must not end what is hidden}
-     */
-    static List<String> urlPasswords(String url) {
-        List<String> found = new ArrayList<>();
-        if (url != null) {
-            for (Pattern p : List.of(URL_PASSWORD_VALUE, HOST_PASSWORD_VALUE, URL_USERINFO_VALUE)) {
-                Matcher m = p.matcher(url);
-                while (m.find()) {
-                    if (!m.group(1).isEmpty()) {
-                        found.add(m.group(1));
-                    }
-                }
-            }
-        }
-        return found;
-    }
-
     static String mask(String text, String... passwords) {
         if (text == null) {
             return null;

@@ -122,10 +122,12 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         Object outcome = transaction(what, c -> acquireIn(c, token, avoid));
         for (int restarts = 1; outcome instanceof Recreated recreated; restarts++) {
             LOG.log(Level.WARNING, () -> "idc=" + context.idc() + ": the table " + schema.table() + " at " + settings.tables()
-                    + " was created at " + Instant.ofEpochSecond(recreated.actual()) + ", not at " + Instant.ofEpochSecond(recreated.recorded())
-                    + " as recorded with its generation: it was recreated (restored from a dump, or altered), so its marks may be"
-                    + " older than what holders used; started a new generation, so every mark is a lower bound from now on (each"
-                    + " worker ID's next holder waits one lease TTL plus the tolerated skew once)");
+                    + " was created at " + Instant.ofEpochSecond(recreated.actual()) + (recreated.recorded() == null
+                    ? ", and its generation has no creation time recorded (written by hand, or restored from such a dump)"
+                    : ", not at " + Instant.ofEpochSecond(recreated.recorded()) + " as recorded with its generation: it was recreated"
+                    + " (restored from a dump, or altered)") + ", so its marks may be older than what holders used; started a new"
+                    + " generation, so every mark is a lower bound from now on (each worker ID's next holder waits one lease TTL"
+                    + " plus the tolerated skew once)");
             if (restarts > 3) {
                 throw new EkkoException("gave up " + what + " at " + settings.where() + ": the table " + schema.table() + " keeps"
                         + " changing its creation time (now " + Instant.ofEpochSecond(recreated.actual()) + "); is it being recreated"
@@ -261,6 +263,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                     throw new Retry(); // created meanwhile: update it
                 }
             }
+            demoteMarks(c, next);
             long marks;
             try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM `" + schema.table() + "` WHERE mark IS NOT NULL");
                     ResultSet r = s.executeQuery()) {
@@ -269,6 +272,40 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             }
             return new NewGeneration(previous, next, marks, settings.tables());
         });
+    }
+
+    /**
+     * After a new generation was written: marks every row's mark as of no generation, row by row, each by a statement of its
+     * own (autocommit), so that it never holds one row's lock while it waits for another's. An acquire decides whether to
+     * trust a mark from its row read under the row's lock, so the two are ordered: an acquire that locked a row before this
+     * reached it commits first (this waits for its lock), and one that locks it later reads it demoted. So no acquire that
+     * commits after this returned trusts a mark written before the new generation, without any lock on the shared
+     * {@code <table>_meta} row. A renewal that read the old generation and writes after this labels its row with it again:
+     * that mark is then a lower bound, never trusted.
+     *
+     * @param c a connection in autocommit mode
+     */
+    private void demoteMarks(Connection c, String generation) throws SQLException {
+        List<Object[]> rows = new ArrayList<>();
+        try (PreparedStatement s = c.prepareStatement("SELECT namespace, idc, worker FROM `" + schema.table() + "` WHERE"
+                + " mark_generation IS NOT NULL AND mark_generation <> ?")) {
+            s.setString(1, generation);
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    rows.add(new Object[] {r.getString(1), r.getInt(2), r.getInt(3)});
+                }
+            }
+        }
+        try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.table() + "` SET mark_generation = NULL WHERE namespace = ?"
+                + " AND idc = ? AND worker = ? AND mark_generation IS NOT NULL AND mark_generation <> ?")) {
+            for (Object[] row : rows) {
+                s.setString(1, (String) row[0]);
+                s.setInt(2, (Integer) row[1]);
+                s.setInt(3, (Integer) row[2]);
+                s.setString(4, generation);
+                s.executeUpdate();
+            }
+        }
     }
 
     @Override
@@ -286,7 +323,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
      * The worker-ID table's creation time (seconds) differs from the one recorded with the generation: a new generation was
      * committed, and the acquire runs again.
      */
-    private record Recreated(long recorded, long actual) {
+    private record Recreated(Long recorded, long actual) {
     }
 
     /** The worker-ID table's creation time as Unix seconds (independent of the session time zone), or null if unknown. */
@@ -318,16 +355,19 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                     + NOW + ", " + tableCreatedSql() + ")", List.of(HexFormat.of().formatHex(randomBytes())));
         }
         if (actualCreated != null && !actualCreated.equals(recordedCreated)) {
-            // Unrecorded (tables made by an older build, or a generation written by hand): record it. Recorded and different:
-            // the table was dropped and created again since (a dump restored, or an ALTER): its marks cannot be trusted.
-            boolean recreated = recordedCreated != null;
-            List<Object> params = recreated ? List.of(actualCreated, HexFormat.of().formatHex(randomBytes()), generation)
-                    : List.of(actualCreated, generation);
-            autocommit(c, "UPDATE `" + schema.metaTable() + "` SET table_created = ?" + (recreated ? ", generation = ?, created_at = "
-                    + NOW : "") + " WHERE id = 1 AND generation = ?", params);
-            if (recreated) {
-                return new Recreated(recordedCreated, actualCreated);
+            // Recorded and different: the table was dropped and created again since (a dump restored, or an ALTER). Not recorded:
+            // the generation row was written by hand or restored from such a dump; the module itself always records it. Either
+            // way the marks cannot be trusted: a new generation, then every mark demoted.
+            String next = HexFormat.of().formatHex(randomBytes());
+            autocommit(c, "UPDATE `" + schema.metaTable() + "` SET table_created = ?, generation = ?, created_at = " + NOW
+                    + " WHERE id = 1 AND generation = ?", List.of(actualCreated, next, generation));
+            c.setAutoCommit(true);
+            try {
+                demoteMarks(c, currentGeneration(c));
+            } finally {
+                c.setAutoCommit(false);
             }
+            return new Recreated(recordedCreated, actualCreated);
         }
         EkkoException refusal = checkFleetSettings(c, now);
         if (refusal != null) {
@@ -353,14 +393,13 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                 throw createFree(c, List.of(preferred));
             }
             if (free) {
-                Candidate got = lockOne(c, base + " AND worker = " + preferred);
-                if (got != null && take(c, got, token)) {
-                    return granted(c, got, generation);
+                // A range read (from the preferred worker ID up), not a point read by key: it releases a row that was taken
+                // meanwhile and fails the WHERE. What it returns is free: the preferred one, or the next free one above it.
+                Candidate got = lockOne(c, base + " AND worker >= " + preferred + " ORDER BY worker");
+                if (got != null && got.worker() == preferred && take(c, got, token)) {
+                    return granted(c, got, generation, actualCreated);
                 }
-                if (got != null || !Boolean.TRUE.equals(preferredState(c, preferred))) {
-                    throw new Retry(); // taken meanwhile: the locking read may have left a lock on it
-                }
-                // Still free, so SKIP LOCKED passed it over (another acquirer has it locked) and this one holds no lock on it.
+                // Taken meanwhile, or locked by another acquirer (SKIP LOCKED passed it over): go on with the others.
             }
         }
         List<String> tries = new ArrayList<>();
@@ -375,7 +414,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             Candidate got = lockOne(c, tries.get(t), param);
             if (got != null) {
                 if (take(c, got, token)) {
-                    return granted(c, got, generation);
+                    return granted(c, got, generation, actualCreated);
                 }
                 throw new Retry();
             }
@@ -437,29 +476,45 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
      * @return a {@link Retry} with progress, to throw: the transaction runs again and takes a free row
      */
     private Retry createFree(Connection c, List<Integer> workers) throws SQLException {
-        Retry again = null;
         for (int w : new java.util.TreeSet<>(workers)) {
-            again = autocommit(c, "INSERT IGNORE INTO `" + schema.table() + "` (namespace, idc, worker) VALUES (?, ?, ?)",
-                    List.of(settings.namespace(), context.idc(), w));
+            // Looked at again just before: a row created meanwhile may already be taken, and an INSERT IGNORE that meets it
+            // waits for its taker's lock (a stalled taker would hold this acquire up). A row created in the microseconds
+            // between this read and the insert still can: that window is all that is left.
+            if (preferredState(c, w) == null) {
+                autocommit(c, "INSERT IGNORE INTO `" + schema.table() + "` (namespace, idc, worker) VALUES (?, ?, ?)",
+                        List.of(settings.namespace(), context.idc(), w));
+            }
         }
-        return again;
+        return new Retry(true);
     }
 
     /**
-     * After a take, in its transaction: the database's clock (the coordinator time of the lease) and the generation read again
-     * with a shared lock, so that a new generation written meanwhile (a restore was noticed, or {@code ekko mysql
-     * new-generation} ran) makes this grant's mark a lower bound, and one written later waits until this grant is committed.
+     * After a take, in its transaction: the database's clock (the coordinator time of the lease), and the worker-ID table's
+     * creation time again. It was checked at the start, but a dump restore may have dropped and created the table between
+     * that check and this transaction's first read of it (from then on the table's metadata lock keeps a DROP waiting until
+     * this transaction ends): if it changed, the transaction runs again, and its first statement starts a new generation.
+     * Whether the candidate's mark is trusted was decided from the row read under its lock (see {@link #demoteMarks}).
      */
-    private WorkerLease granted(Connection c, Candidate got, String generation) throws SQLException {
-        String current;
+    private WorkerLease granted(Connection c, Candidate got, String generation, Long createdAtStart) throws SQLException, Retry {
         long now;
-        try (PreparedStatement s = c.prepareStatement("SELECT " + NOW_MICROS + ", m.generation FROM (SELECT 1 AS one) x LEFT JOIN `"
-                + schema.metaTable() + "` m ON m.id = 1 LOCK IN SHARE MODE"); ResultSet r = s.executeQuery()) {
+        Long created;
+        try (PreparedStatement s = c.prepareStatement("SELECT " + NOW_MICROS + ", " + tableCreatedSql()); ResultSet r = s.executeQuery()) {
             r.next();
             now = r.getLong(1) / 1000;
-            current = r.getString(2);
+            long t = r.getLong(2);
+            created = r.wasNull() ? null : t;
         }
-        return lease(got, generation.equals(current) ? generation : null, now);
+        if (created != null && !created.equals(createdAtStart)) {
+            throw new Retry();
+        }
+        return lease(got, generation, now);
+    }
+
+    private String currentGeneration(Connection c) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT generation FROM `" + schema.metaTable() + "` WHERE id = 1");
+                ResultSet r = s.executeQuery()) {
+            return r.next() ? r.getString(1) : "";
+        }
     }
 
     /** The placeholder of a string parameter (a marker for {@link #lockOne(Connection, String, String)}). */
