@@ -3,6 +3,7 @@ package dev.ekko;
 import dev.ekko.internal.ConfigKeys;
 import dev.ekko.internal.EkkoGenerator;
 import dev.ekko.internal.GeneratorSettings;
+import dev.ekko.internal.LeaseRelay;
 import dev.ekko.internal.Values;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.WorkerAllocator;
@@ -502,14 +503,15 @@ public final class Ekko {
             fleet.put(ConfigKeys.LEASE_TTL, Values.format(ttl));
             fleet.put(ConfigKeys.MAX_SKEW, Values.format(skewSetting));
             fleet.put(ConfigKeys.MAX_LEAD, Values.format(maxLead));
+            LeaseRelay relay = new LeaseRelay();
             AllocatorContext context = AllocatorContext.builder().idc(intOr(ConfigKeys.IDC, 0)).workerIds(layout.workerIds())
                     .preferredWorkerId(worker).instance(instance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
-                    .settings(allocatorSettings).fleetSettings(fleet).build();
+                    .settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
             WorkerAllocator allocator = provider.create(context);
             GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
                     durationOr(ConfigKeys.MAX_BACKWARD_WAIT, Duration.ofSeconds(1)), durationOr(ConfigKeys.MAX_LEAD, Duration.ZERO),
                     reservation, report, skewSetting, margin, instance, host, pid);
-            return EkkoGenerator.start(gs, allocator);
+            return EkkoGenerator.start(gs, allocator, relay);
         }
 
         private static Map<String, WorkerAllocatorProvider> providers() {

@@ -74,6 +74,8 @@ public final class EkkoGenerator implements IdGenerator {
     private Term live;
     /** The lease of {@link #live}; guarded by this. */
     private WorkerLease lease;
+    /** A term being started (waiting for its floor), not yet {@link #live}: a lease lost meanwhile stops it too. */
+    private volatile Term starting;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     private EkkoGenerator(GeneratorSettings settings, WorkerAllocator allocator) {
@@ -92,14 +94,28 @@ public final class EkkoGenerator implements IdGenerator {
     }
 
     /**
-     * Starts a generator: acquires a worker ID and waits until it may issue.
+     * Starts a generator whose allocator tells it of no lease loss between renewals (see {@link #start(GeneratorSettings,
+     * WorkerAllocator, LeaseRelay)}).
      *
      * @param settings validated settings
      * @param allocator the allocator; closed by the generator
      * @return the running generator
      */
     public static EkkoGenerator start(GeneratorSettings settings, WorkerAllocator allocator) {
+        return start(settings, allocator, new LeaseRelay());
+    }
+
+    /**
+     * Starts a generator: acquires a worker ID and waits until it may issue.
+     *
+     * @param settings validated settings
+     * @param allocator the allocator; closed by the generator
+     * @param relay the lease listener in the allocator's context: attached to the generator before the first acquire
+     * @return the running generator
+     */
+    public static EkkoGenerator start(GeneratorSettings settings, WorkerAllocator allocator, LeaseRelay relay) {
         EkkoGenerator g = new EkkoGenerator(settings, allocator);
+        relay.attach(g);
         try {
             g.checkLifetime();
             synchronized (g) {
@@ -233,7 +249,9 @@ public final class EkkoGenerator implements IdGenerator {
             }
             long floorOffset = floor.markMillis - layout.epochMillis();
             Term t = new Term(Term.Kind.LIVE, null, this, worker, sf, acquired.expires(), floorOffset, null);
+            t.leaseToken(acquired.token());
             lease = acquired;
+            starting = t;
             renewAndReserve(t, floorOffset + 1);
             awaitFloor(t, floor, gap);
             ok = true;
@@ -511,6 +529,29 @@ public final class EkkoGenerator implements IdGenerator {
             LOG.log(Level.ERROR, "idc=" + idc + " worker=" + t.workerId + ": unexpected " + e + " in the keeper; it keeps running and"
                     + " tries again in " + Values.format(settings.reportInterval()) + " (IDs stop at the fence deadline unless a renewal"
                     + " succeeds)", e);
+        }
+    }
+
+    /**
+     * An allocator says, from any thread, that a lease is gone ({@link dev.ekko.spi.LeaseListener}): the term issuing under it
+     * (live, or still waiting for its floor) stops at once, without the monitor, which the keeper may hold during a
+     * coordinator call; the keeper then marks it lost and acquires again. A call for any other lease is ignored.
+     *
+     * @param gone the lease the allocator handed out
+     * @param reason why, for callers of {@code next()}
+     */
+    void leaseLost(WorkerLease gone, String reason) {
+        for (Term t : new Term[] {term, starting}) {
+            if (t != null && t.issuesUnder(gone)) {
+                String why = reason + " (idc=" + idc + " worker=" + t.workerId + ")";
+                t.stop(Term.Stop.LEASE, why);
+                try {
+                    keeper.execute(() -> lose(t, why));
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // closed: the term stays stopped
+                }
+                return;
+            }
         }
     }
 

@@ -53,6 +53,8 @@ final class Term {
     private volatile String stopReason;
     private volatile Stop stop;
     private volatile Skew skew;
+    /** The token of the lease this term issues under (null for an idle term); set once, before the term may issue. */
+    private volatile String leaseToken;
 
     Term(Kind kind, Stop stop, EkkoGenerator owner, int workerId, StateFile stateFile, boolean expires, long floorOffset,
             String stopReason) {
@@ -170,6 +172,16 @@ final class Term {
 
     String stopReason() {
         return stopReason;
+    }
+
+    void leaseToken(String token) {
+        this.leaseToken = token;
+    }
+
+    /** {@return whether this term issues under {@code lease}: same worker ID and token} */
+    boolean issuesUnder(dev.ekko.spi.WorkerLease lease) {
+        String t = leaseToken;
+        return t != null && lease.workerId() == workerId && t.equals(lease.token());
     }
 
     /** Stops every claim at once; the reason becomes the message of the exception callers get. Idempotent. */

@@ -25,6 +25,7 @@ public final class AllocatorContext {
     private final EkkoClock clock;
     private final Map<String, String> settings;
     private final Map<String, String> fleetSettings;
+    private final LeaseListener leaseListener;
 
     private AllocatorContext(Builder b) {
         this.idc = b.idc;
@@ -37,6 +38,7 @@ public final class AllocatorContext {
         this.clock = b.clock;
         this.settings = Map.copyOf(b.settings);
         this.fleetSettings = java.util.Collections.unmodifiableMap(new TreeMap<>(b.fleetSettings));
+        this.leaseListener = b.leaseListener;
     }
 
     /** {@return a builder; the core builds contexts, and so do allocator tests} */
@@ -152,6 +154,14 @@ public final class AllocatorContext {
         return fleetSettings;
     }
 
+    /**
+     * {@return where to say, at once and from any thread, that a lease handed out is gone (see {@link LeaseListener}); for an
+     * allocator that learns of a loss between renewals, such as from a watch}
+     */
+    public LeaseListener leaseListener() {
+        return leaseListener;
+    }
+
     @Override
     public String toString() {
         Map<String, String> shown = new TreeMap<>();
@@ -172,6 +182,7 @@ public final class AllocatorContext {
         private EkkoClock clock = EkkoClock.system();
         private final Map<String, String> settings = new TreeMap<>();
         private final Map<String, String> fleetSettings = new TreeMap<>();
+        private LeaseListener leaseListener = LeaseListener.NONE;
 
         private Builder() {
         }
@@ -320,6 +331,18 @@ public final class AllocatorContext {
          */
         public Builder fleetSettings(Map<String, String> all) {
             all.forEach((k, v) -> fleetSettings.put(Objects.requireNonNull(k, "key"), Objects.requireNonNull(v, "value")));
+            return this;
+        }
+
+        /**
+         * Sets the listener an allocator tells of a lease lost between renewals; the core sets the generator's.
+         *
+         * @param listener the listener ({@link LeaseListener#NONE} by default)
+         * @return this builder
+         * @throws NullPointerException if {@code listener} is null
+         */
+        public Builder leaseListener(LeaseListener listener) {
+            this.leaseListener = Objects.requireNonNull(listener, "listener");
             return this;
         }
 

@@ -156,6 +156,51 @@ class LeaseLifecycleTest {
         assertTrue(millisOf(after) > mark, "new term issued at or before the lost term's reservation");
     }
 
+    /**
+     * An allocator that learns of a loss between renewals (a watch on the coordinator) says so through the context's lease
+     * listener: the next call to next() already throws, with no renewal in between (this allocator's renewals would still
+     * succeed), and the keeper acquires again. A late call about the earlier lease is ignored.
+     */
+    @Test
+    void aLeaseLostBetweenRenewalsStopsIssuingAtOnceThenAFreshAcquireCarriesOn() throws Exception {
+        WorkerLease first = lease(7, Handover.mark(0), WorkerLease.UNKNOWN_TIME, null);
+        allocator.next = () -> first;
+        LeaseRelay relay = new LeaseRelay();
+        generator = EkkoGenerator.start(settings(Duration.ofSeconds(3)), allocator, relay);
+        long before = generator.next();
+        relay.leaseLost(first, "a watch saw the lease's key deleted");
+        LeaseLostException e = assertThrows(LeaseLostException.class, generator::next);
+        assertTrue(e.getMessage().contains("a watch saw the lease's key deleted"), e.getMessage());
+
+        WorkerLease second = new WorkerLease(7, "token-7-again", Duration.ofSeconds(2), System.nanoTime(), Handover.mark(0),
+                WorkerLease.UNKNOWN_TIME, null);
+        allocator.next = () -> second;
+        long after = awaitNext();
+        assertTrue(Layout.compare(after, before) > 0);
+        relay.leaseLost(first, "a late call about the earlier lease");
+        generator.next(); // still issuing under the second lease
+    }
+
+    /**
+     * A lease lost while the generator still waits for its start floor: it never issues under it; the start fails as it does
+     * when a renewal during the wait finds the lease lost (a re-acquire on the keeper would be tried again).
+     */
+    @Test
+    void aLeaseLostDuringTheStartWaitIsNeverIssuedUnder() throws Exception {
+        WorkerLease first = lease(5, Handover.unknown(), WorkerLease.UNKNOWN_TIME, null); // waits TTL 2 s + skew 100 ms
+        allocator.next = () -> first;
+        LeaseRelay relay = new LeaseRelay();
+        java.util.concurrent.CompletableFuture<EkkoGenerator> started = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> EkkoGenerator.start(settings(Duration.ofMillis(100)), allocator, relay));
+        Thread.sleep(500);
+        assertTrue(!started.isDone(), "still waiting for the floor");
+        relay.leaseLost(first, "a watch saw the lease's key deleted");
+        java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> started.get(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(e.getCause() instanceof LeaseLostException && e.getCause().getMessage().contains("a watch saw the lease's key"
+                + " deleted"), String.valueOf(e.getCause()));
+    }
+
     @Test
     void unreachableCoordinatorFencesAtTheDeadlineNotBefore() throws Exception {
         // Frozen wall time: the monotonic deadline is under test, and a real clock adjustment must not fence early.
