@@ -201,14 +201,20 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         int worker = lease.workerId();
         String what = "releasing idc=" + context.idc() + " worker=" + worker;
         Object outcome = transaction(what, true, c -> {
-            try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.table() + "` SET mark = GREATEST(COALESCE(base_mark, ?), ?),"
-                    + " mark_generation = (SELECT generation FROM `" + schema.metaTable() + "` WHERE id = 1), report_time = ?,"
+            // A lease that already expired by the database's clock is no longer this holder's to speak for: its release only
+            // raises the mark and keeps its generation (a restore may have brought its token back after another holder used
+            // the worker ID, and a new generation demoted the mark since). MySQL assigns left to right: expires_at is still
+            // the lease's when the first two are computed.
+            try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.table() + "` SET mark = IF(expires_at > " + NOW
+                    + ", GREATEST(COALESCE(base_mark, ?), ?), GREATEST(COALESCE(mark, ?), ?)), mark_generation = IF(expires_at > " + NOW
+                    + ", (SELECT generation FROM `" + schema.metaTable() + "` WHERE id = 1), mark_generation), report_time = ?,"
                     + " report_reserved = ?, report_host = ?, report_pid = ?, report_instance = ?, report_at = " + NOW + ", token = NULL,"
                     + " expires_at = NULL, granted_at = NULL, holder_host = NULL, holder_pid = NULL, holder_instance = NULL,"
                     + " base_mark = NULL WHERE namespace = ? AND idc = ? AND worker = ? AND token = ?")) {
                 int i = 1;
-                s.setLong(i++, finalReport.reservedUntilMillis());
-                s.setLong(i++, finalReport.reservedUntilMillis());
+                for (int k = 0; k < 4; k++) {
+                    s.setLong(i++, finalReport.reservedUntilMillis());
+                }
                 i = setReport(s, i, finalReport);
                 s.setString(i++, settings.namespace());
                 s.setInt(i++, context.idc());
@@ -359,14 +365,11 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             // the generation row was written by hand or restored from such a dump; the module itself always records it. Either
             // way the marks cannot be trusted: a new generation, then every mark demoted.
             String next = HexFormat.of().formatHex(randomBytes());
+            // No demotion of the marks is needed here (unlike after the command): the restored rows carry the generation the
+            // restore brought back, which this one replaces; an acquire that read the old creation time runs again (granted()),
+            // and one that reads the new one reads this generation with it.
             autocommit(c, "UPDATE `" + schema.metaTable() + "` SET table_created = ?, generation = ?, created_at = " + NOW
                     + " WHERE id = 1 AND generation = ?", List.of(actualCreated, next, generation));
-            c.setAutoCommit(true);
-            try {
-                demoteMarks(c, currentGeneration(c));
-            } finally {
-                c.setAutoCommit(false);
-            }
             return new Recreated(recordedCreated, actualCreated);
         }
         EkkoException refusal = checkFleetSettings(c, now);
@@ -510,13 +513,6 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         return lease(got, generation, now);
     }
 
-    private String currentGeneration(Connection c) throws SQLException {
-        try (PreparedStatement s = c.prepareStatement("SELECT generation FROM `" + schema.metaTable() + "` WHERE id = 1");
-                ResultSet r = s.executeQuery()) {
-            return r.next() ? r.getString(1) : "";
-        }
-    }
-
     /** The placeholder of a string parameter (a marker for {@link #lockOne(Connection, String, String)}). */
     private static String quoteParam() {
         return "?";
@@ -630,11 +626,13 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
     }
 
     /**
-     * Records this process's fleet settings at first use of the namespace's IDC, or compares them with the recorded ones.
+     * Compares this process's fleet settings with the ones recorded for the namespace's IDC; records the missing ones (at
+     * first use, or a key added by a newer version) and runs the transaction again to compare them.
      *
-     * @return the refusal when they differ (the transaction is then rolled back: nothing is written), else null
+     * @return the refusal when they differ (the transaction is then rolled back: nothing more is written), else null
+     * @throws Retry after recording missing settings
      */
-    private EkkoException checkFleetSettings(Connection c, long now) throws SQLException {
+    private EkkoException checkFleetSettings(Connection c, long now) throws SQLException, Retry {
         Map<String, String> ours = context.fleetSettings();
         if (ours.isEmpty()) {
             return null;
@@ -653,20 +651,20 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             rows.put("first.instance", context.instance());
             rows.put("first.at", Long.toString(now));
         }
-        try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.settingsTable() + "` (namespace, idc, name, value)"
-                + " VALUES (?, ?, ?, ?)")) {
-            for (Map.Entry<String, String> e : rows.entrySet()) {
-                if (!recorded.containsKey(e.getKey())) {
-                    s.setString(1, settings.namespace());
-                    s.setInt(2, context.idc());
-                    s.setString(3, e.getKey());
-                    s.setString(4, e.getValue());
-                    s.executeUpdate();
-                }
-            }
+        rows.keySet().removeAll(recorded.keySet());
+        // One statement of its own (autocommit), so that no lock on the new rows outlives it (a stalled acquirer would hold
+        // up every other start), and all missing rows go in at once in key order: of two processes recording at the same
+        // time, the first to insert the first key inserts them all. Then the transaction runs again and compares.
+        List<Object> params = new ArrayList<>();
+        StringBuilder sql = new StringBuilder("INSERT IGNORE INTO `" + schema.settingsTable() + "` (namespace, idc, name, value) VALUES ");
+        for (Map.Entry<String, String> e : rows.entrySet()) {
+            sql.append(params.isEmpty() ? "" : ", ").append("(?, ?, ?, ?)");
+            params.add(settings.namespace());
+            params.add(context.idc());
+            params.add(e.getKey());
+            params.add(e.getValue());
         }
-        // Another process may have recorded its own values meanwhile: the ones committed first count.
-        return compare(ours, recordedSettings(c));
+        throw autocommit(c, sql.toString(), params);
     }
 
     private Map<String, String> recordedSettings(Connection c) throws SQLException {
