@@ -137,9 +137,9 @@ class MainTest {
         assertEquals(2, next("next", "--set", "ekko.wroker.id=3"));
         assertTrue(err.startsWith("ekko: unknown configuration key: ekko.wroker.id. Known keys: "), err);
         assertEquals(1, err.split("\n").length);
-        assertEquals(2, next("next", "--allocator", "etcd"));
-        assertEquals("ekko: no worker allocator named \"etcd\" (ekko.worker.allocator); found: host-local, manual, mysql, redis; to use it,"
-                + " add dev.ekko:ekko-worker-etcd to the class path\n", err);
+        assertEquals(2, next("next", "--allocator", "zookeeper"));
+        assertEquals("ekko: no worker allocator named \"zookeeper\" (ekko.worker.allocator); found: etcd, host-local, manual, mysql, redis;"
+                + " to use it, add an artifact that provides it to the class path\n", err);
         assertEquals(2, run("help", "nxt"));
         assertEquals("ekko: unknown command: nxt (commands: next, decode, layout, mysql, help, completion)\n", err);
     }

@@ -74,7 +74,7 @@ class RunnableJarIT {
     @Test
     void theJarHoldsEveryBackEndAndItsServiceFilesAreMerged() throws Exception {
         assertEquals(2, run(Map.of(), "next", "--allocator", "nosuch"));
-        assertEquals("ekko: no worker allocator named \"nosuch\" (ekko.worker.allocator); found: host-local, manual, mysql, redis; to use it,"
+        assertEquals("ekko: no worker allocator named \"nosuch\" (ekko.worker.allocator); found: etcd, host-local, manual, mysql, redis; to use it,"
                 + " add an artifact that provides it to the class path\n", stderr);
     }
 

@@ -1,0 +1,56 @@
+package dev.ekko.worker.etcd;
+
+import dev.ekko.spi.ClockReport;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What a worker ID's history key holds, outside any lease: the handover mark (the highest reserved-until of every holder),
+ * the cluster and generation it was written in, and the last clock report. Stored as {@code key=value} lines; a value
+ * never holds a line break (host and instance names are checked by the core).
+ *
+ * @param mark the handover mark, Unix ms
+ * @param cluster the etcd cluster ID (hex) that stored it
+ * @param generation the namespace's generation when it was stored
+ * @param report the last clock report, or null
+ */
+record EtcdHistory(long mark, String cluster, String generation, ClockReport report) {
+
+    byte[] encode() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("mark", Long.toString(mark));
+        m.put("cluster", cluster);
+        m.put("generation", generation);
+        if (report != null) {
+            m.put("report.time", Long.toString(report.localTimeMillis()));
+            m.put("report.reserved", Long.toString(report.reservedUntilMillis()));
+            m.put("report.host", report.host());
+            m.put("report.pid", Long.toString(report.pid()));
+            m.put("report.instance", report.instance());
+        }
+        StringBuilder b = new StringBuilder();
+        m.forEach((k, v) -> b.append(k).append('=').append(v.replace('\n', ' ')).append('\n'));
+        return b.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** {@return the history a key holds, or null if it cannot be read (then it vouches for nothing)} */
+    static EtcdHistory decode(byte[] bytes) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String line : new String(bytes, StandardCharsets.UTF_8).split("\n")) {
+            int eq = line.indexOf('=');
+            if (eq > 0) {
+                m.put(line.substring(0, eq), line.substring(eq + 1));
+            }
+        }
+        try {
+            long mark = Long.parseLong(m.get("mark"));
+            ClockReport report = m.containsKey("report.time") ? new ClockReport(Long.parseLong(m.get("report.time")),
+                    Long.parseLong(m.get("report.reserved")), m.get("report.host"), Long.parseLong(m.get("report.pid")),
+                    m.get("report.instance")) : null;
+            return new EtcdHistory(mark, m.getOrDefault("cluster", ""), m.getOrDefault("generation", ""), report);
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+}

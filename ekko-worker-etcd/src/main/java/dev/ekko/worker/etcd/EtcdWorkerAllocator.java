@@ -1,0 +1,494 @@
+package dev.ekko.worker.etcd;
+
+import dev.ekko.EkkoException;
+import dev.ekko.LeaseLostException;
+import dev.ekko.WorkerIdsExhaustedException;
+import dev.ekko.spi.AllocatorContext;
+import dev.ekko.spi.ClockReport;
+import dev.ekko.spi.Handover;
+import dev.ekko.spi.WorkerAllocator;
+import dev.ekko.spi.WorkerLease;
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.kv.GetResponse;
+import io.etcd.jetcd.kv.TxnResponse;
+import io.etcd.jetcd.op.Cmp;
+import io.etcd.jetcd.op.CmpTarget;
+import io.etcd.jetcd.op.Op;
+import io.etcd.jetcd.options.GetOption;
+import io.etcd.jetcd.options.PutOption;
+import io.etcd.jetcd.options.WatchOption;
+import io.etcd.jetcd.watch.WatchEvent;
+import java.lang.System.Logger.Level;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+
+/**
+ * {@code etcd}: leases worker IDs of one IDC from an etcd v3 cluster with etcd's own leases.
+ *
+ * <p>Keys, under {@code <namespace>/idc<d>/}: {@code lease/<w>} (the holder's token, attached to an etcd lease of at least
+ * the core's TTL, so it disappears when the lease does), {@code history/<w>} (no lease: the handover mark, the cluster and
+ * generation it was written in, the last report), {@code instance/<name>} (the worker ID an instance held last), and
+ * {@code <namespace>/generation} (a random token written once; a wiped cluster loses it with the marks).
+ *
+ * <p>Acquire grants an etcd lease, then claims a free worker ID in one transaction that compares the lease key's create
+ * revision with 0 and reads the history in the same revision. Renew keeps the etcd lease alive, then writes the history
+ * in a transaction that compares the lease key's value (the token) and the history's mod revision; it never re-creates the
+ * lease key. A watch on the lease key tells the generator at once when the key is deleted or replaced.
+ *
+ * <p>etcd has no clock to ask: the leases carry {@link WorkerLease#UNKNOWN_TIME}, and the core's skew checks against a
+ * coordinator do not run (docs/etcd.md).
+ */
+final class EtcdWorkerAllocator implements WorkerAllocator {
+
+    private static final System.Logger LOG = System.getLogger("dev.ekko.etcd");
+    private static final SecureRandom RANDOM = new SecureRandom();
+    /** How far a current-generation mark may be ahead of this host's clock to count as safe to start on now. */
+    static final long SAFE_MARK_SLACK_MILLIS = 1000;
+    /** Candidates tried in one acquire before the keys are read again. */
+    static final int CLAIMS_PER_ROUND = 16;
+    static final int ROUNDS = 4;
+
+    private final AllocatorContext context;
+    private final EtcdSettings settings;
+    private final Client client;
+    private final String prefix;
+    private final Map<String, Held> held = new HashMap<>();
+    private boolean closed;
+
+    /** An etcd lease and the watch of its key, per token. */
+    private record Held(long etcdLease, long baseMark, Watch.Watcher watcher) {
+    }
+
+    EtcdWorkerAllocator(AllocatorContext context, EtcdSettings settings, Client client) {
+        this.context = context;
+        this.settings = settings;
+        this.client = client;
+        this.prefix = settings.namespace() + "/idc" + context.idc() + "/";
+    }
+
+    private static ByteSequence bytes(String s) {
+        return ByteSequence.from(s, StandardCharsets.UTF_8);
+    }
+
+    private ByteSequence leaseKey(int w) {
+        return bytes(prefix + "lease/" + w);
+    }
+
+    private ByteSequence historyKey(int w) {
+        return bytes(prefix + "history/" + w);
+    }
+
+    private ByteSequence instanceKey() {
+        return bytes(prefix + "instance/" + context.instance());
+    }
+
+    private ByteSequence generationKey() {
+        return bytes(settings.namespace() + "/generation");
+    }
+
+    /** The lease key's value: the token, then who holds it (for operators reading etcd). */
+    private ByteSequence leaseValue(String token) {
+        return bytes(token + "\nhost=" + context.host() + "\npid=" + context.pid() + "\ninstance=" + context.instance());
+    }
+
+    // ---------------------------------------------------------------- the SPI
+
+    @Override
+    public synchronized WorkerLease acquire() throws InterruptedException {
+        return acquire(Set.of());
+    }
+
+    @Override
+    public synchronized WorkerLease acquire(Set<Integer> avoid) throws InterruptedException {
+        String what = "acquiring a worker ID of idc=" + context.idc();
+        checkOpen(what);
+        long ttlSeconds = Math.max(2, (context.leaseTtl().toMillis() + 999) / 1000);
+        long sentAt = context.clock().nanos();
+        long etcdLease = call(what + " (granting an etcd lease)", () -> client.getLeaseClient().grant(ttlSeconds)).getID();
+        boolean ok = false;
+        try {
+            String generation = generation(what);
+            String token = HexFormat.of().formatHex(randomBytes());
+            for (int round = 0; round < ROUNDS; round++) {
+                State state = read(what);
+                List<Integer> candidates = candidates(state, avoid);
+                if (candidates.isEmpty()) {
+                    throw exhausted(state, avoid);
+                }
+                for (int w : candidates.subList(0, Math.min(CLAIMS_PER_ROUND, candidates.size()))) {
+                    TxnResponse r = call(what, () -> client.getKVClient().txn()
+                            .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
+                            .Then(Op.put(leaseKey(w), leaseValue(token), PutOption.builder().withLeaseId(etcdLease).build()),
+                                    Op.put(instanceKey(), bytes(Integer.toString(w)), PutOption.DEFAULT),
+                                    Op.get(historyKey(w), GetOption.DEFAULT))
+                            .commit());
+                    if (!r.isSucceeded()) {
+                        continue; // taken meanwhile
+                    }
+                    String cluster = Long.toHexString(r.getHeader().getClusterId());
+                    EtcdHistory h = null;
+                    for (GetResponse g : r.getGetResponses()) {
+                        for (KeyValue kv : g.getKvs()) {
+                            h = EtcdHistory.decode(kv.getValue().getBytes());
+                        }
+                    }
+                    Handover handover = h == null ? Handover.unknown()
+                            : cluster.equals(h.cluster()) && generation.equals(h.generation()) ? Handover.mark(h.mark())
+                            : Handover.atLeast(h.mark());
+                    WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, WorkerLease.UNKNOWN_TIME,
+                            h == null ? null : h.report());
+                    held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watch(lease)));
+                    ok = true;
+                    LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", "
+                            + handover);
+                    return lease;
+                }
+            }
+            throw new EkkoException("gave up " + what + " at " + settings.where() + " after " + ROUNDS + " rounds of claims that lost"
+                    + " races with other processes; try again");
+        } finally {
+            if (!ok) {
+                revokeQuietly(etcdLease);
+            }
+        }
+    }
+
+    @Override
+    public synchronized WorkerLease renew(WorkerLease lease, ClockReport report) throws InterruptedException {
+        int w = lease.workerId();
+        String what = "renewing the lease of idc=" + context.idc() + " worker=" + w;
+        checkOpen(what);
+        Held h = held.get(lease.token());
+        if (h == null) {
+            throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + w + " at " + settings.where() + " is not held"
+                    + " by this allocator (released, or lost before)");
+        }
+        long sentAt = context.clock().nanos();
+        try {
+            call(what, () -> client.getLeaseClient().keepAliveOnce(h.etcdLease()), true);
+        } catch (LeaseNotFound e) {
+            throw lost(lease, "its etcd lease expired (no renewal within " + lease.ttl().toMillis() + " ms)");
+        }
+        for (int attempt = 0; attempt < 8; attempt++) {
+            GetResponse got = call(what, () -> client.getKVClient().get(historyKey(w)));
+            EtcdHistory old = got.getKvs().isEmpty() ? null : EtcdHistory.decode(got.getKvs().get(0).getValue().getBytes());
+            long modRevision = got.getKvs().isEmpty() ? 0 : got.getKvs().get(0).getModRevision();
+            String cluster = Long.toHexString(got.getHeader().getClusterId());
+            String generation = generation(what);
+            long mark = Math.max(old == null ? Long.MIN_VALUE : old.mark(), report.reservedUntilMillis());
+            EtcdHistory next = new EtcdHistory(mark, cluster, generation, report);
+            TxnResponse r = call(what, () -> client.getKVClient().txn()
+                    .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))),
+                            new Cmp(historyKey(w), Cmp.Op.EQUAL, CmpTarget.modRevision(modRevision)))
+                    .Then(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT))
+                    .commit());
+            if (r.isSucceeded()) {
+                return lease.renewed(sentAt, WorkerLease.UNKNOWN_TIME);
+            }
+            GetResponse mine = call(what, () -> client.getKVClient().get(leaseKey(w)));
+            if (mine.getKvs().isEmpty() || !mine.getKvs().get(0).getValue().equals(leaseValue(lease.token()))) {
+                throw lost(lease, mine.getKvs().isEmpty() ? "its key was deleted" : "its key now holds another holder's token");
+            }
+            // the history changed between the read and the write (a restore, or an operator): read it again
+        }
+        throw new EkkoException("gave up " + what + " at " + settings.where() + ": its history key kept changing");
+    }
+
+    @Override
+    public synchronized void release(WorkerLease lease, ClockReport finalReport) throws InterruptedException {
+        int w = lease.workerId();
+        String what = "releasing idc=" + context.idc() + " worker=" + w;
+        Held h = held.remove(lease.token());
+        if (h == null || closed) {
+            return;
+        }
+        h.watcher().close();
+        try {
+            GetResponse got = call(what, () -> client.getKVClient().get(historyKey(w)));
+            String cluster = Long.toHexString(got.getHeader().getClusterId());
+            String generation = generation(what);
+            long mark = Math.max(h.baseMark(), finalReport.reservedUntilMillis());
+            EtcdHistory next = new EtcdHistory(mark, cluster, generation, finalReport);
+            TxnResponse r = call(what, () -> client.getKVClient().txn()
+                    .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))))
+                    .Then(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT),
+                            Op.delete(leaseKey(w), io.etcd.jetcd.options.DeleteOption.DEFAULT))
+                    .commit());
+            LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": " + (r.isSucceeded() ? "released worker=" + w
+                    : "worker=" + w + " was no longer ours to release") + " at " + settings.where());
+        } finally {
+            revokeQuietly(h.etcdLease());
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        held.values().forEach(h -> h.watcher().close());
+        held.clear();
+        client.close();
+    }
+
+    @Override
+    public String toString() {
+        return "EtcdWorkerAllocator{idc=" + context.idc() + ", " + settings + "}";
+    }
+
+    // ---------------------------------------------------------------- acquire
+
+    /** What one read of the IDC's keys found: held worker IDs, histories, the instance's last worker ID. */
+    private record State(Set<Integer> held, Map<Integer, EtcdHistory> history, int last, String cluster) {
+    }
+
+    private State read(String what) throws InterruptedException {
+        GetOption keysOnly = GetOption.builder().isPrefix(true).withKeysOnly(true).build();
+        GetResponse leases = call(what, () -> client.getKVClient().get(bytes(prefix + "lease/"), keysOnly));
+        GetResponse histories = call(what, () -> client.getKVClient().get(bytes(prefix + "history/"),
+                GetOption.builder().isPrefix(true).build()));
+        GetResponse last = call(what, () -> client.getKVClient().get(instanceKey()));
+        Set<Integer> taken = new HashSet<>();
+        for (KeyValue kv : leases.getKvs()) {
+            Integer w = workerOf(kv, "lease/");
+            if (w != null) {
+                taken.add(w);
+            }
+        }
+        Map<Integer, EtcdHistory> history = new HashMap<>();
+        for (KeyValue kv : histories.getKvs()) {
+            Integer w = workerOf(kv, "history/");
+            EtcdHistory h = EtcdHistory.decode(kv.getValue().getBytes());
+            if (w != null && h != null) {
+                history.put(w, h);
+            }
+        }
+        int lastWorker = -1;
+        if (!last.getKvs().isEmpty()) {
+            try {
+                lastWorker = Integer.parseInt(last.getKvs().get(0).getValue().toString(StandardCharsets.UTF_8).strip());
+            } catch (NumberFormatException e) {
+                lastWorker = -1;
+            }
+        }
+        return new State(taken, history, lastWorker, Long.toHexString(leases.getHeader().getClusterId()));
+    }
+
+    private Integer workerOf(KeyValue kv, String kind) {
+        String key = kv.getKey().toString(StandardCharsets.UTF_8);
+        String start = prefix + kind;
+        if (!key.startsWith(start)) {
+            return null;
+        }
+        try {
+            int w = Integer.parseInt(key.substring(start.length()));
+            return w >= 0 && w < context.workerIds() ? w : null;
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    /** Free worker IDs in order of preference: the configured one, the instance's last, safe marks, any with history, the rest. */
+    private List<Integer> candidates(State s, Set<Integer> avoid) {
+        int n = context.workerIds();
+        int start = ThreadLocalRandom.current().nextInt(n);
+        long now = context.clock().millis();
+        List<Integer> first = new ArrayList<>();
+        List<Integer> safe = new ArrayList<>();
+        List<Integer> known = new ArrayList<>();
+        List<Integer> rest = new ArrayList<>();
+        for (int w : new int[] {context.preferredWorkerId(), s.last()}) {
+            if (w >= 0 && w < n && !s.held().contains(w) && !avoid.contains(w) && !first.contains(w)) {
+                first.add(w);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            int w = (start + i) % n;
+            if (s.held().contains(w) || avoid.contains(w) || first.contains(w)) {
+                continue;
+            }
+            EtcdHistory h = s.history().get(w);
+            if (h == null) {
+                rest.add(w);
+            } else if (h.cluster().equals(s.cluster()) && h.mark() <= now + SAFE_MARK_SLACK_MILLIS) {
+                safe.add(w);
+            } else {
+                known.add(w);
+            }
+        }
+        List<Integer> all = new ArrayList<>(first);
+        all.addAll(safe);
+        all.addAll(known);
+        all.addAll(rest);
+        return all;
+    }
+
+    private WorkerIdsExhaustedException exhausted(State s, Set<Integer> avoid) {
+        long avoided = avoid.stream().filter(w -> w >= 0 && w < context.workerIds() && !s.held().contains(w)).count();
+        return new WorkerIdsExhaustedException("all " + (context.workerIds() - avoided) + " worker IDs of idc=" + context.idc()
+                + (avoided == 0 ? "" : " this process may take (it refuses " + new java.util.TreeSet<>(avoid) + ")") + " are held at "
+                + settings.where() + " (" + s.held().size() + " lease keys). Stop a process, wait for the leases of dead ones to expire ("
+                + context.leaseTtl().toMillis() + " ms), or use another idc (ekko.idc) or fewer product bits (ekko.product.bits)");
+    }
+
+    /** The namespace's generation, written once (a random token) if missing. */
+    private String generation(String what) throws InterruptedException {
+        String fresh = HexFormat.of().formatHex(randomBytes());
+        TxnResponse r = call(what, () -> client.getKVClient().txn()
+                .If(new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
+                .Then(Op.put(generationKey(), bytes(fresh), PutOption.DEFAULT))
+                .Else(Op.get(generationKey(), GetOption.DEFAULT))
+                .commit());
+        if (r.isSucceeded()) {
+            return fresh;
+        }
+        for (GetResponse g : r.getGetResponses()) {
+            for (KeyValue kv : g.getKvs()) {
+                return kv.getValue().toString(StandardCharsets.UTF_8);
+            }
+        }
+        return fresh; // deleted in between: the next call writes it
+    }
+
+    // ---------------------------------------------------------------- the watch
+
+    /** Watches the lease key: deleted, or holding another token, tells the generator at once. */
+    private Watch.Watcher watch(WorkerLease lease) {
+        ByteSequence key = leaseKey(lease.workerId());
+        ByteSequence ours = leaseValue(lease.token());
+        return client.getWatchClient().watch(key, WatchOption.DEFAULT, Watch.listener(response -> {
+            for (WatchEvent e : response.getEvents()) {
+                boolean deleted = e.getEventType() == WatchEvent.EventType.DELETE;
+                boolean replaced = e.getEventType() == WatchEvent.EventType.PUT && !e.getKeyValue().getValue().equals(ours);
+                if (deleted || replaced) {
+                    context.leaseListener().leaseLost(lease, "lease of idc=" + context.idc() + " worker=" + lease.workerId() + " at "
+                            + settings.where() + " is gone: a watch saw its key " + (deleted ? "deleted (expired, revoked or removed by"
+                            + " hand)" : "taken over by another holder"));
+                }
+            }
+        }, error -> LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": watch of worker=" + lease.workerId() + " interrupted ("
+                + error.getMessage() + "); renewals still check the lease")));
+    }
+
+    // ---------------------------------------------------------------- talking to etcd
+
+    /** etcd said "requested lease not found": the lease expired (or was revoked). */
+    private static final class LeaseNotFound extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        LeaseNotFound() {
+            super(null, null, false, false);
+        }
+    }
+
+    private static boolean leaseNotFound(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (String.valueOf(t.getMessage()).contains("requested lease not found")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Runs one etcd call, bounded by the timeout; a failure becomes an {@link EkkoException} naming etcd, never a secret. */
+    private <T> T call(String what, Supplier<CompletableFuture<T>> request) throws InterruptedException {
+        try {
+            return call(what, request, false);
+        } catch (LeaseNotFound e) {
+            throw new LeaseLostException("the etcd lease of idc=" + context.idc() + " at " + settings.where() + " expired while "
+                    + what);
+        }
+    }
+
+    private <T> T call(String what, Supplier<CompletableFuture<T>> request, boolean leaseCall) throws InterruptedException,
+            LeaseNotFound {
+        CompletableFuture<T> f = request.get();
+        try {
+            return f.get(settings.timeout().toMillis() + 500, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            if (leaseNotFound(e.getCause())) {
+                throw new LeaseNotFound();
+            }
+            throw failure(what, e.getCause());
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            throw failure(what, e);
+        }
+    }
+
+    private EkkoException failure(String what, Throwable e) {
+        String detail = describe(e);
+        String message;
+        if (detail.contains("UNAUTHENTICATED") || detail.contains("authentication failed") || detail.contains("user name is empty")) {
+            message = "etcd at " + settings.where() + " refused " + (settings.user() == null ? "a client without credentials"
+                    : "user " + settings.user()) + " while " + what + ": " + detail + " (check " + EtcdSettings.USER_KEY + " and "
+                    + EtcdSettings.PASSWORD_KEY + ")";
+        } else if (detail.contains("PERMISSION_DENIED") || detail.contains("permission denied")) {
+            message = "etcd at " + settings.where() + " denied a permission while " + what + ": " + detail + " (docs/etcd.md lists"
+                    + " the role the user needs)";
+        } else if (detail.contains("UNAVAILABLE") || detail.contains("DEADLINE_EXCEEDED") || e instanceof TimeoutException) {
+            message = "cannot reach etcd at " + settings.where() + " within " + EtcdSettings.TIMEOUT_KEY + "="
+                    + settings.timeout().toMillis() + "ms while " + what + ": " + detail;
+        } else {
+            message = "etcd at " + settings.where() + " failed while " + what + ": " + detail;
+        }
+        // No cause: a gRPC exception may carry metadata we do not control.
+        return new EkkoException(settings.password() == null ? message : message.replace(settings.password(), "***"));
+    }
+
+    private LeaseLostException lost(WorkerLease lease, String why) {
+        return new LeaseLostException("lease of idc=" + context.idc() + " worker=" + lease.workerId() + " at " + settings.where()
+                + " is gone: " + why + "; a renewal never re-creates it");
+    }
+
+    /** The messages of an exception and its causes, once each, on one line. */
+    private static String describe(Throwable e) {
+        List<String> parts = new ArrayList<>();
+        for (Throwable t = e; t != null && parts.size() < 4; t = t.getCause()) {
+            String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage().strip().replaceAll("\\s+", " ");
+            if (parts.stream().noneMatch(p -> p.contains(message))) {
+                parts.add(message);
+            }
+        }
+        return String.join(": ", parts);
+    }
+
+    private void revokeQuietly(long etcdLease) {
+        try {
+            client.getLeaseClient().revoke(etcdLease).get(settings.timeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException | RuntimeException e) {
+            // it expires on its own
+        }
+    }
+
+    private void checkOpen(String what) {
+        if (closed) {
+            throw new IllegalStateException("must not be closed: " + this + " (" + what + ")");
+        }
+    }
+
+    private static byte[] randomBytes() {
+        byte[] b = new byte[16];
+        RANDOM.nextBytes(b);
+        return b;
+    }
+}
