@@ -43,21 +43,39 @@ final class MysqlSchema {
         return metaTable;
     }
 
-    /** {@return column name to information_schema DATA_TYPE, per table, in DDL order} */
+    /**
+     * {@return column name to its type as this class compares it, per table, in DDL order}: the information_schema
+     * {@code DATA_TYPE} with the precision that matters: {@code datetime(6)} (a {@code DATETIME} without the fraction would
+     * cut an expiry down to the second, before the holder's fence), {@code char(32)} (a shorter one cuts tokens and
+     * generations), {@code varchar(N)} (at least N)
+     */
     Map<String, Map<String, String>> expectedColumns() {
         Map<String, Map<String, String>> all = new LinkedHashMap<>();
         Map<String, String> w = new LinkedHashMap<>();
-        for (String[] c : new String[][] {{"namespace", "varchar"}, {"idc", "tinyint"}, {"worker", "smallint"}, {"token", "char"},
-                {"expires_at", "datetime"}, {"granted_at", "datetime"}, {"holder_host", "varchar"}, {"holder_pid", "bigint"},
-                {"holder_instance", "varchar"}, {"base_mark", "bigint"}, {"mark", "bigint"}, {"mark_generation", "char"},
-                {"report_time", "bigint"}, {"report_reserved", "bigint"}, {"report_host", "varchar"}, {"report_pid", "bigint"},
-                {"report_instance", "varchar"}, {"report_at", "datetime"}, {"last_instance", "varchar"}}) {
+        for (String[] c : new String[][] {{"namespace", "varchar(100)"}, {"idc", "tinyint"}, {"worker", "smallint"},
+                {"token", "char(32)"}, {"expires_at", "datetime(6)"}, {"granted_at", "datetime(6)"}, {"holder_host", "varchar(255)"},
+                {"holder_pid", "bigint"}, {"holder_instance", "varchar(255)"}, {"base_mark", "bigint"}, {"mark", "bigint"},
+                {"mark_generation", "char(32)"}, {"report_time", "bigint"}, {"report_reserved", "bigint"},
+                {"report_host", "varchar(255)"}, {"report_pid", "bigint"}, {"report_instance", "varchar(255)"},
+                {"report_at", "datetime(6)"}, {"last_instance", "varchar(255)"}}) {
             w.put(c[0], c[1]);
         }
         all.put(table, w);
-        all.put(settingsTable, Map.of("namespace", "varchar", "idc", "tinyint", "name", "varchar", "value", "varchar"));
-        all.put(metaTable, Map.of("id", "tinyint", "generation", "char", "created_at", "datetime", "table_created", "bigint"));
+        all.put(settingsTable, Map.of("namespace", "varchar(100)", "idc", "tinyint", "name", "varchar(64)", "value", "varchar(255)"));
+        all.put(metaTable, Map.of("id", "tinyint", "generation", "char(32)", "created_at", "datetime(6)", "table_created", "bigint"));
         return all;
+    }
+
+    /** Whether a column's type (as {@link #columns} reads it) is what {@link #expectedColumns()} asks: a longer varchar does too. */
+    static boolean fits(String actual, String expected) {
+        if (expected.startsWith("varchar(") && actual.startsWith("varchar(")) {
+            return size(actual) >= size(expected);
+        }
+        return actual.equals(expected);
+    }
+
+    private static long size(String type) {
+        return Long.parseLong(type.substring(type.indexOf('(') + 1, type.indexOf(')')));
     }
 
     /** {@return the DDL of every table, as docs/mysql.md shows it} */
@@ -133,7 +151,7 @@ final class MysqlSchema {
                 String actual = have.get(col);
                 if (actual == null) {
                     problems.add(t + "." + col + " is missing");
-                } else if (!actual.equals(type)) {
+                } else if (!fits(actual, type)) {
                     problems.add(t + "." + col + " is " + actual + ", not " + type);
                 }
             });
@@ -182,15 +200,20 @@ final class MysqlSchema {
 
     private Map<String, Map<String, String>> columns(Connection c) throws SQLException {
         Map<String, Map<String, String>> found = new TreeMap<>();
-        try (PreparedStatement s = c.prepareStatement("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS"
-                + " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?)")) {
+        try (PreparedStatement s = c.prepareStatement("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH,"
+                + " DATETIME_PRECISION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?)")) {
             s.setString(1, table);
             s.setString(2, settingsTable);
             s.setString(3, metaTable);
             try (ResultSet r = s.executeQuery()) {
                 while (r.next()) {
-                    found.computeIfAbsent(r.getString(1), k -> new TreeMap<>()).put(r.getString(2).toLowerCase(Locale.ROOT),
-                            r.getString(3).toLowerCase(Locale.ROOT));
+                    String type = r.getString(3).toLowerCase(Locale.ROOT);
+                    if (type.equals("char") || type.equals("varchar")) {
+                        type += "(" + r.getLong(4) + ")";
+                    } else if (type.equals("datetime")) {
+                        type += "(" + r.getLong(5) + ")";
+                    }
+                    found.computeIfAbsent(r.getString(1), k -> new TreeMap<>()).put(r.getString(2).toLowerCase(Locale.ROOT), type);
                 }
             }
         }
