@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.ekko.worker.mysql.HookedDataSource.Hooks;
 import dev.ekko.EkkoException;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.ClockReport;
@@ -80,7 +81,7 @@ class MysqlReview2IT {
         if (preferred != null) {
             b.preferredWorkerId(preferred);
         }
-        WorkerAllocator a = MysqlAllocators.provider(hooked(pool, hooks)).create(b.build());
+        WorkerAllocator a = MysqlAllocators.provider(HookedDataSource.wrap(pool, hooks)).create(b.build());
         opened.add(a);
         return a;
     }
@@ -125,7 +126,8 @@ class MysqlReview2IT {
             }
 
             @Override
-            void beforeEnd(String method, boolean acquiring) throws InterruptedException {
+            void beforeEnd(String method, List<String> transaction) throws InterruptedException {
+                boolean acquiring = HookedDataSource.acquiring(transaction);
                 if (acquiring && holderGotIt.getCount() == 0 && stalled.getCount() > 0) {
                     stalled.countDown();
                     Thread.sleep(12_000);
@@ -168,7 +170,8 @@ class MysqlReview2IT {
         CountDownLatch stalled = new CountDownLatch(1);
         Hooks hooks = new Hooks() {
             @Override
-            void beforeEnd(String method, boolean acquiring) throws InterruptedException {
+            void beforeEnd(String method, List<String> transaction) throws InterruptedException {
+                boolean acquiring = HookedDataSource.acquiring(transaction);
                 if (acquiring && method.equals("commit") && stalled.getCount() > 0) {
                     stalled.countDown();
                     Thread.sleep(20_000);
@@ -270,7 +273,8 @@ class MysqlReview2IT {
         CountDownLatch stalled = new CountDownLatch(1);
         Hooks hooks = new Hooks() {
             @Override
-            void beforeEnd(String method, boolean acquiring) throws InterruptedException {
+            void beforeEnd(String method, List<String> transaction) throws InterruptedException {
+                boolean acquiring = HookedDataSource.acquiring(transaction);
                 if (acquiring && stalled.getCount() > 0) {
                     stalled.countDown();
                     Thread.sleep(12_000);
@@ -312,7 +316,7 @@ class MysqlReview2IT {
             HikariDataSource pool = db.pool(1);
             pools.add(pool);
             CompletableFuture<NewGeneration> command = CompletableFuture.supplyAsync(
-                    () -> MysqlAllocators.startNewGeneration(hooked(pool, hooks), null));
+                    () -> MysqlAllocators.startNewGeneration(HookedDataSource.wrap(pool, hooks), null));
             assertTrue(stalled.await(10, TimeUnit.SECONDS), "the command stalled after " + stallAfter);
             long t0 = System.nanoTime();
             lease[0] = assertDoesNotThrow(() -> holder.renew(lease[0], report(System.currentTimeMillis() + 5000, "h")));
@@ -332,8 +336,8 @@ class MysqlReview2IT {
         boolean[] lose = {false};
         Hooks hooks = new Hooks() {
             @Override
-            void afterCommit() throws java.sql.SQLException {
-                if (lose[0]) {
+            void afterEnd(String method) throws java.sql.SQLException {
+                if (method.equals("commit") && lose[0]) {
                     lose[0] = false;
                     throw new java.sql.SQLNonTransientConnectionException("Communications link failure (the reply was lost)", "08S01");
                 }
@@ -352,64 +356,4 @@ class MysqlReview2IT {
 
     // ------------------------------------------------------------------ a DataSource with hooks
 
-    /** What a hooked connection does; each hook runs on the acquiring thread. */
-    abstract static class Hooks {
-        /** After a prepared statement's executeQuery returned. */
-        void afterQuery(String sql) throws InterruptedException {
-        }
-
-        /** Before commit or rollback; {@code acquiring}: the transaction prepared a locking read or an insert of a worker row. */
-        void beforeEnd(String method, boolean acquiring) throws InterruptedException {
-        }
-
-        /** After a commit was applied, before its caller sees the reply. */
-        void afterCommit() throws java.sql.SQLException {
-        }
-    }
-
-    private static DataSource hooked(DataSource real, Hooks hooks) {
-        Predicate<String> acquiringSql = sql -> sql.contains("SKIP LOCKED") || sql.startsWith("INSERT IGNORE INTO `ekko_worker_ids`");
-        InvocationHandler ds = (p, m, a) -> {
-            Object r = invoke(real, m, a);
-            if (r instanceof Connection c) {
-                boolean[] acquiring = {false};
-                return Proxy.newProxyInstance(MysqlReview2IT.class.getClassLoader(), new Class<?>[] {Connection.class},
-                        (p2, m2, a2) -> {
-                            if (m2.getName().equals("prepareStatement") && acquiringSql.test((String) a2[0])) {
-                                acquiring[0] = true;
-                            }
-                            if (m2.getName().equals("commit") || m2.getName().equals("rollback")) {
-                                hooks.beforeEnd(m2.getName(), acquiring[0]);
-                                acquiring[0] = false;
-                            }
-                            Object r2 = invoke(c, m2, a2);
-                            if (m2.getName().equals("commit")) {
-                                hooks.afterCommit();
-                            }
-                            if (r2 instanceof PreparedStatement s && m2.getName().equals("prepareStatement")) {
-                                String sql = (String) a2[0];
-                                return Proxy.newProxyInstance(MysqlReview2IT.class.getClassLoader(),
-                                        new Class<?>[] {PreparedStatement.class}, (p3, m3, a3) -> {
-                                            Object r3 = invoke(s, m3, a3);
-                                            if (m3.getName().equals("executeQuery")) {
-                                                hooks.afterQuery(sql);
-                                            }
-                                            return r3;
-                                        });
-                            }
-                            return r2;
-                        });
-            }
-            return r;
-        };
-        return (DataSource) Proxy.newProxyInstance(MysqlReview2IT.class.getClassLoader(), new Class<?>[] {DataSource.class}, ds);
-    }
-
-    private static Object invoke(Object target, java.lang.reflect.Method m, Object[] a) throws Throwable {
-        try {
-            return m.invoke(target, a);
-        } catch (InvocationTargetException e) {
-            throw e.getCause();
-        }
-    }
 }

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.ekko.worker.mysql.HookedDataSource.Hooks;
 import dev.ekko.EkkoException;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.ClockReport;
@@ -87,16 +87,7 @@ class MysqlReview3IT {
      * innodb_lock_wait_timeout both the timeout), so a hooked allocator waits and fails as a real one does.
      */
     private HikariDataSource realisticPool(long timeoutMillis) {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(db.database.jdbcUrl());
-        config.setUsername(db.database.user());
-        config.setPassword(db.database.password());
-        config.setMaximumPoolSize(2);
-        config.setConnectionTimeout(Math.max(250, timeoutMillis));
-        config.addDataSourceProperty("connectTimeout", Long.toString(timeoutMillis));
-        config.addDataSourceProperty("socketTimeout", Long.toString(timeoutMillis));
-        config.setConnectionInitSql("SET SESSION innodb_lock_wait_timeout = " + Math.max(1, timeoutMillis / 1000));
-        HikariDataSource pool = new HikariDataSource(config);
+        HikariDataSource pool = db.realisticPool(timeoutMillis);
         pools.add(pool);
         return pool;
     }
@@ -108,7 +99,7 @@ class MysqlReview3IT {
         if (preferred != null) {
             b.preferredWorkerId(preferred);
         }
-        WorkerAllocator a = MysqlAllocators.provider(hooked(realisticPool(timeoutMillis), hooks)).create(b.build());
+        WorkerAllocator a = MysqlAllocators.provider(HookedDataSource.wrap(realisticPool(timeoutMillis), hooks)).create(b.build());
         opened.add(a);
         return a;
     }
@@ -526,56 +517,4 @@ class MysqlReview3IT {
 
     // ------------------------------------------------------------------ a DataSource with hooks
 
-    /** What a hooked connection does; each hook runs on the calling thread. */
-    abstract static class Hooks {
-        /** After a prepared statement's executeQuery returned. */
-        void afterQuery(String sql) throws InterruptedException {
-        }
-
-        /** Before commit or rollback, with the statements prepared since the last one. */
-        void beforeEnd(String method, List<String> transaction) throws InterruptedException {
-        }
-    }
-
-    private static DataSource hooked(DataSource real, Hooks hooks) {
-        InvocationHandler ds = (p, m, a) -> {
-            Object r = invoke(real, m, a);
-            if (r instanceof Connection c) {
-                List<String> transaction = new ArrayList<>();
-                return Proxy.newProxyInstance(MysqlReview3IT.class.getClassLoader(), new Class<?>[] {Connection.class},
-                        (p2, m2, a2) -> {
-                            if (m2.getName().equals("prepareStatement")) {
-                                transaction.add((String) a2[0]);
-                            }
-                            if (m2.getName().equals("commit") || m2.getName().equals("rollback")) {
-                                hooks.beforeEnd(m2.getName(), List.copyOf(transaction));
-                                transaction.clear();
-                            }
-                            Object r2 = invoke(c, m2, a2);
-                            if (r2 instanceof PreparedStatement s && m2.getName().equals("prepareStatement")) {
-                                String sql = (String) a2[0];
-                                return Proxy.newProxyInstance(MysqlReview3IT.class.getClassLoader(),
-                                        new Class<?>[] {PreparedStatement.class}, (p3, m3, a3) -> {
-                                            Object r3 = invoke(s, m3, a3);
-                                            if (m3.getName().equals("executeQuery")) {
-                                                hooks.afterQuery(sql);
-                                            }
-                                            return r3;
-                                        });
-                            }
-                            return r2;
-                        });
-            }
-            return r;
-        };
-        return (DataSource) Proxy.newProxyInstance(MysqlReview3IT.class.getClassLoader(), new Class<?>[] {DataSource.class}, ds);
-    }
-
-    private static Object invoke(Object target, java.lang.reflect.Method m, Object[] a) throws Throwable {
-        try {
-            return m.invoke(target, a);
-        } catch (InvocationTargetException e) {
-            throw e.getCause();
-        }
-    }
 }

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.ekko.worker.mysql.HookedDataSource.Hooks;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.ClockReport;
 import dev.ekko.spi.Handover;
@@ -92,16 +92,7 @@ class MysqlReview4IT {
 
     /** A pool configured as {@link MysqlAllocatorProvider} configures its own (socket timeout = innodb_lock_wait_timeout). */
     private HikariDataSource realisticPool(long timeoutMillis) {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(db.database.jdbcUrl());
-        config.setUsername(db.database.user());
-        config.setPassword(db.database.password());
-        config.setMaximumPoolSize(2);
-        config.setConnectionTimeout(Math.max(250, timeoutMillis));
-        config.addDataSourceProperty("connectTimeout", Long.toString(timeoutMillis));
-        config.addDataSourceProperty("socketTimeout", Long.toString(timeoutMillis));
-        config.setConnectionInitSql("SET SESSION innodb_lock_wait_timeout = " + Math.max(1, timeoutMillis / 1000));
-        HikariDataSource pool = new HikariDataSource(config);
+        HikariDataSource pool = db.realisticPool(timeoutMillis);
         pools.add(pool);
         return pool;
     }
@@ -116,7 +107,7 @@ class MysqlReview4IT {
         if (fleet != null) {
             b.fleetSettings(fleet);
         }
-        WorkerAllocator a = MysqlAllocators.provider(hooked(realisticPool(timeoutMillis), hooks)).create(b.build());
+        WorkerAllocator a = MysqlAllocators.provider(HookedDataSource.wrap(realisticPool(timeoutMillis), hooks)).create(b.build());
         opened.add(a);
         return a;
     }
@@ -411,7 +402,7 @@ class MysqlReview4IT {
         WorkerAllocator acquirer = hooked("acquirer", Duration.ofSeconds(5), 20, 5000, null, acquirerHooks);
         CompletableFuture<WorkerLease> acquired = acquireAsync(acquirer);
         assertTrue(readGeneration.await(10, TimeUnit.SECONDS), "the acquirer read the old generation");
-        DataSource commandSource = hooked(realisticPool(5000), commandHooks);
+        DataSource commandSource = HookedDataSource.wrap(realisticPool(5000), commandHooks);
         CompletableFuture<Long> command = CompletableFuture.supplyAsync(() -> {
             MysqlAllocators.startNewGeneration(commandSource, null);
             return System.nanoTime();
@@ -438,64 +429,4 @@ class MysqlReview4IT {
 
     // ------------------------------------------------------------------ a DataSource with hooks
 
-    /** What a hooked connection does; each hook runs on the calling thread. */
-    abstract static class Hooks {
-        /** After a prepared statement's executeQuery returned. */
-        void afterQuery(String sql) throws InterruptedException {
-        }
-
-        /** Before commit or rollback, with the statements prepared since the last one. */
-        void beforeEnd(String method, List<String> transaction) throws InterruptedException {
-        }
-
-        /** After commit or rollback returned. */
-        void afterEnd(String method) {
-        }
-    }
-
-    private static DataSource hooked(DataSource real, Hooks hooks) {
-        InvocationHandler ds = (p, m, a) -> {
-            Object r = invoke(real, m, a);
-            if (r instanceof Connection c) {
-                List<String> transaction = new ArrayList<>();
-                return Proxy.newProxyInstance(MysqlReview4IT.class.getClassLoader(), new Class<?>[] {Connection.class},
-                        (p2, m2, a2) -> {
-                            if (m2.getName().equals("prepareStatement")) {
-                                transaction.add((String) a2[0]);
-                            }
-                            boolean end = m2.getName().equals("commit") || m2.getName().equals("rollback");
-                            if (end) {
-                                hooks.beforeEnd(m2.getName(), List.copyOf(transaction));
-                                transaction.clear();
-                            }
-                            Object r2 = invoke(c, m2, a2);
-                            if (end) {
-                                hooks.afterEnd(m2.getName());
-                            }
-                            if (r2 instanceof PreparedStatement s && m2.getName().equals("prepareStatement")) {
-                                String sql = (String) a2[0];
-                                return Proxy.newProxyInstance(MysqlReview4IT.class.getClassLoader(),
-                                        new Class<?>[] {PreparedStatement.class}, (p3, m3, a3) -> {
-                                            Object r3 = invoke(s, m3, a3);
-                                            if (m3.getName().equals("executeQuery")) {
-                                                hooks.afterQuery(sql);
-                                            }
-                                            return r3;
-                                        });
-                            }
-                            return r2;
-                        });
-            }
-            return r;
-        };
-        return (DataSource) Proxy.newProxyInstance(MysqlReview4IT.class.getClassLoader(), new Class<?>[] {DataSource.class}, ds);
-    }
-
-    private static Object invoke(Object target, java.lang.reflect.Method m, Object[] a) throws Throwable {
-        try {
-            return m.invoke(target, a);
-        } catch (InvocationTargetException e) {
-            throw e.getCause();
-        }
-    }
 }

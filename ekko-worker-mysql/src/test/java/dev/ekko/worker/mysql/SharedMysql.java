@@ -58,6 +58,23 @@ final class SharedMysql implements AutoCloseable {
         }
     }
 
+    /**
+     * {@return a pool of 2 set up as the module sets up its own: connect and socket timeouts and the lock-wait timeout from
+     * {@code timeoutMillis}; the caller closes it}
+     */
+    HikariDataSource realisticPool(long timeoutMillis) {
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(database.jdbcUrl());
+        config.setUsername(database.user());
+        config.setPassword(database.password());
+        config.setMaximumPoolSize(2);
+        config.setConnectionTimeout(Math.max(250, timeoutMillis));
+        config.addDataSourceProperty("connectTimeout", Long.toString(timeoutMillis));
+        config.addDataSourceProperty("socketTimeout", Long.toString(timeoutMillis));
+        config.setConnectionInitSql("SET SESSION innodb_lock_wait_timeout = " + Math.max(1, timeoutMillis / 1000));
+        return new HikariDataSource(config);
+    }
+
     HikariDataSource pool(int size) {
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(database.jdbcUrl());
