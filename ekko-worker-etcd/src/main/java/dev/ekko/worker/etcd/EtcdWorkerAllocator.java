@@ -124,6 +124,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         boolean ok = false;
         try {
             String generation = generation(what);
+            checkFleetSettings(what);
             String token = HexFormat.of().formatHex(randomBytes());
             for (int round = 0; round < ROUNDS; round++) {
                 State state = read(what);
@@ -346,6 +347,94 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 + (avoided == 0 ? "" : " this process may take (it refuses " + new java.util.TreeSet<>(avoid) + ")") + " are held at "
                 + settings.where() + " (" + s.held().size() + " lease keys). Stop a process, wait for the leases of dead ones to expire ("
                 + context.leaseTtl().toMillis() + " ms), or use another idc (ekko.idc) or fewer product bits (ekko.product.bits)");
+    }
+
+    private ByteSequence settingsKey() {
+        return bytes(prefix + "settings");
+    }
+
+    /**
+     * Records this process's fleet settings in {@code settings} at first use of the namespace's IDC (a transaction that
+     * creates the key only if it does not exist), or compares them with the recorded ones and refuses a difference before
+     * anything else is written. Keys a newer version added are merged in by a transaction on the key's mod revision.
+     */
+    private void checkFleetSettings(String what) throws InterruptedException {
+        Map<String, String> ours = context.fleetSettings();
+        if (ours.isEmpty()) {
+            return;
+        }
+        for (int attempt = 0; attempt < 8; attempt++) {
+            Map<String, String> first = new java.util.TreeMap<>(ours);
+            first.put("first.host", context.host());
+            first.put("first.instance", context.instance());
+            first.put("first.at", Long.toString(context.clock().millis()));
+            TxnResponse r = call(what, () -> client.getKVClient().txn()
+                    .If(new Cmp(settingsKey(), Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
+                    .Then(Op.put(settingsKey(), bytes(lines(first)), PutOption.DEFAULT))
+                    .Else(Op.get(settingsKey(), GetOption.DEFAULT))
+                    .commit());
+            if (r.isSucceeded()) {
+                return;
+            }
+            KeyValue kv = null;
+            for (GetResponse g : r.getGetResponses()) {
+                for (KeyValue k : g.getKvs()) {
+                    kv = k;
+                }
+            }
+            if (kv == null) {
+                continue; // deleted in between
+            }
+            Map<String, String> recorded = parseLines(kv.getValue().toString(StandardCharsets.UTF_8));
+            List<String> differences = new ArrayList<>();
+            ours.forEach((k, v) -> {
+                String theirs = recorded.get(k);
+                if (theirs != null && !theirs.equals(v)) {
+                    differences.add(k + "=" + v + " here, " + theirs + " recorded");
+                }
+            });
+            if (!differences.isEmpty()) {
+                String at = recorded.get("first.at");
+                throw new EkkoException("refusing to acquire a worker ID of idc=" + context.idc() + " at " + settings.where() + ": every"
+                        + " process of it must share these settings, and this one differs from what the first process recorded (host "
+                        + recorded.getOrDefault("first.host", "?") + " instance " + recorded.getOrDefault("first.instance", "?") + " at "
+                        + (at == null ? "?" : java.time.Instant.ofEpochMilli(Long.parseLong(at))) + "): " + String.join("; ", differences)
+                        + ". Start this process with the same settings as the rest of the fleet, or give it another "
+                        + EtcdSettings.NAMESPACE_KEY + "; to change them for the whole fleet, stop every process of the namespace and"
+                        + " delete the key " + prefix + "settings");
+            }
+            if (recorded.keySet().containsAll(ours.keySet())) {
+                return;
+            }
+            Map<String, String> merged = new java.util.TreeMap<>(recorded);
+            ours.forEach(merged::putIfAbsent);
+            long seen = kv.getModRevision();
+            TxnResponse u = call(what, () -> client.getKVClient().txn()
+                    .If(new Cmp(settingsKey(), Cmp.Op.EQUAL, CmpTarget.modRevision(seen)))
+                    .Then(Op.put(settingsKey(), bytes(lines(merged)), PutOption.DEFAULT))
+                    .commit());
+            if (u.isSucceeded()) {
+                return;
+            }
+        }
+        throw new EkkoException("gave up " + what + " at " + settings.where() + ": its fleet-settings key kept changing");
+    }
+
+    private static String lines(Map<String, String> m) {
+        StringBuilder b = new StringBuilder();
+        m.forEach((k, v) -> b.append(k).append('=').append(v).append('\n'));
+        return b.toString();
+    }
+
+    private static Map<String, String> parseLines(String text) {
+        Map<String, String> m = new java.util.TreeMap<>();
+        for (String line : text.split("\n")) {
+            int eq = line.indexOf('=');
+            if (eq > 0) {
+                m.put(line.substring(0, eq), line.substring(eq + 1));
+            }
+        }
+        return m;
     }
 
     /** The namespace's generation, written once (a random token) if missing. */

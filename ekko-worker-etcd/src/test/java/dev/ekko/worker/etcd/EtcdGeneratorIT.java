@@ -12,7 +12,6 @@ import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -34,10 +33,7 @@ class EtcdGeneratorIT {
     }
 
     private static IdGenerator start(String namespace, Path stateDir, String instance) {
-        return Ekko.newBuilder().allocator("etcd").setting("ekko.etcd.endpoints", SharedEtcd.endpoints())
-                .setting("ekko.etcd.namespace", namespace).setting("ekko.etcd.timeout", "500ms").idc(1).stateDirectory(stateDir)
-                .instance(instance).leaseTtl(Duration.ofSeconds(2)).leaseMargin(Duration.ofMillis(500))
-                .reportInterval(Duration.ofMillis(300)).reservation(Duration.ofSeconds(1)).maxClockSkew(Duration.ofMillis(100)).build();
+        return FastGenerators.start(SharedEtcd.endpoints(), namespace, stateDir, instance);
     }
 
     /**

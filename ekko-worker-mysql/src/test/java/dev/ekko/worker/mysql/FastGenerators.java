@@ -1,10 +1,8 @@
 package dev.ekko.worker.mysql;
 
 import dev.ekko.Ekko;
-import dev.ekko.Layout;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 
 /** Real generators on the mysql allocator with short timings, so failure tests run in seconds. */
@@ -27,18 +25,5 @@ final class FastGenerators {
                 .maxClockSkew(MAX_SKEW);
         settings.forEach(b::setting);
         return b;
-    }
-
-    /** Fails naming the first ID that two issuers both issued, if any. */
-    static void assertNoIdRepeats(Layout layout, Map<String, long[]> idsByIssuer) {
-        Map<Long, String> seen = new HashMap<>();
-        idsByIssuer.forEach((name, ids) -> {
-            for (long id : ids) {
-                String before = seen.putIfAbsent(id, name);
-                if (before != null) {
-                    throw new AssertionError("ID issued twice, by " + before + " and " + name + ": " + layout.decode(id));
-                }
-            }
-        });
     }
 }

@@ -1,5 +1,6 @@
 package dev.ekko.worker.mysql;
 
+import dev.ekko.testkit.IdChecks;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -105,6 +106,6 @@ class MysqlGeneratorIT {
             assertTrue(issuers.get(i).unexpected().isEmpty(), "unexpected: " + issuers.get(i).unexpected());
             byIssuer.put("i-" + i, issuers.get(i).ids());
         }
-        FastGenerators.assertNoIdRepeats(generators.get(0).layout(), byIssuer);
+        IdChecks.assertNoIdRepeats(generators.get(0).layout(), byIssuer);
     }
 }

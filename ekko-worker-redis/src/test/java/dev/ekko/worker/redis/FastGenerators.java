@@ -2,11 +2,8 @@ package dev.ekko.worker.redis;
 
 import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
-import dev.ekko.Layout;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.Map;
 
 /** Real generators on the redis allocator with short timings, so failure tests run in seconds. */
 final class FastGenerators {
@@ -32,25 +29,4 @@ final class FastGenerators {
         return builder(uri, namespace, stateDir, instance).build();
     }
 
-    /** Fails naming the first ID that two issuers both issued, if any. */
-    static void assertNoIdRepeats(Layout layout, Map<String, long[]> idsByIssuer) {
-        Map<Long, String> seen = new HashMap<>();
-        idsByIssuer.forEach((name, ids) -> {
-            for (long id : ids) {
-                String before = seen.putIfAbsent(id, name);
-                if (before != null) {
-                    throw new AssertionError("ID issued twice, by " + before + " and " + name + ": " + layout.decode(id));
-                }
-            }
-        });
-    }
-
-    /** Fails unless each issuer's IDs rise strictly (unsigned), across lost leases and new worker IDs. */
-    static void assertRising(Layout layout, String name, long[] ids) {
-        for (int i = 1; i < ids.length; i++) {
-            if (Long.compareUnsigned(ids[i], ids[i - 1]) <= 0) {
-                throw new AssertionError(name + " issued " + layout.decode(ids[i]) + " after " + layout.decode(ids[i - 1]));
-            }
-        }
-    }
 }

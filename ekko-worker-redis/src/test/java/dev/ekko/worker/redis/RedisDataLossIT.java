@@ -1,5 +1,6 @@
 package dev.ekko.worker.redis;
 
+import dev.ekko.testkit.IdChecks;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -80,7 +81,7 @@ class RedisDataLossIT {
         Layout layout = old.layout();
         long[] oldIds = oldIssuer.ids();
         long[] freshIds = freshIssuer.ids();
-        FastGenerators.assertNoIdRepeats(layout, Map.of("old holder", oldIds, "new holder", freshIds));
+        IdChecks.assertNoIdRepeats(layout, Map.of("old holder", oldIds, "new holder", freshIds));
         long lastOldOnWorker = Long.MIN_VALUE;
         for (long id : oldIds) {
             DecodedId d = layout.decode(id);

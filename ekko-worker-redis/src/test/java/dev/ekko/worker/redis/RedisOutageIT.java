@@ -1,5 +1,6 @@
 package dev.ekko.worker.redis;
 
+import dev.ekko.testkit.IdChecks;
 import static dev.ekko.worker.redis.FastGenerators.MARGIN;
 import static dev.ekko.worker.redis.FastGenerators.REPORT;
 import static dev.ekko.worker.redis.FastGenerators.TTL;
@@ -104,10 +105,10 @@ class RedisOutageIT {
             i.stop();
             assertEquals(List.of(), i.unexpected(), i.generator() + " threw something else than LeaseLostException");
             long[] ids = i.ids();
-            FastGenerators.assertRising(i.generator().layout(), i.generator().toString(), ids);
+            IdChecks.assertRising(i.generator().layout(), i.generator().toString(), ids);
             all.put(i.generator().toString(), ids);
         }
-        FastGenerators.assertNoIdRepeats(running.get(0).generator().layout(), all);
+        IdChecks.assertNoIdRepeats(running.get(0).generator().layout(), all);
         // With the history intact, each instance gets its own worker ID back.
         assertEquals(workersBefore, running.stream().map(i -> i.generator().workerId()).toList());
     }

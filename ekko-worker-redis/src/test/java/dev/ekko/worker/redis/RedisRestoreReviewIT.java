@@ -1,5 +1,6 @@
 package dev.ekko.worker.redis;
 
+import dev.ekko.testkit.IdChecks;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -148,6 +149,6 @@ class RedisRestoreReviewIT {
         IdGenerator b = fleet("host-b").build();
         long[] fromB = issueFor(b, 1_000);
         b.close();
-        FastGenerators.assertNoIdRepeats(a.layout(), Map.of("host-a (clock 1.5 s ahead)", fromA, "host-b (after the restore)", fromB));
+        IdChecks.assertNoIdRepeats(a.layout(), Map.of("host-a (clock 1.5 s ahead)", fromA, "host-b (after the restore)", fromB));
     }
 }

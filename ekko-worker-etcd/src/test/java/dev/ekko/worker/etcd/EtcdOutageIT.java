@@ -1,0 +1,107 @@
+package dev.ekko.worker.etcd;
+
+import static dev.ekko.worker.etcd.FastGenerators.MARGIN;
+import static dev.ekko.worker.etcd.FastGenerators.REPORT;
+import static dev.ekko.worker.etcd.FastGenerators.TTL;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ekko.IdGenerator;
+import dev.ekko.testkit.IdChecks;
+import dev.ekko.testkit.Issuer;
+import dev.ekko.testsupport.DisposableEtcd;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * etcd goes away while generators run, on a server of the test's own. Timings: lease TTL 2 s, fence margin 500 ms, renewal
+ * every 300 ms, so a generator whose last renewal went out at {@code r} stops issuing at {@code r + 1.5 s}, while etcd
+ * could expire the lease at {@code r + 2 s} at the earliest.
+ */
+class EtcdOutageIT {
+
+    @TempDir
+    Path stateDir;
+
+    private DisposableEtcd etcd;
+    private final List<Issuer> issuers = new ArrayList<>();
+    private final List<IdGenerator> generators = new ArrayList<>();
+
+    @BeforeEach
+    void launchEtcd() {
+        etcd = DisposableEtcd.launch();
+    }
+
+    @AfterEach
+    void stopEverything() throws InterruptedException {
+        for (Issuer i : issuers) {
+            i.stop();
+        }
+        generators.forEach(IdGenerator::close);
+        etcd.close();
+    }
+
+    private Issuer start(String instance) {
+        IdGenerator g = FastGenerators.start(etcd.endpoint(), "outage", stateDir.resolve(instance), instance);
+        generators.add(g);
+        Issuer issuer = new Issuer(instance, g);
+        issuers.add(issuer);
+        return issuer;
+    }
+
+    @Test
+    void generatorsIssueUntilTheirFenceThenThrowLeaseLostAndGoOnWhenEtcdReturnsWithoutRepeatingAnId() throws Exception {
+        List<Issuer> running = List.of(start("a"), start("b"), start("c"));
+        Issuer.await("every generator issues", Duration.ofSeconds(10), () -> running.stream().allMatch(i -> i.count() > 100));
+
+        long stopRequested = System.nanoTime();
+        etcd.stop();
+        long stopped = System.nanoTime();
+        Issuer.await("every generator refuses with LeaseLostException", TTL.multipliedBy(3),
+                () -> running.stream().allMatch(i -> i.firstLostNanos() != 0));
+
+        long fence = TTL.minus(MARGIN).toNanos();
+        for (Issuer i : running) {
+            String name = i.generator().toString();
+            long lastIssued = i.lastIssuedNanos();
+            assertTrue(lastIssued > stopped, name + " stopped issuing as soon as etcd went away, not at its fence deadline");
+            assertTrue(lastIssued - stopped < fence + Duration.ofMillis(100).toNanos(), name + " issued "
+                    + (lastIssued - stopped) / 1_000_000 + " ms after etcd stopped, past its fence (" + fence / 1_000_000 + " ms)");
+            long refusedAfter = i.firstLostNanos() - stopRequested;
+            assertTrue(refusedAfter > fence - REPORT.toNanos() - Duration.ofMillis(250).toNanos(), name + " refused "
+                    + refusedAfter / 1_000_000 + " ms after etcd stopped, well before its fence deadline");
+            assertEquals(List.of(), i.unexpected(), name + " threw something else than LeaseLostException");
+        }
+
+        int[] countsAtRestart = running.stream().mapToInt(Issuer::count).toArray();
+        etcd.start();
+        // etcd restores its leases with their full TTL when it starts again, so the old keys may stay one more TTL: the
+        // generators acquire other worker IDs meanwhile, or their own once the old keys are gone.
+        Issuer.await("every generator acquires a worker ID again and issues", Duration.ofSeconds(20), () -> {
+            for (int k = 0; k < running.size(); k++) {
+                if (running.get(k).count() <= countsAtRestart[k] + 100) {
+                    return false;
+                }
+            }
+            return true;
+        });
+
+        Map<String, long[]> all = new LinkedHashMap<>();
+        for (Issuer i : running) {
+            i.stop();
+            assertEquals(List.of(), i.unexpected(), i.generator() + " threw something else than LeaseLostException");
+            long[] ids = i.ids();
+            IdChecks.assertRising(i.generator().layout(), i.generator().toString(), ids);
+            all.put(i.generator().toString(), ids);
+        }
+        IdChecks.assertNoIdRepeats(running.get(0).generator().layout(), all);
+    }
+}
