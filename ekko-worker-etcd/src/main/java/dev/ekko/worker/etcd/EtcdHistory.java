@@ -34,7 +34,11 @@ record EtcdHistory(long mark, String cluster, String generation, ClockReport rep
         return b.toString().getBytes(StandardCharsets.UTF_8);
     }
 
-    /** {@return the history a key holds, or null if it cannot be read (then it vouches for nothing)} */
+    /**
+     * {@return the history a key holds; null if not even its mark can be read (then it vouches for nothing)}. A history whose
+     * mark reads but whose other fields do not keeps the mark as a lower bound: it comes back with no cluster, generation or
+     * report, so it is never trusted as a mark, and never thrown away.
+     */
     static EtcdHistory decode(byte[] bytes) {
         Map<String, String> m = new LinkedHashMap<>();
         for (String line : new String(bytes, StandardCharsets.UTF_8).split("\n")) {
@@ -43,14 +47,19 @@ record EtcdHistory(long mark, String cluster, String generation, ClockReport rep
                 m.put(line.substring(0, eq), line.substring(eq + 1));
             }
         }
+        long mark;
         try {
-            long mark = Long.parseLong(m.get("mark"));
+            mark = Long.parseLong(m.get("mark"));
+        } catch (RuntimeException e) {
+            return null;
+        }
+        try {
             ClockReport report = m.containsKey("report.time") ? new ClockReport(Long.parseLong(m.get("report.time")),
                     Long.parseLong(m.get("report.reserved")), m.get("report.host"), Long.parseLong(m.get("report.pid")),
                     m.get("report.instance")) : null;
             return new EtcdHistory(mark, m.getOrDefault("cluster", ""), m.getOrDefault("generation", ""), report);
         } catch (RuntimeException e) {
-            return null;
+            return new EtcdHistory(mark, "", "", null); // damaged: the mark is still a lower bound
         }
     }
 }

@@ -71,8 +71,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private final Map<String, Held> held = new HashMap<>();
     private boolean closed;
 
-    /** An etcd lease and the watch of its key, per token. */
-    private record Held(long etcdLease, long baseMark, Watch.Watcher watcher) {
+    /** An etcd lease and the watch of its key, per token; {@code lost} once the watch saw the key go. */
+    private record Held(long etcdLease, long baseMark, Watch.Watcher watcher, java.util.concurrent.atomic.AtomicBoolean lost) {
     }
 
     EtcdWorkerAllocator(AllocatorContext context, EtcdSettings settings, Client client) {
@@ -118,6 +118,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     public synchronized WorkerLease acquire(Set<Integer> avoid) throws InterruptedException {
         String what = "acquiring a worker ID of idc=" + context.idc();
         checkOpen(what);
+        dropLost();
         long ttlSeconds = Math.max(2, (context.leaseTtl().toMillis() + 999) / 1000);
         long sentAt = context.clock().nanos();
         long etcdLease = call(what + " (granting an etcd lease)", () -> client.getLeaseClient().grant(ttlSeconds)).getID();
@@ -154,7 +155,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                             : Handover.atLeast(h.mark());
                     WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, WorkerLease.UNKNOWN_TIME,
                             h == null ? null : h.report());
-                    held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watch(lease)));
+                    java.util.concurrent.atomic.AtomicBoolean lostFlag = new java.util.concurrent.atomic.AtomicBoolean();
+                    held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(),
+                            watch(lease, r.getHeader().getRevision() + 1, lostFlag), lostFlag));
                     ok = true;
                     LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", "
                             + handover);
@@ -184,6 +187,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         try {
             call(what, () -> client.getLeaseClient().keepAliveOnce(h.etcdLease()), true);
         } catch (LeaseNotFound e) {
+            forget(lease.token());
             throw lost(lease, "its etcd lease expired (no renewal within " + lease.ttl().toMillis() + " ms)");
         }
         for (int attempt = 0; attempt < 8; attempt++) {
@@ -204,6 +208,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             }
             GetResponse mine = call(what, () -> client.getKVClient().get(leaseKey(w)));
             if (mine.getKvs().isEmpty() || !mine.getKvs().get(0).getValue().equals(leaseValue(lease.token()))) {
+                forget(lease.token());
                 throw lost(lease, mine.getKvs().isEmpty() ? "its key was deleted" : "its key now holds another holder's token");
             }
             // the history changed between the read and the write (a restore, or an operator): read it again
@@ -458,15 +463,19 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     // ---------------------------------------------------------------- the watch
 
-    /** Watches the lease key: deleted, or holding another token, tells the generator at once. */
-    private Watch.Watcher watch(WorkerLease lease) {
+    /**
+     * Watches the lease key from the revision after the claim (so a change between the claim and the watch is seen too):
+     * deleted, or holding another token, tells the generator at once, and marks the lease lost here (its watch and etcd
+     * lease are given up at the next acquire: this runs on jetcd's thread and takes no lock of the allocator).
+     */
+    private Watch.Watcher watch(WorkerLease lease, long fromRevision, java.util.concurrent.atomic.AtomicBoolean lostFlag) {
         ByteSequence key = leaseKey(lease.workerId());
         ByteSequence ours = leaseValue(lease.token());
-        return client.getWatchClient().watch(key, WatchOption.DEFAULT, Watch.listener(response -> {
+        return client.getWatchClient().watch(key, WatchOption.builder().withRevision(fromRevision).build(), Watch.listener(response -> {
             for (WatchEvent e : response.getEvents()) {
                 boolean deleted = e.getEventType() == WatchEvent.EventType.DELETE;
                 boolean replaced = e.getEventType() == WatchEvent.EventType.PUT && !e.getKeyValue().getValue().equals(ours);
-                if (deleted || replaced) {
+                if ((deleted || replaced) && lostFlag.compareAndSet(false, true)) {
                     context.leaseListener().leaseLost(lease, "lease of idc=" + context.idc() + " worker=" + lease.workerId() + " at "
                             + settings.where() + " is gone: a watch saw its key " + (deleted ? "deleted (expired, revoked or removed by"
                             + " hand)" : "taken over by another holder"));
@@ -557,6 +566,24 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             }
         }
         return String.join(": ", parts);
+    }
+
+    /** Gives up a lost lease: closes its watch and revokes its etcd lease (it may already be gone). */
+    private void forget(String token) {
+        Held h = held.remove(token);
+        if (h != null) {
+            h.watcher().close();
+            revokeQuietly(h.etcdLease());
+        }
+    }
+
+    /** Gives up every lease whose watch saw its key go. */
+    private void dropLost() {
+        for (String token : new ArrayList<>(held.keySet())) {
+            if (held.get(token).lost().get()) {
+                forget(token);
+            }
+        }
     }
 
     private void revokeQuietly(long etcdLease) {
