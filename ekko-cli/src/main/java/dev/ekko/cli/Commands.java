@@ -78,7 +78,7 @@ final class Commands {
         String worker;
 
         @Option(names = "--allocator", paramLabel = "NAME",
-                description = "ekko.worker.allocator: host-local (default), manual, or a back end: redis")
+                description = "ekko.worker.allocator: host-local (default), manual, or a back end: redis, mysql, etcd")
         String allocator;
 
         @Option(names = "--state-dir", paramLabel = "DIR", description = "ekko.state.dir: where state files live")
