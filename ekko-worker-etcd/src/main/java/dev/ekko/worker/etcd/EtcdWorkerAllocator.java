@@ -71,8 +71,29 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private final Map<String, Held> held = new HashMap<>();
     private boolean closed;
 
-    /** An etcd lease and the watch of its key, per token; {@code lost} once the watch saw the key go. */
-    private record Held(long etcdLease, long baseMark, Watch.Watcher watcher, java.util.concurrent.atomic.AtomicBoolean lost) {
+    /**
+     * An etcd lease and the watch of its key, per token: {@code lost} once the watch saw the key go, {@code retired} once this
+     * allocator gave the lease up (its watch is closed on purpose, not rebuilt).
+     */
+    private record Held(long etcdLease, long baseMark, Watching watching) {
+        java.util.concurrent.atomic.AtomicBoolean lost() {
+            return watching.lost;
+        }
+
+        void stopWatching() {
+            watching.retired.set(true);
+            Watch.Watcher w = watching.watcher.get();
+            if (w != null) {
+                w.close();
+            }
+        }
+    }
+
+    /** The watch of one lease key: its current watcher (replaced when jetcd gives one up), and two flags. */
+    private static final class Watching {
+        final java.util.concurrent.atomic.AtomicReference<Watch.Watcher> watcher = new java.util.concurrent.atomic.AtomicReference<>();
+        final java.util.concurrent.atomic.AtomicBoolean lost = new java.util.concurrent.atomic.AtomicBoolean();
+        final java.util.concurrent.atomic.AtomicBoolean retired = new java.util.concurrent.atomic.AtomicBoolean();
     }
 
     EtcdWorkerAllocator(AllocatorContext context, EtcdSettings settings, Client client) {
@@ -155,9 +176,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                             : Handover.atLeast(h.mark());
                     WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, WorkerLease.UNKNOWN_TIME,
                             h == null ? null : h.report());
-                    java.util.concurrent.atomic.AtomicBoolean lostFlag = new java.util.concurrent.atomic.AtomicBoolean();
-                    held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(),
-                            watch(lease, r.getHeader().getRevision() + 1, lostFlag), lostFlag));
+                    Watching watching = new Watching();
+                    watch(lease, r.getHeader().getRevision() + 1, watching);
+                    held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching));
                     ok = true;
                     LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", "
                             + handover);
@@ -224,7 +245,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         if (h == null || closed) {
             return;
         }
-        h.watcher().close();
+        h.stopWatching();
         try {
             GetResponse got = call(what, () -> client.getKVClient().get(historyKey(w)));
             String cluster = Long.toHexString(got.getHeader().getClusterId());
@@ -249,7 +270,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             return;
         }
         closed = true;
-        held.values().forEach(h -> h.watcher().close());
+        held.values().forEach(Held::stopWatching);
         held.clear();
         client.close();
     }
@@ -464,25 +485,74 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     // ---------------------------------------------------------------- the watch
 
     /**
-     * Watches the lease key from the revision after the claim (so a change between the claim and the watch is seen too):
-     * deleted, or holding another token, tells the generator at once, and marks the lease lost here (its watch and etcd
-     * lease are given up at the next acquire: this runs on jetcd's thread and takes no lock of the allocator).
+     * Watches the lease key from {@code fromRevision} (the revision after the claim, so a change between the claim and the
+     * watch is seen too): deleted, or holding another token, tells the generator at once and marks the lease lost (its watch
+     * and etcd lease are given up at the next acquire: this runs on jetcd's thread and takes no lock of the allocator). When
+     * jetcd gives a watch up for good (it cannot resume past a compaction: "required revision has been compacted"), the key is
+     * read again and watched anew from that read, without blocking jetcd's thread.
      */
-    private Watch.Watcher watch(WorkerLease lease, long fromRevision, java.util.concurrent.atomic.AtomicBoolean lostFlag) {
+    private void watch(WorkerLease lease, long fromRevision, Watching watching) {
+        if (watching.retired.get() || watching.lost.get() || closed) {
+            return;
+        }
         ByteSequence key = leaseKey(lease.workerId());
         ByteSequence ours = leaseValue(lease.token());
-        return client.getWatchClient().watch(key, WatchOption.builder().withRevision(fromRevision).build(), Watch.listener(response -> {
-            for (WatchEvent e : response.getEvents()) {
-                boolean deleted = e.getEventType() == WatchEvent.EventType.DELETE;
-                boolean replaced = e.getEventType() == WatchEvent.EventType.PUT && !e.getKeyValue().getValue().equals(ours);
-                if ((deleted || replaced) && lostFlag.compareAndSet(false, true)) {
-                    context.leaseListener().leaseLost(lease, "lease of idc=" + context.idc() + " worker=" + lease.workerId() + " at "
-                            + settings.where() + " is gone: a watch saw its key " + (deleted ? "deleted (expired, revoked or removed by"
-                            + " hand)" : "taken over by another holder"));
+        Watch.Watcher w;
+        try {
+            w = client.getWatchClient().watch(key, WatchOption.builder().withRevision(fromRevision).build(), Watch.listener(response -> {
+                for (WatchEvent e : response.getEvents()) {
+                    boolean deleted = e.getEventType() == WatchEvent.EventType.DELETE;
+                    boolean replaced = e.getEventType() == WatchEvent.EventType.PUT && !e.getKeyValue().getValue().equals(ours);
+                    if (deleted || replaced) {
+                        reportLost(lease, watching, deleted ? "deleted (expired, revoked or removed by hand)" : "taken over by another"
+                                + " holder");
+                    }
                 }
+            }, error -> {
+                LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": watch of worker=" + lease.workerId() + " interrupted ("
+                        + error.getMessage() + "); renewals still check the lease");
+                if (String.valueOf(error.getMessage()).contains("compacted")) {
+                    rewatch(lease, watching);
+                }
+            }));
+        } catch (RuntimeException e) {
+            LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": cannot watch worker=" + lease.workerId() + " (" + e.getMessage()
+                    + "); renewals still check the lease");
+            return;
+        }
+        Watch.Watcher before = watching.watcher.getAndSet(w);
+        if (before != null) {
+            before.close();
+        }
+        if (watching.retired.get()) {
+            w.close(); // given up meanwhile
+        }
+    }
+
+    /** Reads the lease key again and watches it from there; reports the loss if it is gone or another's. */
+    private void rewatch(WorkerLease lease, Watching watching) {
+        if (watching.retired.get() || watching.lost.get() || closed) {
+            return;
+        }
+        ByteSequence ours = leaseValue(lease.token());
+        client.getKVClient().get(leaseKey(lease.workerId())).whenComplete((got, error) -> {
+            if (error != null) {
+                LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": cannot watch worker=" + lease.workerId() + " again ("
+                        + error.getMessage() + "); renewals still check the lease");
+            } else if (got.getKvs().isEmpty() || !got.getKvs().get(0).getValue().equals(ours)) {
+                reportLost(lease, watching, got.getKvs().isEmpty() ? "deleted (expired, revoked or removed by hand)"
+                        : "taken over by another holder");
+            } else {
+                watch(lease, got.getHeader().getRevision() + 1, watching);
             }
-        }, error -> LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": watch of worker=" + lease.workerId() + " interrupted ("
-                + error.getMessage() + "); renewals still check the lease")));
+        });
+    }
+
+    private void reportLost(WorkerLease lease, Watching watching, String how) {
+        if (!watching.retired.get() && watching.lost.compareAndSet(false, true)) {
+            context.leaseListener().leaseLost(lease, "lease of idc=" + context.idc() + " worker=" + lease.workerId() + " at "
+                    + settings.where() + " is gone: a watch saw its key " + how);
+        }
     }
 
     // ---------------------------------------------------------------- talking to etcd
@@ -572,7 +642,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private void forget(String token) {
         Held h = held.remove(token);
         if (h != null) {
-            h.watcher().close();
+            h.stopWatching();
             revokeQuietly(h.etcdLease());
         }
     }
