@@ -4,6 +4,7 @@ import dev.ekko.DecodedId;
 import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
 import dev.ekko.Layout;
+import dev.ekko.worker.etcd.EtcdAllocators;
 import dev.ekko.worker.mysql.MysqlAllocators;
 import dev.ekko.worker.mysql.NewGeneration;
 import java.io.PrintStream;
@@ -145,7 +146,7 @@ final class Commands {
     }
 
     @Command(name = "ekko", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-            subcommands = {Next.class, Decode.class, LayoutCommand.class, MysqlCommand.class, Help.class},
+            subcommands = {Next.class, Decode.class, LayoutCommand.class, MysqlCommand.class, EtcdCommand.class, Help.class},
             synopsisSubcommandLabel = "COMMAND",
             description = {"Unique, roughly time-ordered 64-bit IDs: issue them, decode them, show the layout.",
                 "Options may come before or after the command; --opt=value and -- work as usual."},
@@ -444,27 +445,81 @@ final class Commands {
         public Integer call() {
             Root root = parent.root;
             root.configureLogging(false);
-            Map<String, String> settings = new HashMap<>();
-            root.env.forEach((name, value) -> {
-                if (name.startsWith("EKKO_MYSQL_")) {
-                    settings.put(name.toLowerCase(Locale.ROOT).replace('_', '.'), value);
-                }
-            });
-            System.getProperties().forEach((k, v) -> {
-                if (k instanceof String key && key.startsWith(PREFIX)) {
-                    settings.put(key, (String) v);
-                }
-            });
-            for (String kv : set) {
-                int eq = kv.indexOf('=');
-                if (eq <= 0 || !kv.startsWith(PREFIX)) {
-                    throw new Main.UsageError("invalid value for option --set: must be KEY=VALUE with a key starting " + PREFIX
-                            + ", e.g. ekko.mysql.table=ids: " + (kv.startsWith(PREFIX) ? kv : kv.replaceFirst("=.*", "=...")));
-                }
-                settings.put(kv.substring(0, eq), kv.substring(eq + 1));
-            }
-            NewGeneration done = MysqlAllocators.startNewGeneration(settings);
+            NewGeneration done = MysqlAllocators.startNewGeneration(backEndSettings(root, PREFIX, "ekko.mysql.table=ids", set));
             root.out.println(done);
+            checkOutput(root.out);
+            return Main.OK;
+        }
+    }
+
+    /**
+     * The settings of one back end for a maintenance command: {@code EKKO_<BACKEND>_*} variables, then {@code -D} system
+     * properties, then {@code --set} options (which win), keeping only keys under {@code prefix}.
+     */
+    static Map<String, String> backEndSettings(Root root, String prefix, String example, List<String> set) {
+        Map<String, String> settings = new HashMap<>();
+        String envPrefix = prefix.toUpperCase(Locale.ROOT).replace('.', '_');
+        root.env.forEach((name, value) -> {
+            if (name.startsWith(envPrefix)) {
+                settings.put(name.toLowerCase(Locale.ROOT).replace('_', '.'), value);
+            }
+        });
+        System.getProperties().forEach((k, v) -> {
+            if (k instanceof String key && key.startsWith(prefix)) {
+                settings.put(key, (String) v);
+            }
+        });
+        for (String kv : set) {
+            int eq = kv.indexOf('=');
+            if (eq <= 0 || !kv.startsWith(prefix)) {
+                throw new Main.UsageError("invalid value for option --set: must be KEY=VALUE with a key starting " + prefix
+                        + ", e.g. " + example + ": " + (kv.startsWith(prefix) ? kv : kv.replaceFirst("=.*", "=...")));
+            }
+            settings.put(kv.substring(0, eq), kv.substring(eq + 1));
+        }
+        return settings;
+    }
+
+    @Command(name = "etcd", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+            subcommands = {EtcdNewGeneration.class}, synopsisSubcommandLabel = "COMMAND",
+            description = "Maintenance of the etcd back end's keys (docs/etcd.md): new-generation.")
+    static final class EtcdCommand implements Callable<Integer> {
+        @ParentCommand
+        Root root;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            PrintWriter e = spec.commandLine().getErr();
+            e.println("ekko: etcd needs a command (commands: " + String.join(", ", spec.subcommands().keySet()) + ")");
+            spec.commandLine().usage(e);
+            return Main.USAGE;
+        }
+    }
+
+    @Command(name = "new-generation", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+            description = {"Start a new generation in the etcd back end's namespace: the step after etcd was restored from a snapshot"
+                + " with its old cluster token (docs/etcd.md). Every mark written before becomes a lower bound, so each worker ID's"
+                + " next holder waits one lease TTL plus the tolerated skew once; live holders carry on.",
+                "Reads ekko.etcd.endpoints, ekko.etcd.namespace, ekko.etcd.user, ekko.etcd.password, ekko.etcd.timeout and"
+                + " ekko.etcd.tls.ca from EKKO_ETCD_* variables, -Dekko.etcd.* system properties and --set (which wins). Prefer"
+                + " EKKO_ETCD_PASSWORD to --set for the password: a command line is visible to every user of the host."})
+    static final class EtcdNewGeneration implements Callable<Integer> {
+        private static final String PREFIX = "ekko.etcd.";
+
+        @ParentCommand
+        EtcdCommand parent;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "an ekko.etcd.* setting, e.g. --set ekko.etcd.namespace=ids (repeatable)")
+        List<String> set = new ArrayList<>();
+
+        @Override
+        public Integer call() throws InterruptedException {
+            Root root = parent.root;
+            root.configureLogging(false);
+            root.out.println(EtcdAllocators.startNewGeneration(backEndSettings(root, PREFIX, "ekko.etcd.namespace=ids", set)));
             checkOutput(root.out);
             return Main.OK;
         }

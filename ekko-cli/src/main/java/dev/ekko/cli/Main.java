@@ -21,8 +21,8 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
- * The {@code ekko} command: {@code next}, {@code decode}, {@code layout}, {@code mysql new-generation}, {@code help},
- * {@code completion}.
+ * The {@code ekko} command: {@code next}, {@code decode}, {@code layout}, {@code mysql new-generation},
+ * {@code etcd new-generation}, {@code help}, {@code completion}.
  * Settings come from {@code EKKO_*} variables, then {@code -Dekko.*} system properties, then options, which win;
  * {@code decode} and {@code layout} read only the layout settings.
  *

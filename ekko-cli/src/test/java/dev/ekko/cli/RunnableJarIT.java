@@ -155,4 +155,22 @@ class RunnableJarIT {
                     + " ekko.mysql.table=ids: ekko.idc=...\n", stderr);
         }
     }
+
+    /** {@code ekko etcd new-generation} against the test command's etcd: it says what it did; the password never shows. */
+    @Test
+    void anEtcdNewGeneration() throws Exception {
+        String namespace = TestServers.etcdKeyPrefix(RunnableJarIT.class) + "gen";
+        Map<String, String> env = new HashMap<>();
+        env.put("EKKO_ETCD_ENDPOINTS", String.join(",", TestServers.etcdEndpoints()));
+        env.put("EKKO_ETCD_NAMESPACE", namespace);
+        assertEquals(0, run(env, "etcd", "new-generation"), stderr);
+        assertTrue(stdout.matches("started generation [0-9a-f]{32} at etcd .* namespace " + java.util.regex.Pattern.quote(namespace)
+                + " \\(was none\\): every mark of the namespace is a lower bound from now on.*\n"), stdout);
+        assertEquals(0, run(env, "etcd", "new-generation"), stderr);
+        assertTrue(stdout.matches("started generation [0-9a-f]{32} at etcd .* \\(was [0-9a-f]{32}\\): .*\n"), stdout);
+        env.put("EKKO_ETCD_ENDPOINTS", "http://127.0.0.1:1");
+        env.put("EKKO_ETCD_TIMEOUT", "500ms");
+        assertEquals(1, run(env, "etcd", "new-generation"));
+        assertTrue(stderr.contains("ekko: cannot reach etcd at etcd http://127.0.0.1:1 namespace "), stderr);
+    }
 }

@@ -145,18 +145,21 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         long etcdLease = call(what + " (granting an etcd lease)", () -> client.getLeaseClient().grant(ttlSeconds)).getID();
         boolean ok = false;
         try {
-            String generation = generation(what);
             checkFleetSettings(what);
             String token = HexFormat.of().formatHex(randomBytes());
             for (int round = 0; round < ROUNDS; round++) {
+                String generation = generation(what);
                 State state = read(what);
                 List<Integer> candidates = candidates(state, avoid);
                 if (candidates.isEmpty()) {
                     throw exhausted(state, avoid);
                 }
                 for (int w : candidates.subList(0, Math.min(CLAIMS_PER_ROUND, candidates.size()))) {
+                    // The generation is compared in the claim itself: a new generation written after it was read makes the
+                    // claim fail (and the next round read it), so no claim that succeeds after it trusts an older mark.
                     TxnResponse r = call(what, () -> client.getKVClient().txn()
-                            .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
+                            .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
+                                    new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.value(bytes(generation))))
                             .Then(Op.put(leaseKey(w), leaseValue(token), PutOption.builder().withLeaseId(etcdLease).build()),
                                     Op.put(instanceKey(), bytes(Integer.toString(w)), PutOption.DEFAULT),
                                     Op.get(historyKey(w), GetOption.DEFAULT))
@@ -221,7 +224,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             EtcdHistory next = new EtcdHistory(mark, cluster, generation, report);
             TxnResponse r = call(what, () -> client.getKVClient().txn()
                     .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))),
-                            new Cmp(historyKey(w), Cmp.Op.EQUAL, CmpTarget.modRevision(modRevision)))
+                            new Cmp(historyKey(w), Cmp.Op.EQUAL, CmpTarget.modRevision(modRevision)),
+                            new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.value(bytes(generation))))
                     .Then(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT))
                     .commit());
             if (r.isSucceeded()) {
@@ -232,7 +236,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 forget(lease.token());
                 throw lost(lease, mine.getKvs().isEmpty() ? "its key was deleted" : "its key now holds another holder's token");
             }
-            // the history changed between the read and the write (a restore, or an operator): read it again
+            // the history or the generation changed between the read and the write: read them again
         }
         throw new EkkoException("gave up " + what + " at " + settings.where() + ": its history key kept changing");
     }
@@ -273,6 +277,21 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         held.values().forEach(Held::stopWatching);
         held.clear();
         client.close();
+    }
+
+    /**
+     * Writes a new random generation for the namespace, so that every mark written before is a lower bound from now on
+     * (see {@link EtcdAllocators#startNewGeneration}).
+     *
+     * @return the generation before (null if none) and the new one
+     */
+    synchronized String[] startNewGeneration() throws InterruptedException {
+        String what = "starting a new generation";
+        checkOpen(what);
+        String next = HexFormat.of().formatHex(randomBytes());
+        io.etcd.jetcd.kv.PutResponse r = call(what, () -> client.getKVClient().put(generationKey(), bytes(next),
+                PutOption.builder().withPrevKV().build()));
+        return new String[] {r.hasPrevKv() ? r.getPrevKv().getValue().toString(StandardCharsets.UTF_8) : null, next};
     }
 
     @Override
