@@ -215,11 +215,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             throw lost(lease, "its etcd lease expired (no renewal within " + lease.ttl().toMillis() + " ms)");
         }
         for (int attempt = 0; attempt < 8; attempt++) {
-            GetResponse got = call(what, () -> client.getKVClient().get(historyKey(w)));
-            EtcdHistory old = got.getKvs().isEmpty() ? null : EtcdHistory.decode(got.getKvs().get(0).getValue().getBytes());
-            long modRevision = got.getKvs().isEmpty() ? 0 : got.getKvs().get(0).getModRevision();
-            String cluster = Long.toHexString(got.getHeader().getClusterId());
-            String generation = generation(what);
+            Read got = readGeneration(what, historyKey(w));
+            EtcdHistory old = got.other() == null ? null : EtcdHistory.decode(got.other().getValue().getBytes());
+            long modRevision = got.other() == null ? 0 : got.other().getModRevision();
+            String cluster = got.cluster();
+            String generation = got.generation();
             long mark = Math.max(old == null ? Long.MIN_VALUE : old.mark(), report.reservedUntilMillis());
             EtcdHistory next = new EtcdHistory(mark, cluster, generation, report);
             TxnResponse r = call(what, () -> client.getKVClient().txn()
@@ -251,11 +251,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         }
         h.stopWatching();
         try {
-            GetResponse got = call(what, () -> client.getKVClient().get(historyKey(w)));
-            String cluster = Long.toHexString(got.getHeader().getClusterId());
-            String generation = generation(what);
+            Read got = readGeneration(what, null);
             long mark = Math.max(h.baseMark(), finalReport.reservedUntilMillis());
-            EtcdHistory next = new EtcdHistory(mark, cluster, generation, finalReport);
+            EtcdHistory next = new EtcdHistory(mark, got.cluster(), got.generation(), finalReport);
             TxnResponse r = call(what, () -> client.getKVClient().txn()
                     .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))))
                     .Then(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT),
@@ -482,23 +480,44 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         return m;
     }
 
+    /** What one read of the namespace's generation found: the generation, the cluster ID, and one more key's value or null. */
+    private record Read(String generation, String cluster, KeyValue other) {
+    }
+
     /** The namespace's generation, written once (a random token) if missing. */
     private String generation(String what) throws InterruptedException {
+        return readGeneration(what, null).generation();
+    }
+
+    /**
+     * Reads the namespace's generation (writing a random one if it is missing) and, in the same transaction and revision,
+     * {@code other} (if not null), and the cluster ID from the reply: one round trip for what renew and release need.
+     */
+    private Read readGeneration(String what, ByteSequence other) throws InterruptedException {
         String fresh = HexFormat.of().formatHex(randomBytes());
+        List<Op> then = new ArrayList<>(List.of(Op.put(generationKey(), bytes(fresh), PutOption.DEFAULT)));
+        List<Op> otherwise = new ArrayList<>(List.of(Op.get(generationKey(), GetOption.DEFAULT)));
+        if (other != null) {
+            then.add(Op.get(other, GetOption.DEFAULT));
+            otherwise.add(Op.get(other, GetOption.DEFAULT));
+        }
         TxnResponse r = call(what, () -> client.getKVClient().txn()
                 .If(new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
-                .Then(Op.put(generationKey(), bytes(fresh), PutOption.DEFAULT))
-                .Else(Op.get(generationKey(), GetOption.DEFAULT))
+                .Then(then.toArray(new Op[0]))
+                .Else(otherwise.toArray(new Op[0]))
                 .commit());
-        if (r.isSucceeded()) {
-            return fresh;
-        }
+        String generation = fresh; // written now; or deleted in between, and a compare on it fails until the next read writes it
+        KeyValue otherValue = null;
         for (GetResponse g : r.getGetResponses()) {
             for (KeyValue kv : g.getKvs()) {
-                return kv.getValue().toString(StandardCharsets.UTF_8);
+                if (kv.getKey().equals(generationKey())) {
+                    generation = kv.getValue().toString(StandardCharsets.UTF_8);
+                } else {
+                    otherValue = kv;
+                }
             }
         }
-        return fresh; // deleted in between: the next call writes it
+        return new Read(generation, Long.toHexString(r.getHeader().getClusterId()), otherValue);
     }
 
     // ---------------------------------------------------------------- the watch
