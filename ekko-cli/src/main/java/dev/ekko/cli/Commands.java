@@ -187,10 +187,7 @@ final class Commands {
 
         @Override
         public Integer call() {
-            PrintWriter e = spec.commandLine().getErr();
-            e.println("ekko: a command is needed (commands: " + String.join(", ", spec.subcommands().keySet()) + ")");
-            spec.commandLine().usage(e);
-            return Main.USAGE;
+            return needsCommand(spec, "a command is needed");
         }
 
         /** The layout from the layout settings only: EKKO_* variables, -D system properties, then options. */
@@ -267,6 +264,14 @@ final class Commands {
             }
             return "DEBUG";
         }
+    }
+
+    /** A command that only groups others was run alone: says so, names them, prints its usage; exit status 2. */
+    static int needsCommand(CommandSpec spec, String what) {
+        PrintWriter e = spec.commandLine().getErr();
+        e.println("ekko: " + what + " (commands: " + String.join(", ", spec.subcommands().keySet()) + ")");
+        spec.commandLine().usage(e);
+        return Main.USAGE;
     }
 
     static void checkOutput(PrintStream out) {
@@ -418,10 +423,7 @@ final class Commands {
 
         @Override
         public Integer call() {
-            PrintWriter e = spec.commandLine().getErr();
-            e.println("ekko: mysql needs a command (commands: " + String.join(", ", spec.subcommands().keySet()) + ")");
-            spec.commandLine().usage(e);
-            return Main.USAGE;
+            return needsCommand(spec, "mysql needs a command");
         }
     }
 
@@ -492,10 +494,7 @@ final class Commands {
 
         @Override
         public Integer call() {
-            PrintWriter e = spec.commandLine().getErr();
-            e.println("ekko: etcd needs a command (commands: " + String.join(", ", spec.subcommands().keySet()) + ")");
-            spec.commandLine().usage(e);
-            return Main.USAGE;
+            return needsCommand(spec, "etcd needs a command");
         }
     }
 

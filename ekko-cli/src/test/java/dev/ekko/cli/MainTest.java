@@ -140,6 +140,10 @@ class MainTest {
         assertEquals(2, next("next", "--allocator", "zookeeper"));
         assertEquals("ekko: no worker allocator named \"zookeeper\" (ekko.worker.allocator); found: etcd, host-local, manual, mysql, redis;"
                 + " to use it, add an artifact that provides it to the class path\n", err);
+        assertEquals(2, run("mysql"));
+        assertTrue(err.startsWith("ekko: mysql needs a command (commands: new-generation)\nUsage: ekko mysql "), err);
+        assertEquals(2, run("etcd"));
+        assertTrue(err.startsWith("ekko: etcd needs a command (commands: new-generation)\nUsage: ekko etcd "), err);
         assertEquals(2, run("help", "nxt"));
         assertEquals("ekko: unknown command: nxt (commands: next, decode, layout, mysql, etcd, help, completion)\n", err);
     }
