@@ -132,4 +132,48 @@ public final class Issuer {
             Thread.sleep(10);
         }
     }
+
+    /**
+     * Waits until each issuer has issued more than {@code more} IDs beyond its count now.
+     *
+     * @param what what is awaited, for the failure message
+     * @param issuers the issuers
+     * @param more how many more IDs each must issue
+     * @param within how long to wait at most
+     * @throws AssertionError if they do not within {@code within}
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public static void awaitEachIssuesMore(String what, java.util.List<Issuer> issuers, int more, Duration within)
+            throws InterruptedException {
+        int[] counts = issuers.stream().mapToInt(Issuer::count).toArray();
+        await(what, within, () -> {
+            for (int k = 0; k < issuers.size(); k++) {
+                if (issuers.get(k).count() <= counts[k] + more) {
+                    return false;
+                }
+            }
+            return true;
+        });
+    }
+
+    /**
+     * Stops every issuer and checks what they issued: nothing thrown but {@link dev.ekko.LeaseLostException}, each one's
+     * IDs rising, no ID issued twice across them ({@link IdChecks}).
+     *
+     * @param issuers the issuers, at least one
+     * @throws AssertionError naming the first issuer or ID that breaks a check
+     * @throws InterruptedException if interrupted while waiting for an issuer to stop
+     */
+    public static void stopAllAndCheck(java.util.List<Issuer> issuers) throws InterruptedException {
+        java.util.Map<String, long[]> all = new java.util.LinkedHashMap<>();
+        for (Issuer i : issuers) {
+            i.stop();
+            if (!i.unexpected().isEmpty()) {
+                throw new AssertionError(i.generator() + " threw something else than LeaseLostException: " + i.unexpected());
+            }
+            IdChecks.assertRising(i.generator().layout(), i.generator().toString(), i.ids());
+            all.put(i.generator().toString(), i.ids());
+        }
+        IdChecks.assertNoIdRepeats(issuers.get(0).generator().layout(), all);
+    }
 }

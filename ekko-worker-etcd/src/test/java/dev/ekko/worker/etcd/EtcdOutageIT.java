@@ -7,15 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ekko.IdGenerator;
-import dev.ekko.testkit.IdChecks;
 import dev.ekko.testkit.Issuer;
 import dev.ekko.testsupport.DisposableEtcd;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -81,49 +78,16 @@ class EtcdOutageIT {
             assertEquals(List.of(), i.unexpected(), name + " threw something else than LeaseLostException");
         }
 
-        int[] countsAtRestart = running.stream().mapToInt(Issuer::count).toArray();
         etcd.start();
         // etcd restores its leases with their full TTL when it starts again, so the old keys may stay one more TTL: the
         // generators acquire other worker IDs meanwhile, or their own once the old keys are gone.
-        Issuer.await("every generator acquires a worker ID again and issues", Duration.ofSeconds(20), () -> {
-            for (int k = 0; k < running.size(); k++) {
-                if (running.get(k).count() <= countsAtRestart[k] + 100) {
-                    return false;
-                }
-            }
-            return true;
-        });
-
-        Map<String, long[]> all = new LinkedHashMap<>();
-        for (Issuer i : running) {
-            i.stop();
-            assertEquals(List.of(), i.unexpected(), i.generator() + " threw something else than LeaseLostException");
-            long[] ids = i.ids();
-            IdChecks.assertRising(i.generator().layout(), i.generator().toString(), ids);
-            all.put(i.generator().toString(), ids);
-        }
-        IdChecks.assertNoIdRepeats(running.get(0).generator().layout(), all);
+        awaitMoreThenCheck(running, 100, Duration.ofSeconds(20));
     }
 
     /** Runs the generators until each issued {@code more} more IDs, then checks every ID: none twice, each issuer's rising. */
-    private static void awaitMoreThenCheck(List<Issuer> running, int more) throws Exception {
-        int[] counts = running.stream().mapToInt(Issuer::count).toArray();
-        Issuer.await("every generator issues " + more + " more", Duration.ofSeconds(30), () -> {
-            for (int k = 0; k < running.size(); k++) {
-                if (running.get(k).count() <= counts[k] + more) {
-                    return false;
-                }
-            }
-            return true;
-        });
-        Map<String, long[]> all = new LinkedHashMap<>();
-        for (Issuer i : running) {
-            i.stop();
-            assertEquals(List.of(), i.unexpected(), i.generator() + " threw something else than LeaseLostException");
-            IdChecks.assertRising(i.generator().layout(), i.generator().toString(), i.ids());
-            all.put(i.generator().toString(), i.ids());
-        }
-        IdChecks.assertNoIdRepeats(running.get(0).generator().layout(), all);
+    private static void awaitMoreThenCheck(List<Issuer> running, int more, Duration within) throws Exception {
+        Issuer.awaitEachIssuesMore("every generator issues " + more + " more", running, more, within);
+        Issuer.stopAllAndCheck(running);
     }
 
     /** etcd restarted with its data while generators run: they carry on, or lose and re-acquire; no ID repeats. */
@@ -133,7 +97,7 @@ class EtcdOutageIT {
         Issuer.await("every generator issues", Duration.ofSeconds(10), () -> running.stream().allMatch(i -> i.count() > 100));
         etcd.stop();
         etcd.start();
-        awaitMoreThenCheck(running, 1000);
+        awaitMoreThenCheck(running, 1000, Duration.ofSeconds(30));
     }
 
     /**
@@ -147,6 +111,6 @@ class EtcdOutageIT {
         Issuer.await("every generator issues", Duration.ofSeconds(10), () -> running.stream().allMatch(i -> i.count() > 100));
         etcd.restartEmpty();
         Issuer.await("every generator loses its lease", TTL.multipliedBy(3), () -> running.stream().allMatch(i -> i.firstLostNanos() != 0));
-        awaitMoreThenCheck(running, 1000);
+        awaitMoreThenCheck(running, 1000, Duration.ofSeconds(30));
     }
 }

@@ -12,7 +12,6 @@ import dev.ekko.spi.Handover;
 import dev.ekko.spi.LeaseListener;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerLease;
-import dev.ekko.testkit.IdChecks;
 import dev.ekko.testkit.Issuer;
 import dev.ekko.testsupport.DisposableEtcd;
 import dev.ekko.testsupport.TestServers;
@@ -26,9 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -260,23 +257,8 @@ class EtcdReviewIT {
             List<Issuer> running = List.of(issuer(etcd.endpoint(), "a"), issuer(etcd.endpoint(), "b"), issuer(etcd.endpoint(), "c"));
             Issuer.await("every generator issues", Duration.ofSeconds(10), () -> running.stream().allMatch(i -> i.count() > 100));
             etcd.restartEmpty();
-            int[] counts = running.stream().mapToInt(Issuer::count).toArray();
-            Issuer.await("every generator issues again", Duration.ofSeconds(20), () -> {
-                for (int k = 0; k < running.size(); k++) {
-                    if (running.get(k).count() <= counts[k] + 100) {
-                        return false;
-                    }
-                }
-                return true;
-            });
-            Map<String, long[]> all = new LinkedHashMap<>();
-            for (Issuer i : running) {
-                i.stop();
-                assertEquals(List.of(), i.unexpected(), i.generator() + " threw something else than LeaseLostException");
-                IdChecks.assertRising(i.generator().layout(), i.generator().toString(), i.ids());
-                all.put(i.generator().toString(), i.ids());
-            }
-            IdChecks.assertNoIdRepeats(running.get(0).generator().layout(), all);
+            Issuer.awaitEachIssuesMore("every generator issues again", running, 100, Duration.ofSeconds(20));
+            Issuer.stopAllAndCheck(running);
         }
     }
 
