@@ -44,7 +44,8 @@ class BomTest {
             managed.add(text(dep, "groupId") + ":" + text(dep, "artifactId") + ":" + text(dep, "version"));
         }
         assertEquals(List.of("dev.ekko:ekko-core:${project.version}", "dev.ekko:ekko-worker-redis:${project.version}",
-                "dev.ekko:ekko-worker-mysql:${project.version}", "dev.ekko:ekko-slf4j:${project.version}", "dev.ekko:ekko-testkit:${project.version}"), managed);
+                "dev.ekko:ekko-worker-mysql:${project.version}", "dev.ekko:ekko-worker-etcd:${project.version}",
+                "dev.ekko:ekko-slf4j:${project.version}", "dev.ekko:ekko-testkit:${project.version}"), managed);
     }
 
     @Test

@@ -272,8 +272,10 @@ public final class EkkoGenerator implements IdGenerator {
         long coordinator = acquired.coordinatorTimeMillis();
         long outside = outsideSkew(acquired, now);
         if (outside != 0) {
-            throw new ClockSkewException("refusing to start idc=" + idc + " worker=" + acquired.workerId() + ", local clock vs coordinator",
-                    now, coordinator, skew);
+            long age = acquired.coordinatorTimeMaxAgeMillis();
+            throw new ClockSkewException("refusing to start idc=" + idc + " worker=" + acquired.workerId() + ", local clock vs coordinator"
+                    + (age == 0 ? "" : " (a reference from reports up to " + age + " ms old, so a clock up to that much further ahead"
+                    + " of it is tolerated)"), now, coordinator, skew);
         }
         ClockReport last = acquired.previousReport();
         if (last != null) {
@@ -294,7 +296,8 @@ public final class EkkoGenerator implements IdGenerator {
      * How far the coordinator's clock at a request lies outside what the local clock allows: it was read between the
      * local send time and {@code now} (after the reply), so it must lie within [send - skew, now + skew]. The check is
      * fair to a slow round trip and exact for clocks that agree, so even {@code ekko.clock.max.skew=0} holds for a
-     * coordinator on the same host.
+     * coordinator on the same host. A reference that may be older than the request (built from other holders' reports,
+     * {@link WorkerLease#coordinatorTimeMaxAgeMillis()}) may lie that much earlier still.
      *
      * @return 0 when within (or the coordinator's clock is unknown); else coordinator minus the nearest allowed time
      */
@@ -304,7 +307,7 @@ public final class EkkoGenerator implements IdGenerator {
             return 0;
         }
         long skew = settings.maxSkew().toMillis();
-        long sentAt = now - Math.max(0, (clock.nanos() - l.grantedAtNanos()) / 1_000_000);
+        long sentAt = now - Math.max(0, (clock.nanos() - l.grantedAtNanos()) / 1_000_000) - l.coordinatorTimeMaxAgeMillis();
         if (coordinator < sentAt - skew) {
             return coordinator - (sentAt - skew);
         }
@@ -407,7 +410,8 @@ public final class EkkoGenerator implements IdGenerator {
      * <p>With a coordinator clock, the limit is also never past what a holder whose clock agrees with it could
      * reach before its fence: coordinator time + TTL - margin + max skew + max lead. That is at or below the floor a
      * successor without history waits for (given margin >= skew), so a clock that jumps ahead between two renewals
-     * cannot carry IDs past it. When the clocks disagree by more than the tolerated skew, the limit is not raised
+     * cannot carry IDs past it (a reference time that may be older than the request counts at its latest: time plus
+     * maximum age). When the clocks disagree by more than the tolerated skew, the limit is not raised
      * at all: callers get {@link ClockSkewException} once they reach it, until a renewal finds the clocks agreeing.
      */
     synchronized void renewAndReserve(Term t, long wantedOffset) throws InterruptedException {
@@ -435,7 +439,9 @@ public final class EkkoGenerator implements IdGenerator {
         long skew = settings.maxSkew().toMillis();
         long margin = settings.leaseMargin().toMillis();
         if (coordinator != WorkerLease.UNKNOWN_TIME && renewed.expires()) {
-            long cap = coordinator + renewed.ttl().toMillis() - margin + skew + maxLeadMillis;
+            // A reference that may be older than the request is taken at the latest time it may stand for, so the cap is not
+            // below the fence deadline (an older one would stop callers at the limit before the fence, with another error).
+            long cap = coordinator + renewed.coordinatorTimeMaxAgeMillis() + renewed.ttl().toMillis() - margin + skew + maxLeadMillis;
             limitOffset = Math.min(limitOffset, cap - layout.epochMillis());
         }
         if (outsideSkew(renewed, after) != 0) {

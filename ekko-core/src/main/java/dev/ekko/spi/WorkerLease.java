@@ -21,10 +21,11 @@ public final class WorkerLease {
     private final long grantedAtNanos;
     private final Handover handover;
     private final long coordinatorTimeMillis;
+    private final long coordinatorTimeMaxAgeMillis;
     private final ClockReport previousReport;
 
     /**
-     * Creates a lease.
+     * Creates a lease whose coordinator reads its own clock while it serves the request (or has none).
      *
      * @param workerId the worker ID held
      * @param token the secret that proves this holder at the coordinator; never logged
@@ -37,8 +38,31 @@ public final class WorkerLease {
      */
     public WorkerLease(int workerId, String token, Duration ttl, long grantedAtNanos, Handover handover,
             long coordinatorTimeMillis, ClockReport previousReport) {
+        this(workerId, token, ttl, grantedAtNanos, handover, coordinatorTimeMillis, 0, previousReport);
+    }
+
+    /**
+     * Creates a lease whose reference time may be older than the request: a coordinator with no clock of its own (etcd)
+     * passes a time built from other holders' reports, and says how old those reports may be.
+     *
+     * @param workerId the worker ID held
+     * @param token the secret that proves this holder at the coordinator; never logged
+     * @param ttl how long the lease lasts after {@code grantedAtNanos} unless renewed; {@link Duration#ZERO}
+     *     for a lease that never expires while the process lives (host-local and manual)
+     * @param grantedAtNanos the monotonic clock ({@code EkkoClock.nanos()}) read before the request was sent
+     * @param handover what is known of earlier holders (for a renewal, the same as the acquired lease's)
+     * @param coordinatorTimeMillis the reference time, Unix milliseconds, or {@link #UNKNOWN_TIME}
+     * @param coordinatorTimeMaxAgeMillis how long before the request was sent the reference time may have been read, at most
+     *     ({@code >= 0}; 0 for a clock read while the request was served)
+     * @param previousReport the last report stored for this worker ID before this lease, or null
+     */
+    public WorkerLease(int workerId, String token, Duration ttl, long grantedAtNanos, Handover handover,
+            long coordinatorTimeMillis, long coordinatorTimeMaxAgeMillis, ClockReport previousReport) {
         if (workerId < 0) {
             throw new IllegalArgumentException("must be >= 0: workerId=" + workerId);
+        }
+        if (coordinatorTimeMaxAgeMillis < 0) {
+            throw new IllegalArgumentException("must be >= 0: coordinatorTimeMaxAgeMillis=" + coordinatorTimeMaxAgeMillis);
         }
         this.workerId = workerId;
         this.token = Objects.requireNonNull(token, "token");
@@ -49,6 +73,7 @@ public final class WorkerLease {
         this.grantedAtNanos = grantedAtNanos;
         this.handover = Objects.requireNonNull(handover, "handover");
         this.coordinatorTimeMillis = coordinatorTimeMillis;
+        this.coordinatorTimeMaxAgeMillis = coordinatorTimeMillis == UNKNOWN_TIME ? 0 : coordinatorTimeMaxAgeMillis;
         this.previousReport = previousReport;
     }
 
@@ -60,7 +85,21 @@ public final class WorkerLease {
      * @return the renewed lease
      */
     public WorkerLease renewed(long renewedAtNanos, long coordinatorTimeMillis) {
-        return new WorkerLease(workerId, token, ttl, renewedAtNanos, handover, coordinatorTimeMillis, previousReport);
+        return renewed(renewedAtNanos, coordinatorTimeMillis, 0);
+    }
+
+    /**
+     * A renewal of this lease whose reference time may be older than the request (see
+     * {@link #coordinatorTimeMaxAgeMillis()}).
+     *
+     * @param renewedAtNanos the monotonic clock read before the renewal request was sent
+     * @param coordinatorTimeMillis the reference time, or {@link #UNKNOWN_TIME}
+     * @param coordinatorTimeMaxAgeMillis how long before the request was sent the reference time may have been read ({@code >= 0})
+     * @return the renewed lease
+     */
+    public WorkerLease renewed(long renewedAtNanos, long coordinatorTimeMillis, long coordinatorTimeMaxAgeMillis) {
+        return new WorkerLease(workerId, token, ttl, renewedAtNanos, handover, coordinatorTimeMillis, coordinatorTimeMaxAgeMillis,
+                previousReport);
     }
 
     /** {@return the worker ID held} */
@@ -96,6 +135,15 @@ public final class WorkerLease {
     /** {@return the coordinator's clock at the last request, Unix milliseconds, or {@link #UNKNOWN_TIME}} */
     public long coordinatorTimeMillis() {
         return coordinatorTimeMillis;
+    }
+
+    /**
+     * {@return how long before the request was sent {@link #coordinatorTimeMillis()} may have been read}: 0 for a coordinator
+     * that reads its own clock while serving the request, more for a reference built from earlier reports. The core's skew
+     * check tolerates a local clock that far ahead of the reference, on top of {@code ekko.clock.max.skew}.
+     */
+    public long coordinatorTimeMaxAgeMillis() {
+        return coordinatorTimeMaxAgeMillis;
     }
 
     /** {@return the last report stored for this worker ID before this lease was acquired, or null} */

@@ -14,8 +14,17 @@ import java.util.Map;
  * @param cluster the etcd cluster ID (hex) that stored it
  * @param generation the namespace's generation when it was stored
  * @param report the last clock report, or null
+ * @param writtenAt the writer's clock just before it sent the write, Unix ms, or {@link #NO_TIME}: a clock reading younger than
+ *     the report's (which is read before the renewal's other round trips), for other holders' reference time
  */
-record EtcdHistory(long mark, String cluster, String generation, ClockReport report) {
+record EtcdHistory(long mark, String cluster, String generation, ClockReport report, long writtenAt) {
+
+    static final long NO_TIME = Long.MIN_VALUE;
+
+    /** {@return the writer's clock when it wrote this, or when it made its report; {@link #NO_TIME} if neither is known} */
+    long clockReading() {
+        return writtenAt != NO_TIME ? writtenAt : report != null ? report.localTimeMillis() : NO_TIME;
+    }
 
     byte[] encode() {
         Map<String, String> m = new LinkedHashMap<>();
@@ -28,6 +37,9 @@ record EtcdHistory(long mark, String cluster, String generation, ClockReport rep
             m.put("report.host", report.host());
             m.put("report.pid", Long.toString(report.pid()));
             m.put("report.instance", report.instance());
+        }
+        if (writtenAt != NO_TIME) {
+            m.put("written.at", Long.toString(writtenAt));
         }
         StringBuilder b = new StringBuilder();
         m.forEach((k, v) -> b.append(k).append('=').append(v.replace('\n', ' ')).append('\n'));
@@ -57,9 +69,10 @@ record EtcdHistory(long mark, String cluster, String generation, ClockReport rep
             ClockReport report = m.containsKey("report.time") ? new ClockReport(Long.parseLong(m.get("report.time")),
                     Long.parseLong(m.get("report.reserved")), m.get("report.host"), Long.parseLong(m.get("report.pid")),
                     m.get("report.instance")) : null;
-            return new EtcdHistory(mark, m.getOrDefault("cluster", ""), m.getOrDefault("generation", ""), report);
+            long at = m.containsKey("written.at") ? Long.parseLong(m.get("written.at")) : NO_TIME;
+            return new EtcdHistory(mark, m.getOrDefault("cluster", ""), m.getOrDefault("generation", ""), report, at);
         } catch (RuntimeException e) {
-            return new EtcdHistory(mark, "", "", null); // damaged: the mark is still a lower bound
+            return new EtcdHistory(mark, "", "", null, NO_TIME); // damaged: the mark is still a lower bound
         }
     }
 }

@@ -51,8 +51,11 @@ import java.util.function.Supplier;
  * in a transaction that compares the lease key's value (the token) and the history's mod revision; it never re-creates the
  * lease key. A watch on the lease key tells the generator at once when the key is deleted or replaced.
  *
- * <p>etcd has no clock to ask: the leases carry {@link WorkerLease#UNKNOWN_TIME}, and the core's skew checks against a
- * coordinator do not run (docs/etcd.md).
+ * <p>etcd has no clock to ask. The reference time of a lease is the median of the other holders' recent clock reports (their
+ * history keys): at acquire, those of holders whose lease key is live (up to one lease TTL old); at each renewal, those
+ * written since this holder's previous renewal (read in the renewal's own transaction, filtered by mod revision), so their
+ * age is at most the time since then. With none, the lease carries {@link WorkerLease#UNKNOWN_TIME} and no check runs
+ * (docs/etcd.md).
  */
 final class EtcdWorkerAllocator implements WorkerAllocator {
 
@@ -60,6 +63,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private static final SecureRandom RANDOM = new SecureRandom();
     /** How far a current-generation mark may be ahead of this host's clock to count as safe to start on now. */
     static final long SAFE_MARK_SLACK_MILLIS = 1000;
+    /** The most reports a renewal reads for its reference time. */
+    static final int REFERENCE_REPORTS = 64;
     /** Candidates tried in one acquire before the keys are read again. */
     static final int CLAIMS_PER_ROUND = 16;
     static final int ROUNDS = 4;
@@ -73,9 +78,15 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     /**
      * An etcd lease and the watch of its key, per token: {@code lost} once the watch saw the key go, {@code retired} once this
-     * allocator gave the lease up (its watch is closed on purpose, not rebuilt).
+     * allocator gave the lease up (its watch is closed on purpose, not rebuilt). {@code revision} is that of the last claim or
+     * renewal that succeeded, and {@code sentAtNanos} the clock before it was sent: reports written after that revision are at
+     * most that old.
      */
-    private record Held(long etcdLease, long baseMark, Watching watching) {
+    private record Held(long etcdLease, long baseMark, Watching watching, long revision, long sentAtNanos) {
+        Held renewed(long atRevision, long sentAt) {
+            return new Held(etcdLease, baseMark, watching, atRevision, sentAt);
+        }
+
         java.util.concurrent.atomic.AtomicBoolean lost() {
             return watching.lost;
         }
@@ -177,11 +188,14 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                     Handover handover = h == null ? Handover.unknown()
                             : cluster.equals(h.cluster()) && generation.equals(h.generation()) ? Handover.mark(h.mark())
                             : Handover.atLeast(h.mark());
-                    WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, WorkerLease.UNKNOWN_TIME,
-                            h == null ? null : h.report());
+                    // Live holders renew within their lease, so their reports are at most about one TTL old.
+                    long reference = median(liveReports(state));
+                    WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, reference,
+                            context.leaseTtl().toMillis(), h == null ? null : h.report());
                     Watching watching = new Watching();
                     watch(lease, r.getHeader().getRevision() + 1, watching);
-                    held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching));
+                    held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, r.getHeader().getRevision(),
+                            sentAt));
                     ok = true;
                     LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", "
                             + handover);
@@ -221,15 +235,31 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             String cluster = got.cluster();
             String generation = got.generation();
             long mark = Math.max(old == null ? Long.MIN_VALUE : old.mark(), report.reservedUntilMillis());
-            EtcdHistory next = new EtcdHistory(mark, cluster, generation, report);
+            EtcdHistory next = new EtcdHistory(mark, cluster, generation, report, context.clock().millis());
+            // The reports other holders wrote since this one's previous renewal, for the reference time, in the same transaction.
+            GetOption recent = GetOption.builder().isPrefix(true).withMinModRevision(h.revision() + 1).withLimit(REFERENCE_REPORTS)
+                    .build();
             TxnResponse r = call(what, () -> client.getKVClient().txn()
                     .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))),
                             new Cmp(historyKey(w), Cmp.Op.EQUAL, CmpTarget.modRevision(modRevision)),
                             new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.value(bytes(generation))))
-                    .Then(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT))
+                    .Then(Op.get(bytes(prefix + "history/"), recent),
+                            Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT))
                     .commit());
             if (r.isSucceeded()) {
-                return lease.renewed(sentAt, WorkerLease.UNKNOWN_TIME);
+                List<Long> reports = new ArrayList<>();
+                for (GetResponse g : r.getGetResponses()) {
+                    for (KeyValue kv : g.getKvs()) {
+                        Integer other = workerOf(kv, "history/");
+                        EtcdHistory o = other == null || other == w ? null : EtcdHistory.decode(kv.getValue().getBytes());
+                        if (o != null && o.clockReading() != EtcdHistory.NO_TIME) {
+                            reports.add(o.clockReading());
+                        }
+                    }
+                }
+                long maxAge = (sentAt - h.sentAtNanos() + 999_999) / 1_000_000;
+                held.put(lease.token(), h.renewed(r.getHeader().getRevision(), sentAt));
+                return lease.renewed(sentAt, median(reports), Math.max(0, maxAge));
             }
             GetResponse mine = call(what, () -> client.getKVClient().get(leaseKey(w)));
             if (mine.getKvs().isEmpty() || !mine.getKvs().get(0).getValue().equals(leaseValue(lease.token()))) {
@@ -253,7 +283,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         try {
             Read got = readGeneration(what, null);
             long mark = Math.max(h.baseMark(), finalReport.reservedUntilMillis());
-            EtcdHistory next = new EtcdHistory(mark, got.cluster(), got.generation(), finalReport);
+            EtcdHistory next = new EtcdHistory(mark, got.cluster(), got.generation(), finalReport, context.clock().millis());
             TxnResponse r = call(what, () -> client.getKVClient().txn()
                     .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))))
                     .Then(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT),
@@ -382,6 +412,27 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         all.addAll(known);
         all.addAll(rest);
         return all;
+    }
+
+    /** The clock readings in the histories of worker IDs whose lease key was live at the read. */
+    private static List<Long> liveReports(State s) {
+        List<Long> reports = new ArrayList<>();
+        s.history().forEach((w, h) -> {
+            if (s.held().contains(w) && h.clockReading() != EtcdHistory.NO_TIME) {
+                reports.add(h.clockReading());
+            }
+        });
+        return reports;
+    }
+
+    /** {@return the lower median of the reports, or {@link WorkerLease#UNKNOWN_TIME} if there are none} */
+    static long median(List<Long> reports) {
+        if (reports.isEmpty()) {
+            return WorkerLease.UNKNOWN_TIME;
+        }
+        List<Long> sorted = new ArrayList<>(reports);
+        sorted.sort(null);
+        return sorted.get((sorted.size() - 1) / 2);
     }
 
     private WorkerIdsExhaustedException exhausted(State s, Set<Integer> avoid) {

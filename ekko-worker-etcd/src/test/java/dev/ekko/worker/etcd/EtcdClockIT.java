@@ -1,0 +1,131 @@
+package dev.ekko.worker.etcd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ekko.ClockSkewException;
+import dev.ekko.IdGenerator;
+import dev.ekko.testkit.TestClock;
+import dev.ekko.testsupport.TestServers;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * etcd has no clock: a generator compares its clock with the median of the other live holders' recent reports. Fast
+ * timings (FastGenerators): max skew 100 ms, report interval 300 ms, TTL 2 s. Each test runs two holders on the real
+ * clock, then a third whose clock is off.
+ */
+class EtcdClockIT {
+
+    private static final String PREFIX = TestServers.etcdKeyPrefix(EtcdClockIT.class);
+
+    @TempDir
+    Path dir;
+
+    @AfterAll
+    static void deleteKeys() {
+        SharedEtcd.deleteKeys(PREFIX);
+    }
+
+    private IdGenerator start(String namespace, String name, TestClock clock) {
+        return FastGenerators.builder(SharedEtcd.endpoints(), namespace, dir.resolve(name), name).clock(clock).build();
+    }
+
+    /** Two holders on the real clock that have renewed at least twice, so their reports are fresh. */
+    private List<IdGenerator> peers(String namespace) throws InterruptedException {
+        List<IdGenerator> peers = List.of(start(namespace, "a", new TestClock()), start(namespace, "b", new TestClock()));
+        Thread.sleep(700);
+        return peers;
+    }
+
+    private static void closeAll(List<IdGenerator> gs) {
+        gs.forEach(IdGenerator::close);
+    }
+
+    /**
+     * 1.2 s ahead passes the start check (whose reports may be a TTL old), but the renewals compare with reports at most
+     * one interval old: the generator stops issuing with ClockSkewException within seconds.
+     */
+    @Test
+    void aClockAheadOfTheOtherHoldersIsStoppedByItsRenewals() throws Exception {
+        String namespace = PREFIX + "ahead";
+        List<IdGenerator> peers = peers(namespace);
+        TestClock ahead = new TestClock();
+        ahead.stepMillis(1200);
+        try (IdGenerator c = start(namespace, "c", ahead)) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            ClockSkewException refused = null;
+            while (refused == null && System.nanoTime() < deadline) {
+                try {
+                    c.next();
+                } catch (ClockSkewException e) {
+                    refused = e;
+                }
+            }
+            assertTrue(refused != null, "a clock 1.2 s ahead of the other holders still issued after 5 s");
+            for (IdGenerator p : peers) {
+                p.next(); // the holders on the real clock go on
+            }
+        } finally {
+            closeAll(peers);
+        }
+    }
+
+    /** Ahead by more than a TTL plus the skew: refused at the start. */
+    @Test
+    void aClockFarAheadIsRefusedAtTheStart() throws Exception {
+        String namespace = PREFIX + "far";
+        List<IdGenerator> peers = peers(namespace);
+        TestClock ahead = new TestClock();
+        ahead.stepMillis(5000);
+        try {
+            ClockSkewException e = assertThrows(ClockSkewException.class, () -> start(namespace, "c", ahead).close());
+            assertTrue(e.getMessage().contains("reports up to 2000 ms old"), e.getMessage());
+        } finally {
+            closeAll(peers);
+        }
+    }
+
+    /** Behind by more than the skew: refused at the start (the reports' age gives no slack that way). */
+    @Test
+    void aClockBehindTheOtherHoldersIsRefusedAtTheStart() throws Exception {
+        String namespace = PREFIX + "behind";
+        List<IdGenerator> peers = peers(namespace);
+        TestClock behind = new TestClock();
+        behind.stepMillis(-2000);
+        try {
+            assertThrows(ClockSkewException.class, () -> start(namespace, "c", behind).close());
+        } finally {
+            closeAll(peers);
+        }
+    }
+
+    /** With no other live holder there is no reference: a clock 1.5 s ahead issues on (docs/etcd.md says so). */
+    @Test
+    void withNoOtherLiveHolderThereIsNoReference() throws Exception {
+        String namespace = PREFIX + "alone";
+        TestClock ahead = new TestClock();
+        ahead.stepMillis(1500);
+        try (IdGenerator c = start(namespace, "c", ahead)) {
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+            long n = 0;
+            while (System.nanoTime() < end) {
+                c.next();
+                n++;
+            }
+            assertTrue(n > 0);
+        }
+    }
+
+    @Test
+    void theMedianIgnoresOneOutlier() {
+        assertEquals(100, EtcdWorkerAllocator.median(List.of(100L, 90L, 5_000_000L)));
+        assertEquals(90, EtcdWorkerAllocator.median(List.of(100L, 90L)));
+        assertEquals(dev.ekko.spi.WorkerLease.UNKNOWN_TIME, EtcdWorkerAllocator.median(List.of()));
+    }
+}
