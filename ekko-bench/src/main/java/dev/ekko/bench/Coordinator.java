@@ -62,6 +62,24 @@ public enum Coordinator {
         long deleteNamespaces(String prefix) {
             return MysqlServer.deleteRows(TestServers.mysqlUrl(), TestServers.mysqlUser(), TestServers.mysqlPassword(), prefix);
         }
+    },
+
+    /** {@code ekko-worker-etcd}: the shared etcd of the tests ({@code EKKO_TEST_ETCD_ENDPOINTS}). */
+    ETCD("etcd", "keys") {
+        @Override
+        Map<String, String> settings(String namespace) {
+            return Map.of("ekko.etcd.endpoints", String.join(",", TestServers.etcdEndpoints()), "ekko.etcd.namespace", namespace);
+        }
+
+        @Override
+        String describeServer() {
+            return EtcdServer.describe(TestServers.etcdEndpoints());
+        }
+
+        @Override
+        long deleteNamespaces(String prefix) {
+            return EtcdServer.deleteKeys(TestServers.etcdEndpoints(), prefix);
+        }
     };
 
     /**

@@ -18,11 +18,11 @@ import org.openjdk.jmh.annotations.TearDown;
  * From {@code build()} to the first ID on a worker ID the coordinator has no history for: the very first
  * start of a fleet on a new server, or any start after the server lost its data. The core then waits one
  * lease TTL plus the tolerated clock skew before issuing, by design (an earlier holder the server forgot
- * may still be issuing until then; docs/redis.md, the handover mark, and docs/mysql.md). With the defaults that is
+ * may still be issuing until then; docs/redis.md, the handover mark, docs/mysql.md and docs/etcd.md). With the defaults that is
  * {@link #DEFAULT_LEASE_TTL} + {@link #DEFAULT_MAX_SKEW}, 33 s, which this benchmark does not sit through:
  * it measures the same start with a short lease ({@link #leaseTtl}, {@link #maxSkew}), so the figure is that
  * wait plus the start itself. Every shot uses a namespace of its own, so every shot is a first start.
- * (StartupRedisIT and StartupMysqlIT check that the defaults stated here are the core's.)
+ * (StartupRedisIT, StartupMysqlIT and StartupEtcdIT check that the defaults stated here are the core's.)
  *
  * <p>{@link BenchRunner} runs it in single-shot mode with few forks and shots (each takes the wait).
  */
@@ -41,7 +41,7 @@ public class FirstStartBenchmark {
     static final String MAX_SKEW = "100ms";
 
     /** A coordinator back end's allocator name: a {@link Coordinator}. */
-    @Param({"redis", "mysql"})
+    @Param({"redis", "mysql", "etcd"})
     public String allocator;
 
     /** {@code ekko.worker.lease.ttl} of every shot; a parameter so that the JSON records it. */

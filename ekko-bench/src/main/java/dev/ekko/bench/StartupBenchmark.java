@@ -18,11 +18,12 @@ import org.openjdk.jmh.annotations.TearDown;
  * runs it in single-shot mode with no warm-up in many forks: the first shot of each fork is a cold start
  * (classes loaded and nothing compiled, what a service pays once), the later ones are warm restarts.
  *
- * <p>A coordinator back end ({@link Coordinator}: {@code redis}, {@code mysql}) is measured against the server
+ * <p>A coordinator back end ({@link Coordinator}: {@code redis}, {@code mysql}, {@code etcd}) is measured against the server
  * the tests use, in the run's namespace ({@link Coordinator#NAMESPACE_PROPERTY}), which {@link BenchRunner} has
  * given history beforehand ({@link Coordinator#prime}): every shot is a restart of the same instance on a
  * worker ID with history, as a service restarting sees it (connecting, acquiring the worker ID and the first
- * report: Redis's scripts, MySQL's pool, table check and statements; the first ID), and none waits. The very first start on a worker ID, which waits by design, is
+ * report: Redis's scripts, MySQL's pool, table check and statements, etcd's gRPC channel, lease and transactions; the
+ * first ID), and none waits. The very first start on a worker ID, which waits by design, is
  * {@link FirstStartBenchmark}'s.
  */
 @State(Scope.Thread)
@@ -32,7 +33,7 @@ public class StartupBenchmark {
      * {@code host-local} is the embedded default (no worker ID configured); {@code manual} is worker 1; the
      * others are {@link Coordinator} back ends.
      */
-    @Param({"host-local", "manual", "redis", "mysql"})
+    @Param({"host-local", "manual", "redis", "mysql", "etcd"})
     public String allocator;
 
     private Path stateDir;
