@@ -8,8 +8,10 @@ import java.util.List;
  *
  * <p>Its raft timing is ten times faster than etcd's default (heartbeat 50 ms, election 500 ms)
  * so that it elects itself leader quickly after each start; as a consequence etcd's smallest
- * lease TTL is 1 s here rather than 2 s. After {@link #restartEmpty()} it is a new cluster with a
- * new cluster id, and every lease and revision is gone.
+ * lease TTL is 1 s here rather than 2 s. After {@link #restartEmpty()} every key, lease and revision is gone, but the
+ * cluster ID is the same: etcd derives it from the member's name, peer URL and cluster token, which do not change.
+ * {@link #saveSnapshot} and {@link #restartFromSnapshot} restore an older state, with the old cluster token (same
+ * cluster ID) or a new one (a new cluster ID).
  *
  * <pre>{@code
  * try (DisposableEtcd etcd = DisposableEtcd.launch()) {
@@ -42,6 +44,46 @@ public final class DisposableEtcd extends DisposableServer {
             etcd.close();
             throw e;
         }
+    }
+
+    /**
+     * Saves a snapshot of the running server's data, as {@code etcdctl snapshot save} does for an operator's backup.
+     *
+     * @param name the file name, in the server's temporary directory
+     * @return the snapshot file
+     * @throws IllegalStateException if etcdctl ({@code etcd-client}) is missing or fails (the message holds the log's end)
+     */
+    public synchronized Path saveSnapshot(String name) {
+        Path file = directory().resolve(name);
+        try {
+            runHelper(List.of(etcdctl().toString(), "--endpoints=" + endpoint(), "snapshot", "save", file.toString()),
+                    java.time.Duration.ofSeconds(30));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("could not run etcdctl snapshot save for " + this, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while saving a snapshot of " + this, e);
+        }
+        return file;
+    }
+
+    /**
+     * Kills the server and starts it again, on the same ports, from a snapshot restored with {@code etcdctl snapshot
+     * restore}: every key as it was when the snapshot was saved, leases included (etcd gives them their full TTL again).
+     *
+     * @param snapshot a file from {@link #saveSnapshot}
+     * @param clusterToken the restore's {@code --initial-cluster-token}: {@code etcd-cluster} (the token this server was
+     *     started with, etcd's default) keeps the cluster ID, any other gives a new one
+     */
+    public void restartFromSnapshot(Path snapshot, String clusterToken) {
+        String peerUrl = "http://127.0.0.1:" + peerPort;
+        restartWithData(data -> runHelper(List.of(etcdctl().toString(), "snapshot", "restore", snapshot.toString(), "--data-dir",
+                data.toString(), "--name", "disposable", "--initial-cluster", "disposable=" + peerUrl, "--initial-advertise-peer-urls",
+                peerUrl, "--initial-cluster-token", clusterToken), java.time.Duration.ofSeconds(30)));
+    }
+
+    private static Path etcdctl() {
+        return ServerBinary.find("etcdctl", "etcd-client");
     }
 
     /** The client URL, {@code http://127.0.0.1:PORT}, valid across restarts. */

@@ -185,6 +185,34 @@ public abstract sealed class DisposableServer implements AutoCloseable
         start();
     }
 
+    /** Writes a server's data directory (which does not exist yet) before it starts from it. */
+    @FunctionalInterface
+    interface DataWriter {
+        void write(Path dataDirectory) throws IOException, InterruptedException;
+    }
+
+    /**
+     * Kills the server if it runs, replaces its data with what {@code writer} puts in the data directory, and starts
+     * it on the same port: a restore from a backup.
+     */
+    final synchronized void restartWithData(DataWriter writer) {
+        requireOpen("restartWithData()");
+        if (isRunning()) {
+            process.destroyForcibly();
+            awaitExit();
+        }
+        try {
+            deleteRecursively(dataDirectory);
+            writer.write(dataDirectory);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not replace the data of " + this + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while replacing the data of " + this, e);
+        }
+        start();
+    }
+
     /**
      * Kills the server if it runs and deletes its directory. Calling it again does nothing.
      *

@@ -1,0 +1,121 @@
+package dev.ekko.worker.etcd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ekko.IdGenerator;
+import dev.ekko.Layout;
+import dev.ekko.testsupport.DisposableEtcd;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * etcd restored from a snapshot, on a server of the test's own: a worker ID's mark goes back to what it was at the
+ * snapshot. Generator A, in bounded-lead mode (its IDs run up to 5 s ahead of the clock), holds a worker ID; a snapshot
+ * is saved; A issues 5 s more (past the reservation that the snapshot's mark covers) and closes. etcd is restored from
+ * the snapshot, and B, the same instance on another host (another state directory and host-lock directory, so nothing
+ * local remembers A), takes the worker ID back once A's restored lease expired. B must start past A's last ID: with a
+ * new cluster token the restored marks carry another cluster ID and are only lower bounds; with the old token they look
+ * current, and {@code ekko etcd new-generation} (here {@link EtcdAllocators#startNewGeneration}) is the step to take.
+ */
+class EtcdRestoreIT {
+
+    private static final Duration LEAD = Duration.ofSeconds(5);
+
+    @TempDir
+    Path dir;
+
+    private DisposableEtcd etcd;
+
+    @BeforeEach
+    void launchEtcd() {
+        etcd = DisposableEtcd.launch();
+    }
+
+    @AfterEach
+    void closeEtcd() {
+        etcd.close();
+    }
+
+    private IdGenerator start(String host) {
+        return FastGenerators.builder(etcd.endpoint(), "restore", dir.resolve(host), "a").maxLead(LEAD)
+                .hostLockDirectory(dir.resolve(host + "-locks")).setting("ekko.etcd.timeout", "2s").build();
+    }
+
+    /** Issues as fast as one thread can for {@code millis}, so the IDs run ahead up to the lead; returns the last. */
+    private static long burst(IdGenerator g, long millis) {
+        long last = 0;
+        long end = System.nanoTime() + millis * 1_000_000;
+        while (System.nanoTime() < end) {
+            for (int i = 0; i < 1024; i++) {
+                long id = g.next();
+                assertTrue(Long.compareUnsigned(id, last) > 0, "IDs of one generator rise");
+                last = id;
+            }
+        }
+        return last;
+    }
+
+    /** A's last ID and its worker ID, after the snapshot was saved while A ran. */
+    private record Before(long lastId, int worker, Path snapshot) {
+    }
+
+    private Before runAWithASnapshotInTheMiddle() throws InterruptedException {
+        try (IdGenerator a = start("host-a")) {
+            burst(a, 1000);
+            Thread.sleep(400); // a renewal or two record a mark that covers the lead
+            Path snapshot = etcd.saveSnapshot("early.db");
+            long last = burst(a, 5000);
+            return new Before(last, a.layout().decode(last).worker(), snapshot);
+        }
+    }
+
+    /** Starts B after the restore, once A's restored lease can have expired, and checks it starts past A's last ID. */
+    private void bStartsPastA(Before before) throws InterruptedException {
+        Thread.sleep(FastGenerators.TTL.toMillis() + 1000); // restored leases run their full TTL again
+        try (IdGenerator b = start("host-b")) {
+            long first = b.next();
+            Layout layout = b.layout();
+            assertEquals(before.worker(), layout.decode(first).worker(), "B took A's worker ID back (instance a's last)");
+            long last = burst(b, 1000);
+            assertTrue(Long.compareUnsigned(first, before.lastId()) > 0, "B's first ID " + layout.decode(first) + " is not past A's last "
+                    + layout.decode(before.lastId()) + ": B trusted the mark restored from the snapshot, IDs repeat");
+            assertTrue(Long.compareUnsigned(last, first) > 0);
+        }
+    }
+
+    @Test
+    void aSnapshotRestoredWithANewClusterTokenIsNoHistory() throws Exception {
+        Before before = runAWithASnapshotInTheMiddle();
+        etcd.restartFromSnapshot(before.snapshot(), "restored-" + System.nanoTime());
+        bStartsPastA(before);
+    }
+
+    @Test
+    void aSnapshotRestoredWithTheOldTokenIsSafeAfterANewGeneration() throws Exception {
+        Before before = runAWithASnapshotInTheMiddle();
+        etcd.restartFromSnapshot(before.snapshot(), "etcd-cluster");
+        String said = EtcdAllocators.startNewGeneration(Map.of("ekko.etcd.endpoints", etcd.endpoint(), "ekko.etcd.namespace", "restore"));
+        assertTrue(said.startsWith("started generation "), said);
+        bStartsPastA(before);
+    }
+
+    /**
+     * The documented limit (docs/etcd.md, lost and restored data): restored with the old cluster token and without a new
+     * generation, the stale marks look current and B repeats A's IDs. Disabled: it fails by design; it shows that the two
+     * tests above would catch a back end that trusted restored marks.
+     */
+    @Test
+    @Disabled("documented limit: a snapshot restored with the old cluster token needs 'ekko etcd new-generation'")
+    void aSnapshotRestoredWithTheOldTokenAndNoNewGenerationRepeatsIds() throws Exception {
+        Before before = runAWithASnapshotInTheMiddle();
+        etcd.restartFromSnapshot(before.snapshot(), "etcd-cluster");
+        bStartsPastA(before);
+    }
+}
