@@ -1,6 +1,7 @@
 package dev.ekko.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ekko.Layout;
@@ -156,9 +157,13 @@ class RunnableJarIT {
         }
     }
 
-    /** {@code ekko etcd new-generation} against the test command's etcd: it says what it did; the password never shows. */
+    /**
+     * The issue's command, {@code EKKO_WORKER_ALLOCATOR=etcd EKKO_ETCD_ENDPOINTS=... ekko next}, against the test command's
+     * etcd, with a short lease: the first start waits one TTL plus the skew (no history), a restart with the same instance
+     * name does not, and after {@code ekko etcd new-generation} (which says what it did) the next start waits again.
+     */
     @Test
-    void anEtcdNewGeneration() throws Exception {
+    void nextOnEtcdAndANewGeneration() throws Exception {
         String namespace = TestServers.etcdKeyPrefix(RunnableJarIT.class) + "gen";
         Map<String, String> env = new HashMap<>();
         env.put("EKKO_ETCD_ENDPOINTS", String.join(",", TestServers.etcdEndpoints()));
@@ -166,8 +171,31 @@ class RunnableJarIT {
         assertEquals(0, run(env, "etcd", "new-generation"), stderr);
         assertTrue(stdout.matches("started generation [0-9a-f]{32} at etcd .* namespace " + java.util.regex.Pattern.quote(namespace)
                 + " \\(was none\\): every mark of the namespace is a lower bound from now on.*\n"), stdout);
+
+        env.put("EKKO_WORKER_ALLOCATOR", "etcd");
+        env.put("EKKO_WORKER_INSTANCE", "cli-it");
+        env.put("EKKO_WORKER_LEASE_TTL", "2s");
+        env.put("EKKO_WORKER_LEASE_MARGIN", "500ms");
+        env.put("EKKO_WORKER_REPORT_INTERVAL", "300ms");
+        env.put("EKKO_CLOCK_MAX_SKEW", "100ms");
+        long t0 = System.nanoTime();
+        assertEquals(0, run(env, "next", "-n", "3"), stderr);
+        long firstMs = (System.nanoTime() - t0) / 1_000_000;
+        String[] first = stdout.strip().split("\n");
+        assertEquals(3, first.length, stdout);
+        assertTrue(stderr.contains("waiting 2100 ms before issuing") && stderr.contains("no history"), stderr);
+        assertTrue(firstMs >= 2100, "the first start took " + firstMs + " ms");
+        assertEquals(0, run(env, "next"), stderr);
+        assertFalse(stderr.contains("waiting"), "a restart on the worker ID it left, with its mark, does not wait: " + stderr);
+        long restarted = Layout.parse(stdout.strip());
+        assertTrue(Layout.compare(Layout.parse(first[2]), restarted) < 0, first[2] + " then " + restarted);
+
         assertEquals(0, run(env, "etcd", "new-generation"), stderr);
         assertTrue(stdout.matches("started generation [0-9a-f]{32} at etcd .* \\(was [0-9a-f]{32}\\): .*\n"), stdout);
+        assertEquals(0, run(env, "next"), stderr);
+        assertTrue(stderr.contains("waiting") && stderr.contains("before issuing"), "after a new generation the mark is only a lower"
+                + " bound, so the start waits: " + stderr);
+        assertTrue(Layout.compare(restarted, Layout.parse(stdout.strip())) < 0);
         env.put("EKKO_ETCD_ENDPOINTS", "http://127.0.0.1:1");
         env.put("EKKO_ETCD_TIMEOUT", "500ms");
         assertEquals(1, run(env, "etcd", "new-generation"));
