@@ -274,8 +274,9 @@ public final class EkkoGenerator implements IdGenerator {
         if (outside != 0) {
             long age = acquired.coordinatorTimeMaxAgeMillis();
             throw new ClockSkewException("refusing to start idc=" + idc + " worker=" + acquired.workerId() + ", local clock vs coordinator"
-                    + (age == 0 ? "" : " (a reference from reports up to " + age + " ms old, so a clock up to that much further ahead"
-                    + " of it is tolerated)"), now, coordinator, skew);
+                    + (age == 0 ? "" : age == WorkerLease.UNBOUNDED_AGE ? " (a reference from other holders' reports, which are only"
+                    + " ever older than it: this clock is behind them)" : " (a reference from reports up to " + age + " ms old, so a"
+                    + " clock up to that much further ahead of it is tolerated)"), now, coordinator, skew);
         }
         ClockReport last = acquired.previousReport();
         if (last != null) {
@@ -297,7 +298,8 @@ public final class EkkoGenerator implements IdGenerator {
      * local send time and {@code now} (after the reply), so it must lie within [send - skew, now + skew]. The check is
      * fair to a slow round trip and exact for clocks that agree, so even {@code ekko.clock.max.skew=0} holds for a
      * coordinator on the same host. A reference that may be older than the request (built from other holders' reports,
-     * {@link WorkerLease#coordinatorTimeMaxAgeMillis()}) may lie that much earlier still.
+     * {@link WorkerLease#coordinatorTimeMaxAgeMillis()}) may lie that much earlier still; one of unbounded age is only
+     * checked on the other side (the local clock must not be behind it).
      *
      * @return 0 when within (or the coordinator's clock is unknown); else coordinator minus the nearest allowed time
      */
@@ -307,8 +309,9 @@ public final class EkkoGenerator implements IdGenerator {
             return 0;
         }
         long skew = settings.maxSkew().toMillis();
-        long sentAt = now - Math.max(0, (clock.nanos() - l.grantedAtNanos()) / 1_000_000) - l.coordinatorTimeMaxAgeMillis();
-        if (coordinator < sentAt - skew) {
+        long age = l.coordinatorTimeMaxAgeMillis();
+        long sentAt = now - Math.max(0, (clock.nanos() - l.grantedAtNanos()) / 1_000_000);
+        if (age != WorkerLease.UNBOUNDED_AGE && coordinator < sentAt - age - skew) {
             return coordinator - (sentAt - skew);
         }
         if (coordinator > now + skew) {
@@ -410,8 +413,8 @@ public final class EkkoGenerator implements IdGenerator {
      * <p>With a coordinator clock, the limit is also never past what a holder whose clock agrees with it could
      * reach before its fence: coordinator time + TTL - margin + max skew + max lead. That is at or below the floor a
      * successor without history waits for (given margin >= skew), so a clock that jumps ahead between two renewals
-     * cannot carry IDs past it (a reference time that may be older than the request counts at its latest: time plus
-     * maximum age). When the clocks disagree by more than the tolerated skew, the limit is not raised
+     * cannot carry IDs past it (a reference time that may be older than the request counts at its earliest; one of
+     * unbounded age caps the limit at two report intervals past the local clock instead). When the clocks disagree by more than the tolerated skew, the limit is not raised
      * at all: callers get {@link ClockSkewException} once they reach it, until a renewal finds the clocks agreeing.
      */
     synchronized void renewAndReserve(Term t, long wantedOffset) throws InterruptedException {
@@ -439,9 +442,16 @@ public final class EkkoGenerator implements IdGenerator {
         long skew = settings.maxSkew().toMillis();
         long margin = settings.leaseMargin().toMillis();
         if (coordinator != WorkerLease.UNKNOWN_TIME && renewed.expires()) {
-            // A reference that may be older than the request is taken at the latest time it may stand for, so the cap is not
-            // below the fence deadline (an older one would stop callers at the limit before the fence, with another error).
-            long cap = coordinator + renewed.coordinatorTimeMaxAgeMillis() + renewed.ttl().toMillis() - margin + skew + maxLeadMillis;
+            long cap;
+            if (renewed.coordinatorTimeMaxAgeMillis() == WorkerLease.UNBOUNDED_AGE) {
+                // Only a lower bound of the fleet's clock, of no known age: this clock is unchecked on the ahead side until a
+                // bounded reference comes, so issue no further ahead of it than the next two renewals, which may bring one.
+                cap = now + 2 * settings.reportInterval().toMillis() + maxLeadMillis;
+            } else {
+                // A reference that may be older than the request is taken at its earliest: an old reference lowers the cap,
+                // never raises it (it may then stop callers before the fence: docs/etcd.md).
+                cap = coordinator + renewed.ttl().toMillis() - margin + skew + maxLeadMillis;
+            }
             limitOffset = Math.min(limitOffset, cap - layout.epochMillis());
         }
         if (outsideSkew(renewed, after) != 0) {

@@ -15,6 +15,13 @@ public final class WorkerLease {
     /** The value of {@link #coordinatorTimeMillis()} when the coordinator's clock is not known. */
     public static final long UNKNOWN_TIME = Long.MIN_VALUE;
 
+    /**
+     * The value of {@link #coordinatorTimeMaxAgeMillis()} for a reference time whose age has no known bound: a lower bound
+     * of the fleet's clock, from readings that may be arbitrarily old. The core then checks only that the local clock is not
+     * behind it, and until a bounded reference comes keeps the issue limit within two report intervals of the local clock.
+     */
+    public static final long UNBOUNDED_AGE = Long.MAX_VALUE;
+
     private final int workerId;
     private final String token;
     private final Duration ttl;
@@ -53,7 +60,7 @@ public final class WorkerLease {
      * @param handover what is known of earlier holders (for a renewal, the same as the acquired lease's)
      * @param coordinatorTimeMillis the reference time, Unix milliseconds, or {@link #UNKNOWN_TIME}
      * @param coordinatorTimeMaxAgeMillis how long before the request was sent the reference time may have been read, at most
-     *     ({@code >= 0}; 0 for a clock read while the request was served)
+     *     ({@code >= 0}; 0 for a clock read while the request was served; {@link #UNBOUNDED_AGE} if not known)
      * @param previousReport the last report stored for this worker ID before this lease, or null
      */
     public WorkerLease(int workerId, String token, Duration ttl, long grantedAtNanos, Handover handover,
@@ -139,8 +146,10 @@ public final class WorkerLease {
 
     /**
      * {@return how long before the request was sent {@link #coordinatorTimeMillis()} may have been read}: 0 for a coordinator
-     * that reads its own clock while serving the request, more for a reference built from earlier reports. The core's skew
-     * check tolerates a local clock that far ahead of the reference, on top of {@code ekko.clock.max.skew}.
+     * that reads its own clock while serving the request, more for a reference built from earlier reports,
+     * {@link #UNBOUNDED_AGE} when there is no bound. The core's skew check tolerates a local clock that far ahead of the
+     * reference, on top of {@code ekko.clock.max.skew}; the issue limit is capped from the reference itself (its earliest
+     * reading), so an old reference makes the cap lower, never higher.
      */
     public long coordinatorTimeMaxAgeMillis() {
         return coordinatorTimeMaxAgeMillis;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ekko.ClockSkewException;
+import dev.ekko.EkkoException;
 import dev.ekko.Layout;
 import dev.ekko.spi.ClockReport;
 import dev.ekko.spi.Handover;
@@ -33,6 +34,7 @@ class ReferenceAgeTest {
     private static final class Reference implements WorkerAllocator {
         final long offsetMillis;
         final long maxAgeMillis;
+        volatile boolean failRenewals;
 
         Reference(long offsetMillis, long maxAgeMillis) {
             this.offsetMillis = offsetMillis;
@@ -47,6 +49,9 @@ class ReferenceAgeTest {
 
         @Override
         public WorkerLease renew(WorkerLease lease, ClockReport report) {
+            if (failRenewals) {
+                throw new EkkoException("coordinator unreachable (scripted)");
+            }
             return lease.renewed(System.nanoTime(), System.currentTimeMillis() + offsetMillis, maxAgeMillis);
         }
 
@@ -60,8 +65,12 @@ class ReferenceAgeTest {
     }
 
     private GeneratorSettings settings(String dir) {
+        return settings(dir, new TestClock());
+    }
+
+    private GeneratorSettings settings(String dir, TestClock clock) {
         // skew = margin = 400 ms; 2 * 500 ms + 400 ms <= TTL 2 s; reservation 1 s >= 2 * 500 ms
-        return new GeneratorSettings(LAYOUT, 1, 0, new TestClock(), tmp.resolve(dir), "scripted", Duration.ofSeconds(1), Duration.ZERO,
+        return new GeneratorSettings(LAYOUT, 1, 0, clock, tmp.resolve(dir), "scripted", Duration.ofSeconds(1), Duration.ZERO,
                 Duration.ofSeconds(1), Duration.ofMillis(500), Duration.ofMillis(SKEW), Duration.ofMillis(SKEW), "test", "host", 1);
     }
 
@@ -89,6 +98,46 @@ class ReferenceAgeTest {
     @Test
     void aClockBehindTheReferenceIsRefusedAtTheSkewWhateverItsAge() {
         assertThrows(ClockSkewException.class, () -> EkkoGenerator.start(settings("d"), new Reference(SKEW + 300, 3000)).close());
+    }
+
+    /** A reference of unbounded age is a lower bound only: far ahead of it starts, behind it is refused. */
+    @Test
+    void anUnboundedReferenceIsCheckedOnTheBehindSideOnly() throws Exception {
+        try (EkkoGenerator g = EkkoGenerator.start(settings("e"), new Reference(-60_000, WorkerLease.UNBOUNDED_AGE))) {
+            assertTrue(g.next() > 0);
+        }
+        ClockSkewException e = assertThrows(ClockSkewException.class,
+                () -> EkkoGenerator.start(settings("f"), new Reference(SKEW + 300, WorkerLease.UNBOUNDED_AGE)).close());
+        assertTrue(e.getMessage().contains("this clock is behind them"), e.getMessage());
+    }
+
+    /**
+     * With only an unbounded reference the clock is unchecked on the ahead side, so the issue limit stays within two report
+     * intervals (1 s) of the local clock: with renewals failing, a wall clock 1.2 s further on is refused, where the lease
+     * (its wall deadline 1.6 s after the last renewal) and the reservation (2 s) would still allow it. With a bounded
+     * reference the same step issues (the limit is the reservation's).
+     */
+    @Test
+    void anUnboundedReferenceKeepsTheLimitWithinTwoReportIntervalsOfTheClock() throws Exception {
+        assertEquals(0, issuesAfterAStep(WorkerLease.UNBOUNDED_AGE, "g"));
+        assertEquals(1, issuesAfterAStep(0, "h"));
+    }
+
+    /** Starts, stops renewals, steps the wall clock 1.2 s and says whether next() still issues (1) or throws (0). */
+    private int issuesAfterAStep(long maxAge, String dir) throws Exception {
+        TestClock clock = new TestClock();
+        Reference coordinator = new Reference(0, maxAge);
+        try (EkkoGenerator g = EkkoGenerator.start(settings(dir, clock), coordinator)) {
+            g.next();
+            coordinator.failRenewals = true;
+            clock.stepMillis(1200);
+            try {
+                g.next();
+                return 1;
+            } catch (EkkoException refused) {
+                return 0;
+            }
+        }
     }
 
     @Test

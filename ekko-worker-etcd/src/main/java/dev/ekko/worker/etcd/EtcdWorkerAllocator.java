@@ -51,11 +51,12 @@ import java.util.function.Supplier;
  * in a transaction that compares the lease key's value (the token) and the history's mod revision; it never re-creates the
  * lease key. A watch on the lease key tells the generator at once when the key is deleted or replaced.
  *
- * <p>etcd has no clock to ask. The reference time of a lease is the median of the other holders' recent clock reports (their
- * history keys): at acquire, those of holders whose lease key is live (up to one lease TTL old); at each renewal, those
- * written since this holder's previous renewal (read in the renewal's own transaction, filtered by mod revision), so their
- * age is at most the time since then. With none, the lease carries {@link WorkerLease#UNKNOWN_TIME} and no check runs
- * (docs/etcd.md).
+ * <p>etcd has no clock to ask. The reference time of a lease is the lower median of the other holders' clock readings (their
+ * history keys): at acquire, those of holders whose lease key is live, of unknown age ({@link WorkerLease#UNBOUNDED_AGE}: a
+ * lower bound only); at each renewal, those written since this holder's previous renewal (read in the renewal's own
+ * transaction, filtered by mod revision), so their age is at most the time since then. A renewal that finds none carries
+ * the last reference forward on the monotonic clock (an unbounded one for at most two lease TTLs after the acquire). With
+ * none at all, the lease carries {@link WorkerLease#UNKNOWN_TIME} and no check runs (docs/etcd.md).
  */
 final class EtcdWorkerAllocator implements WorkerAllocator {
 
@@ -82,9 +83,10 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      * renewal that succeeded, and {@code sentAtNanos} the clock before it was sent: reports written after that revision are at
      * most that old.
      */
-    private record Held(long etcdLease, long baseMark, Watching watching, long revision, long sentAtNanos) {
-        Held renewed(long atRevision, long sentAt) {
-            return new Held(etcdLease, baseMark, watching, atRevision, sentAt);
+    private record Held(long etcdLease, long baseMark, Watching watching, long revision, long sentAtNanos, Reference reference,
+            long acquiredAtNanos) {
+        Held renewed(long atRevision, long sentAt, Reference ref) {
+            return new Held(etcdLease, baseMark, watching, atRevision, sentAt, ref, acquiredAtNanos);
         }
 
         java.util.concurrent.atomic.AtomicBoolean lost() {
@@ -97,6 +99,34 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             if (w != null) {
                 w.close();
             }
+        }
+    }
+
+    /**
+     * A reference time: the fleet's clock was at least {@code millis} (and, for a bounded age, at most {@code maxAge} more) when
+     * this holder sent the request at {@code atNanos}.
+     */
+    private record Reference(long millis, long atNanos, long maxAge) {
+        /** {@return the same reference carried to a later request, on the monotonic clock} */
+        Reference at(long nanos) {
+            return new Reference(millis + (nanos - atNanos) / 1_000_000, nanos, maxAge);
+        }
+
+        /**
+         * {@return both references, at the same request, as one}: the later of their lower bounds and the earlier of their upper
+         * bounds (each bounds the fleet's clock). If they disagree (the fleet's clocks were stepped since), the newer one.
+         */
+        Reference tighten(Reference newer) {
+            long lo = Math.max(millis, newer.millis);
+            long hi = Math.min(upper(), newer.upper());
+            if (hi < lo) {
+                return newer;
+            }
+            return new Reference(lo, newer.atNanos, hi == Long.MAX_VALUE ? WorkerLease.UNBOUNDED_AGE : hi - lo);
+        }
+
+        private long upper() {
+            return maxAge == WorkerLease.UNBOUNDED_AGE ? Long.MAX_VALUE : millis + maxAge;
         }
     }
 
@@ -188,14 +218,17 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                     Handover handover = h == null ? Handover.unknown()
                             : cluster.equals(h.cluster()) && generation.equals(h.generation()) ? Handover.mark(h.mark())
                             : Handover.atLeast(h.mark());
-                    // Live holders renew within their lease, so their reports are at most about one TTL old.
-                    long reference = median(liveReports(state));
-                    WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, reference,
-                            context.leaseTtl().toMillis(), h == null ? null : h.report());
+                    // Live holders' readings are of unknown age (a crashed holder's key outlives its lease's TTL when etcd
+                    // refreshes leases at a leader election): only a lower bound of the fleet's clock.
+                    long median = median(liveReports(state));
+                    Reference reference = median == WorkerLease.UNKNOWN_TIME ? null
+                            : new Reference(median, sentAt, WorkerLease.UNBOUNDED_AGE);
+                    WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, median,
+                            WorkerLease.UNBOUNDED_AGE, h == null ? null : h.report());
                     Watching watching = new Watching();
                     watch(lease, r.getHeader().getRevision() + 1, watching);
                     held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, r.getHeader().getRevision(),
-                            sentAt));
+                            sentAt, reference, sentAt));
                     ok = true;
                     LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", "
                             + handover);
@@ -257,9 +290,17 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         }
                     }
                 }
-                long maxAge = (sentAt - h.sentAtNanos() + 999_999) / 1_000_000;
-                held.put(lease.token(), h.renewed(r.getHeader().getRevision(), sentAt));
-                return lease.renewed(sentAt, median(reports), Math.max(0, maxAge));
+                // The readings written since the previous renewal, and the last reference carried forward on the monotonic clock
+                // (so a clock caught ahead stays caught when no one writes; one of unknown age only while live holders may still
+                // write: two TTLs), each bounds the fleet's clock: together, as tightly as both do. After a long gap (an outage)
+                // the readings may be old, and the carried reference keeps the lower bound where it was.
+                Reference fresh = reports.isEmpty() ? null
+                        : new Reference(median(reports), sentAt, Math.max(0, (sentAt - h.sentAtNanos() + 999_999) / 1_000_000));
+                Reference carried = h.reference() == null || (h.reference().maxAge() == WorkerLease.UNBOUNDED_AGE
+                        && sentAt - h.acquiredAtNanos() >= 2 * lease.ttl().toNanos()) ? null : h.reference().at(sentAt);
+                Reference ref = fresh == null ? carried : carried == null ? fresh : carried.tighten(fresh);
+                held.put(lease.token(), h.renewed(r.getHeader().getRevision(), sentAt, ref));
+                return ref == null ? lease.renewed(sentAt, WorkerLease.UNKNOWN_TIME) : lease.renewed(sentAt, ref.millis(), ref.maxAge());
             }
             GetResponse mine = call(what, () -> client.getKVClient().get(leaseKey(w)));
             if (mine.getKvs().isEmpty() || !mine.getKvs().get(0).getValue().equals(leaseValue(lease.token()))) {

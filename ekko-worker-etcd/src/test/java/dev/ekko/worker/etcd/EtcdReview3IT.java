@@ -46,6 +46,11 @@ import org.junit.jupiter.api.io.TempDir;
  * A third adversarial review of the etcd allocator, aimed at the clock checks against other holders' readings (a lease's
  * reference time is the lower median of their {@code written.at}, declared up to one TTL old at acquire and up to the time
  * since the previous renewal at a renewal). Each test names what it attacks; a failing one explains the hole and a fix.
+ *
+ * <p>All four failed on the code they reviewed and pass since the fix: at acquire the readings are a lower bound of unknown
+ * age (checked on the behind side only, and the issue limit kept within two report intervals of the clock until a bounded
+ * reference comes); the cap counts a reference at its earliest; a renewal with no new reading carries the last reference
+ * forward on the monotonic clock (and tightens it with new readings), so a clock caught ahead stays caught.
  */
 class EtcdReview3IT {
 
