@@ -462,7 +462,8 @@ public final class Report {
                     + " the run's own. Before the forks the run starts the instance once, so every measured start is a restart of"
                     + " the same instance on a worker ID with history, as a restarting service sees it: connecting, acquiring the"
                     + " worker ID and sending the first report (Redis's scripts; MySQL's connection pool, table check and"
-                    + " statements), the state file, the first ID. The previous start's mark is behind the clock, so none"
+                    + " statements; etcd's gRPC channel, lease grant and transactions, whose classes make its cold start the"
+                    + " slowest), the state file, the first ID. The previous start's mark is behind the clock, so none"
                     + " waits.\n\n");
         }
         for (Result r : firstStarts) {
