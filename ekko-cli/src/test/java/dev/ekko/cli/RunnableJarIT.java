@@ -1,7 +1,6 @@
 package dev.ekko.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ekko.Layout;
@@ -107,6 +106,40 @@ class RunnableJarIT {
     }
 
     /**
+     * With a short lease on the back end {@code env} points at ({@code ekko next} with {@code EKKO_WORKER_ALLOCATOR}): the
+     * first start on a worker ID waits one TTL plus the skew (no history), a restart with the same instance name does not
+     * (and prints nothing on stderr), {@code ekko <backEnd> new-generation} says what it did, and the next start waits
+     * again (the mark is only a lower bound); the IDs keep rising throughout.
+     */
+    private void firstStartRestartAndNewGeneration(Map<String, String> env, String backEnd, String newGenerationSays) throws Exception {
+        env.put("EKKO_WORKER_ALLOCATOR", backEnd);
+        env.put("EKKO_WORKER_INSTANCE", "cli-it");
+        env.put("EKKO_WORKER_LEASE_TTL", "2s");
+        env.put("EKKO_WORKER_LEASE_MARGIN", "500ms");
+        env.put("EKKO_WORKER_REPORT_INTERVAL", "300ms");
+        env.put("EKKO_CLOCK_MAX_SKEW", "100ms");
+        long t0 = System.nanoTime();
+        assertEquals(0, run(env, "next", "-n", "3"), stderr);
+        long firstMs = (System.nanoTime() - t0) / 1_000_000;
+        String[] first = stdout.strip().split("\n");
+        assertEquals(3, first.length, stdout);
+        assertTrue(stderr.contains("waiting 2100 ms before issuing") && stderr.contains("no history"), stderr);
+        assertTrue(firstMs >= 2100, "the first start took " + firstMs + " ms");
+
+        assertEquals(0, run(env, "next"), stderr);
+        assertEquals("", stderr, "a restart on the worker ID it left, with its mark, does not wait");
+        long restarted = Layout.parse(stdout.strip());
+        assertTrue(Layout.compare(Layout.parse(first[2]), restarted) < 0, first[2] + " then " + restarted);
+
+        assertEquals(0, run(env, backEnd, "new-generation"), stderr);
+        assertTrue(stdout.matches(newGenerationSays), stdout);
+        assertEquals(0, run(env, "next"), stderr);
+        assertTrue(stderr.contains("waiting") && stderr.contains("before issuing"), "after a new generation the mark is only a lower"
+                + " bound, so the start waits: " + stderr);
+        assertTrue(Layout.compare(restarted, Layout.parse(stdout.strip())) < 0);
+    }
+
+    /**
      * The issue's command, {@code EKKO_WORKER_ALLOCATOR=mysql EKKO_MYSQL_URL=... ekko next}, against the MariaDB of the test
      * command, with a short lease so the first start's wait is short: the first start on a worker ID waits one TTL plus the
      * skew (no history), a restart with the same instance name does not, and after {@code ekko mysql new-generation} the
@@ -120,32 +153,8 @@ class RunnableJarIT {
             env.put("EKKO_MYSQL_URL", db.jdbcUrl());
             env.put("EKKO_MYSQL_USER", db.user());
             env.put("EKKO_MYSQL_PASSWORD", db.password());
-            env.put("EKKO_WORKER_INSTANCE", "cli-it");
-            env.put("EKKO_WORKER_LEASE_TTL", "2s");
-            env.put("EKKO_WORKER_LEASE_MARGIN", "500ms");
-            env.put("EKKO_WORKER_REPORT_INTERVAL", "300ms");
-            env.put("EKKO_CLOCK_MAX_SKEW", "100ms");
-
-            long t0 = System.nanoTime();
-            assertEquals(0, run(env, "next", "-n", "3"), stderr);
-            long firstMs = (System.nanoTime() - t0) / 1_000_000;
-            String[] first = stdout.strip().split("\n");
-            assertEquals(3, first.length, stdout);
-            assertTrue(stderr.contains("waiting 2100 ms before issuing") && stderr.contains("no history"), stderr);
-            assertTrue(firstMs >= 2100, "the first start took " + firstMs + " ms");
-
-            assertEquals(0, run(env, "next"), stderr);
-            assertEquals("", stderr, "a restart on the worker ID it left, with its mark, does not wait");
-            long restarted = Layout.parse(stdout.strip());
-            assertTrue(Layout.compare(Layout.parse(first[2]), restarted) < 0, first[2] + " then " + restarted);
-
-            assertEquals(0, run(env, "mysql", "new-generation"), stderr);
-            assertTrue(stdout.matches("started generation [0-9a-f]{32} at mysql jdbc:mysql://.* table ekko_worker_ids \\(was [0-9a-f]{32}\\):"
-                    + " the marks of 1 worker ID are lower bounds from now on.*\n"), stdout);
-            assertEquals(0, run(env, "next"), stderr);
-            assertTrue(stderr.contains("waiting") && stderr.contains("before issuing"), "after a new generation the mark is only a lower"
-                    + " bound, so the start waits: " + stderr);
-            assertTrue(Layout.compare(restarted, Layout.parse(stdout.strip())) < 0);
+            firstStartRestartAndNewGeneration(env, "mysql", "started generation [0-9a-f]{32} at mysql jdbc:mysql://.* table"
+                    + " ekko_worker_ids \\(was [0-9a-f]{32}\\): the marks of 1 worker ID are lower bounds from now on.*\n");
 
             env.put("EKKO_MYSQL_PASSWORD", "not-" + db.password());
             assertEquals(1, run(env, "mysql", "new-generation"));
@@ -172,30 +181,7 @@ class RunnableJarIT {
         assertTrue(stdout.matches("started generation [0-9a-f]{32} at etcd .* namespace " + java.util.regex.Pattern.quote(namespace)
                 + " \\(was none\\): every mark of the namespace is a lower bound from now on.*\n"), stdout);
 
-        env.put("EKKO_WORKER_ALLOCATOR", "etcd");
-        env.put("EKKO_WORKER_INSTANCE", "cli-it");
-        env.put("EKKO_WORKER_LEASE_TTL", "2s");
-        env.put("EKKO_WORKER_LEASE_MARGIN", "500ms");
-        env.put("EKKO_WORKER_REPORT_INTERVAL", "300ms");
-        env.put("EKKO_CLOCK_MAX_SKEW", "100ms");
-        long t0 = System.nanoTime();
-        assertEquals(0, run(env, "next", "-n", "3"), stderr);
-        long firstMs = (System.nanoTime() - t0) / 1_000_000;
-        String[] first = stdout.strip().split("\n");
-        assertEquals(3, first.length, stdout);
-        assertTrue(stderr.contains("waiting 2100 ms before issuing") && stderr.contains("no history"), stderr);
-        assertTrue(firstMs >= 2100, "the first start took " + firstMs + " ms");
-        assertEquals(0, run(env, "next"), stderr);
-        assertFalse(stderr.contains("waiting"), "a restart on the worker ID it left, with its mark, does not wait: " + stderr);
-        long restarted = Layout.parse(stdout.strip());
-        assertTrue(Layout.compare(Layout.parse(first[2]), restarted) < 0, first[2] + " then " + restarted);
-
-        assertEquals(0, run(env, "etcd", "new-generation"), stderr);
-        assertTrue(stdout.matches("started generation [0-9a-f]{32} at etcd .* \\(was [0-9a-f]{32}\\): .*\n"), stdout);
-        assertEquals(0, run(env, "next"), stderr);
-        assertTrue(stderr.contains("waiting") && stderr.contains("before issuing"), "after a new generation the mark is only a lower"
-                + " bound, so the start waits: " + stderr);
-        assertTrue(Layout.compare(restarted, Layout.parse(stdout.strip())) < 0);
+        firstStartRestartAndNewGeneration(env, "etcd", "started generation [0-9a-f]{32} at etcd .* \\(was [0-9a-f]{32}\\): .*\n");
         env.put("EKKO_ETCD_ENDPOINTS", "http://127.0.0.1:1");
         env.put("EKKO_ETCD_TIMEOUT", "500ms");
         assertEquals(1, run(env, "etcd", "new-generation"));

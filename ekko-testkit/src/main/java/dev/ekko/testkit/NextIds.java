@@ -35,6 +35,27 @@ public final class NextIds {
     }
 
     /**
+     * The settings of a short-lived child on a back end: the allocator, a 1 s lease (margin 100 ms, renewals every 200 ms,
+     * reservation 1 s, max skew 100 ms), so that a first start with no history waits about a second, and the state directory.
+     * The caller adds the back end's own keys.
+     *
+     * @param allocator the allocator name, e.g. {@code redis}
+     * @param stateDir the child's state directory
+     * @return a mutable map, in a stable order
+     */
+    public static Map<String, String> shortLeaseSettings(String allocator, Path stateDir) {
+        Map<String, String> settings = new java.util.LinkedHashMap<>();
+        settings.put("ekko.worker.allocator", allocator);
+        settings.put("ekko.worker.lease.ttl", "1s");
+        settings.put("ekko.worker.lease.margin", "100ms");
+        settings.put("ekko.worker.report.interval", "200ms");
+        settings.put("ekko.state.reservation", "1s");
+        settings.put("ekko.clock.max.skew", "100ms");
+        settings.put("ekko.state.dir", stateDir.toString());
+        return settings;
+    }
+
+    /**
      * The command that runs this main in a new JVM: the calling test JVM's class path, without its test-only entries (test
      * classes, JUnit, the test support modules, SLF4J providers, Surefire), becomes the module path; only
      * {@code dev.ekko.core} is a root module; this class comes from the class path.

@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -71,16 +70,9 @@ class ModulePathIT {
     }
 
     private Map<String, String> settings() {
-        Map<String, String> settings = new LinkedHashMap<>();
-        settings.put("ekko.worker.allocator", "etcd");
+        Map<String, String> settings = NextIds.shortLeaseSettings("etcd", stateDir);
         settings.put("ekko.etcd.endpoints", SharedEtcd.endpoints());
         settings.put("ekko.etcd.namespace", PREFIX + "module-path");
-        settings.put("ekko.worker.lease.ttl", "2s");
-        settings.put("ekko.worker.lease.margin", "500ms");
-        settings.put("ekko.worker.report.interval", "300ms");
-        settings.put("ekko.state.reservation", "1s");
-        settings.put("ekko.clock.max.skew", "100ms");
-        settings.put("ekko.state.dir", stateDir.toString());
         return settings;
     }
 }

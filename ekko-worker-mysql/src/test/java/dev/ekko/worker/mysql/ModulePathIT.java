@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -44,14 +43,8 @@ class ModulePathIT {
 
     @Test
     void runsOnTheModulePathAndFindsTheMysqlAllocatorAndTheDriver() throws IOException, InterruptedException {
-        Map<String, String> settings = new LinkedHashMap<>(db.settings("module-path"));
-        settings.put("ekko.worker.allocator", "mysql");
-        settings.put("ekko.worker.lease.ttl", "1s");
-        settings.put("ekko.worker.lease.margin", "100ms");
-        settings.put("ekko.worker.report.interval", "200ms");
-        settings.put("ekko.state.reservation", "1s");
-        settings.put("ekko.clock.max.skew", "100ms");
-        settings.put("ekko.state.dir", stateDir.toString());
+        Map<String, String> settings = NextIds.shortLeaseSettings("mysql", stateDir);
+        settings.putAll(db.settings("module-path"));
         List<String> cmd = NextIds.modulePathCommand(settings, 3);
         assertTrue(cmd.get(2).contains("mysql-connector-j-") && cmd.get(2).contains("HikariCP-"), cmd.get(2));
         Path err = stateDir.resolve("stderr.txt");

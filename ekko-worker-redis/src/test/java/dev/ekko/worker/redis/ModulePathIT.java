@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -37,16 +36,9 @@ class ModulePathIT {
 
     @Test
     void runsOnTheModulePathAndFindsTheRedisAllocator() throws IOException, InterruptedException {
-        Map<String, String> settings = new LinkedHashMap<>();
-        settings.put("ekko.worker.allocator", "redis");
+        Map<String, String> settings = NextIds.shortLeaseSettings("redis", stateDir);
         settings.put("ekko.redis.uri", TestServers.redisUri());
         settings.put("ekko.redis.namespace", PREFIX + "mp");
-        settings.put("ekko.worker.lease.ttl", "1s");
-        settings.put("ekko.worker.lease.margin", "100ms");
-        settings.put("ekko.worker.report.interval", "200ms");
-        settings.put("ekko.state.reservation", "1s");
-        settings.put("ekko.clock.max.skew", "100ms");
-        settings.put("ekko.state.dir", stateDir.toString());
         List<String> cmd = NextIds.modulePathCommand(settings, 3);
         assertTrue(cmd.get(2).contains("jedis-"), cmd.get(2));
         Path err = stateDir.resolve("stderr.txt");
