@@ -67,12 +67,15 @@ public final class EtcdAllocatorProvider implements WorkerAllocatorProvider {
         SystemLoggerProvider.installIfNoneFound(); // before jetcd logs for the first time
         long deadlineMillis = settings.timeout().toMillis();
         // Every unary call gets a deadline: without one a member that accepts the connection but never answers holds a call
-        // forever (the connect timeout does not help once TCP is up). Streams (watch) have none.
+        // forever (the connect timeout does not help once TCP is up). So does each keep-alive stream, which the allocator opens
+        // for one request and reply per renewal (jetcd's keepAliveOnce): one that timed out would otherwise stay open until
+        // the member answers. The watch streams have none.
         ClientInterceptor deadline = new ClientInterceptor() {
             @Override
             public <Q, S> ClientCall<Q, S> interceptCall(MethodDescriptor<Q, S> method, CallOptions options, Channel next) {
-                CallOptions o = method.getType() == MethodDescriptor.MethodType.UNARY
-                        ? options.withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS) : options;
+                boolean bounded = method.getType() == MethodDescriptor.MethodType.UNARY
+                        || method.getFullMethodName().endsWith("/LeaseKeepAlive");
+                CallOptions o = bounded ? options.withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS) : options;
                 return next.newCall(method, o);
             }
         };
