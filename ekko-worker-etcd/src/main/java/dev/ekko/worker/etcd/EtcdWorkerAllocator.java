@@ -76,6 +76,10 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private final String prefix;
     private final Map<String, Held> held = new HashMap<>();
     private boolean closed;
+    /** The highest revision a reply showed this allocator: etcd's revision never goes back unless its data did. */
+    private long highestRevision;
+    /** Set when a reply's revision was below {@link #highestRevision}, until the next operation deals with it. */
+    private String wentBack;
 
     /**
      * An etcd lease and the watch of its key, per token: {@code lost} once the watch saw the key go, {@code retired} once this
@@ -132,6 +136,13 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     /** The watch of one lease key: its current watcher (replaced when jetcd gives one up), and two flags. */
     private static final class Watching {
+        /** The lease as handed out, for the generator's listener. */
+        final WorkerLease lease;
+
+        Watching(WorkerLease lease) {
+            this.lease = lease;
+        }
+
         final java.util.concurrent.atomic.AtomicReference<Watch.Watcher> watcher = new java.util.concurrent.atomic.AtomicReference<>();
         final java.util.concurrent.atomic.AtomicBoolean lost = new java.util.concurrent.atomic.AtomicBoolean();
         final java.util.concurrent.atomic.AtomicBoolean retired = new java.util.concurrent.atomic.AtomicBoolean();
@@ -191,6 +202,10 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             for (int round = 0; round < ROUNDS; round++) {
                 String generation = generation(what);
                 State state = read(what);
+                if (wentBack != null) {
+                    startGenerationAfterGoingBack(what);
+                    continue; // claims compare the generation: read the new one
+                }
                 List<Integer> candidates = candidates(state, avoid);
                 if (candidates.isEmpty()) {
                     throw exhausted(state, avoid);
@@ -215,8 +230,12 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                             h = EtcdHistory.decode(kv.getValue().getBytes());
                         }
                     }
+                    boolean trusted = wentBack == null;
+                    if (!trusted) {
+                        startGenerationAfterGoingBack(what); // the claim compared the old generation: its mark is no more than a bound
+                    }
                     Handover handover = h == null ? Handover.unknown()
-                            : cluster.equals(h.cluster()) && generation.equals(h.generation()) ? Handover.mark(h.mark())
+                            : trusted && cluster.equals(h.cluster()) && generation.equals(h.generation()) ? Handover.mark(h.mark())
                             : Handover.atLeast(h.mark());
                     // Live holders' readings are of unknown age (a crashed holder's key outlives its lease's TTL when etcd
                     // refreshes leases at a leader election): only a lower bound of the fleet's clock.
@@ -225,7 +244,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                             : new Reference(median, sentAt, WorkerLease.UNBOUNDED_AGE);
                     WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, median,
                             WorkerLease.UNBOUNDED_AGE, h == null ? null : h.report());
-                    Watching watching = new Watching();
+                    Watching watching = new Watching(lease);
                     watch(lease, r.getHeader().getRevision() + 1, watching);
                     held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, r.getHeader().getRevision(),
                             sentAt, reference, sentAt));
@@ -254,6 +273,10 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + w + " at " + settings.where() + " is not held"
                     + " by this allocator (released, or lost before)");
         }
+        if (h.lost().get()) {
+            forget(lease.token());
+            throw lost(lease, "it was given up or seen gone before this renewal");
+        }
         long sentAt = context.clock().nanos();
         try {
             call(what, () -> client.getLeaseClient().keepAliveOnce(h.etcdLease()), true);
@@ -263,6 +286,13 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         }
         for (int attempt = 0; attempt < 8; attempt++) {
             Read got = readGeneration(what, historyKey(w));
+            if (wentBack != null) {
+                String why = wentBack;
+                startGenerationAfterGoingBack(what);
+                forget(lease.token());
+                throw lost(lease, why + ": etcd's data was restored from an older snapshot or replaced, so this holder's lease and"
+                        + " every mark may be older than what was issued since; a new generation makes every mark a lower bound");
+            }
             EtcdHistory old = got.other() == null ? null : EtcdHistory.decode(got.other().getValue().getBytes());
             long modRevision = got.other() == null ? 0 : got.other().getModRevision();
             String cluster = got.cluster();
@@ -719,7 +749,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             LeaseNotFound {
         CompletableFuture<T> f = request.get();
         try {
-            return f.get(settings.timeout().toMillis() + 500, TimeUnit.MILLISECONDS);
+            T reply = f.get(settings.timeout().toMillis() + 500, TimeUnit.MILLISECONDS);
+            if (reply instanceof io.etcd.jetcd.Response r && r.getHeader() != null) {
+                observe(r.getHeader().getRevision());
+            }
+            return reply;
         } catch (ExecutionException e) {
             if (leaseNotFound(e.getCause())) {
                 throw new LeaseNotFound();
@@ -728,6 +762,44 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         } catch (TimeoutException e) {
             f.cancel(true);
             throw failure(what, e);
+        }
+    }
+
+    /** Notes a reply's revision: one below the highest seen means etcd's data went back (a restore, or a wiped member). */
+    private void observe(long revision) {
+        if (revision <= 0) {
+            return; // a reply that carries no revision
+        }
+        if (revision < highestRevision) {
+            if (wentBack == null) {
+                wentBack = "etcd's revision went back from " + highestRevision + " to " + revision;
+            }
+            highestRevision = revision; // the new baseline
+        } else {
+            highestRevision = revision;
+        }
+    }
+
+    /**
+     * After etcd's data went back: writes a new generation, so that no claim from now on trusts a mark written before (the
+     * restored data may hold marks older than IDs issued since), and tells the generator of every other lease held that it
+     * is lost. Logged once per occurrence.
+     */
+    private void startGenerationAfterGoingBack(String what) throws InterruptedException {
+        String why = wentBack;
+        wentBack = null;
+        String next = HexFormat.of().formatHex(randomBytes());
+        call(what + " (starting a new generation: " + why + ")", () -> client.getKVClient().put(generationKey(), bytes(next)));
+        LOG.log(Level.WARNING, "idc=" + context.idc() + ": " + why + " at " + settings.where() + " (its data was restored from an older"
+                + " snapshot or replaced): started a new generation, so every mark of the namespace is a lower bound from now on,"
+                + " and gave up the leases held here");
+        for (Held h : new ArrayList<>(held.values())) {
+            Watching watching = h.watching();
+            if (!watching.retired.get() && watching.lost.compareAndSet(false, true)) {
+                context.leaseListener().leaseLost(watching.lease, "lease of idc=" + context.idc() + " worker=" + watching.lease.workerId()
+                        + " at " + settings.where() + " is given up: " + why + " (etcd's data was restored from an older snapshot or"
+                        + " replaced)");
+            }
         }
     }
 
