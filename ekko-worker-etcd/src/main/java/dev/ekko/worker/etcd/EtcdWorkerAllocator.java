@@ -88,9 +88,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      * most that old.
      */
     private record Held(long etcdLease, long baseMark, Watching watching, long revision, long sentAtNanos, Reference reference,
-            long acquiredAtNanos) {
-        Held renewed(long atRevision, long sentAt, Reference ref) {
-            return new Held(etcdLease, baseMark, watching, atRevision, sentAt, ref, acquiredAtNanos);
+            long acquiredAtNanos, String generation) {
+        Held renewed(long atRevision, long sentAt, Reference ref, String wroteUnder) {
+            return new Held(etcdLease, baseMark, watching, atRevision, sentAt, ref, acquiredAtNanos, wroteUnder);
         }
 
         java.util.concurrent.atomic.AtomicBoolean lost() {
@@ -138,6 +138,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private static final class Watching {
         /** The lease as handed out, for the generator's listener. */
         final WorkerLease lease;
+        /** Why it was marked lost, for the renewal that finds it so. */
+        volatile String lostReason = "";
 
         Watching(WorkerLease lease) {
             this.lease = lease;
@@ -247,7 +249,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                     Watching watching = new Watching(lease);
                     watch(lease, r.getHeader().getRevision() + 1, watching);
                     held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, r.getHeader().getRevision(),
-                            sentAt, reference, sentAt));
+                            sentAt, reference, sentAt, generation));
                     ok = true;
                     LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", "
                             + handover);
@@ -274,8 +276,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                     + " by this allocator (released, or lost before)");
         }
         if (h.lost().get()) {
+            String why = h.watching().lostReason;
             forget(lease.token());
-            throw lost(lease, "it was given up or seen gone before this renewal");
+            throw lost(lease, why);
         }
         long sentAt = context.clock().nanos();
         try {
@@ -329,7 +332,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 Reference carried = h.reference() == null || (h.reference().maxAge() == WorkerLease.UNBOUNDED_AGE
                         && sentAt - h.acquiredAtNanos() >= 2 * lease.ttl().toNanos()) ? null : h.reference().at(sentAt);
                 Reference ref = fresh == null ? carried : carried == null ? fresh : carried.tighten(fresh);
-                held.put(lease.token(), h.renewed(r.getHeader().getRevision(), sentAt, ref));
+                held.put(lease.token(), h.renewed(r.getHeader().getRevision(), sentAt, ref, generation));
                 return ref == null ? lease.renewed(sentAt, WorkerLease.UNKNOWN_TIME) : lease.renewed(sentAt, ref.millis(), ref.maxAge());
             }
             GetResponse mine = call(what, () -> client.getKVClient().get(leaseKey(w)));
@@ -354,7 +357,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         try {
             Read got = readGeneration(what, null);
             long mark = Math.max(h.baseMark(), finalReport.reservedUntilMillis());
-            EtcdHistory next = new EtcdHistory(mark, got.cluster(), got.generation(), finalReport, context.clock().millis());
+            // Labelled with the generation this holder last wrote its mark under: a mark that rests on one trusted before a new
+            // generation (the holder claimed before the command, and no renewal since relabelled a reservation running ahead)
+            // stays a lower bound under the new one.
+            String label = got.generation().equals(h.generation()) ? got.generation() : h.generation();
+            EtcdHistory next = new EtcdHistory(mark, got.cluster(), label, finalReport, context.clock().millis());
             TxnResponse r = call(what, () -> client.getKVClient().txn()
                     .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))))
                     .Then(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT),
@@ -691,6 +698,15 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     /** Reads the lease key again and watches it from there; reports the loss if it is gone or another's. */
     private void rewatch(WorkerLease lease, Watching watching) {
+        rewatch(lease, watching, 100);
+    }
+
+    /**
+     * As {@link #rewatch(WorkerLease, Watching)}; a read that fails is tried again after {@code backoffMillis} (doubling, up to
+     * the request timeout), off jetcd's thread, until the lease is given up, lost or the allocator closed: a watch is never
+     * left unbuilt because one read failed.
+     */
+    private void rewatch(WorkerLease lease, Watching watching, long backoffMillis) {
         if (watching.retired.get() || watching.lost.get() || closed) {
             return;
         }
@@ -698,7 +714,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         client.getKVClient().get(leaseKey(lease.workerId())).whenComplete((got, error) -> {
             if (error != null) {
                 LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": cannot watch worker=" + lease.workerId() + " again ("
-                        + error.getMessage() + "); renewals still check the lease");
+                        + error.getMessage() + "); trying again in " + backoffMillis + " ms, and renewals still check the lease");
+                long next = Math.min(backoffMillis * 2, Math.max(backoffMillis, settings.timeout().toMillis()));
+                CompletableFuture.delayedExecutor(backoffMillis, TimeUnit.MILLISECONDS).execute(() -> rewatch(lease, watching, next));
             } else if (got.getKvs().isEmpty() || !got.getKvs().get(0).getValue().equals(ours)) {
                 reportLost(lease, watching, got.getKvs().isEmpty() ? "deleted (expired, revoked or removed by hand)"
                         : "taken over by another holder");
@@ -709,6 +727,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     }
 
     private void reportLost(WorkerLease lease, Watching watching, String how) {
+        watching.lostReason = "a watch saw its key " + how;
         if (!watching.retired.get() && watching.lost.compareAndSet(false, true)) {
             context.leaseListener().leaseLost(lease, "lease of idc=" + context.idc() + " worker=" + lease.workerId() + " at "
                     + settings.where() + " is gone: a watch saw its key " + how);
@@ -795,6 +814,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 + " and gave up the leases held here");
         for (Held h : new ArrayList<>(held.values())) {
             Watching watching = h.watching();
+            watching.lostReason = "given up: " + why;
             if (!watching.retired.get() && watching.lost.compareAndSet(false, true)) {
                 context.leaseListener().leaseLost(watching.lease, "lease of idc=" + context.idc() + " worker=" + watching.lease.workerId()
                         + " at " + settings.where() + " is given up: " + why + " (etcd's data was restored from an older snapshot or"

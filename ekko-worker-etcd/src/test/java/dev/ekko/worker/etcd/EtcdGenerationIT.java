@@ -83,4 +83,24 @@ class EtcdGenerationIT {
         WorkerLease next = allocator("next", 11).acquire();
         assertEquals(Handover.mark(now + 600).toString(), next.handover().toString());
     }
+
+    /**
+     * A holder that claimed before a new generation and releases with no renewal since leaves a lower bound, not a trusted
+     * mark: its mark rests on one the old generation vouched for (found by review 4: the release labelled it with the new
+     * generation, and the next holder trusted it).
+     */
+    @Test
+    void aReleaseAfterANewGenerationWithNoRenewalSinceLeavesALowerBound() throws Exception {
+        long now = System.currentTimeMillis();
+        WorkerAllocator first = allocator("first", 12);
+        first.release(first.acquire(), report(now, "first"));
+        WorkerAllocator a = allocator("a", 12);
+        WorkerLease lease = a.acquire();
+        assertEquals(Handover.mark(now).toString(), lease.handover().toString());
+        EtcdAllocators.startNewGeneration(settings());
+        a.release(lease, report(now + 10, "a"));
+        WorkerLease next = allocator("next", 12).acquire();
+        assertEquals(12, next.workerId());
+        assertEquals(Handover.atLeast(now + 10).toString(), next.handover().toString());
+    }
 }
