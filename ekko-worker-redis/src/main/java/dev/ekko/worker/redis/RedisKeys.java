@@ -50,4 +50,14 @@ final class RedisKeys {
     String marksIncarnation() {
         return prefix + "marks:incarnation";
     }
+
+    /** A random token written when a holder saw the data go back; part of the incarnation that marks are trusted under. */
+    String generation() {
+        return prefix + "generation";
+    }
+
+    /** The counter every renewal increments; one that does not rise means the data went back. */
+    String epoch() {
+        return prefix + "epoch";
+    }
 }

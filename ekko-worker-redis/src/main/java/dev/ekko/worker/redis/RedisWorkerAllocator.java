@@ -78,7 +78,7 @@ final class RedisWorkerAllocator implements WorkerAllocator {
     static final long SAFE_MARK_SLACK_MILLIS = 1000;
     /** The commands an ACL user needs (on keys {@code ~<namespace>*}), as docs/redis.md shows them. */
     static final String ACL_COMMANDS = "+evalsha +eval +ping +select +client|setname +time +info +exists +hget +hmget +hgetall"
-            + " +hset +hdel +pexpire +del +get +set +zadd +zcount +zrangebyscore";
+            + " +hset +hdel +pexpire +del +get +set +incr +zadd +zcount +zrangebyscore";
 
     private final AllocatorContext context;
     private final RedisSettings settings;
@@ -89,6 +89,8 @@ final class RedisWorkerAllocator implements WorkerAllocator {
     /** The connection, or null until first use and after it broke. Guarded by this. */
     private Jedis jedis;
     private boolean closed;
+    /** The highest epoch a renewal got here: every renewal increments it, so one no higher means the data went back. */
+    private long highestEpoch;
 
     RedisWorkerAllocator(AllocatorContext context, RedisSettings settings) {
         this.context = context;
@@ -193,19 +195,31 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         long sentAt = context.clock().nanos();
         String what = "renewing the lease of idc=" + context.idc() + " worker=" + worker;
         List<String> r = call(what, true, j -> LuaScript.RENEW.run(j, List.of(keys.lease(worker), keys.history(worker), keys.marks(),
-                keys.marksIncarnation()), args));
+                keys.marksIncarnation(), keys.generation(), keys.epoch()), args));
+        if (!r.get(0).equals("denied")) {
+            expect(r, r.get(0), r.get(0).equals("taken") ? 6 : 3);
+            long epoch = Long.parseLong(r.get(r.size() - 1));
+            if (epoch <= highestEpoch) {
+                String why = "the IDC's epoch counter went back from " + highestEpoch + " to " + epoch;
+                highestEpoch = epoch;
+                startGenerationAfterGoingBack(what, why);
+                throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + worker + " at " + settings.where()
+                        + " is given up: " + why + ": the server's data was replaced by an older copy (a backup restored into the"
+                        + " running server, a reload of an old snapshot, a full resync from a stale primary), so this lease and every"
+                        + " mark may be older than what was issued since; a new generation makes every mark a lower bound");
+            }
+            highestEpoch = epoch;
+        }
         switch (r.get(0)) {
             case "denied":
                 throw denied(what, r);
             case "renewed":
-                expect(r, "renewed", 2);
                 return lease.renewed(sentAt, Long.parseLong(r.get(1)));
             case "gone":
                 throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + worker + " at " + settings.where()
                         + " is gone: it expired (no renewal within " + lease.ttl().toMillis() + " ms), was released, or the"
                         + " server lost its data; a renewal never re-creates it");
             case "taken":
-                expect(r, "taken", 5);
                 throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + worker + " at " + settings.where()
                         + " is now held by host " + r.get(2) + " pid " + r.get(3) + " instance " + r.get(4)
                         + ": ours expired (no renewal within " + lease.ttl().toMillis() + " ms) or the server lost its data, and the"
@@ -224,7 +238,7 @@ final class RedisWorkerAllocator implements WorkerAllocator {
                 finalReport.instance(), Integer.toString(worker));
         String what = "releasing idc=" + context.idc() + " worker=" + worker;
         List<String> r = call(what, true, j -> LuaScript.RELEASE.run(j, List.of(keys.lease(worker), keys.history(worker), keys.marks(),
-                keys.marksIncarnation()), args));
+                keys.marksIncarnation(), keys.generation()), args));
         if (r.get(0).equals("denied")) {
             throw denied(what, r);
         }
@@ -437,6 +451,23 @@ final class RedisWorkerAllocator implements WorkerAllocator {
 
     private String aclAdvice() {
         return "the ACL user needs " + ACL_COMMANDS + " on keys ~" + settings.namespace() + "*: see Permissions in docs/redis.md";
+    }
+
+    /**
+     * After the data went back: writes a new generation, so that from now on every mark written before is from another
+     * incarnation (a lower bound), whichever process claims it. Logged; a failure to write it is logged too (the renewal
+     * that found it fences anyway, and the next one to see it writes it).
+     */
+    private void startGenerationAfterGoingBack(String what, String why) {
+        String next = newToken();
+        try {
+            call(what + " (starting a new generation: " + why + ")", true, j -> List.of(j.set(keys.generation(), next)));
+            LOG.log(Level.WARNING, "idc=" + context.idc() + ": " + why + " at " + settings.where() + " (its data was replaced by an"
+                    + " older copy): started a new generation, so every mark of the namespace's IDC is a lower bound from now on");
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "idc=" + context.idc() + ": " + why + " at " + settings.where() + ", and starting a new generation"
+                    + " failed: " + e.getMessage());
+        }
     }
 
     private static void checkInterrupted() throws InterruptedException {

@@ -51,7 +51,7 @@ local function mayNot(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HGETALL', KEYS[2]}, {'HGET', KEYS[1]},
   {'EXISTS', prefix .. 'lease:0'}, {'HMGET', prefix .. 'history:0'}, {'GET', KEYS[4]}, {'ZCOUNT', KEYS[3]},
-  {'ZRANGEBYSCORE', KEYS[3]}}) do
+  {'ZRANGEBYSCORE', KEYS[3]}, {'GET', prefix .. 'generation'}}) do
   if mayNot(unpack(c)) then
     return denied(c[1], c[2])
   end
@@ -63,8 +63,10 @@ local nowText = string.format('%.0f', now)
 
 -- The incarnation: run_id changes at every restart, master_replid at every promotion of a replica (and when the first
 -- replica attaches); a mark is the latest only if the incarnation that wrote it is still the one running.
+-- The generation is written by a holder that saw the data go back (renew.lua's epoch): every mark written before is then
+-- from another incarnation, a lower bound only.
 local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') .. ':'
-  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)') .. ':' .. (redis.call('GET', prefix .. 'generation') or '')
 
 local avoid = {}
 for w in string.gmatch(ARGV[11], '%d+') do

@@ -4,6 +4,7 @@
 -- KEYS[2]  <prefix>history:<w>   the worker ID's history hash, no expiry
 -- KEYS[3]  <prefix>marks         sorted set worker ID -> mark, of marks this incarnation wrote (see acquire.lua)
 -- KEYS[4]  <prefix>marks:incarnation  the incarnation the marks set belongs to: another one empties it first
+-- KEYS[5]  <prefix>generation    part of the incarnation (see renew.lua)
 -- ARGV[1]  token
 -- ARGV[2..6] the final report: local time, the last millisecond actually used (Unix ms), host, pid, instance
 -- ARGV[7]  the worker ID
@@ -25,7 +26,8 @@ local function mayNot(...)
   return redis.acl_check_cmd ~= nil and not redis.acl_check_cmd(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HMGET', KEYS[1]}, {'GET', KEYS[4]},
-  {'HSET', KEYS[2], 'mark', '0'}, {'DEL', KEYS[1]}, {'DEL', KEYS[3]}, {'SET', KEYS[4], 'x'}, {'ZADD', KEYS[3], '0', ARGV[7]}}) do
+  {'HSET', KEYS[2], 'mark', '0'}, {'DEL', KEYS[1]}, {'DEL', KEYS[3]}, {'SET', KEYS[4], 'x'}, {'ZADD', KEYS[3], '0', ARGV[7]},
+  {'GET', KEYS[5]}}) do
   if mayNot(unpack(c)) then
     return {'denied', c[1], c[2] or ''}
   end
@@ -34,7 +36,7 @@ end
 local t = redis.call('TIME')
 local nowText = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') .. ':'
-  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)') .. ':' .. (redis.call('GET', KEYS[5]) or '')
 
 local lease = redis.call('HMGET', KEYS[1], 'token', 'base')
 if lease[1] ~= ARGV[1] then

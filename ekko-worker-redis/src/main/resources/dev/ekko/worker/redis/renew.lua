@@ -4,6 +4,9 @@
 -- KEYS[2]  <prefix>history:<w>   the worker ID's history hash, no expiry
 -- KEYS[3]  <prefix>marks         sorted set worker ID -> mark, of marks this incarnation wrote (see acquire.lua)
 -- KEYS[4]  <prefix>marks:incarnation  the incarnation the marks set belongs to: another one empties it first
+-- KEYS[5]  <prefix>generation    a random token a holder writes when it saw the data go back; part of the incarnation
+-- KEYS[6]  <prefix>epoch         a counter every renewal increments: a holder that gets a value no higher than one it got
+--                                before knows the data went back (replaced by an older copy), whatever run_id says
 -- ARGV[1]  token
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3..7] the report: local time, reserved-until (both Unix ms), host, pid, instance
@@ -16,14 +19,15 @@
 -- run) comes before the first write: an extended lease whose report was not stored would let the holder issue past a
 -- mark the server never got.
 --
--- Reply: {"renewed", serverMillis} | {"gone", serverMillis} | {"taken", serverMillis, host, pid, instance}
---        | {"denied", command, key}
+-- Reply: {"renewed", serverMillis, epoch} | {"gone", serverMillis, epoch} | {"taken", serverMillis, host, pid, instance, epoch}
+--        | {"denied", command, key}. The epoch is incremented whatever the outcome: a holder whose lease is gone because the
+-- data went back must still learn that it went back.
 local function mayNot(...)
   return redis.acl_check_cmd ~= nil and not redis.acl_check_cmd(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HMGET', KEYS[1]}, {'HGET', KEYS[2]},
   {'GET', KEYS[4]}, {'PEXPIRE', KEYS[1], ARGV[2]}, {'HSET', KEYS[2], 'mark', '0'}, {'DEL', KEYS[3]}, {'SET', KEYS[4], 'x'},
-  {'ZADD', KEYS[3], '0', ARGV[8]}}) do
+  {'ZADD', KEYS[3], '0', ARGV[8]}, {'GET', KEYS[5]}, {'INCR', KEYS[6]}}) do
   if mayNot(unpack(c)) then
     return {'denied', c[1], c[2] or ''}
   end
@@ -33,14 +37,15 @@ local t = redis.call('TIME')
 local nowText = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 -- The server incarnation that writes the mark: acquire.lua trusts a mark as the latest only from its own incarnation.
 local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') .. ':'
-  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)') .. ':' .. (redis.call('GET', KEYS[5]) or '')
 
 local holder = redis.call('HMGET', KEYS[1], 'token', 'host', 'pid', 'instance')
+local epoch = tostring(redis.call('INCR', KEYS[6]))
 if not holder[1] then
-  return {'gone', nowText}
+  return {'gone', nowText, epoch}
 end
 if holder[1] ~= ARGV[1] then
-  return {'taken', nowText, holder[2] or '?', holder[3] or '?', holder[4] or '?'}
+  return {'taken', nowText, holder[2] or '?', holder[3] or '?', holder[4] or '?', epoch}
 end
 
 -- The mark is the highest reserved-until any holder ever reported: it never goes down here.
@@ -58,4 +63,4 @@ if not indexed then
   redis.call('SET', KEYS[4], incarnation)
 end
 redis.call('ZADD', KEYS[3], mark, ARGV[8])
-return {'renewed', nowText}
+return {'renewed', nowText, epoch}
