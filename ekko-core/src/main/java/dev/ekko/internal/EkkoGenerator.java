@@ -160,7 +160,10 @@ public final class EkkoGenerator implements IdGenerator {
     private record Floor(long markMillis, long allowedWaitMillis, String reason) {
     }
 
-    /** A start refused because this worker ID's history is ahead of our clock: another worker ID may do. */
+    /**
+     * A start refused because this worker ID's history is ahead of our clock, or its state file is held by another generator
+     * on this host: another worker ID may do.
+     */
     private static final class HistoryAhead extends Exception {
         private static final long serialVersionUID = 1L;
         final transient RuntimeException refusal;
@@ -173,8 +176,9 @@ public final class EkkoGenerator implements IdGenerator {
 
     /**
      * Acquires a worker ID and starts a term on it. When the worker ID's history is ahead of this host's clock (a
-     * clock set back across a restart: its state file, the handover mark or its last report), gives it back and
-     * asks for another one, up to {@link #MAX_WORKER_SWITCHES} times, instead of failing until the clock catches up.
+     * clock set back across a restart: its state file, the handover mark or its last report), or its state file is
+     * locked by another generator on this host, gives it back and asks for another one, up to
+     * {@link #MAX_WORKER_SWITCHES} times, instead of failing until the clock catches up or the other lets go.
      */
     private Term startTerm(Term previous) throws InterruptedException {
         Set<Integer> refused = new HashSet<>();
@@ -235,7 +239,17 @@ public final class EkkoGenerator implements IdGenerator {
             if (previous != null && previous.workerId == worker) {
                 sf = previous.stateFile;
             } else {
-                sf = opened = StateFile.open(settings.stateDir(), layout, idc, worker);
+                try {
+                    sf = opened = StateFile.open(settings.stateDir(), layout, idc, worker);
+                } catch (StateFileException e) {
+                    if (StateFile.isBusy(e)) {
+                        // Another generator on this host holds it (a lost term of its own keeps its lock for a re-acquire of
+                        // the same worker ID): ask for another worker ID at once, rather than give this one back and be offered
+                        // it again at every report interval while the other waits for ours.
+                        throw new HistoryAhead(e);
+                    }
+                    throw e;
+                }
             }
             Floor floor = floor(previous, sf, acquired, now);
             if (floor.markMillis < layout.epochMillis()) {

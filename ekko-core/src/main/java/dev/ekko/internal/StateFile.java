@@ -45,6 +45,11 @@ import java.util.UUID;
  */
 public final class StateFile implements AutoCloseable {
 
+    /** The start of the refusal when another generator of this JVM holds the file. */
+    static final String IN_USE_IN_THIS_JVM = "state file is in use by another generator in this JVM";
+    /** The start of the refusal when another process holds the file's lock. */
+    static final String LOCKED_BY_ANOTHER_PROCESS = "state file is locked by another process";
+
     static final long MAGIC = 0x454B4B4F53544154L; // "EKKOSTAT"
     static final long VERSION = 1;
     static final int SIZE = 128;
@@ -106,6 +111,12 @@ public final class StateFile implements AutoCloseable {
      *
      * @throws StateFileException if it is held, damaged, too short, or made for another layout or worker ID
      */
+    /** {@return whether {@code e} refused a state file because another generator on this host holds it (not a damage)} */
+    static boolean isBusy(StateFileException e) {
+        String m = e.getMessage();
+        return m != null && (m.startsWith(IN_USE_IN_THIS_JVM) || m.startsWith(LOCKED_BY_ANOTHER_PROCESS));
+    }
+
     public static StateFile open(Path dir, Layout layout, int idc, int worker) {
         Path path = pathFor(dir, idc, worker);
         try {
@@ -124,12 +135,12 @@ public final class StateFile implements AutoCloseable {
         }
         switch (held.outcome()) {
             case HELD_IN_THIS_JVM:
-                throw new StateFileException(path, "state file is in use by another generator in this JVM (same idc and worker ID"
+                throw new StateFileException(path, IN_USE_IN_THIS_JVM + " (same idc and worker ID"
                         + (held.holder() == null || Path.of(held.holder()).equals(path) ? ")"
                                 : "; it holds the same file through another path, " + held.holder()
                                 + ": a symbolic link, hard link or mount names one file twice)"));
             case HELD_BY_ANOTHER_PROCESS:
-                throw new StateFileException(path, "state file is locked by another process" + held.holder()
+                throw new StateFileException(path, LOCKED_BY_ANOTHER_PROCESS + held.holder()
                         + ": another generator on this host uses the same idc and worker ID");
             default:
                 break;
