@@ -61,6 +61,8 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
     private final Runnable onClose;
     private boolean schemaChecked;
     private boolean closed;
+    /** Per lease token, the reserved-until of its last successful renewal: its row's mark is never lower unless the rows went back. */
+    private final java.util.Map<String, Long> reported = new java.util.HashMap<>();
 
     MysqlWorkerAllocator(AllocatorContext context, MysqlSettings settings, DataSource dataSource, Runnable onClose) {
         this.context = context;
@@ -158,13 +160,36 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         try {
             outcome = renewIn(what, lease, report);
         } catch (TableGone e) {
+            reported.remove(lease.token());
             throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + worker + " at " + settings.where() + " is gone:"
                     + " its table was dropped (" + e.getMessage() + "); a renewal never re-creates it");
         }
+        if (outcome instanceof WentBack back) {
+            reported.remove(lease.token());
+            String why = "the mark of idc=" + context.idc() + " worker=" + worker + " went back from " + back.expected + " (this holder's"
+                    + " last report) to " + back.found;
+            try {
+                startNewGeneration();
+                LOG.log(Level.WARNING, why + " at " + settings.where() + " (its rows were restored from an older copy in place):"
+                        + " started a new generation, so every mark is a lower bound from now on");
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, why + " at " + settings.where() + ", and starting a new generation failed: " + e.getMessage());
+            }
+            throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + worker + " at " + settings.where() + " is given"
+                    + " up: " + why + ": its rows were restored from an older copy in place (a logical restore into the existing"
+                    + " tables, a replica that was behind), so this lease and every mark may be older than what was issued since; a"
+                    + " new generation makes every mark a lower bound");
+        }
         if (outcome instanceof RuntimeException e) {
+            reported.remove(lease.token());
             throw e;
         }
+        reported.put(lease.token(), report.reservedUntilMillis());
         return lease.renewed(sentAt, (Long) outcome);
+    }
+
+    /** A renewal found its row's mark below the last one this holder reported: the rows went back. */
+    private record WentBack(long found, long expected) {
     }
 
     private Object renewIn(String what, WorkerLease lease, ClockReport report) {
@@ -172,8 +197,9 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         return transaction(what, true, c -> {
             long now = nowMillis(c);
             int n;
+            // LAST_INSERT_ID(x) remembers the row's mark before this update for the session, to see whether it went back.
             try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.table() + "` SET expires_at = " + NOW
-                    + " + INTERVAL ? MICROSECOND, mark = GREATEST(COALESCE(mark, ?), ?), mark_generation = (SELECT generation FROM `"
+                    + " + INTERVAL ? MICROSECOND, mark = GREATEST(LAST_INSERT_ID(COALESCE(mark, ?)), ?), mark_generation = (SELECT generation FROM `"
                     + schema.metaTable() + "` WHERE id = 1), report_time = ?, report_reserved = ?, report_host = ?, report_pid = ?,"
                     + " report_instance = ?, report_at = " + NOW + " WHERE namespace = ? AND idc = ? AND worker = ? AND token = ?"
                     + " AND expires_at > " + NOW)) {
@@ -188,11 +214,40 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                 s.setString(i, lease.token());
                 n = s.executeUpdate();
             }
+            Long expected = reported.get(lease.token());
             if (n == 1) {
-                return now;
+                long before;
+                try (PreparedStatement s = c.prepareStatement("SELECT LAST_INSERT_ID()"); ResultSet r = s.executeQuery()) {
+                    r.next();
+                    before = r.getLong(1);
+                }
+                // Only this holder writes its row's mark while it holds it, and never lower: a mark below what it last reported
+                // means the row was written back from an older copy.
+                return expected != null && before < expected ? new WentBack(before, expected) : now;
+            }
+            Long found = markOf(c, lease.workerId());
+            if (expected != null && found != null && found < expected) {
+                return new WentBack(found, expected);
             }
             return lost(c, lease);
         });
+    }
+
+    /** {@return the worker ID's row's mark, or null (no row, or no mark)} */
+    private Long markOf(Connection c, int worker) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT mark FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ? AND"
+                + " worker = ?")) {
+            s.setString(1, settings.namespace());
+            s.setInt(2, context.idc());
+            s.setInt(3, worker);
+            try (ResultSet r = s.executeQuery()) {
+                if (!r.next()) {
+                    return null;
+                }
+                long m = r.getLong(1);
+                return r.wasNull() ? null : m;
+            }
+        }
     }
 
     @Override
@@ -200,6 +255,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         checkInterrupted();
         int worker = lease.workerId();
         String what = "releasing idc=" + context.idc() + " worker=" + worker;
+        reported.remove(lease.token());
         Object outcome = transaction(what, true, c -> {
             // A lease that already expired by the database's clock is no longer this holder's to speak for: its release only
             // raises the mark and keeps its generation (a restore may have brought its token back after another holder used
