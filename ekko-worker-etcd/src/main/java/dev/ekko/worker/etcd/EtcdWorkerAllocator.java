@@ -769,8 +769,12 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         CompletableFuture<T> f = request.get();
         try {
             T reply = f.get(settings.timeout().toMillis() + 500, TimeUnit.MILLISECONDS);
-            if (reply instanceof io.etcd.jetcd.Response r && r.getHeader() != null) {
-                observe(r.getHeader().getRevision());
+            // Only key-value replies: a linearizable read or a transaction is answered at a revision at or past every write
+            // that completed before it, on any member; a lease reply carries the answering member's revision, which on a
+            // follower that is behind may be lower than one a transaction returned, and would look like data going back.
+            if ((reply instanceof TxnResponse || reply instanceof GetResponse || reply instanceof io.etcd.jetcd.kv.PutResponse)
+                    && ((io.etcd.jetcd.Response) reply).getHeader() != null) {
+                observe(((io.etcd.jetcd.Response) reply).getHeader().getRevision());
             }
             return reply;
         } catch (ExecutionException e) {

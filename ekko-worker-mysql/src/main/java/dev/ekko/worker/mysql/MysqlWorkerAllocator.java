@@ -167,7 +167,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         if (outcome instanceof WentBack back) {
             reported.remove(lease.token());
             String why = "the mark of idc=" + context.idc() + " worker=" + worker + " went back from " + back.expected + " (this holder's"
-                    + " last report) to " + back.found;
+                    + " last report) to " + (back.found < 0 ? "none (its row or mark is missing)" : back.found);
             try {
                 startNewGeneration();
                 LOG.log(Level.WARNING, why + " at " + settings.where() + " (its rows were restored from an older copy in place):"
@@ -225,9 +225,11 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                 // means the row was written back from an older copy.
                 return expected != null && before < expected ? new WentBack(before, expected) : now;
             }
+            // A row this holder renewed before that is now missing, or has no mark, went back too: the module never deletes
+            // rows, and a mark is never cleared (a restore from a copy taken before the row existed, a replica behind).
             Long found = markOf(c, lease.workerId());
-            if (expected != null && found != null && found < expected) {
-                return new WentBack(found, expected);
+            if (expected != null && (found == null || found < expected)) {
+                return new WentBack(found == null ? -1 : found, expected);
             }
             return lost(c, lease);
         });
