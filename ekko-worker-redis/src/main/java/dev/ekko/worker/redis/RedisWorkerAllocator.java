@@ -14,8 +14,10 @@ import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
@@ -91,6 +93,8 @@ final class RedisWorkerAllocator implements WorkerAllocator {
     private boolean closed;
     /** The highest epoch a renewal got here: every renewal increments it, so one no higher means the data went back. */
     private long highestEpoch;
+    /** Per lease token, the reserved-until of its last successful renewal: its worker ID's mark is never lower while held. */
+    private final Map<String, Long> reported = new HashMap<>();
 
     RedisWorkerAllocator(AllocatorContext context, RedisSettings settings) {
         this.context = context;
@@ -197,23 +201,35 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         List<String> r = call(what, true, j -> LuaScript.RENEW.run(j, List.of(keys.lease(worker), keys.history(worker), keys.marks(),
                 keys.marksIncarnation(), keys.generation(), keys.epoch()), args));
         if (!r.get(0).equals("denied")) {
-            expect(r, r.get(0), r.get(0).equals("taken") ? 6 : 3);
+            expect(r, r.get(0), r.get(0).equals("taken") ? 7 : 4);
             long epoch = Long.parseLong(r.get(r.size() - 1));
-            if (epoch <= highestEpoch) {
-                String why = "the IDC's epoch counter went back from " + highestEpoch + " to " + epoch;
+            String markText = r.get(r.size() - 2);
+            Long expected = reported.get(lease.token());
+            // The worker ID's mark is written by its holder only while it holds it, and never lower: below this holder's last
+            // report (or gone) means the data went back, however many increments lifted the epoch since.
+            boolean markBack = expected != null && (markText.isEmpty() || Long.parseLong(markText) < expected);
+            if (epoch <= highestEpoch || markBack) {
+                String why = markBack ? "the mark of worker=" + worker + " went back from " + expected + " (this holder's last report)"
+                        + " to " + (markText.isEmpty() ? "none" : markText) : "the IDC's epoch counter went back from " + highestEpoch
+                        + " to " + epoch;
                 highestEpoch = epoch;
+                reported.remove(lease.token());
                 startGenerationAfterGoingBack(what, why);
                 throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + worker + " at " + settings.where()
                         + " is given up: " + why + ": the server's data was replaced by an older copy (a backup restored into the"
                         + " running server, a reload of an old snapshot, a full resync from a stale primary), so this lease and every"
                         + " mark may be older than what was issued since; a new generation makes every mark a lower bound");
             }
-            highestEpoch = epoch;
+            highestEpoch = Math.max(highestEpoch, epoch);
+        }
+        if (!r.get(0).equals("renewed")) {
+            reported.remove(lease.token());
         }
         switch (r.get(0)) {
             case "denied":
                 throw denied(what, r);
             case "renewed":
+                reported.put(lease.token(), report.reservedUntilMillis());
                 return lease.renewed(sentAt, Long.parseLong(r.get(1)));
             case "gone":
                 throw new LeaseLostException("lease of idc=" + context.idc() + " worker=" + worker + " at " + settings.where()
@@ -237,6 +253,7 @@ final class RedisWorkerAllocator implements WorkerAllocator {
                 Long.toString(finalReport.reservedUntilMillis()), finalReport.host(), Long.toString(finalReport.pid()),
                 finalReport.instance(), Integer.toString(worker));
         String what = "releasing idc=" + context.idc() + " worker=" + worker;
+        reported.remove(lease.token());
         List<String> r = call(what, true, j -> LuaScript.RELEASE.run(j, List.of(keys.lease(worker), keys.history(worker), keys.marks(),
                 keys.marksIncarnation(), keys.generation()), args));
         if (r.get(0).equals("denied")) {

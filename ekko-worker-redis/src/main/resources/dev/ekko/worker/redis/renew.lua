@@ -19,9 +19,11 @@
 -- run) comes before the first write: an extended lease whose report was not stored would let the holder issue past a
 -- mark the server never got.
 --
--- Reply: {"renewed", serverMillis, epoch} | {"gone", serverMillis, epoch} | {"taken", serverMillis, host, pid, instance, epoch}
---        | {"denied", command, key}. The epoch is incremented whatever the outcome: a holder whose lease is gone because the
--- data went back must still learn that it went back.
+-- Reply: {"renewed", serverMillis, mark, epoch} | {"gone", serverMillis, mark, epoch}
+--        | {"taken", serverMillis, host, pid, instance, mark, epoch} | {"denied", command, key}, where mark is the history's mark
+-- before this renewal ("" if none). The epoch is incremented whatever the outcome: a holder whose lease is gone because
+-- the data went back must still learn that it went back. The mark tells the holder the same of its own worker ID, however
+-- many other holders renewed since (their increments can lift the epoch past what this holder saw).
 local function mayNot(...)
   return redis.acl_check_cmd ~= nil and not redis.acl_check_cmd(...)
 end
@@ -40,17 +42,17 @@ local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') .
   .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)') .. ':' .. (redis.call('GET', KEYS[5]) or '')
 
 local holder = redis.call('HMGET', KEYS[1], 'token', 'host', 'pid', 'instance')
+local old = redis.call('HGET', KEYS[2], 'mark')
 local epoch = tostring(redis.call('INCR', KEYS[6]))
 if not holder[1] then
-  return {'gone', nowText, epoch}
+  return {'gone', nowText, old or '', epoch}
 end
 if holder[1] ~= ARGV[1] then
-  return {'taken', nowText, holder[2] or '?', holder[3] or '?', holder[4] or '?', epoch}
+  return {'taken', nowText, holder[2] or '?', holder[3] or '?', holder[4] or '?', old or '', epoch}
 end
 
 -- The mark is the highest reserved-until any holder ever reported: it never goes down here.
 local mark = ARGV[4]
-local old = redis.call('HGET', KEYS[2], 'mark')
 if old and tonumber(old) > tonumber(mark) then
   mark = old
 end
@@ -63,4 +65,4 @@ if not indexed then
   redis.call('SET', KEYS[4], incarnation)
 end
 redis.call('ZADD', KEYS[3], mark, ARGV[8])
-return {'renewed', nowText, epoch}
+return {'renewed', nowText, old or '', epoch}

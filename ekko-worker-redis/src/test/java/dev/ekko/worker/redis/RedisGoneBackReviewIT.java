@@ -153,7 +153,7 @@ class RedisGoneBackReviewIT {
                 seen = e;
             }
             assertNotNull(seen, "L's renewal after the restore must fail");
-            assertTrue(seen.getMessage().contains("epoch counter went back"), seen.getMessage());
+            assertTrue(seen.getMessage().contains("went back"), seen.getMessage());
             // L detected it and wrote a new generation; host-b keeps issuing under the stale mark it trusted
             long[] moreFromB = issueFor(b, 1_000);
             b.close();
