@@ -88,9 +88,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      * most that old.
      */
     private record Held(long etcdLease, long baseMark, Watching watching, long revision, long sentAtNanos, Reference reference,
-            long acquiredAtNanos, String generation) {
-        Held renewed(long atRevision, long sentAt, Reference ref, String wroteUnder) {
-            return new Held(etcdLease, baseMark, watching, atRevision, sentAt, ref, acquiredAtNanos, wroteUnder);
+            long acquiredAtNanos, String generation, Long lastReported) {
+        Held renewed(long atRevision, long sentAt, Reference ref, String wroteUnder, long reported) {
+            return new Held(etcdLease, baseMark, watching, atRevision, sentAt, ref, acquiredAtNanos, wroteUnder, reported);
         }
 
         java.util.concurrent.atomic.AtomicBoolean lost() {
@@ -249,7 +249,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                     Watching watching = new Watching(lease);
                     watch(lease, r.getHeader().getRevision() + 1, watching);
                     held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, r.getHeader().getRevision(),
-                            sentAt, reference, sentAt, generation));
+                            sentAt, reference, sentAt, generation, null));
                     ok = true;
                     LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", "
                             + handover);
@@ -284,11 +284,33 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         try {
             call(what, () -> client.getLeaseClient().keepAliveOnce(h.etcdLease()), true);
         } catch (LeaseNotFound e) {
+            // Expired, or gone with data that went back (a snapshot from before this lease): look before saying which.
+            Long expected = h.lastReported();
+            Read got = readGeneration(what, historyKey(w));
+            EtcdHistory before = got.other() == null ? null : EtcdHistory.decode(got.other().getValue().getBytes());
+            if (wentBack == null && expected != null && (before == null || before.mark() < expected)) {
+                wentBack = "the mark of worker=" + w + " went back from " + expected + " (this holder's last report) to "
+                        + (before == null ? "none" : Long.toString(before.mark()));
+            }
             forget(lease.token());
+            if (wentBack != null) {
+                String why = wentBack;
+                startGenerationAfterGoingBack(what);
+                throw lost(lease, why + ": etcd's data was restored from an older snapshot or replaced, so this holder's lease and"
+                        + " every mark may be older than what was issued since; a new generation makes every mark a lower bound");
+            }
             throw lost(lease, "its etcd lease expired (no renewal within " + lease.ttl().toMillis() + " ms)");
         }
         for (int attempt = 0; attempt < 8; attempt++) {
             Read got = readGeneration(what, historyKey(w));
+            // Only this holder writes its worker ID's history while it holds it, never with a lower mark: one below its last
+            // report (or none) means the data went back, however many writes lifted the revision past what it saw since.
+            Long expected = h.lastReported();
+            EtcdHistory before = got.other() == null ? null : EtcdHistory.decode(got.other().getValue().getBytes());
+            if (wentBack == null && expected != null && (before == null || before.mark() < expected)) {
+                wentBack = "the mark of worker=" + w + " went back from " + expected + " (this holder's last report) to "
+                        + (before == null ? "none" : Long.toString(before.mark()));
+            }
             if (wentBack != null) {
                 String why = wentBack;
                 startGenerationAfterGoingBack(what);
@@ -332,7 +354,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 Reference carried = h.reference() == null || (h.reference().maxAge() == WorkerLease.UNBOUNDED_AGE
                         && sentAt - h.acquiredAtNanos() >= 2 * lease.ttl().toNanos()) ? null : h.reference().at(sentAt);
                 Reference ref = fresh == null ? carried : carried == null ? fresh : carried.tighten(fresh);
-                held.put(lease.token(), h.renewed(r.getHeader().getRevision(), sentAt, ref, generation));
+                held.put(lease.token(), h.renewed(r.getHeader().getRevision(), sentAt, ref, generation, report.reservedUntilMillis()));
                 return ref == null ? lease.renewed(sentAt, WorkerLease.UNKNOWN_TIME) : lease.renewed(sentAt, ref.millis(), ref.maxAge());
             }
             GetResponse mine = call(what, () -> client.getKVClient().get(leaseKey(w)));

@@ -160,4 +160,51 @@ class EtcdRestoreIT {
         etcd.restartFromSnapshot(before.snapshot(), "etcd-cluster");
         bStartsPastA(before);
     }
+
+    /**
+     * A holder that acquired after the snapshot: restored, etcd has neither its lease nor its worker ID's history, so its
+     * next renewal fails on the lease. Other clients' writes have lifted the revision past what it saw, so only its own
+     * history's mark shows the data went back (to none), which no expiry explains: it says so and writes a new generation
+     * (before, it said "expired" and nothing was written). Raw allocators, no clock involved.
+     */
+    @Test
+    void aHolderThatAcquiredAfterTheSnapshotSeesItsMarkGoBack() throws Exception {
+        Path snapshot = etcd.saveSnapshot("before-l.db");
+        java.util.Map<String, String> settings = java.util.Map.of("ekko.etcd.endpoints", etcd.endpoint(), "ekko.etcd.namespace", "late",
+                "ekko.etcd.timeout", "2s");
+        try (dev.ekko.spi.WorkerAllocator l = new EtcdAllocatorProvider().create(dev.ekko.spi.AllocatorContext.builder().idc(1)
+                .workerIds(256).instance("l").leaseTtl(Duration.ofSeconds(30)).settings(settings).build())) {
+            long now = System.currentTimeMillis();
+            dev.ekko.spi.WorkerLease lease = l.acquire();
+            lease = l.renew(lease, new dev.ekko.spi.ClockReport(now, now + 10_000, "h", 1, "l"));
+            etcd.restartFromSnapshot(snapshot, "etcd-cluster");
+            // Other clients' writes lift the revision past what L saw before L renews: its revision check sees nothing.
+            try (io.etcd.jetcd.Client c = io.etcd.jetcd.Client.builder().endpoints(etcd.endpoint()).build()) {
+                for (int i = 0; i < 20; i++) {
+                    c.getKVClient().put(io.etcd.jetcd.ByteSequence.from("other/" + i, java.nio.charset.StandardCharsets.UTF_8),
+                            io.etcd.jetcd.ByteSequence.from("x", java.nio.charset.StandardCharsets.UTF_8)).get(10,
+                            java.util.concurrent.TimeUnit.SECONDS);
+                }
+            }
+            LeaseLostException e = null;
+            long deadline = System.nanoTime() + 15_000_000_000L;
+            while (e == null && System.nanoTime() < deadline) {
+                try {
+                    l.renew(lease, new dev.ekko.spi.ClockReport(now, now + 20_000, "h", 1, "l"));
+                    org.junit.jupiter.api.Assertions.fail("renewed a lease that the restore took away");
+                } catch (LeaseLostException lost) {
+                    e = lost;
+                } catch (dev.ekko.EkkoException unreachable) {
+                    Thread.sleep(200); // the client reconnects to the restarted member
+                }
+            }
+            assertTrue(e != null && e.getMessage().contains("the mark of worker=" + lease.workerId() + " went back from " + (now + 10_000)
+                    + " (this holder's last report) to none"), String.valueOf(e));
+            try (io.etcd.jetcd.Client c = io.etcd.jetcd.Client.builder().endpoints(etcd.endpoint()).build()) {
+                assertEquals(1, c.getKVClient().get(io.etcd.jetcd.ByteSequence.from("late/generation",
+                        java.nio.charset.StandardCharsets.UTF_8)).get(10, java.util.concurrent.TimeUnit.SECONDS).getCount(),
+                        "a new generation was written");
+            }
+        }
+    }
 }
