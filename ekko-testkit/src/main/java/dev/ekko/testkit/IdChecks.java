@@ -1,10 +1,11 @@
 package dev.ekko.testkit;
 
+import dev.ekko.IdGenerator;
 import dev.ekko.Layout;
 import java.util.HashMap;
 import java.util.Map;
 
-/** Assertions over the IDs that tests collected from generators: none issued twice, each issuer's rising. */
+/** Assertions over the IDs that tests collected from generators: none issued twice, each issuer's rising; and a burst. */
 public final class IdChecks {
 
     private IdChecks() {
@@ -43,5 +44,29 @@ public final class IdChecks {
                 throw new AssertionError(name + " issued " + layout.decode(ids[i]) + " after " + layout.decode(ids[i - 1]));
             }
         }
+    }
+
+    /**
+     * Issues as fast as one thread can for {@code millis} (so that, in bounded-lead mode, the IDs run ahead of the clock), and
+     * fails unless each ID is above the one before.
+     *
+     * @param g the generator
+     * @param millis how long, by the monotonic clock
+     * @return the last ID issued
+     * @throws AssertionError at the first ID not above the one before
+     */
+    public static long burst(IdGenerator g, long millis) {
+        long last = 0;
+        long end = System.nanoTime() + millis * 1_000_000;
+        while (System.nanoTime() < end) {
+            for (int i = 0; i < 1024; i++) {
+                long id = g.next();
+                if (Long.compareUnsigned(id, last) <= 0) {
+                    throw new AssertionError("IDs of one generator rise: " + g.layout().decode(id) + " after " + last);
+                }
+                last = id;
+            }
+        }
+        return last;
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ekko.IdGenerator;
 import dev.ekko.LeaseLostException;
+import dev.ekko.testkit.IdChecks;
 import dev.ekko.Layout;
 import dev.ekko.testsupport.DisposableEtcd;
 import java.nio.file.Path;
@@ -54,19 +55,6 @@ class EtcdRestoreIT {
                 .hostLockDirectory(dir.resolve(host + "-locks")).setting("ekko.etcd.timeout", "2s").build();
     }
 
-    /** Issues as fast as one thread can for {@code millis}, so the IDs run ahead up to the lead; returns the last. */
-    private static long burst(IdGenerator g, long millis) {
-        long last = 0;
-        long end = System.nanoTime() + millis * 1_000_000;
-        while (System.nanoTime() < end) {
-            for (int i = 0; i < 1024; i++) {
-                long id = g.next();
-                assertTrue(Long.compareUnsigned(id, last) > 0, "IDs of one generator rise");
-                last = id;
-            }
-        }
-        return last;
-    }
 
     /** A's last ID and its worker ID, after the snapshot was saved while A ran. */
     private record Before(long lastId, int worker, Path snapshot) {
@@ -78,10 +66,10 @@ class EtcdRestoreIT {
 
     private Before runWithASnapshotInTheMiddle(String host, String instance) throws InterruptedException {
         try (IdGenerator a = start(host, instance)) {
-            burst(a, 1000);
+            IdChecks.burst(a, 1000);
             Thread.sleep(400); // a renewal or two record a mark that covers the lead
             Path snapshot = etcd.saveSnapshot("early.db");
-            long last = burst(a, 5000);
+            long last = IdChecks.burst(a, 5000);
             return new Before(last, a.layout().decode(last).worker(), snapshot);
         }
     }
@@ -97,7 +85,7 @@ class EtcdRestoreIT {
             long first = b.next();
             Layout layout = b.layout();
             assertEquals(before.worker(), layout.decode(first).worker(), "B took A's worker ID back (instance a's last)");
-            long last = burst(b, 1000);
+            long last = IdChecks.burst(b, 1000);
             assertTrue(Long.compareUnsigned(first, before.lastId()) > 0, "B's first ID " + layout.decode(first) + " is not past A's last "
                     + layout.decode(before.lastId()) + ": B trusted the mark restored from the snapshot, IDs repeat");
             assertTrue(Long.compareUnsigned(last, first) > 0);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ekko.IdGenerator;
 import dev.ekko.Layout;
 import dev.ekko.LeaseLostException;
+import dev.ekko.testkit.IdChecks;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.ClockReport;
 import dev.ekko.spi.WorkerAllocator;
@@ -59,18 +60,6 @@ class MysqlGoneBackReviewIT {
         return new ClockReport(System.currentTimeMillis(), reservedUntil, "host-" + instance, 42, instance);
     }
 
-    private static long burst(IdGenerator g, long millis) {
-        long last = 0;
-        long end = System.nanoTime() + millis * 1_000_000;
-        while (System.nanoTime() < end) {
-            for (int i = 0; i < 1024; i++) {
-                long id = g.next();
-                assertTrue(Long.compareUnsigned(id, last) > 0, "IDs of one generator rise");
-                last = id;
-            }
-        }
-        return last;
-    }
 
     private static void sql(String statement) throws Exception {
         try (Connection c = db.connect(); Statement s = c.createStatement()) {
@@ -102,13 +91,13 @@ class MysqlGoneBackReviewIT {
         String ns = "missingrow";
         long lastOfA;
         IdGenerator a = start(ns, "host-a", "a", 7);
-        burst(a, 1000);
+        IdChecks.burst(a, 1000);
         Thread.sleep(400); // renewals record marks that cover the lead
         sql("CREATE TABLE copy_missing AS SELECT * FROM ekko_worker_ids WHERE namespace = '" + ns + "'");
         // L takes its worker ID after the copy: its row is not in it
         try (IdGenerator live = start(ns, "host-l", "l", 9)) {
             live.next();
-            lastOfA = burst(a, 5000);
+            lastOfA = IdChecks.burst(a, 5000);
             a.close();
             // the restore in place: the rows as they were in the copy (the table, and so its creation time, kept)
             sql("DELETE FROM ekko_worker_ids WHERE namespace = '" + ns + "'");
@@ -145,11 +134,11 @@ class MysqlGoneBackReviewIT {
             live = l.renew(live, report(System.currentTimeMillis() + 5_000, "l"));
             long lastOfA;
             try (IdGenerator a = start(ns, "host-a", "a", 7)) {
-                burst(a, 1000);
+                IdChecks.burst(a, 1000);
                 Thread.sleep(400);
                 sql("CREATE TABLE copy_window AS SELECT * FROM ekko_worker_ids WHERE namespace = '" + ns + "'");
                 live = l.renew(live, report(System.currentTimeMillis() + 10_000, "l")); // L reports past its copied mark
-                lastOfA = burst(a, 5000);
+                lastOfA = IdChecks.burst(a, 5000);
             }
             sql("REPLACE INTO ekko_worker_ids SELECT * FROM copy_window");
             // A's restored row is free at once (its expiry is the copy's, long past): B acquires before L's next renewal

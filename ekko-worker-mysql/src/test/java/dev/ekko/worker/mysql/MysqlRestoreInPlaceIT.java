@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ekko.IdGenerator;
 import dev.ekko.Layout;
 import dev.ekko.LeaseLostException;
+import dev.ekko.testkit.IdChecks;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -45,18 +46,6 @@ class MysqlRestoreInPlaceIT {
                 .hostLockDirectory(dir.resolve(host + "-locks")).build();
     }
 
-    private static long burst(IdGenerator g, long millis) {
-        long last = 0;
-        long end = System.nanoTime() + millis * 1_000_000;
-        while (System.nanoTime() < end) {
-            for (int i = 0; i < 1024; i++) {
-                long id = g.next();
-                assertTrue(Long.compareUnsigned(id, last) > 0, "IDs of one generator rise");
-                last = id;
-            }
-        }
-        return last;
-    }
 
     private static void sql(String statement) throws Exception {
         try (Connection c = db.connect(); Statement s = c.createStatement()) {
@@ -70,10 +59,10 @@ class MysqlRestoreInPlaceIT {
             live.next();
             long lastOfA;
             try (IdGenerator a = start("host-a", "a")) {
-                burst(a, 1000);
+                IdChecks.burst(a, 1000);
                 Thread.sleep(400); // renewals record marks that cover the lead
                 sql("CREATE TABLE backup_rows AS SELECT * FROM ekko_worker_ids");
-                lastOfA = burst(a, 5000);
+                lastOfA = IdChecks.burst(a, 5000);
             }
             sql("REPLACE INTO ekko_worker_ids SELECT * FROM backup_rows");
             long deadline = System.nanoTime() + 10_000_000_000L;
