@@ -285,40 +285,19 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             call(what, () -> client.getLeaseClient().keepAliveOnce(h.etcdLease()), true);
         } catch (LeaseNotFound e) {
             // Expired, or gone with data that went back (a snapshot from before this lease): look before saying which.
-            Long expected = h.lastReported();
-            Read got = readGeneration(what, historyKey(w));
-            EtcdHistory before = got.other() == null ? null : EtcdHistory.decode(got.other().getValue().getBytes());
-            if (wentBack == null && expected != null && (before == null || before.mark() < expected)) {
-                wentBack = "the mark of worker=" + w + " went back from " + expected + " (this holder's last report) to "
-                        + (before == null ? "none" : Long.toString(before.mark()));
+            checkOwnMark(w, h, readGeneration(what, historyKey(w)));
+            if (wentBack != null) {
+                throw givenUpAfterGoingBack(lease, what);
             }
             forget(lease.token());
-            if (wentBack != null) {
-                String why = wentBack;
-                startGenerationAfterGoingBack(what);
-                throw lost(lease, why + ": etcd's data was restored from an older snapshot or replaced, so this holder's lease and"
-                        + " every mark may be older than what was issued since; a new generation makes every mark a lower bound");
-            }
             throw lost(lease, "its etcd lease expired (no renewal within " + lease.ttl().toMillis() + " ms)");
         }
         for (int attempt = 0; attempt < 8; attempt++) {
             Read got = readGeneration(what, historyKey(w));
-            // Only this holder writes its worker ID's history while it holds it, never with a lower mark: one below its last
-            // report (or none) means the data went back, however many writes lifted the revision past what it saw since.
-            Long expected = h.lastReported();
-            EtcdHistory before = got.other() == null ? null : EtcdHistory.decode(got.other().getValue().getBytes());
-            if (wentBack == null && expected != null && (before == null || before.mark() < expected)) {
-                wentBack = "the mark of worker=" + w + " went back from " + expected + " (this holder's last report) to "
-                        + (before == null ? "none" : Long.toString(before.mark()));
-            }
+            EtcdHistory old = checkOwnMark(w, h, got);
             if (wentBack != null) {
-                String why = wentBack;
-                startGenerationAfterGoingBack(what);
-                forget(lease.token());
-                throw lost(lease, why + ": etcd's data was restored from an older snapshot or replaced, so this holder's lease and"
-                        + " every mark may be older than what was issued since; a new generation makes every mark a lower bound");
+                throw givenUpAfterGoingBack(lease, what);
             }
-            EtcdHistory old = got.other() == null ? null : EtcdHistory.decode(got.other().getValue().getBytes());
             long modRevision = got.other() == null ? 0 : got.other().getModRevision();
             String cluster = got.cluster();
             String generation = got.generation();
@@ -808,6 +787,32 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             f.cancel(true);
             throw failure(what, e);
         }
+    }
+
+    /**
+     * Only this holder writes its worker ID's history while it holds it, never with a lower mark: one below its last report
+     * (or none) means the data went back, however many writes lifted the revision past what it saw since. Notes it in
+     * {@link #wentBack}.
+     *
+     * @return the history as read, or null
+     */
+    private EtcdHistory checkOwnMark(int w, Held h, Read got) {
+        EtcdHistory before = got.other() == null ? null : EtcdHistory.decode(got.other().getValue().getBytes());
+        Long expected = h.lastReported();
+        if (wentBack == null && expected != null && (before == null || before.mark() < expected)) {
+            wentBack = "the mark of worker=" + w + " went back from " + expected + " (this holder's last report) to "
+                    + (before == null ? "none" : Long.toString(before.mark()));
+        }
+        return before;
+    }
+
+    /** Gives up a lease after the data went back: forgets it, starts a new generation, and says why. */
+    private LeaseLostException givenUpAfterGoingBack(WorkerLease lease, String what) throws InterruptedException {
+        String why = wentBack;
+        forget(lease.token());
+        startGenerationAfterGoingBack(what);
+        return lost(lease, why + ": etcd's data was restored from an older snapshot or replaced, so this holder's lease and every"
+                + " mark may be older than what was issued since; a new generation makes every mark a lower bound");
     }
 
     /** Notes a reply's revision: one below the highest seen means etcd's data went back (a restore, or a wiped member). */
