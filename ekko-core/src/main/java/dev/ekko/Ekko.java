@@ -379,6 +379,7 @@ public final class Ekko {
                 case ConfigKeys.PRODUCT: Values.integer(key, v, 0, 15); break;
                 case ConfigKeys.IDC: Values.integer(key, v, 0, 7); break;
                 case ConfigKeys.WORKER_ID: Values.integer(key, v, 0, 4095); break;
+                case ConfigKeys.WORKER_IDS: Values.integer(key, v, 1, 4096); break;
                 case ConfigKeys.ALLOCATOR:
                     if (!v.trim().matches("[a-z][a-z0-9-]*")) {
                         throw new IllegalArgumentException("must be lower-case letters, digits and '-', starting with a letter"
@@ -451,6 +452,11 @@ public final class Ekko {
                 throw new IllegalStateException("must be < " + layout.workerIds() + " with " + ConfigKeys.PRODUCT_BITS + "="
                         + layout.productBits() + ": " + ConfigKeys.WORKER_ID + "=" + worker);
             }
+            int pool = intOr(ConfigKeys.WORKER_IDS, layout.workerIds());
+            if (pool > layout.workerIds()) {
+                throw new IllegalStateException("must be <= " + layout.workerIds() + " with " + ConfigKeys.PRODUCT_BITS + "="
+                        + layout.productBits() + ": " + ConfigKeys.WORKER_IDS + "=" + pool);
+            }
             Duration ttl = durationOr(ConfigKeys.LEASE_TTL, Duration.ofSeconds(30));
             Duration margin = durationOr(ConfigKeys.LEASE_MARGIN, Duration.ofSeconds(3));
             Duration report = durationOr(ConfigKeys.REPORT_INTERVAL, Duration.ofSeconds(3));
@@ -504,7 +510,7 @@ public final class Ekko {
             fleet.put(ConfigKeys.MAX_SKEW, Values.format(skewSetting));
             fleet.put(ConfigKeys.MAX_LEAD, Values.format(maxLead));
             LeaseRelay relay = new LeaseRelay();
-            AllocatorContext context = AllocatorContext.builder().idc(intOr(ConfigKeys.IDC, 0)).workerIds(layout.workerIds())
+            AllocatorContext context = AllocatorContext.builder().idc(intOr(ConfigKeys.IDC, 0)).workerIds(pool)
                     .preferredWorkerId(worker).instance(instance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
                     .settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
             WorkerAllocator allocator = provider.create(context);

@@ -33,7 +33,7 @@ class RejectedInputTest {
     /** Core keys plus those of the allocators in ekko-core (host-local's ekko.hostlocal.dir, kept only to refuse it), sorted. */
     private static final String KNOWN_KEYS = "ekko.clock.max.backward.wait, ekko.clock.max.lead, ekko.clock.max.skew, ekko.epoch, "
             + "ekko.host.lock.dir, ekko.hostlocal.dir, ekko.idc, ekko.positive, ekko.product, ekko.product.bits, ekko.state.dir, ekko.state.reservation, "
-            + "ekko.worker.allocator, ekko.worker.id, ekko.worker.instance, ekko.worker.lease.margin, ekko.worker.lease.ttl, "
+            + "ekko.worker.allocator, ekko.worker.id, ekko.worker.ids, ekko.worker.instance, ekko.worker.lease.margin, ekko.worker.lease.ttl, "
             + "ekko.worker.report.interval";
 
     @TempDir
@@ -274,6 +274,26 @@ class RejectedInputTest {
     }
 
     @Test
+    void buildRefusesAWorkerIdPoolOutside1ToTheLayoutsCount() throws IOException {
+        assertRejected("must be >= 1 && <= 4096: ekko.worker.ids=0", () -> Ekko.newBuilder().setting("ekko.worker.ids", "0"));
+        assertRejected("must be >= 1 && <= 4096: ekko.worker.ids=4097", () -> Ekko.newBuilder().setting("ekko.worker.ids", "4097"));
+        assertRejected("must be an integer >= 1 && <= 4096: ekko.worker.ids=all", () -> Ekko.newBuilder().setting("ekko.worker.ids", "all"));
+        assertBuildRefused(IllegalStateException.class, "must be <= 256 with ekko.product.bits=4: ekko.worker.ids=257",
+                builder().productBits(4).setting("ekko.worker.ids", "257"));
+    }
+
+    @Test
+    void aWorkerIdPoolOfTwoGivesOutWorkerIdsZeroAndOneOnlyThenRefusesWithItsSize() {
+        try (IdGenerator a = builder().setting("ekko.worker.ids", "2").build();
+                IdGenerator b = builder().setting("ekko.worker.ids", "2").build()) {
+            assertEquals(java.util.Set.of(0, 1), java.util.Set.of(a.workerId(), b.workerId()));
+            WorkerIdsExhaustedException e = assertThrows(WorkerIdsExhaustedException.class,
+                    () -> builder().setting("ekko.worker.ids", "2").build().close());
+            assertTrue(e.getMessage().contains("2"), e.getMessage());
+        }
+    }
+
+    @Test
     void builderRefusesAllocatorNamesThatAreNotLowerCaseWords() {
         String rule = "must be lower-case letters, digits and '-', starting with a letter (manual, host-local, redis, mysql, etcd):"
                 + " ekko.worker.allocator=";
@@ -473,12 +493,11 @@ class RejectedInputTest {
     }
 
     @Test
-    void allocatorContextRefusesWorkerIdsThatAreNotAPowerOfTwoFrom256To4096() {
-        String rule = "must be a power of two >= 256 && <= 4096: workerIds=";
-        assertRejected(rule + "300", () -> AllocatorContext.builder().workerIds(300));
-        assertRejected(rule + "128", () -> AllocatorContext.builder().workerIds(128));
-        assertRejected(rule + "8192", () -> AllocatorContext.builder().workerIds(8192));
-        assertDoesNotThrow(() -> AllocatorContext.builder().workerIds(256).workerIds(4096));
+    void allocatorContextRefusesWorkerIdsOutside1To4096() {
+        String rule = "must be >= 1 && <= 4096: workerIds=";
+        assertRejected(rule + "0", () -> AllocatorContext.builder().workerIds(0));
+        assertRejected(rule + "4097", () -> AllocatorContext.builder().workerIds(4097));
+        assertDoesNotThrow(() -> AllocatorContext.builder().workerIds(1).workerIds(300).workerIds(4096));
     }
 
     @Test

@@ -51,7 +51,10 @@ public final class AllocatorContext {
         return idc;
     }
 
-    /** {@return how many worker IDs the layout has (256..4096); valid IDs are 0..workerIds-1} */
+    /**
+     * {@return how many worker IDs this allocator may hand out, 1..4096: worker IDs 0..workerIds-1} All the layout has
+     * (256 to 4096, by the product bits) unless {@code ekko.worker.ids} sets fewer.
+     */
     public int workerIds() {
         return workerIds;
     }
@@ -203,15 +206,15 @@ public final class AllocatorContext {
         }
 
         /**
-         * Sets how many worker IDs the layout has.
+         * Sets how many worker IDs the allocator may hand out (0..workerIds-1).
          *
-         * @param workerIds 256..4096, a power of two
+         * @param workerIds 1..4096
          * @return this builder
          * @throws IllegalArgumentException if {@code workerIds} is not allowed
          */
         public Builder workerIds(int workerIds) {
-            if (workerIds < 256 || workerIds > 4096 || Integer.bitCount(workerIds) != 1) {
-                throw new IllegalArgumentException("must be a power of two >= 256 && <= 4096: workerIds=" + workerIds);
+            if (workerIds < 1 || workerIds > 4096) {
+                throw new IllegalArgumentException("must be >= 1 && <= 4096: workerIds=" + workerIds);
             }
             this.workerIds = workerIds;
             return this;
