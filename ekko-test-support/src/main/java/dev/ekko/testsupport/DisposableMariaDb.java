@@ -41,6 +41,7 @@ public final class DisposableMariaDb extends DisposableServer {
     private final Path installDb;
     private final Path client;
     private final Path admin;
+    private final Path dumper;
     private final String password = "ekko-" + TestNames.randomToken() + TestNames.randomToken();
 
     private DisposableMariaDb() {
@@ -48,6 +49,7 @@ public final class DisposableMariaDb extends DisposableServer {
         this.installDb = ServerBinary.find("mariadb-install-db", "mariadb-server");
         this.client = ServerBinary.find("mariadb", "mariadb-server");
         this.admin = ServerBinary.find("mariadb-admin", "mariadb-server");
+        this.dumper = ServerBinary.find("mariadb-dump", "mariadb-server");
     }
 
     /**
@@ -80,6 +82,44 @@ public final class DisposableMariaDb extends DisposableServer {
     /** The password of {@link #user()}, the same for this server's whole life. */
     public String password() {
         return password;
+    }
+
+    /**
+     * Writes a logical backup of the test database with {@code mariadb-dump} (one consistent transaction; each table is
+     * dropped and created again when the dump is loaded), as an operator's nightly backup would.
+     *
+     * @param name the file name, in the server's directory
+     * @return the dump file
+     * @throws IllegalStateException if mariadb-dump fails
+     */
+    public synchronized Path dump(String name) {
+        Path file = directory().resolve(name);
+        helper(List.of(dumper.toString(), "--no-defaults", "--socket=" + socket(), "--user=root", "--single-transaction",
+                "--databases", DATABASE, "--result-file=" + file), "mariadb-dump");
+        return file;
+    }
+
+    /**
+     * Loads a dump written by {@link #dump(String)} into the running server with the {@code mariadb} client: the restore
+     * of an older backup while clients are connected.
+     *
+     * @param dump the dump file
+     * @throws IllegalStateException if the client fails
+     */
+    public synchronized void load(Path dump) {
+        helper(List.of(client.toString(), "--no-defaults", "--socket=" + socket(), "--user=root", "--batch",
+                "--execute=source " + dump), "mariadb < dump");
+    }
+
+    private void helper(List<String> command, String what) {
+        try {
+            runHelper(command, HELPER_TIMEOUT);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("could not run " + what + " for " + this, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while running " + what + " for " + this, e);
+        }
     }
 
     @Override
