@@ -37,10 +37,11 @@ final class BackendRun {
 
     static final int PROCESSES = 6;
     static final int POOL = PROCESSES + 1;
-    static final int TTL_MILLIS = 3_000;
+    static final int TTL_MILLIS = 4_000;
     static final int CONTROL_WORKER = 100;
     private static final int STEP_SECONDS = 3;
     private static final long HUNG_NANOS = 30_000_000_000L;
+    private static final long NOT_MEASURED = Long.MIN_VALUE;
 
     private final String backend;
     private final Path dir;
@@ -127,6 +128,7 @@ final class BackendRun {
                 }
                 regular.add(p);
                 launch(p);
+                Thread.sleep(300); // six cold JVMs at once on two cores starve each other's first coordinator calls
             }
             pool.submit(() -> control(pool));
             pool.submit(this::watchHung);
@@ -187,7 +189,8 @@ final class BackendRun {
             }
             case "etcd" -> {
                 s.put("ekko.etcd.endpoints", ((DisposableEtcd) server).endpoint());
-                s.put("ekko.etcd.timeout", "1s");
+                // A cold JVM's first gRPC call (class loading, channel set-up) on a busy 2-core machine takes more than 1 s.
+                s.put("ekko.etcd.timeout", "2s");
             }
             default -> {
             }
@@ -401,7 +404,9 @@ final class BackendRun {
             sleep(1_000);
             long now = System.nanoTime();
             for (Proc p : regular) {
-                if (p.ready && !p.stopped && !p.busy && p.process.isAlive() && p.lastProgressNanos != 0
+                long calm = p.calmSince();
+                boolean calmLongEnough = calm == 0 ? false : p.calmSinceNanos == 0 || now - calm > HUNG_NANOS;
+                if (p.ready && !p.stopped && calmLongEnough && p.process.isAlive() && p.lastProgressNanos != 0
                         && now - p.lastProgressNanos > HUNG_NANOS && !p.reportedHung) {
                     p.reportedHung = true;
                     failures.add(p.base + " (" + p.host.name + ", worker " + p.workerHint() + ") issued nothing for "
@@ -436,8 +441,13 @@ final class BackendRun {
             if (Fault.COORDINATOR.contains(f)) {
                 synchronized (coordinatorLock) {
                     r.target = "coordinator";
-                    coordinatorFault(f);
                     targets.addAll(regular);
+                    targets.forEach(Proc::disturb);
+                    try {
+                        coordinatorFault(f);
+                    } finally {
+                        targets.forEach(Proc::calm);
+                    }
                     r.endNanos = System.nanoTime();
                 }
             } else {
@@ -448,8 +458,6 @@ final class BackendRun {
                     return;
                 }
                 r.target = victim.base + "@" + victim.host.name;
-                processFault(f, victim, pool);
-                r.endNanos = System.nanoTime();
                 if (f == Fault.CLOCK_BACK || f == Fault.CLOCK_FORWARD || f == Fault.CLOCK_BACK_RESTART) {
                     for (Proc p : regular) {
                         if (p.host == victim.host) {
@@ -459,12 +467,23 @@ final class BackendRun {
                 } else {
                     targets.add(victim);
                 }
+                targets.forEach(Proc::disturb);
+                try {
+                    processFault(f, victim, pool);
+                } finally {
+                    targets.forEach(Proc::calm);
+                }
+                r.endNanos = System.nanoTime();
             }
             log.println("chaos: " + backend + ": " + f.label + " on " + r.target + " done");
             for (Proc p : targets) {
-                long recovered = awaitProgressAfter(p, r.endNanos, f.boundSeconds * 1_000L);
+                long recovered = awaitProgressAfterCalm(p, f.boundSeconds * 1_000L);
+                if (recovered == NOT_MEASURED) {
+                    continue;
+                }
                 if (recovered < 0) {
-                    failures.add(p.base + " issued nothing within " + f.boundSeconds + " s after " + f.label + " ended (bound)");
+                    failures.add(p.base + " issued nothing within " + f.boundSeconds + " s after the last fault on it ended (" + f.label
+                            + " and any that overlapped it)");
                     r.recoveryMillis = Math.max(r.recoveryMillis, f.boundSeconds * 1_000L);
                     r.overBound = true;
                 } else {
@@ -481,19 +500,28 @@ final class BackendRun {
         }
     }
 
-    private long awaitProgressAfter(Proc p, long endNanos, long boundMillis) {
-        long deadline = endNanos + boundMillis * 1_000_000L;
-        while (System.nanoTime() - deadline < 0) {
-            long last = p.lastProgressNanos;
-            if (last - endNanos > 0) {
-                return (last - endNanos) / 1_000_000;
+    /**
+     * Waits until the process issues after the last fault acting on it ended (a fault that overlaps restarts the clock).
+     *
+     * @return milliseconds from that end to its next progress, -1 past the bound, {@link #NOT_MEASURED} if the run ended first
+     */
+    private long awaitProgressAfterCalm(Proc p, long boundMillis) {
+        while (!finishing) {
+            long calm = p.calmSince();
+            if (calm == 0) {
+                sleep(20);
+                continue;
             }
-            if (finishing) {
-                return 0;
+            long last = p.lastProgressNanos;
+            if (last - calm > 0) {
+                return (last - calm) / 1_000_000;
+            }
+            if (System.nanoTime() - calm > boundMillis * 1_000_000L) {
+                return -1;
             }
             sleep(20);
         }
-        return -1;
+        return NOT_MEASURED;
     }
 
     private void coordinatorFault(Fault f) throws Exception {
@@ -711,6 +739,23 @@ final class BackendRun {
         volatile boolean reportedHung;
         volatile long issuedThisIncarnation;
         volatile long lastProgressNanos;
+        /** Faults now acting on this process, and when the last one ended: its recovery is measured from then. */
+        int disturbances;
+        long calmSinceNanos;
+
+        synchronized void disturb() {
+            disturbances++;
+        }
+
+        synchronized void calm() {
+            disturbances--;
+            calmSinceNanos = System.nanoTime();
+        }
+
+        /** {@return when the last fault on it ended, or 0 while one still acts} */
+        synchronized long calmSince() {
+            return disturbances > 0 ? 0 : calmSinceNanos;
+        }
 
         Proc(String base, Host host, boolean regular) {
             this.base = base;
