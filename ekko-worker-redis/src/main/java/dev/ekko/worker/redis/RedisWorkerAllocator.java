@@ -6,6 +6,7 @@ import dev.ekko.WorkerIdsExhaustedException;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.ClockReport;
 import dev.ekko.spi.Handover;
+import dev.ekko.spi.SeenClock;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerLease;
 import java.lang.System.Logger.Level;
@@ -93,6 +94,10 @@ final class RedisWorkerAllocator implements WorkerAllocator {
     private boolean closed;
     /** The highest epoch a renewal got here: every renewal increments it, so one no higher means the data went back. */
     private long highestEpoch;
+    /** What this host's processes saw of the IDC's epoch (null without a state directory): see {@link SeenClock}. */
+    private final SeenClock seen;
+    /** The incarnation of the data the last acquire saw, under which renewals record the epoch in {@link #seen}. */
+    private String incarnation;
     /** Per lease token, the reserved-until of its last successful renewal: its worker ID's mark is never lower while held. */
     private final Map<String, Long> reported = new HashMap<>();
 
@@ -101,6 +106,8 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         this.settings = settings;
         this.keys = new RedisKeys(settings.namespace(), context.idc());
         this.hostAndPort = new HostAndPort(settings.host(), settings.port());
+        this.seen = context.setting("ekko.state.dir").map(dir -> SeenClock.in(java.nio.file.Path.of(dir), "redis " + settings.host()
+                + ":" + settings.port() + "/" + settings.database() + " " + keys.prefix())).orElse(null);
         int timeoutMillis = (int) settings.timeout().toMillis();
         DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(timeoutMillis)
@@ -175,14 +182,31 @@ final class RedisWorkerAllocator implements WorkerAllocator {
             default:
                 throw unexpected(what, r);
         }
-        expect(r, "granted", 10);
+        expect(r, "granted", 12);
         int worker = Integer.parseInt(r.get(1));
         long serverMillis = Long.parseLong(r.get(2));
         Handover handover = r.get(3).isEmpty() ? Handover.unknown()
                 : r.get(4).equals("same") ? Handover.mark(Long.parseLong(r.get(3))) : Handover.atLeast(Long.parseLong(r.get(3)));
+        incarnation = r.get(10);
+        long epoch = Long.parseLong(r.get(11));
+        long highest = seen == null ? -1 : seen.highest(incarnation);
+        if (highest > epoch) {
+            // A process of this host saw the epoch higher: the data went back (a backup restored in place) and a holder whose
+            // lease it erased may still issue until its own renewal notices. Every mark is a lower bound: the core waits out
+            // the longest lease such a holder could still hold.
+            String why = "the IDC's epoch counter is at " + epoch + ", below the " + highest + " a process of this host saw ("
+                    + seen.file() + ")";
+            startGenerationAfterGoingBack(what, why);
+            if (handover.kind() == Handover.Kind.MARK) {
+                handover = Handover.atLeast(handover.markMillis());
+            }
+        } else if (seen != null) {
+            seen.saw(incarnation, epoch);
+        }
         ClockReport previous = r.get(5).isEmpty() ? null
                 : new ClockReport(Long.parseLong(r.get(5)), Long.parseLong(r.get(6)), r.get(7), Long.parseLong(r.get(8)), r.get(9));
-        LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + worker + " at " + settings.where() + ", " + handover
+        Handover granted = handover;
+        LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + worker + " at " + settings.where() + ", " + granted
                 + (previous == null ? "" : ", last report by host " + previous.host() + " pid " + previous.pid() + " instance "
                 + previous.instance() + " at " + Instant.ofEpochMilli(previous.localTimeMillis())));
         return new WorkerLease(worker, token, context.leaseTtl(), sentAt, handover, serverMillis, previous);
@@ -221,6 +245,9 @@ final class RedisWorkerAllocator implements WorkerAllocator {
                         + " mark may be older than what was issued since; a new generation makes every mark a lower bound");
             }
             highestEpoch = Math.max(highestEpoch, epoch);
+            if (seen != null && incarnation != null) {
+                seen.saw(incarnation, epoch);
+            }
         }
         if (!r.get(0).equals("renewed")) {
             reported.remove(lease.token());

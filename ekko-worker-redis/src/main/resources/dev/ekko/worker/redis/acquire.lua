@@ -24,7 +24,8 @@
 -- can fail comes before the first write: TIME, INFO, the reads, the settings check, and (Redis 7+) an ACL check of
 -- every write about to be made.
 --
--- Reply: {"granted", worker, serverMillis, mark, trust, time, reserved, host, pid, instance}: the worker ID's history
+-- Reply: {"granted", worker, serverMillis, mark, trust, time, reserved, host, pid, instance, incarnation, epoch}: the worker
+-- ID's history
 -- ("" when absent); trust is "same" for a mark this incarnation of the server wrote (the latest, a Handover.mark),
 -- "other" for one another incarnation wrote (a lower bound only), "" without a mark; or
 -- {"exhausted", serverMillis, avoidedFree, distinctHolders, holder1, count1, ...} (avoidedFree: the free worker IDs
@@ -51,7 +52,7 @@ local function mayNot(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HGETALL', KEYS[2]}, {'HGET', KEYS[1]},
   {'EXISTS', prefix .. 'lease:0'}, {'HMGET', prefix .. 'history:0'}, {'GET', KEYS[4]}, {'ZCOUNT', KEYS[3]},
-  {'ZRANGEBYSCORE', KEYS[3]}, {'GET', prefix .. 'generation'}}) do
+  {'ZRANGEBYSCORE', KEYS[3]}, {'GET', prefix .. 'generation'}, {'GET', prefix .. 'epoch'}}) do
   if mayNot(unpack(c)) then
     return denied(c[1], c[2])
   end
@@ -240,4 +241,6 @@ local trust = ''
 if h[1] then
   trust = (h[7] == incarnation) and 'same' or 'other'
 end
-return {'granted', tostring(chosen), nowText, h[1] or '', trust, h[2] or '', h[3] or '', h[4] or '', h[5] or '', h[6] or ''}
+-- The incarnation and the epoch (renew.lua's counter) let the caller compare the data with what its host saw of it.
+return {'granted', tostring(chosen), nowText, h[1] or '', trust, h[2] or '', h[3] or '', h[4] or '', h[5] or '', h[6] or '',
+  incarnation, redis.call('GET', prefix .. 'epoch') or '0'}
