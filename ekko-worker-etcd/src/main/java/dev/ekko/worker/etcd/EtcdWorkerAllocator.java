@@ -6,6 +6,7 @@ import dev.ekko.WorkerIdsExhaustedException;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.ClockReport;
 import dev.ekko.spi.Handover;
+import dev.ekko.spi.SeenClock;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerLease;
 import io.etcd.jetcd.ByteSequence;
@@ -76,6 +77,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private final String prefix;
     private final Map<String, Held> held = new HashMap<>();
     private boolean closed;
+    /** What this host's processes saw of etcd's revision, per cluster ID (null without a state directory): see {@link SeenClock}. */
+    private final SeenClock seen;
     /** The highest revision a reply showed this allocator: etcd's revision never goes back unless its data did. */
     private long highestRevision;
     /** Set when a reply's revision was below {@link #highestRevision}, until the next operation deals with it. */
@@ -155,6 +158,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         this.settings = settings;
         this.client = client;
         this.prefix = settings.namespace() + "/idc" + context.idc() + "/";
+        this.seen = context.setting("ekko.state.dir").map(dir -> SeenClock.in(java.nio.file.Path.of(dir), "etcd " + settings.endpoints()
+                + " " + prefix)).orElse(null);
     }
 
     private static ByteSequence bytes(String s) {
@@ -226,6 +231,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         continue; // taken meanwhile
                     }
                     String cluster = Long.toHexString(r.getHeader().getClusterId());
+                    noteSeen(cluster, r.getHeader().getRevision());
                     EtcdHistory h = null;
                     for (GetResponse g : r.getGetResponses()) {
                         for (KeyValue kv : g.getKvs()) {
@@ -334,6 +340,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         && sentAt - h.acquiredAtNanos() >= 2 * lease.ttl().toNanos()) ? null : h.reference().at(sentAt);
                 Reference ref = fresh == null ? carried : carried == null ? fresh : carried.tighten(fresh);
                 held.put(lease.token(), h.renewed(r.getHeader().getRevision(), sentAt, ref, generation, report.reservedUntilMillis()));
+                if (seen != null) {
+                    seen.saw(cluster, r.getHeader().getRevision());
+                }
                 return ref == null ? lease.renewed(sentAt, WorkerLease.UNKNOWN_TIME) : lease.renewed(sentAt, ref.millis(), ref.maxAge());
             }
             GetResponse mine = call(what, () -> client.getKVClient().get(leaseKey(w)));
@@ -813,6 +822,26 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         startGenerationAfterGoingBack(what);
         return lost(lease, why + ": etcd's data was restored from an older snapshot or replaced, so this holder's lease and every"
                 + " mark may be older than what was issued since; a new generation makes every mark a lower bound");
+    }
+
+    /**
+     * Compares a claim's revision with what the processes of this host saw of the cluster's: below it means etcd's data went
+     * back before any live holder's renewal noticed (a snapshot restored while they were live); notes it in {@link #wentBack},
+     * so the claim's mark is a lower bound and a new generation starts. Otherwise records it.
+     */
+    private void noteSeen(String cluster, long revision) {
+        if (seen == null) {
+            return;
+        }
+        long highest = seen.highest(cluster);
+        if (highest > revision) {
+            if (wentBack == null) {
+                wentBack = "etcd's revision is at " + revision + ", below the " + highest + " a process of this host saw ("
+                        + seen.file() + ")";
+            }
+        } else {
+            seen.saw(cluster, revision);
+        }
     }
 
     /** Notes a reply's revision: one below the highest seen means etcd's data went back (a restore, or a wiped member). */
