@@ -457,6 +457,10 @@ public final class Ekko {
                 throw new IllegalStateException("must be <= " + layout.workerIds() + " with " + ConfigKeys.PRODUCT_BITS + "="
                         + layout.productBits() + ": " + ConfigKeys.WORKER_IDS + "=" + pool);
             }
+            if (worker >= pool) {
+                throw new IllegalStateException("must be < " + ConfigKeys.WORKER_IDS + "=" + pool + " (the allocator hands out worker"
+                        + " IDs 0.." + (pool - 1) + "): " + ConfigKeys.WORKER_ID + "=" + worker);
+            }
             Duration ttl = durationOr(ConfigKeys.LEASE_TTL, Duration.ofSeconds(30));
             Duration margin = durationOr(ConfigKeys.LEASE_MARGIN, Duration.ofSeconds(3));
             Duration report = durationOr(ConfigKeys.REPORT_INTERVAL, Duration.ofSeconds(3));

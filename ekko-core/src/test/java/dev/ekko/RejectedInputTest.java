@@ -280,6 +280,10 @@ class RejectedInputTest {
         assertRejected("must be an integer >= 1 && <= 4096: ekko.worker.ids=all", () -> Ekko.newBuilder().setting("ekko.worker.ids", "all"));
         assertBuildRefused(IllegalStateException.class, "must be <= 256 with ekko.product.bits=4: ekko.worker.ids=257",
                 builder().productBits(4).setting("ekko.worker.ids", "257"));
+        assertBuildRefused(IllegalStateException.class, "must be < ekko.worker.ids=7 (the allocator hands out worker IDs 0..6):"
+                + " ekko.worker.id=100", builder().workerId(100).setting("ekko.worker.ids", "7"));
+        assertBuildRefused(IllegalStateException.class, "must be < ekko.worker.ids=7 (the allocator hands out worker IDs 0..6):"
+                + " ekko.worker.id=7", builder().allocator("host-local").workerId(7).setting("ekko.worker.ids", "7"));
     }
 
     @Test
