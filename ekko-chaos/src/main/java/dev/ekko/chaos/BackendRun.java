@@ -28,6 +28,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.Protocol;
+import redis.clients.jedis.Transaction;
+import redis.clients.jedis.params.RestoreParams;
 
 /**
  * One back end's part of a chaos run: its coordinator (a server of its own, so that the run may stop, empty and restore it),
@@ -218,16 +221,19 @@ final class BackendRun {
                 // An RDB keeps absolute expiry times: keys that expired since the backup do not come back.
                 return () -> {
                     long elapsed = System.currentTimeMillis() - taken;
+                    // One transaction, as a reload is: no live process's write can land between the flush and the copy.
                     try (Jedis j = new Jedis(java.net.URI.create(redis.uri()))) {
-                        j.flushAll();
+                        Transaction t = j.multi();
+                        t.sendCommand(Protocol.Command.FLUSHALL);
                         dumps.forEach((k, d) -> {
                             long ttl = ttls.get(k);
                             if (ttl < 0) {
-                                j.restore(k, 0, d);
+                                t.restore(k, 0, d, RestoreParams.restoreParams().replace());
                             } else if (ttl - elapsed > 0) {
-                                j.restore(k, ttl - elapsed, d);
+                                t.restore(k, ttl - elapsed, d, RestoreParams.restoreParams().replace());
                             }
                         });
+                        t.exec();
                     }
                 };
             }
@@ -330,7 +336,9 @@ final class BackendRun {
             int code = process.waitFor();
             onExit(p, process, code, failed);
         } catch (IOException e) {
-            failures.add(p.base + ": lost its output: " + e);
+            if (!finishing && !p.killedByHarness && p.process == process) {
+                failures.add(p.base + ": lost its output: " + e);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -75,7 +75,7 @@ public final class Chaos {
         List<BackendRun.Result> results = new ArrayList<>();
         List<String> evidence = new ArrayList<>();
         for (String backend : backends) {
-            long length = longProfile ? 12 * 60_000L : backend.equals("manual") || backend.equals("host-local") ? 32_000L : 42_000L;
+            long length = longProfile ? 6 * 60_000L : backend.equals("manual") || backend.equals("host-local") ? 32_000L : 42_000L;
             int every = longProfile ? 2_500 : 1_000;
             Path backendDir = dir.resolve(backend);
             BackendRun run = new BackendRun(backend, backendDir, seed, length, every, out, System.getProperty("java.class.path"),
