@@ -224,7 +224,7 @@ final class BackendRun {
                     // One transaction, as a reload is: no live process's write can land between the flush and the copy.
                     try (Jedis j = new Jedis(java.net.URI.create(redis.uri()))) {
                         Transaction t = j.multi();
-                        t.sendCommand(Protocol.Command.FLUSHALL);
+                        t.sendCommand(Protocol.Command.FLUSHALL, new String[0]);
                         dumps.forEach((k, d) -> {
                             long ttl = ttls.get(k);
                             if (ttl < 0) {
