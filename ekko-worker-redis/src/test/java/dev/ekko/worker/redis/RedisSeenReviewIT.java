@@ -261,6 +261,161 @@ class RedisSeenReviewIT {
     }
 
     /**
+     * Claim (availability): several processes of one host sharing the state directory, concurrent writers to the seen file,
+     * never trip the check.
+     *
+     * <p>Attack: host-a's process P2 acquires while host-a's holder P1 renews. The acquire script runs at the server and reads
+     * the epoch E; P1's renewal runs next (E + 1) and records E + 1 in the seen file; then P2's reply arrives and P2 compares
+     * E with the file. The interleaving is forced (a proxy holds P2's script reply until P1's renewal returned; both reach the
+     * server through it, so they share one seen file); unforced, the window is P2's reply transit plus any pause (GC, a busy
+     * CPU) before it reads the file, against every renewal of every process of the host.
+     *
+     * <p>Observed: "the IDC's epoch counter is at E, below the E + 1 a process of this host saw": worker 9's current mark is
+     * handed over as a lower bound and a new generation is written for the whole namespace. Nothing went back: the file was
+     * read after the server, so any renewal in between looks like a restore.
+     */
+    @Test
+    void aRenewalOfAnotherProcessBetweenTheAcquireScriptAndItsFileReadLooksLikeARestore() throws Exception {
+        acquireWithHeldReply(true);
+    }
+
+    /** Control: the same proxy and held reply, with no renewal in between: the mark is trusted. */
+    @Test
+    void controlTheHeldReplyAloneTrustsTheMark() throws Exception {
+        acquireWithHeldReply(false);
+    }
+
+    private void acquireWithHeldReply(boolean renewInBetween) throws Exception {
+        redis = DisposableRedis.launch();
+        long now = System.currentTimeMillis();
+        historyFromHostZ(9, now + 1_000);
+        try (HoldingProxy proxy = new HoldingProxy(redis.port())) {
+            String viaProxy = "redis://127.0.0.1:" + proxy.port();
+            WorkerAllocator p1 = allocator("host-a", 5, dir.resolve("host-a"), viaProxy);
+            WorkerAllocator p2 = allocator("host-a", 9, dir.resolve("host-a"), viaProxy);
+            try {
+                WorkerLease h = p1.acquire();
+                h = p1.renew(h, report(now + 2_000, "host-a"));
+                proxy.holdFirstScriptReplyOfNextConnection();
+                java.util.concurrent.CompletableFuture<WorkerLease> acquired = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return p2.acquire();
+                    } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                assertTrue(proxy.replyHeld.await(60, java.util.concurrent.TimeUnit.SECONDS), "P2's acquire script ran at the server");
+                if (renewInBetween) {
+                    h = p1.renew(h, report(now + 3_000, "host-a")); // a normal renewal of another process of the host
+                }
+                proxy.release.countDown();
+                WorkerLease s = acquired.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                assertEquals(9, s.workerId());
+                assertEquals(Handover.mark(now + 1_000).toString(), s.handover().toString(), "worker 9's mark is current (no data"
+                        + " went back), but the acquire compared the epoch it read before P1's renewal with the file written after it");
+                p1.release(h, report(now + 3_000, "host-a"));
+            } finally {
+                p1.close();
+                p2.close();
+            }
+        }
+    }
+
+    /**
+     * A TCP proxy to Redis that can hold, for one new connection, the reply to its first EVALSHA/EVAL until released: the
+     * script has run at the server, the client has not seen the reply yet.
+     */
+    private static final class HoldingProxy implements AutoCloseable {
+        final java.util.concurrent.CountDownLatch replyHeld = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        private final java.net.ServerSocket server;
+        private final int target;
+        private final java.util.List<java.net.Socket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+        private volatile boolean armNext;
+
+        HoldingProxy(int target) throws java.io.IOException {
+            this.target = target;
+            this.server = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+            Thread t = new Thread(this::accept, "holding-proxy");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        void holdFirstScriptReplyOfNextConnection() {
+            armNext = true;
+        }
+
+        private void accept() {
+            try {
+                while (true) {
+                    java.net.Socket client = server.accept();
+                    java.net.Socket upstream = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), target);
+                    sockets.add(client);
+                    sockets.add(upstream);
+                    boolean armed = armNext;
+                    armNext = false;
+                    java.util.concurrent.atomic.AtomicBoolean holdNextReply = new java.util.concurrent.atomic.AtomicBoolean();
+                    pump(client, upstream, armed, holdNextReply, true);
+                    pump(upstream, client, armed, holdNextReply, false);
+                }
+            } catch (java.io.IOException e) {
+                // closed
+            }
+        }
+
+        private void pump(java.net.Socket from, java.net.Socket to, boolean armed, java.util.concurrent.atomic.AtomicBoolean holdNextReply,
+                boolean request) {
+            Thread t = new Thread(() -> {
+                byte[] buf = new byte[65536];
+                StringBuilder seen = new StringBuilder();
+                boolean done = false;
+                try {
+                    java.io.InputStream in = from.getInputStream();
+                    java.io.OutputStream out = to.getOutputStream();
+                    for (int n; (n = in.read(buf)) > 0; ) {
+                        if (armed && !done && request) {
+                            seen.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
+                            if (seen.indexOf("EVALSHA") >= 0 || seen.indexOf("\r\nEVAL\r\n") >= 0) {
+                                holdNextReply.set(true); // before the request reaches the server: its reply comes after
+                                done = true;
+                            }
+                        }
+                        if (armed && !request && holdNextReply.compareAndSet(true, false)) {
+                            replyHeld.countDown();
+                            release.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                        }
+                        out.write(buf, 0, n);
+                        out.flush();
+                    }
+                } catch (java.io.IOException | InterruptedException e) {
+                    // closed
+                } finally {
+                    try {
+                        to.shutdownOutput();
+                    } catch (java.io.IOException e) {
+                        // gone
+                    }
+                }
+            }, "holding-proxy-pump");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            release.countDown();
+            server.close();
+            for (java.net.Socket s : sockets) {
+                s.close();
+            }
+        }
+    }
+
+    /**
      * Claim (robustness): the file is best effort, "when it cannot be read or written the allocator goes on without it".
      *
      * <p>Attack: another process of the host holds the seen file's lock and does not let go (frozen by SIGSTOP, a cgroup
