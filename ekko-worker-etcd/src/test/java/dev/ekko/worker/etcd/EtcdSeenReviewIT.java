@@ -139,6 +139,111 @@ class EtcdSeenReviewIT {
     }
 
     /**
+     * Claim (availability): several processes of one host sharing the state directory, concurrent writers to the seen file,
+     * never trip the check.
+     *
+     * <p>Attack: host-a's process P2 claims worker 9 (current mark from host-z) while host-a's holder P1 renews. The claim
+     * commits at revision R; P1's renewal commits at R + 2 or so and records it in the seen file; then P2's noteSeen compares R
+     * with the file. Forced here by a gRPC interceptor on P2's client that holds the claim's reply until P1's renewal returned
+     * (unforced: reply transit plus any pause, against every renewal of every process of the host).
+     *
+     * <p>Observed: "etcd's revision is at R, below the R' a process of this host saw": the current mark is handed over as a
+     * lower bound and a new generation is written (every lease this allocator holds is given up, every mark in the
+     * namespace demoted), though nothing went back.
+     */
+    @Test
+    void aRenewalOfAnotherProcessBetweenTheClaimAndItsFileReadLooksLikeARestore() throws Exception {
+        assertEquals(Handover.Kind.MARK, claimWithHeldReply(true).handover().kind(), "a renewal of another process of the host"
+                + " between the claim and its seen-file read was taken for a restore");
+    }
+
+    /** Control: the same held reply with no renewal in between trusts the mark. */
+    @Test
+    void controlTheHeldClaimReplyAloneTrustsTheMark() throws Exception {
+        assertEquals(Handover.Kind.MARK, claimWithHeldReply(false).handover().kind());
+    }
+
+    private WorkerLease claimWithHeldReply(boolean renewInBetween) throws Exception {
+        etcd = DisposableEtcd.launch();
+        long now = System.currentTimeMillis();
+        WorkerAllocator z = allocator("host-z", 9);
+        WorkerLease lz = z.acquire();
+        lz = z.renew(lz, report(now + 1_000, "host-z"));
+        z.release(lz, report(now + 1_000, "host-z"));
+        z.close();
+
+        java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean once = new java.util.concurrent.atomic.AtomicBoolean();
+        io.grpc.ClientInterceptor holdClaimReply = new io.grpc.ClientInterceptor() {
+            @Override
+            public <Q, S> io.grpc.ClientCall<Q, S> interceptCall(io.grpc.MethodDescriptor<Q, S> method, io.grpc.CallOptions options,
+                    io.grpc.Channel next) {
+                if (!method.getFullMethodName().endsWith("KV/Txn")) {
+                    return next.newCall(method, options);
+                }
+                return new io.grpc.ForwardingClientCall.SimpleForwardingClientCall<Q, S>(next.newCall(method, options)) {
+                    private volatile boolean claim;
+
+                    @Override
+                    public void sendMessage(Q message) {
+                        claim = String.valueOf(message).contains("seen/idc1/lease/9") && once.compareAndSet(false, true);
+                        super.sendMessage(message);
+                    }
+
+                    @Override
+                    public void start(Listener<S> listener, io.grpc.Metadata headers) {
+                        super.start(new io.grpc.ForwardingClientCallListener.SimpleForwardingClientCallListener<S>(listener) {
+                            @Override
+                            public void onMessage(S message) {
+                                if (claim) {
+                                    held.countDown();
+                                    try {
+                                        release.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                                    } catch (InterruptedException e) {
+                                        Thread.currentThread().interrupt();
+                                    }
+                                }
+                                super.onMessage(message);
+                            }
+                        }, headers);
+                    }
+                };
+            }
+        };
+        AllocatorContext p2Context = AllocatorContext.builder().idc(1).workerIds(256).preferredWorkerId(9).instance("host-a-9")
+                .host("host-a").leaseTtl(Duration.ofSeconds(60)).setting("ekko.etcd.endpoints", etcd.endpoint())
+                .setting("ekko.etcd.namespace", "seen").setting("ekko.etcd.timeout", "30s")
+                .setting("ekko.state.dir", dir.resolve("host-a").toString()).build();
+        WorkerAllocator p2 = new EtcdWorkerAllocator(p2Context, EtcdSettings.from(p2Context), Client.builder()
+                .endpoints(etcd.endpoint()).waitForReady(false).retryMaxAttempts(0).interceptor(holdClaimReply).build());
+        WorkerAllocator p1 = allocator("host-a", 5);
+        try {
+            WorkerLease h = p1.acquire();
+            h = p1.renew(h, report(now + 2_000, "host-a"));
+            java.util.concurrent.CompletableFuture<WorkerLease> claimed = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return p2.acquire();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            org.junit.jupiter.api.Assertions.assertTrue(held.await(60, java.util.concurrent.TimeUnit.SECONDS), "the claim committed");
+            if (renewInBetween) {
+                h = p1.renew(h, report(now + 3_000, "host-a"));
+            }
+            release.countDown();
+            WorkerLease s = claimed.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(9, s.workerId());
+            return s;
+        } finally {
+            release.countDown();
+            p1.close();
+            p2.close();
+        }
+    }
+
+    /**
      * Claim (safety): a process whose host had any process that saw etcd's revision above the restored value never trusts a
      * restored mark. The seen file's key is "etcd " + the endpoint list as written + the prefix.
      *
