@@ -77,7 +77,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private final String prefix;
     private final Map<String, Held> held = new HashMap<>();
     private boolean closed;
-    /** What this host's processes saw of etcd's revision, per cluster ID (null without a state directory): see {@link SeenClock}. */
+    /** What this host's processes saw of etcd's revision, per generation (null without a state directory): see {@link SeenClock}. */
     private final SeenClock seen;
     /** The highest revision a reply showed this allocator: etcd's revision never goes back unless its data did. */
     private long highestRevision;
@@ -158,8 +158,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         this.settings = settings;
         this.client = client;
         this.prefix = settings.namespace() + "/idc" + context.idc() + "/";
-        this.seen = context.setting("ekko.state.dir").map(dir -> SeenClock.in(java.nio.file.Path.of(dir), "etcd " + settings.endpoints()
-                + " " + prefix)).orElse(null);
+        this.seen = context.setting("ekko.state.dir").map(dir -> SeenClock.in(java.nio.file.Path.of(dir), "etcd " + prefix))
+                .orElse(null);
     }
 
     private static ByteSequence bytes(String s) {
@@ -218,6 +218,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                     throw exhausted(state, avoid);
                 }
                 for (int w : candidates.subList(0, Math.min(CLAIMS_PER_ROUND, candidates.size()))) {
+                    // Read before the claim is sent: a revision another process of this host records meanwhile came after it.
+                    SeenClock.Seen before = seen == null ? null : seen.last();
                     // The generation is compared in the claim itself: a new generation written after it was read makes the
                     // claim fail (and the next round read it), so no claim that succeeds after it trusts an older mark.
                     TxnResponse r = call(what, () -> client.getKVClient().txn()
@@ -231,7 +233,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         continue; // taken meanwhile
                     }
                     String cluster = Long.toHexString(r.getHeader().getClusterId());
-                    noteSeen(cluster, r.getHeader().getRevision());
+                    noteSeen(generation, before, r.getHeader().getRevision());
                     EtcdHistory h = null;
                     for (GetResponse g : r.getGetResponses()) {
                         for (KeyValue kv : g.getKvs()) {
@@ -341,7 +343,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 Reference ref = fresh == null ? carried : carried == null ? fresh : carried.tighten(fresh);
                 held.put(lease.token(), h.renewed(r.getHeader().getRevision(), sentAt, ref, generation, report.reservedUntilMillis()));
                 if (seen != null) {
-                    seen.saw(cluster, r.getHeader().getRevision());
+                    seen.saw(generation, r.getHeader().getRevision());
                 }
                 return ref == null ? lease.renewed(sentAt, WorkerLease.UNKNOWN_TIME) : lease.renewed(sentAt, ref.millis(), ref.maxAge());
             }
@@ -825,22 +827,23 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     }
 
     /**
-     * Compares a claim's revision with what the processes of this host saw of the cluster's: below it means etcd's data went
-     * back before any live holder's renewal noticed (a snapshot restored while they were live); notes it in {@link #wentBack},
-     * so the claim's mark is a lower bound and a new generation starts. Otherwise records it.
+     * Compares a claim's revision with what the processes of this host had seen of it under the same generation before the
+     * claim was sent: below it means etcd's data went back before any live holder's renewal noticed (a snapshot restored
+     * while they were live); notes it in {@link #wentBack}, so the claim's mark is a lower bound and a new generation starts.
+     * Otherwise records it. (A wiped cluster has lost its generation with its data: a new one is written, and the revision
+     * that starts again from 1 is compared with nothing.)
      */
-    private void noteSeen(String cluster, long revision) {
+    private void noteSeen(String generation, SeenClock.Seen before, long revision) {
         if (seen == null) {
             return;
         }
-        long highest = seen.highest(cluster);
-        if (highest > revision) {
+        if (before != null && before.incarnation().equals(generation) && before.value() > revision) {
             if (wentBack == null) {
-                wentBack = "etcd's revision is at " + revision + ", below the " + highest + " a process of this host saw ("
+                wentBack = "etcd's revision is at " + revision + ", below the " + before.value() + " a process of this host saw ("
                         + seen.file() + ")";
             }
         } else {
-            seen.saw(cluster, revision);
+            seen.saw(generation, revision);
         }
     }
 

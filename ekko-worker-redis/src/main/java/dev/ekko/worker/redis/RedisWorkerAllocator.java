@@ -96,8 +96,6 @@ final class RedisWorkerAllocator implements WorkerAllocator {
     private long highestEpoch;
     /** What this host's processes saw of the IDC's epoch (null without a state directory): see {@link SeenClock}. */
     private final SeenClock seen;
-    /** The incarnation of the data the last acquire saw, under which renewals record the epoch in {@link #seen}. */
-    private String incarnation;
     /** Per lease token, the reserved-until of its last successful renewal: its worker ID's mark is never lower while held. */
     private final Map<String, Long> reported = new HashMap<>();
 
@@ -106,8 +104,8 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         this.settings = settings;
         this.keys = new RedisKeys(settings.namespace(), context.idc());
         this.hostAndPort = new HostAndPort(settings.host(), settings.port());
-        this.seen = context.setting("ekko.state.dir").map(dir -> SeenClock.in(java.nio.file.Path.of(dir), "redis " + settings.host()
-                + ":" + settings.port() + "/" + settings.database() + " " + keys.prefix())).orElse(null);
+        this.seen = context.setting("ekko.state.dir").map(dir -> SeenClock.in(java.nio.file.Path.of(dir), "redis " + keys.prefix()))
+                .orElse(null);
         int timeoutMillis = (int) settings.timeout().toMillis();
         DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
                 .connectionTimeoutMillis(timeoutMillis)
@@ -161,12 +159,14 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         List<String> args = new ArrayList<>(List.of(keys.prefix(), token, Long.toString(context.leaseTtl().toMillis()),
                 Integer.toString(n), Integer.toString(context.preferredWorkerId()), Integer.toString(start), context.instance(),
                 context.host(), Long.toString(context.pid()), Long.toString(SAFE_MARK_SLACK_MILLIS),
-                avoid.stream().sorted().map(String::valueOf).collect(Collectors.joining(","))));
+                avoid.stream().sorted().map(String::valueOf).collect(Collectors.joining(",")), newToken()));
         context.fleetSettings().forEach((k, v) -> {
             args.add(k);
             args.add(v);
         });
         String what = "acquiring a worker ID of idc=" + context.idc();
+        // Read before the script is sent: a value another process of this host records meanwhile came after the script.
+        SeenClock.Seen before = seen == null ? null : seen.last();
         long sentAt = context.clock().nanos();
         List<String> r = call(what, false, j -> LuaScript.ACQUIRE.run(j, List.of(keys.instances(), keys.settings(), keys.marks(),
                 keys.marksIncarnation()), args));
@@ -187,21 +187,20 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         long serverMillis = Long.parseLong(r.get(2));
         Handover handover = r.get(3).isEmpty() ? Handover.unknown()
                 : r.get(4).equals("same") ? Handover.mark(Long.parseLong(r.get(3))) : Handover.atLeast(Long.parseLong(r.get(3)));
-        incarnation = r.get(10);
+        String generation = r.get(10);
         long epoch = Long.parseLong(r.get(11));
-        long highest = seen == null ? -1 : seen.highest(incarnation);
-        if (highest > epoch) {
-            // A process of this host saw the epoch higher: the data went back (a backup restored in place) and a holder whose
-            // lease it erased may still issue until its own renewal notices. Every mark is a lower bound: the core waits out
-            // the longest lease such a holder could still hold.
-            String why = "the IDC's epoch counter is at " + epoch + ", below the " + highest + " a process of this host saw ("
+        if (before != null && before.incarnation().equals(generation) && before.value() > epoch) {
+            // A process of this host saw the epoch higher under this generation: the data went back (a backup restored in
+            // place, a failover to a replica that lagged) and a holder whose lease it erased may still issue until its own
+            // renewal notices. Every mark is a lower bound: the core waits out the longest lease such a holder could hold.
+            String why = "the IDC's epoch counter is at " + epoch + ", below the " + before.value() + " a process of this host saw ("
                     + seen.file() + ")";
             startGenerationAfterGoingBack(what, why);
             if (handover.kind() == Handover.Kind.MARK) {
                 handover = Handover.atLeast(handover.markMillis());
             }
         } else if (seen != null) {
-            seen.saw(incarnation, epoch);
+            seen.saw(generation, epoch);
         }
         ClockReport previous = r.get(5).isEmpty() ? null
                 : new ClockReport(Long.parseLong(r.get(5)), Long.parseLong(r.get(6)), r.get(7), Long.parseLong(r.get(8)), r.get(9));
@@ -225,9 +224,10 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         List<String> r = call(what, true, j -> LuaScript.RENEW.run(j, List.of(keys.lease(worker), keys.history(worker), keys.marks(),
                 keys.marksIncarnation(), keys.generation(), keys.epoch()), args));
         if (!r.get(0).equals("denied")) {
-            expect(r, r.get(0), r.get(0).equals("taken") ? 7 : 4);
-            long epoch = Long.parseLong(r.get(r.size() - 1));
-            String markText = r.get(r.size() - 2);
+            expect(r, r.get(0), r.get(0).equals("taken") ? 8 : 5);
+            String generation = r.get(r.size() - 1);
+            long epoch = Long.parseLong(r.get(r.size() - 2));
+            String markText = r.get(r.size() - 3);
             Long expected = reported.get(lease.token());
             // The worker ID's mark is written by its holder only while it holds it, and never lower: below this holder's last
             // report (or gone) means the data went back, however many increments lifted the epoch since.
@@ -245,8 +245,8 @@ final class RedisWorkerAllocator implements WorkerAllocator {
                         + " mark may be older than what was issued since; a new generation makes every mark a lower bound");
             }
             highestEpoch = Math.max(highestEpoch, epoch);
-            if (seen != null && incarnation != null) {
-                seen.saw(incarnation, epoch);
+            if (seen != null && !generation.isEmpty()) {
+                seen.saw(generation, epoch);
             }
         }
         if (!r.get(0).equals("renewed")) {

@@ -13,7 +13,8 @@
 -- ARGV[7..9] instance, host, pid of the new holder
 -- ARGV[10] slack                 how far (ms) a trusted mark may be ahead of the server's clock and still count as safe now
 -- ARGV[11] avoid                 worker IDs not to take, comma-separated ("" for none)
--- ARGV[12..] the fleet settings, key and value pairs (none: no check, nothing recorded)
+-- ARGV[12] a new random generation, written if the IDC has none (first use, or its data was lost)
+-- ARGV[13..] the fleet settings, key and value pairs (none: no check, nothing recorded)
 --
 -- Order of preference: the configured worker ID; the one this instance name acquired last; a free one whose history this
 -- server incarnation wrote with a mark at most `slack` ahead of the server's clock (its holder starts at once), found
@@ -24,7 +25,7 @@
 -- can fail comes before the first write: TIME, INFO, the reads, the settings check, and (Redis 7+) an ACL check of
 -- every write about to be made.
 --
--- Reply: {"granted", worker, serverMillis, mark, trust, time, reserved, host, pid, instance, incarnation, epoch}: the worker
+-- Reply: {"granted", worker, serverMillis, mark, trust, time, reserved, host, pid, instance, generation, epoch}: the worker
 -- ID's history
 -- ("" when absent); trust is "same" for a mark this incarnation of the server wrote (the latest, a Handover.mark),
 -- "other" for one another incarnation wrote (a lower bound only), "" without a mark; or
@@ -52,7 +53,8 @@ local function mayNot(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HGETALL', KEYS[2]}, {'HGET', KEYS[1]},
   {'EXISTS', prefix .. 'lease:0'}, {'HMGET', prefix .. 'history:0'}, {'GET', KEYS[4]}, {'ZCOUNT', KEYS[3]},
-  {'ZRANGEBYSCORE', KEYS[3]}, {'GET', prefix .. 'generation'}, {'GET', prefix .. 'epoch'}}) do
+  {'ZRANGEBYSCORE', KEYS[3]}, {'GET', prefix .. 'generation'}, {'GET', prefix .. 'epoch'},
+  {'SET', prefix .. 'generation', 'x'}}) do
   if mayNot(unpack(c)) then
     return denied(c[1], c[2])
   end
@@ -66,8 +68,16 @@ local nowText = string.format('%.0f', now)
 -- replica attaches); a mark is the latest only if the incarnation that wrote it is still the one running.
 -- The generation is written by a holder that saw the data go back (renew.lua's epoch): every mark written before is then
 -- from another incarnation, a lower bound only.
+-- A missing generation (the IDC's first use, or its data was lost) is written at once: a restored copy brings back the
+-- generation it was taken under, a flushed server does not, so the generation also tells the caller which epoch values
+-- it may compare with what its host saw (a flush restarts the counter under a new generation, not a restore).
+local generation = redis.call('GET', prefix .. 'generation')
+if not generation then
+  generation = ARGV[12]
+  redis.call('SET', prefix .. 'generation', generation)
+end
 local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') .. ':'
-  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)') .. ':' .. (redis.call('GET', prefix .. 'generation') or '')
+  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)') .. ':' .. generation
 
 local avoid = {}
 for w in string.gmatch(ARGV[11], '%d+') do
@@ -77,7 +87,7 @@ end
 -- The settings every process of the namespace's IDC must share: recorded by the first, compared for every later one.
 local fleet = {}
 local fleetKeys = {}
-for i = 12, #ARGV - 1, 2 do
+for i = 13, #ARGV - 1, 2 do
   fleet[ARGV[i]] = ARGV[i + 1]
   fleetKeys[#fleetKeys + 1] = ARGV[i]
 end
@@ -241,6 +251,6 @@ local trust = ''
 if h[1] then
   trust = (h[7] == incarnation) and 'same' or 'other'
 end
--- The incarnation and the epoch (renew.lua's counter) let the caller compare the data with what its host saw of it.
+-- The generation and the epoch (renew.lua's counter) let the caller compare the data with what its host saw of it.
 return {'granted', tostring(chosen), nowText, h[1] or '', trust, h[2] or '', h[3] or '', h[4] or '', h[5] or '', h[6] or '',
-  incarnation, redis.call('GET', prefix .. 'epoch') or '0'}
+  generation, redis.call('GET', prefix .. 'epoch') or '0'}

@@ -19,9 +19,9 @@
 -- run) comes before the first write: an extended lease whose report was not stored would let the holder issue past a
 -- mark the server never got.
 --
--- Reply: {"renewed", serverMillis, mark, epoch} | {"gone", serverMillis, mark, epoch}
---        | {"taken", serverMillis, host, pid, instance, mark, epoch} | {"denied", command, key}, where mark is the history's mark
--- before this renewal ("" if none). The epoch is incremented whatever the outcome: a holder whose lease is gone because
+-- Reply: {"renewed", serverMillis, mark, epoch, generation} | {"gone", serverMillis, mark, epoch, generation}
+--        | {"taken", serverMillis, host, pid, instance, mark, epoch, generation} | {"denied", command, key}, where mark is the
+-- history's mark before this renewal ("" if none) and generation the IDC's ("" if none). The epoch is incremented whatever the outcome: a holder whose lease is gone because
 -- the data went back must still learn that it went back. The mark tells the holder the same of its own worker ID, however
 -- many other holders renewed since (their increments can lift the epoch past what this holder saw).
 local function mayNot(...)
@@ -38,17 +38,18 @@ end
 local t = redis.call('TIME')
 local nowText = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 -- The server incarnation that writes the mark: acquire.lua trusts a mark as the latest only from its own incarnation.
+local generation = redis.call('GET', KEYS[5]) or ''
 local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') .. ':'
-  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)') .. ':' .. (redis.call('GET', KEYS[5]) or '')
+  .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)') .. ':' .. generation
 
 local holder = redis.call('HMGET', KEYS[1], 'token', 'host', 'pid', 'instance')
 local old = redis.call('HGET', KEYS[2], 'mark')
 local epoch = tostring(redis.call('INCR', KEYS[6]))
 if not holder[1] then
-  return {'gone', nowText, old or '', epoch}
+  return {'gone', nowText, old or '', epoch, generation}
 end
 if holder[1] ~= ARGV[1] then
-  return {'taken', nowText, holder[2] or '?', holder[3] or '?', holder[4] or '?', old or '', epoch}
+  return {'taken', nowText, holder[2] or '?', holder[3] or '?', holder[4] or '?', old or '', epoch, generation}
 end
 
 -- The mark is the highest reserved-until any holder ever reported: it never goes down here.
@@ -65,4 +66,4 @@ if not indexed then
   redis.call('SET', KEYS[4], incarnation)
 end
 redis.call('ZADD', KEYS[3], mark, ARGV[8])
-return {'renewed', nowText, old or '', epoch}
+return {'renewed', nowText, old or '', epoch, generation}
