@@ -63,23 +63,17 @@ class SeenClockReviewTest {
     }
 
     /**
-     * Claim (robustness): several allocators on one host sharing the state directory, "also in one JVM", never lose an
-     * update; processes racing on the file never lower it.
+     * Claim (robustness): several allocators on one host sharing the state directory, "also in one JVM", never lower the
+     * value, and a process holding the file's lock (frozen inside its own update) never blocks another for long.
      *
-     * <p>Attack: two allocators of one JVM name the same state directory in two spellings ({@code <dir>/state} and
-     * {@code <dir>/./state}; a symlink does the same). SeenClock serializes the allocators of a JVM through a map keyed by
-     * {@code file.toAbsolutePath()}, which is neither normalized nor the file's identity (the core's JvmFileLocks keys by
-     * device + inode for exactly this reason). While the first one waits for the file lock (another process of the host is
-     * inside its own {@code saw}: a child JVM here, so the interleaving is forced, not raced), the second one records 900 and
-     * reads the value back.
-     *
-     * <p>Observed: the second one's {@code FileChannel.lock()} throws {@code OverlappingFileLockException} (the JVM's lock
-     * table already holds the first one's pending lock), which is caught and logged at DEBUG: its 900 is dropped and its read
-     * answers -1 (an acquire would skip the check). When the first one gets the lock it writes its own 600 over the 500
-     * recorded: the file ends below the 900 this host saw.
+     * <p>Found by the review: two allocators of one JVM naming one directory in two spellings ({@code <dir>/state} and
+     * {@code <dir>/./state}) were serialized by a map keyed by the path as written; the second one's lock then threw
+     * {@code OverlappingFileLockException} (swallowed), dropped its 900, and the first one wrote 600 over it: the file ended
+     * below what the host saw. Now one monitor per real directory serializes them, and a lock held elsewhere is waited for
+     * at most 50 ms (the update is then skipped: detection weakens for a moment, the value never goes down).
      */
     @Test
-    void twoSpellingsOfOneStateDirectoryInOneJvmLoseAnUpdateAndLowerTheValue() throws Exception {
+    void twoSpellingsOfOneStateDirectoryInOneJvmNeverLowerTheValueAndALockHeldElsewhereBlocksNoOne() throws Exception {
         Path state = tmp.resolve("state");
         Files.createDirectories(state);
         SeenClock a = SeenClock.in(state, COORDINATOR);
@@ -87,45 +81,24 @@ class SeenClockReviewTest {
         assertTrue(Files.isSameFile(state, tmp.resolve(".").resolve("state")));
         b.saw("inc-1", 500);
         assertEquals(500, a.highest("inc-1"), "one file, two spellings");
-
         Process child = holdLock(a.file());
-        Thread first = new Thread(() -> a.saw("inc-1", 600), "first-allocator");
-        long readBack;
         try {
-            first.start();
-            awaitBlockedInLock(first);
+            long t0 = System.nanoTime();
+            a.saw("inc-1", 600);
             b.saw("inc-1", 900);
-            readBack = b.highest("inc-1");
+            long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertTrue(took < 2_000, "two updates while another process holds the lock took " + took + " ms");
         } finally {
             child.destroyForcibly().waitFor();
         }
-        first.join(TimeUnit.SECONDS.toMillis(30));
-        assertEquals(900, a.highest("inc-1"), "this host saw 900 (the second allocator's read meanwhile answered " + readBack
-                + "); the file holds \"" + Files.readString(a.file()).strip() + "\"");
-    }
-
-    /** Control: one spelling, the same forced interleaving: the in-JVM monitor serializes them and nothing is lost. */
-    @Test
-    void controlOneSpellingKeepsTheHighest() throws Exception {
-        Path state = tmp.resolve("state");
-        Files.createDirectories(state);
-        SeenClock a = SeenClock.in(state, COORDINATOR);
-        SeenClock b = SeenClock.in(state, COORDINATOR);
-        b.saw("inc-1", 500);
-        Process child = holdLock(a.file());
-        Thread first = new Thread(() -> a.saw("inc-1", 600), "first-allocator");
-        Thread second = new Thread(() -> b.saw("inc-1", 900), "second-allocator");
-        try {
-            first.start();
-            awaitBlockedInLock(first);
-            second.start();
-            Thread.sleep(200);
-        } finally {
-            child.destroyForcibly().waitFor();
-        }
+        assertEquals(500, a.highest("inc-1"), "updates skipped while the lock was held elsewhere, the value not lowered");
+        Thread first = new Thread(() -> a.saw("inc-1", 900), "first-allocator");
+        Thread second = new Thread(() -> b.saw("inc-1", 600), "second-allocator");
+        first.start();
+        second.start();
         first.join(TimeUnit.SECONDS.toMillis(30));
         second.join(TimeUnit.SECONDS.toMillis(30));
-        assertEquals(900, a.highest("inc-1"));
+        assertEquals(900, a.highest("inc-1"), "the file holds \"" + Files.readString(a.file()).strip() + "\"");
     }
 
     /** A child JVM holding an exclusive lock on the file, taken the way SeenClock takes it: another process inside saw(). */
@@ -144,21 +117,5 @@ class SeenClockReviewTest {
             throw new IllegalStateException("the lock holder did not start: " + line);
         }
         return child;
-    }
-
-    /** Waits (bounded) until the thread is inside the blocking native lock call, its lock registered in the JVM's table. */
-    private static void awaitBlockedInLock(Thread t) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline) {
-            for (StackTraceElement e : t.getStackTrace()) {
-                if (e.getMethodName().equals("lock0") || (e.getClassName().endsWith("FileDispatcherImpl") && e.getMethodName()
-                        .equals("lock"))) {
-                    Thread.sleep(100); // it is in the native call (the table was updated before it)
-                    return;
-                }
-            }
-            Thread.sleep(10);
-        }
-        throw new IllegalStateException("the thread never reached FileChannel.lock: " + Arrays.toString(t.getStackTrace()));
     }
 }

@@ -36,6 +36,7 @@ class EtcdSeenClockIT {
     }
 
     private WorkerAllocator allocator(String host, int preferred) {
+        createStateDirectory(dir.resolve(host));
         return new EtcdAllocatorProvider().create(AllocatorContext.builder().idc(1).workerIds(256).preferredWorkerId(preferred)
                 .instance(host + "-" + preferred).host(host).leaseTtl(Duration.ofSeconds(60)).setting("ekko.etcd.endpoints",
                         etcd.endpoint()).setting("ekko.etcd.namespace", "seen").setting("ekko.etcd.timeout", "2s")
@@ -102,6 +103,15 @@ class EtcdSeenClockIT {
             assertEquals(now + 3_000, l2.handover().markMillis());
         } finally {
             again.close();
+        }
+    }
+
+    /** The state directory, as the core creates it before a generator's first renewal (the allocator never creates it). */
+    static void createStateDirectory(Path stateDir) {
+        try {
+            java.nio.file.Files.createDirectories(stateDir);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 }

@@ -45,6 +45,7 @@ class RedisSeenClockIT {
                 + preferred).host(host).leaseTtl(Duration.ofSeconds(60)).setting("ekko.redis.uri", redis.uri())
                 .setting("ekko.redis.namespace", "seen");
         if (stateDir != null) {
+            createStateDirectory(stateDir);
             b.setting("ekko.state.dir", stateDir.toString());
         }
         return new RedisAllocatorProvider().create(b.build());
@@ -137,6 +138,15 @@ class RedisSeenClockIT {
             assertEquals(now + 3_000, l2.handover().markMillis());
         } finally {
             again.close();
+        }
+    }
+
+    /** The state directory, as the core creates it before a generator's first renewal (the allocator never creates it). */
+    static void createStateDirectory(Path stateDir) {
+        try {
+            java.nio.file.Files.createDirectories(stateDir);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 }

@@ -48,6 +48,7 @@ class RedisSeenReviewIT {
     }
 
     private WorkerAllocator allocator(String host, int preferred, Path stateDir, String uri) {
+        createStateDirectory(stateDir);
         return new RedisAllocatorProvider().create(AllocatorContext.builder().idc(1).workerIds(256).preferredWorkerId(preferred)
                 .instance(host + "-" + preferred).host(host).leaseTtl(Duration.ofSeconds(60)).setting("ekko.redis.uri", uri)
                 .setting("ekko.redis.namespace", "seen").setting("ekko.state.dir", stateDir.toString()).build());
@@ -490,5 +491,14 @@ class RedisSeenReviewIT {
             g.next();
         }
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(stateDir)));
+    }
+
+    /** The state directory, as the core creates it before a generator's first renewal (the allocator never creates it). */
+    static void createStateDirectory(Path stateDir) {
+        try {
+            java.nio.file.Files.createDirectories(stateDir);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 }
