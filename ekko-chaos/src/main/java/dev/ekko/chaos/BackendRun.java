@@ -334,6 +334,7 @@ final class BackendRun {
                 }
             }
             int code = process.waitFor();
+            removeFaketimeLeftovers(process.pid());
             onExit(p, process, code, failed);
         } catch (IOException e) {
             if (!finishing && !p.killedByHarness && p.process == process) {
@@ -341,6 +342,37 @@ final class BackendRun {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * libfaketime 0.9.10 keeps a shared-memory segment and a semaphore per process in /dev/shm, named by pid, and removes
+     * them only at a clean exit; a later process that gets the pid of a killed one would fail to start ("shm_open failed:
+     * File exists"). Removed once the process is gone.
+     */
+    static void removeFaketimeLeftovers(long pid) {
+        for (String name : List.of("faketime_shm_" + pid, "sem.faketime_sem_" + pid)) {
+            try {
+                Files.deleteIfExists(Path.of("/dev/shm", name));
+            } catch (IOException e) {
+                // not ours, or already gone
+            }
+        }
+    }
+
+    /** Removes libfaketime's leftovers of processes that no longer run (killed ones of an earlier run). */
+    static void removeStaleFaketimeLeftovers() {
+        try (java.util.stream.Stream<Path> files = Files.list(Path.of("/dev/shm"))) {
+            for (Path f : files.toList()) {
+                String n = f.getFileName().toString();
+                String digits = n.startsWith("faketime_shm_") ? n.substring(13) : n.startsWith("sem.faketime_sem_") ? n.substring(17) : null;
+                if (digits != null && digits.chars().allMatch(Character::isDigit) && !digits.isEmpty()
+                        && ProcessHandle.of(Long.parseLong(digits)).isEmpty()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // no /dev/shm, or not allowed: nothing to clean
         }
     }
 

@@ -69,6 +69,7 @@ public final class Chaos {
      */
     static boolean run(String profile, long seed, List<String> backends, Path dir, boolean keep, PrintStream out) throws Exception {
         Path libfaketime = libfaketime();
+        BackendRun.removeStaleFaketimeLeftovers();
         boolean longProfile = profile.equals("long");
         out.println("chaos: profile " + profile + ", seed " + seed + " (replay: ./chaos --profile " + profile + " --seed " + seed
                 + " --backends " + String.join(",", backends) + "), files in " + dir.toAbsolutePath());
@@ -105,6 +106,7 @@ public final class Chaos {
         String report = table(profile, seed, results) + (evidence.isEmpty() ? "" : "\n## Evidence\n\n" + String.join("\n", evidence) + "\n");
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("report.md"), report, StandardCharsets.UTF_8);
+        BackendRun.removeStaleFaketimeLeftovers();
         out.println();
         out.println(report);
         return results.stream().allMatch(BackendRun.Result::passed);

@@ -53,8 +53,7 @@ local function mayNot(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HGETALL', KEYS[2]}, {'HGET', KEYS[1]},
   {'EXISTS', prefix .. 'lease:0'}, {'HMGET', prefix .. 'history:0'}, {'GET', KEYS[4]}, {'ZCOUNT', KEYS[3]},
-  {'ZRANGEBYSCORE', KEYS[3]}, {'GET', prefix .. 'generation'}, {'GET', prefix .. 'epoch'},
-  {'SET', prefix .. 'generation', 'x'}}) do
+  {'ZRANGEBYSCORE', KEYS[3]}, {'GET', prefix .. 'generation'}, {'GET', prefix .. 'epoch'}}) do
   if mayNot(unpack(c)) then
     return denied(c[1], c[2])
   end
@@ -71,10 +70,11 @@ local nowText = string.format('%.0f', now)
 -- A missing generation (the IDC's first use, or its data was lost) is written at once: a restored copy brings back the
 -- generation it was taken under, a flushed server does not, so the generation also tells the caller which epoch values
 -- it may compare with what its host saw (a flush restarts the counter under a new generation, not a restore).
+-- (Written with the other writes below, after every check: here it only names the incarnation.)
 local generation = redis.call('GET', prefix .. 'generation')
-if not generation then
+local writeGeneration = not generation
+if writeGeneration then
   generation = ARGV[12]
-  redis.call('SET', prefix .. 'generation', generation)
 end
 local incarnation = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') .. ':'
   .. string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)') .. ':' .. generation
@@ -219,12 +219,18 @@ end
 if #missingSettings > 0 then
   writes[#writes + 1] = {'HSET', KEYS[2], missingSettings[1], fleet[missingSettings[1]]}
 end
+if writeGeneration then
+  writes[#writes + 1] = {'SET', prefix .. 'generation', generation}
+end
 for _, w in ipairs(writes) do
   if mayNot(unpack(w)) then
     return denied(w[1], w[2])
   end
 end
 
+if writeGeneration then
+  redis.call('SET', prefix .. 'generation', generation)
+end
 if #missingSettings > 0 then
   for _, k in ipairs(missingSettings) do
     redis.call('HSET', KEYS[2], k, fleet[k])

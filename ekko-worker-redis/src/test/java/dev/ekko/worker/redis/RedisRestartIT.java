@@ -149,8 +149,10 @@ class RedisRestartIT {
         c.close();
         try (Jedis jedis = new Jedis(java.net.URI.create(redis.uri()))) {
             assertEquals(java.util.List.of("9"), jedis.zrange(keys.marks(), 0, -1));
-            // run_id:master_replid:generation (no generation written here: empty)
-            assertEquals(identity(redis).replace(' ', ':') + ":", jedis.get(keys.marksIncarnation()));
+            // run_id:master_replid:generation (the generation the IDC's first acquire wrote, kept across the restart)
+            String generation = jedis.get(keys.generation());
+            assertTrue(generation != null && !generation.isEmpty(), "the first acquire wrote a generation");
+            assertEquals(identity(redis).replace(' ', ':') + ":" + generation, jedis.get(keys.marksIncarnation()));
         }
     }
 
