@@ -125,8 +125,9 @@ class RedisGoneBackReviewIT {
      * leases), or document that the window exists.
      */
     @Test
-    @Disabled("documented limit (docs/redis.md, data replaced in place): an acquire between the restore and the first renewal of a live"
-            + " holder trusts a restored mark; the window is up to one report interval (issue #12 goes on)")
+    @Disabled("documented limit (docs/redis.md, data replaced in place): an acquire on a host that never saw the later epoch (host-b"
+            + " here, a state directory of its own), between the restore and the first renewal of a live holder, trusts a restored"
+            + " mark; the window is up to one report interval. A host that saw it is covered (RedisSeenClockIT)")
     void aHolderThatAcquiresBetweenTheRestoreAndTheLiveHoldersNextRenewalRepeatsIds() throws Exception {
         redis = DisposableRedis.launch();
         WorkerAllocator l = allocator("host-l", 8);
