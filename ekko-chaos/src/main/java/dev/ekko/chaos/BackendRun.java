@@ -49,6 +49,7 @@ final class BackendRun {
     private final String backend;
     private final Path dir;
     private final Random random;
+    private final long seed;
     private final long lengthMillis;
     private final int faultEveryMillis;
     private final PrintStream log;
@@ -71,6 +72,7 @@ final class BackendRun {
         this.backend = backend;
         this.dir = dir;
         this.random = new Random(seed ^ backend.hashCode());
+        this.seed = seed;
         this.lengthMillis = lengthMillis;
         this.faultEveryMillis = faultEveryMillis;
         this.log = log;
@@ -137,8 +139,10 @@ final class BackendRun {
             pool.submit(this::watchHung);
             long spacing = Math.max(1_000, (lengthMillis - 15_000) / schedule.size());
             Thread.sleep(3_000);
-            for (Fault f : schedule) {
-                pool.submit(() -> inject(f, pool));
+            for (int i = 0; i < schedule.size(); i++) {
+                Fault f = schedule.get(i);
+                int index = i;
+                pool.submit(() -> inject(f, index, pool));
                 Thread.sleep(spacing);
             }
             long left = lengthMillis - (System.nanoTime() - startNanos) / 1_000_000;
@@ -303,6 +307,7 @@ final class BackendRun {
         env.put("FAKETIME_FORCE_MONOTONIC_FIX", "0");
         env.put("FAKETIME_DISABLE_SHM", "1");
         p.killedByHarness = false;
+        p.lastProgressNanos = System.nanoTime(); // a process that never issues is hung 30 s after its start
         p.mono = mono;
         p.monoOffset = 0;
         p.ready = false;
@@ -320,11 +325,19 @@ final class BackendRun {
         try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = in.readLine()) != null; ) {
                 if (line.startsWith("P ")) {
-                    long n = Long.parseLong(line.substring(2).trim());
+                    // "P <count> <nanoTime of its last ID>": the process's System.nanoTime() is this JVM's clock (CLOCK_MONOTONIC),
+                    // so recovery counts IDs issued after a fault, not a count printed late (after a SIGCONT) of earlier ones.
+                    String[] parts = line.split(" ");
+                    long n = Long.parseLong(parts[1]);
                     if (n > p.issuedThisIncarnation) {
                         p.issued.addAndGet(n - p.issuedThisIncarnation);
                         p.issuedThisIncarnation = n;
-                        p.lastProgressNanos = System.nanoTime();
+                    }
+                    if (parts.length > 2) {
+                        long last = Long.parseLong(parts[2]);
+                        if (last != 0 && last - p.lastProgressNanos > 0) {
+                            p.lastProgressNanos = last;
+                        }
                     }
                 } else if (line.startsWith("READY")) {
                     p.ready = true;
@@ -444,10 +457,10 @@ final class BackendRun {
             sleep(1_000);
             long now = System.nanoTime();
             for (Proc p : regular) {
-                long calm = p.calmSince();
-                boolean calmLongEnough = calm == 0 ? false : p.calmSinceNanos == 0 || now - calm > HUNG_NANOS;
-                if (p.ready && !p.stopped && calmLongEnough && p.process.isAlive() && p.lastProgressNanos != 0
-                        && now - p.lastProgressNanos > HUNG_NANOS && !p.reportedHung) {
+                // Hung: no ID for 30 s, counted from its last ID or the end of the last fault on it, whichever is later.
+                long quietSince = Math.max(p.lastProgressNanos - p.calmSince(), 0) + p.calmSince();
+                if (p.ready && !p.stopped && !p.disturbed() && p.process.isAlive() && now - quietSince > HUNG_NANOS
+                        && !p.reportedHung) {
                     p.reportedHung = true;
                     failures.add(p.base + " (" + p.host.name + ", worker " + p.workerHint() + ") issued nothing for "
                             + (now - p.lastProgressNanos) / 1_000_000 + " ms outside any fault");
@@ -458,21 +471,28 @@ final class BackendRun {
 
     // ---------------------------------------------------------------- faults
 
-    private Proc pickTarget() {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            Proc p = regular.get(random.nextInt(regular.size()));
+    /**
+     * The victim of the schedule's fault number {@code index}: drawn from a random of its own (the seed and the index), so a
+     * replay hits the same processes whatever the timing; waits up to 15 s for it to be started and free of other faults.
+     *
+     * @return the process, marked busy; null if it did not become free
+     */
+    private Proc pickTarget(int index) {
+        Proc p = regular.get(new Random(seed * 1_000_003L + index).nextInt(regular.size()));
+        long deadline = System.nanoTime() + 15_000_000_000L;
+        while (System.nanoTime() - deadline < 0 && !finishing) {
             synchronized (p) {
                 if (!p.busy && p.process.isAlive() && p.ready) {
                     p.busy = true;
                     return p;
                 }
             }
-            sleep(200);
+            sleep(50);
         }
         return null;
     }
 
-    private void inject(Fault f, ExecutorService pool) {
+    private void inject(Fault f, int index, ExecutorService pool) {
         FaultRecord r = new FaultRecord(f, System.currentTimeMillis(), System.nanoTime());
         faults.add(r);
         List<Proc> targets = new ArrayList<>();
@@ -482,7 +502,7 @@ final class BackendRun {
                 synchronized (coordinatorLock) {
                     r.target = "coordinator";
                     targets.addAll(regular);
-                    targets.forEach(Proc::disturb);
+                    targets.forEach(p -> p.disturb(f.boundSeconds * 1_000L));
                     try {
                         coordinatorFault(f);
                     } finally {
@@ -491,7 +511,7 @@ final class BackendRun {
                     r.endNanos = System.nanoTime();
                 }
             } else {
-                victim = pickTarget();
+                victim = pickTarget(index);
                 if (victim == null) {
                     r.target = "none free";
                     r.endNanos = System.nanoTime();
@@ -507,9 +527,9 @@ final class BackendRun {
                 } else {
                     targets.add(victim);
                 }
-                targets.forEach(Proc::disturb);
+                targets.forEach(p -> p.disturb(f.boundSeconds * 1_000L));
                 try {
-                    processFault(f, victim, pool);
+                    processFault(f, victim, index);
                 } finally {
                     targets.forEach(Proc::calm);
                 }
@@ -517,14 +537,15 @@ final class BackendRun {
             }
             log.println("chaos: " + backend + ": " + f.label + " on " + r.target + " done");
             for (Proc p : targets) {
-                long recovered = awaitProgressAfterCalm(p, f.boundSeconds * 1_000L);
+                long bound = Math.max(f.boundSeconds * 1_000L, p.episodeBoundMillis());
+                long recovered = awaitProgressAfterCalm(p, bound);
                 if (recovered == NOT_MEASURED) {
                     continue;
                 }
                 if (recovered < 0) {
-                    failures.add(p.base + " issued nothing within " + f.boundSeconds + " s after the last fault on it ended (" + f.label
+                    failures.add(p.base + " issued nothing within " + bound / 1000 + " s after the last fault on it ended (" + f.label
                             + " and any that overlapped it)");
-                    r.recoveryMillis = Math.max(r.recoveryMillis, f.boundSeconds * 1_000L);
+                    r.recoveryMillis = Math.max(r.recoveryMillis, bound);
                     r.overBound = true;
                 } else {
                     r.recoveryMillis = Math.max(r.recoveryMillis, recovered);
@@ -547,16 +568,17 @@ final class BackendRun {
      */
     private long awaitProgressAfterCalm(Proc p, long boundMillis) {
         while (!finishing) {
-            long calm = p.calmSince();
-            if (calm == 0) {
+            if (p.disturbed()) {
                 sleep(20);
                 continue;
             }
+            long calm = p.calmSince();
+            long bound = Math.max(boundMillis, p.episodeBoundMillis());
             long last = p.lastProgressNanos;
             if (last - calm > 0) {
                 return (last - calm) / 1_000_000;
             }
-            if (System.nanoTime() - calm > boundMillis * 1_000_000L) {
+            if (System.nanoTime() - calm > bound * 1_000_000L) {
                 return -1;
             }
             sleep(20);
@@ -585,7 +607,7 @@ final class BackendRun {
         }
     }
 
-    private void processFault(Fault f, Proc p, ExecutorService pool) throws Exception {
+    private void processFault(Fault f, Proc p, int index) throws Exception {
         switch (f) {
             case KILL_RESTART, KILL_RESTART_NEW -> {
                 p.kill();
@@ -595,49 +617,58 @@ final class BackendRun {
                 }
                 launch(p);
             }
-            case PAUSE -> {
+            case PAUSE, SUSPEND -> {
+                // Stopped past its lease while an intruder (on another host; host-local's one host) prefers its worker ID, so
+                // a generator that issued again before re-acquiring would repeat the intruder's IDs. For a suspend, the
+                // monotonic clock is then held still over the stop: only the wall clock moved. manual has no intruder (a
+                // second holder of a manual worker ID is the operator's mistake, the positive control).
                 int worker = p.workerHint();
                 signal(p, "STOP");
+                long stoppedAt = System.nanoTime();
                 Thread.sleep(TTL_MILLIS + 500);
-                Proc intruder = null;
                 if (!backend.equals("manual")) {
-                    // Another host (the same one for host-local) prefers the stopped process's worker ID.
                     Host other = hosts.get((hosts.indexOf(p.host) + 1) % hosts.size());
-                    intruder = new Proc("intruder-" + p.base + "-" + System.nanoTime() % 100_000, other, false);
+                    Proc intruder = new Proc("intruder-" + p.base + "-" + index, other, false);
                     intruder.lifetimeMillis = 3_000;
                     intruder.extra.put("ekko.worker.id", Integer.toString(Math.max(0, worker)));
                     launch(intruder);
                     awaitReadyOrExit(intruder, 15_000);
                 }
                 Thread.sleep(1_000);
-                signal(p, "CONT");
-            }
-            case SUSPEND -> {
-                long stopped = System.nanoTime();
-                signal(p, "STOP");
-                Thread.sleep(TTL_MILLIS + 1_000);
-                p.monoOffset += System.nanoTime() - stopped;
-                // In place, never truncated: the process maps these 8 bytes.
-                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p.mono, java.nio.file.StandardOpenOption.WRITE)) {
-                    ch.write(ByteBuffer.allocate(8).putLong(0, p.monoOffset), 0);
+                if (f == Fault.SUSPEND) {
+                    p.monoOffset += System.nanoTime() - stoppedAt; // no more than it was stopped: the clock never goes back
+                    // In place, never truncated: the process maps these 8 bytes.
+                    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p.mono, java.nio.file.StandardOpenOption.WRITE)) {
+                        ch.write(ByteBuffer.allocate(8).putLong(0, p.monoOffset), 0);
+                    }
                 }
                 signal(p, "CONT");
             }
             case CLOCK_BACK, CLOCK_FORWARD -> {
-                p.host.offset(f == Fault.CLOCK_BACK ? -STEP_SECONDS : STEP_SECONDS);
-                Thread.sleep(4_000);
-                p.host.offset(0);
+                p.host.clockFaults.lock(); // one clock fault per host at a time: another's reset would cut this one short
+                try {
+                    p.host.offset(f == Fault.CLOCK_BACK ? -STEP_SECONDS : STEP_SECONDS);
+                    Thread.sleep(4_000);
+                    p.host.offset(0);
+                } finally {
+                    p.host.clockFaults.unlock();
+                }
             }
             case CLOCK_BACK_RESTART -> {
-                p.kill();
-                p.host.offset(-STEP_SECONDS);
-                Thread.sleep(1_200); // libfaketime rereads the offset file at most a second later
-                launch(p);
-                Thread.sleep(5_000);
-                p.host.offset(0);
+                p.host.clockFaults.lock();
+                try {
+                    p.kill();
+                    p.host.offset(-STEP_SECONDS);
+                    Thread.sleep(1_200); // libfaketime rereads the offset file at most a second later
+                    launch(p);
+                    Thread.sleep(5_000);
+                    p.host.offset(0);
+                } finally {
+                    p.host.clockFaults.unlock();
+                }
             }
             case SECOND_PROCESS, SECOND_PROCESS_SYMLINK -> {
-                Proc second = new Proc("second-" + p.base + "-" + System.nanoTime() % 100_000, p.host, false);
+                Proc second = new Proc("second-" + p.base + "-" + index, p.host, false);
                 second.lifetimeMillis = 2_000;
                 second.extra.put("ekko.worker.id", Integer.toString(Math.max(0, p.workerHint())));
                 if (f == Fault.SECOND_PROCESS_SYMLINK) {
@@ -728,6 +759,7 @@ final class BackendRun {
         final Path stateLink;
         final Path locks;
         final Path clock;
+        final java.util.concurrent.locks.ReentrantLock clockFaults = new java.util.concurrent.locks.ReentrantLock();
 
         Host(String name, Path root) {
             this.name = name;
@@ -748,8 +780,8 @@ final class BackendRun {
         }
 
         /** Sets this host's wall-clock offset (libfaketime's file, written atomically). */
-        void offset(int seconds) throws IOException {
-            Path tmp = clock.resolveSibling("faketime.tmp");
+        synchronized void offset(int seconds) throws IOException {
+            Path tmp = Files.createTempFile(clock.getParent(), "faketime", ".tmp");
             Files.writeString(tmp, (seconds >= 0 ? "+" : "") + seconds + "\n");
             Files.move(tmp, clock, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
@@ -779,12 +811,20 @@ final class BackendRun {
         volatile boolean reportedHung;
         volatile long issuedThisIncarnation;
         volatile long lastProgressNanos;
-        /** Faults now acting on this process, and when the last one ended: its recovery is measured from then. */
-        int disturbances;
-        long calmSinceNanos;
+        /**
+         * Faults now acting on this process, when the last one ended (0: never disturbed) and the largest bound of the faults
+         * of this episode (from the first fault on a calm process to the last one's end): its recovery is measured from
+         * that end, within that bound.
+         */
+        private int disturbances;
+        private long calmSinceNanos;
+        private long episodeBoundMillis;
 
-        synchronized void disturb() {
-            disturbances++;
+        synchronized void disturb(long boundMillis) {
+            if (disturbances++ == 0) {
+                episodeBoundMillis = 0;
+            }
+            episodeBoundMillis = Math.max(episodeBoundMillis, boundMillis);
         }
 
         synchronized void calm() {
@@ -792,9 +832,17 @@ final class BackendRun {
             calmSinceNanos = System.nanoTime();
         }
 
-        /** {@return when the last fault on it ended, or 0 while one still acts} */
+        synchronized boolean disturbed() {
+            return disturbances > 0;
+        }
+
+        /** {@return when the last fault on it ended, 0 if none ever did} */
         synchronized long calmSince() {
-            return disturbances > 0 ? 0 : calmSinceNanos;
+            return calmSinceNanos;
+        }
+
+        synchronized long episodeBoundMillis() {
+            return episodeBoundMillis;
         }
 
         Proc(String base, Host host, boolean regular) {

@@ -12,13 +12,13 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
@@ -37,10 +37,12 @@ import java.util.concurrent.locks.LockSupport;
  * </ul>
  *
  * <p>Three threads issue, with {@code next()}, {@code next(long[])} and {@code nextRange(int)}; each appends every ID it got
- * to its own file {@code <name>.t<k>.ids} (big-endian longs, flushed every 20 ms). Before each call a thread reads
+ * to its own file {@code <name>.t<k>.ids} (big-endian longs, written out every 20 ms by a flusher thread, also while a call
+ * blocks; a batch that throws part-way keeps the IDs it wrote). Before each call a thread reads
  * {@link IdGenerator#workerId()}; an ID that decodes to another IDC, or to a worker ID held neither before nor after the call,
  * is written as {@code MISMATCH} to {@code <name>.events}, beside the tenure changes ({@code TENURE <idc> <worker>}) and every
- * exception's type ({@code REFUSED <class>} counts at the end). Every 50 ms it prints {@code P <ids issued>} for the harness.
+ * exception's type ({@code REFUSED <class>} counts at the end); a thread that stops for any other reason writes
+ * {@code UNEXPECTED}. Every 50 ms it prints {@code P <ids issued> <System.nanoTime() of the last>} for the harness.
  * It closes the generator cleanly and exits 0 on {@code close} or end of stdin; a start refused exits 3.
  * The wall clock is the process's own ({@link System#currentTimeMillis()}, which libfaketime moves).
  */
@@ -55,8 +57,11 @@ public final class ChaosWorker {
     private final PrintStream events;
     private final AtomicLong issued = new AtomicLong();
     private final Map<String, AtomicLong> refused = new ConcurrentHashMap<>();
+    private final java.util.List<DataOutputStream> streams = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean stop;
     private volatile int lastTenure = -1;
+    /** {@link System#nanoTime()} of the last ID recorded (the real monotonic clock, which the harness shares). */
+    private volatile long lastIssueNanos;
 
     private ChaosWorker(IdGenerator generator, Path dir, String name, PrintStream events) {
         this.generator = generator;
@@ -64,6 +69,9 @@ public final class ChaosWorker {
         this.dir = dir;
         this.name = name;
         this.events = events;
+        Thread flusher = new Thread(this::flushLoop, "chaos-flush");
+        flusher.setDaemon(true);
+        flusher.start();
     }
 
     /**
@@ -126,7 +134,7 @@ public final class ChaosWorker {
         stdin.setDaemon(true);
         stdin.start();
         while (System.nanoTime() - started < lifetimeNanos && !closeAsked.get()) {
-            out.println("P " + w.issued.get());
+            out.println("P " + w.issued.get() + " " + w.lastIssueNanos);
             int current = g.workerId();
             if (current != w.lastTenure) {
                 w.tenure(g.idc(), current);
@@ -137,10 +145,11 @@ public final class ChaosWorker {
         for (Thread t : threads) {
             t.join(5_000);
         }
+        w.flushAll(); // a thread still blocked in a call keeps what it recorded
         g.close();
         w.refused.forEach((k, v) -> events.println("REFUSED " + k + " " + v.get()));
         events.println("CLOSED issued=" + w.issued.get());
-        out.println("P " + w.issued.get());
+        out.println("P " + w.issued.get() + " " + w.lastIssueNanos);
         out.println("CLOSED");
         System.exit(0);
     }
@@ -154,45 +163,94 @@ public final class ChaosWorker {
 
     private Thread thread(int kind) {
         Thread t = new Thread(() -> {
-            try (OutputStream file = Files.newOutputStream(dir.resolve(name + ".t" + kind + ".ids"), StandardOpenOption.CREATE_NEW)) {
-                issue(kind, new DataOutputStream(new BufferedOutputStream(file, 1 << 16)));
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
+            DataOutputStream out = null;
+            try {
+                out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(dir.resolve(name + ".t" + kind + ".ids"),
+                        StandardOpenOption.CREATE_NEW), 1 << 16));
+                streams.add(out);
+                issue(kind, out);
+            } catch (Throwable e) {
+                // Seen by the checker: a thread that stopped issuing for anything but the end of the run.
+                events.println("UNEXPECTED " + e.getClass().getName() + " " + oneLine(e.getMessage()) + " (issuing thread " + kind
+                        + " stopped)");
+            } finally {
+                if (out != null) {
+                    synchronized (out) {
+                        try {
+                            out.close();
+                        } catch (IOException e) {
+                            events.println("UNEXPECTED " + e.getClass().getName() + " " + oneLine(e.getMessage()) + " (closing "
+                                    + name + ".t" + kind + ".ids)");
+                        }
+                    }
+                }
             }
         }, "chaos-" + kind);
         t.setDaemon(true);
         return t;
     }
 
+    /**
+     * Every 20 ms, writes out what each thread recorded, also while it is blocked in a call (a wait for a clock step back, a
+     * reservation), so that a SIGKILL loses at most the last 20 ms of IDs.
+     */
+    private void flushLoop() {
+        while (true) {
+            LockSupport.parkNanos(FLUSH_NANOS);
+            flushAll();
+        }
+    }
+
+    private void flushAll() {
+        for (DataOutputStream out : streams) {
+            synchronized (out) {
+                try {
+                    out.flush();
+                } catch (IOException e) {
+                    // closed by its thread, or the disk failed: the thread reports that when it writes next
+                }
+            }
+        }
+    }
+
     private void issue(int kind, DataOutputStream out) throws IOException {
         long[] batch = new long[32];
-        long lastFlush = System.nanoTime();
-        boolean pending = false;
         while (!stop) {
             int before = generator.workerId();
             try {
                 switch (kind) {
                     case 0 -> {
                         long id = generator.next();
-                        record(out, id, before);
+                        record(out, id, before, generator.workerId());
                         LockSupport.parkNanos(100_000);
                     }
                     case 1 -> {
-                        generator.next(batch);
+                        Arrays.fill(batch, 0L);
+                        try {
+                            generator.next(batch);
+                        } catch (RuntimeException e) {
+                            // "IDs already written stay valid and unique": they are checked too (no chaos ID is 0: IDC 1).
+                            int after = generator.workerId();
+                            for (int i = 0; i < batch.length && batch[i] != 0; i++) {
+                                record(out, batch[i], before, after);
+                            }
+                            throw e;
+                        }
+                        int after = generator.workerId();
                         for (long id : batch) {
-                            record(out, id, before);
+                            record(out, id, before, after);
                         }
                         LockSupport.parkNanos(1_000_000);
                     }
                     default -> {
                         IdRange r = generator.nextRange(16);
+                        int after = generator.workerId();
                         for (int i = 0; i < r.count(); i++) {
-                            record(out, r.get(i), before);
+                            record(out, r.get(i), before, after);
                         }
                         LockSupport.parkNanos(1_000_000);
                     }
                 }
-                pending = true;
             } catch (RuntimeException e) {
                 refused.computeIfAbsent(e.getClass().getName(), k -> new AtomicLong()).incrementAndGet();
                 if (!(e instanceof EkkoException)) {
@@ -200,27 +258,21 @@ public final class ChaosWorker {
                 }
                 LockSupport.parkNanos(2_000_000);
             }
-            long now = System.nanoTime();
-            if (pending && now - lastFlush > FLUSH_NANOS) {
-                out.flush();
-                lastFlush = now;
-                pending = false;
-            }
         }
-        out.flush();
     }
 
-    private void record(DataOutputStream out, long id, int workerBefore) throws IOException {
-        out.writeLong(id);
+    /** Writes one ID (under the stream's lock, which the flusher takes too) and checks it against the worker ID held. */
+    private void record(DataOutputStream out, long id, int workerBefore, int workerAfter) throws IOException {
+        synchronized (out) {
+            out.writeLong(id);
+        }
         issued.incrementAndGet();
+        lastIssueNanos = System.nanoTime();
         DecodedId d = layout.decode(id);
-        if (d.worker() != workerBefore || d.idc() != generator.idc()) {
-            int after = generator.workerId();
-            if (d.worker() != after || d.idc() != generator.idc()) {
-                events.println("MISMATCH " + Layout.format(id) + " decodes to idc=" + d.idc() + " worker=" + d.worker()
-                        + " while the generator (idc=" + generator.idc() + ") held worker " + workerBefore + " before the call and "
-                        + after + " after");
-            }
+        if (d.idc() != generator.idc() || d.worker() != workerBefore && d.worker() != workerAfter) {
+            events.println("MISMATCH " + Layout.format(id) + " decodes to idc=" + d.idc() + " worker=" + d.worker()
+                    + " while the generator (idc=" + generator.idc() + ") held worker " + workerBefore + " before the call and "
+                    + workerAfter + " after");
         }
         if (d.worker() != lastTenure) {
             tenure(d.idc(), d.worker());

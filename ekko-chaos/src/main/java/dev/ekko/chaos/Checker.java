@@ -105,7 +105,9 @@ final class Checker {
         try (Stream<Path> s = Files.list(dir)) {
             for (Path f : s.filter(p -> p.getFileName().toString().endsWith(".events")).sorted().toList()) {
                 for (String stamped : Files.readAllLines(f, StandardCharsets.UTF_8)) {
-                    String line = stamped.substring(stamped.indexOf(' ', stamped.indexOf(' ') + 1) + 1);
+                    // "<monotonic ms> <wall time> <event>" as ChaosWorker writes them; an unstamped line is taken as it is
+                    String line = stamped.matches("\\d+ \\S+ .*") ? stamped.substring(stamped.indexOf(' ', stamped.indexOf(' ') + 1) + 1)
+                            : stamped;
                     if (line.startsWith("MISMATCH ") || line.startsWith("UNEXPECTED ")) {
                         problems.add(f.getFileName() + ": " + stamped);
                     } else if (line.startsWith("REFUSED ")) {
