@@ -135,6 +135,19 @@ public final class SeenClock {
     }
 
     /**
+     * Whether the data went back: a value read from the coordinator under {@code incarnation} is below what this host had
+     * recorded under the same incarnation before the request was sent.
+     *
+     * @param before {@link #last()} as read before the request, or null
+     * @param incarnation the incarnation the reply carries
+     * @param value the clock's value in the reply
+     * @return true if {@code before} is of that incarnation and higher than {@code value}
+     */
+    public static boolean wentBack(Seen before, String incarnation, long value) {
+        return before != null && before.incarnation().equals(incarnation) && before.value() > value;
+    }
+
+    /**
      * The highest value of the clock this host saw under {@code incarnation}.
      *
      * @param incarnation the incarnation of the coordinator's data

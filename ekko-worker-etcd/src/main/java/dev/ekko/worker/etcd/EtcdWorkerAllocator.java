@@ -837,7 +837,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         if (seen == null) {
             return;
         }
-        if (before != null && before.incarnation().equals(generation) && before.value() > revision) {
+        if (SeenClock.wentBack(before, generation, revision)) {
             if (wentBack == null) {
                 wentBack = "etcd's revision is at " + revision + ", below the " + before.value() + " a process of this host saw ("
                         + seen.file() + ")";

@@ -189,7 +189,7 @@ final class RedisWorkerAllocator implements WorkerAllocator {
                 : r.get(4).equals("same") ? Handover.mark(Long.parseLong(r.get(3))) : Handover.atLeast(Long.parseLong(r.get(3)));
         String generation = r.get(10);
         long epoch = Long.parseLong(r.get(11));
-        if (before != null && before.incarnation().equals(generation) && before.value() > epoch) {
+        if (SeenClock.wentBack(before, generation, epoch)) {
             // A process of this host saw the epoch higher under this generation: the data went back (a backup restored in
             // place, a failover to a replica that lagged) and a holder whose lease it erased may still issue until its own
             // renewal notices. Every mark is a lower bound: the core waits out the longest lease such a holder could hold.
