@@ -135,14 +135,14 @@ final class BackendRun {
                 launch(p);
                 Thread.sleep(300); // six cold JVMs at once on two cores starve each other's first coordinator calls
             }
-            pool.submit(() -> control(pool));
+            pool.submit(this::control);
             pool.submit(this::watchHung);
             long spacing = Math.max(1_000, (lengthMillis - 15_000) / schedule.size());
             Thread.sleep(3_000);
             for (int i = 0; i < schedule.size(); i++) {
                 Fault f = schedule.get(i);
                 int index = i;
-                pool.submit(() -> inject(f, index, pool));
+                pool.submit(() -> inject(f, index));
                 Thread.sleep(spacing);
             }
             long left = lengthMillis - (System.nanoTime() - startNanos) / 1_000_000;
@@ -327,12 +327,8 @@ final class BackendRun {
                 if (line.startsWith("P ")) {
                     // "P <count> <nanoTime of its last ID>": the process's System.nanoTime() is this JVM's clock (CLOCK_MONOTONIC),
                     // so recovery counts IDs issued after a fault, not a count printed late (after a SIGCONT) of earlier ones.
+                    // (The count is for a person reading the output; the checker counts the IDs in the files.)
                     String[] parts = line.split(" ");
-                    long n = Long.parseLong(parts[1]);
-                    if (n > p.issuedThisIncarnation) {
-                        p.issued.addAndGet(n - p.issuedThisIncarnation);
-                        p.issuedThisIncarnation = n;
-                    }
                     if (parts.length > 2) {
                         long last = Long.parseLong(parts[2]);
                         if (last != 0 && last - p.lastProgressNanos > 0) {
@@ -341,7 +337,6 @@ final class BackendRun {
                     }
                 } else if (line.startsWith("READY")) {
                     p.ready = true;
-                    p.issuedThisIncarnation = 0;
                 } else if (line.startsWith("FAILED ")) {
                     failed = line.substring(7);
                 }
@@ -390,7 +385,6 @@ final class BackendRun {
     }
 
     private void onExit(Proc p, Process process, int code, String failed) {
-        p.issuedThisIncarnation = 0;
         if (p.killedByHarness || p.process != process) {
             return;
         }
@@ -437,7 +431,7 @@ final class BackendRun {
     }
 
     /** The positive control: the same manual worker ID on two simulated hosts, whose duplicates the checker must find. */
-    private void control(ExecutorService pool) {
+    private void control() {
         try {
             Thread.sleep(1_000);
             for (String h : List.of("ctl-a", "ctl-b")) {
@@ -492,8 +486,8 @@ final class BackendRun {
         return null;
     }
 
-    private void inject(Fault f, int index, ExecutorService pool) {
-        FaultRecord r = new FaultRecord(f, System.currentTimeMillis(), System.nanoTime());
+    private void inject(Fault f, int index) {
+        FaultRecord r = new FaultRecord(f, System.currentTimeMillis());
         faults.add(r);
         List<Proc> targets = new ArrayList<>();
         Proc victim = null;
@@ -793,7 +787,6 @@ final class BackendRun {
         final Host host;
         final boolean regular;
         final Map<String, String> extra = new LinkedHashMap<>();
-        final AtomicLong issued = new AtomicLong();
         Path stateDir;
         String instance;
         boolean control;
@@ -809,7 +802,6 @@ final class BackendRun {
         volatile boolean killedByHarness;
         volatile boolean closeAsked;
         volatile boolean reportedHung;
-        volatile long issuedThisIncarnation;
         volatile long lastProgressNanos;
         /**
          * Faults now acting on this process, when the last one ended (0: never disturbed) and the largest bound of the faults
@@ -903,17 +895,15 @@ final class BackendRun {
     static final class FaultRecord {
         final Fault kind;
         final long wallMillis;
-        final long startNanos;
         volatile String target = "";
         volatile long endNanos;
         volatile long recoveryMillis;
         volatile boolean overBound;
         volatile boolean done;
 
-        FaultRecord(Fault kind, long wallMillis, long startNanos) {
+        FaultRecord(Fault kind, long wallMillis) {
             this.kind = kind;
             this.wallMillis = wallMillis;
-            this.startNanos = startNanos;
         }
     }
 
