@@ -40,7 +40,7 @@ class EtcdSeenReviewIT {
     }
 
     private WorkerAllocator allocator(String host, int preferred, String endpoints) {
-        createStateDirectory(dir.resolve(host));
+        EtcdSeenClockIT.createStateDirectory(dir.resolve(host));
         return new EtcdAllocatorProvider().create(AllocatorContext.builder().idc(1).workerIds(256).preferredWorkerId(preferred)
                 .instance(host + "-" + preferred).host(host).leaseTtl(Duration.ofSeconds(60)).setting("ekko.etcd.endpoints",
                         endpoints).setting("ekko.etcd.namespace", "seen").setting("ekko.etcd.timeout", "2s")
@@ -311,15 +311,6 @@ class EtcdSeenReviewIT {
             assertNotEquals(Handover.Kind.MARK, s.handover().kind(), s.handover().toString());
         } finally {
             second.close();
-        }
-    }
-
-    /** The state directory, as the core creates it before a generator's first renewal (the allocator never creates it). */
-    static void createStateDirectory(Path stateDir) {
-        try {
-            java.nio.file.Files.createDirectories(stateDir);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
         }
     }
 }

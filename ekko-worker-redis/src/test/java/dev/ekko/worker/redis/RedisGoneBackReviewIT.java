@@ -17,13 +17,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import redis.clients.jedis.Jedis;
 
 /**
  * Review 5 of the Redis epoch counter (a renewal that gets an epoch no higher than before means the data went back in
@@ -57,23 +55,13 @@ class RedisGoneBackReviewIT {
     }
 
     private Map<String, byte[]> backup() {
-        Map<String, byte[]> out = new LinkedHashMap<>();
-        try (Jedis j = new Jedis(java.net.URI.create(redis.uri()))) {
-            for (String k : j.keys("*")) {
-                if (!k.contains(":lease:")) {
-                    out.put(k, j.dump(k));
-                }
-            }
-        }
+        Map<String, byte[]> out = RedisBackup.withoutLeases(redis.uri());
         assertTrue(out.keySet().stream().anyMatch(k -> k.endsWith(":epoch")), out.keySet().toString());
         return out;
     }
 
     private void restore(Map<String, byte[]> backup) {
-        try (Jedis j = new Jedis(java.net.URI.create(redis.uri()))) {
-            j.flushAll();
-            backup.forEach((k, v) -> j.restore(k, 0, v));
-        }
+        RedisBackup.restoreInPlace(redis.uri(), backup);
     }
 
     private static EkkoClock ahead(long millis) {

@@ -16,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Disabled;
@@ -57,24 +56,14 @@ class RedisRestoreReviewIT {
 
     /** A backup of every key but the leases (they expire anyway), as DUMP gives it. */
     private Map<String, byte[]> backup() {
-        Map<String, byte[]> out = new LinkedHashMap<>();
-        try (Jedis j = new Jedis(java.net.URI.create(redis.uri()))) {
-            for (String k : j.keys("*")) {
-                if (!k.contains(":lease:")) {
-                    out.put(k, j.dump(k));
-                }
-            }
-        }
+        Map<String, byte[]> out = RedisBackup.withoutLeases(redis.uri());
         assertTrue(out.keySet().stream().anyMatch(k -> k.contains(":history:")), out.keySet().toString());
         return out;
     }
 
     /** The operator restores the backup into the running server: FLUSHALL, then RESTORE of each key. No restart. */
     private void restore(Map<String, byte[]> backup) {
-        try (Jedis j = new Jedis(java.net.URI.create(redis.uri()))) {
-            j.flushAll();
-            backup.forEach((k, v) -> j.restore(k, 0, v));
-        }
+        RedisBackup.restoreInPlace(redis.uri(), backup);
     }
 
     @Test

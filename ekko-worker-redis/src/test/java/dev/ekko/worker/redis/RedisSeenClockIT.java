@@ -10,15 +10,12 @@ import dev.ekko.spi.Handover;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerLease;
 import dev.ekko.testsupport.DisposableRedis;
-import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import redis.clients.jedis.Jedis;
 
 /**
  * An acquire compares the IDC's epoch with what the processes of its host saw of it (SeenClock, in the state directory):
@@ -55,24 +52,13 @@ class RedisSeenClockIT {
         return new ClockReport(System.currentTimeMillis(), reservedUntil, host, 1, host);
     }
 
-    /** Every key with its remaining time to live, as an RDB keeps them. */
+    /** Every key but the leases, as DUMP gives it. */
     private Map<String, byte[]> backup() {
-        Map<String, byte[]> out = new LinkedHashMap<>();
-        try (Jedis j = new Jedis(URI.create(redis.uri()))) {
-            for (String k : j.keys("*")) {
-                if (!k.contains(":lease:")) {
-                    out.put(k, j.dump(k));
-                }
-            }
-        }
-        return out;
+        return RedisBackup.withoutLeases(redis.uri());
     }
 
     private void restore(Map<String, byte[]> backup) {
-        try (Jedis j = new Jedis(URI.create(redis.uri()))) {
-            j.flushAll();
-            backup.forEach((k, v) -> j.restore(k, 0, v));
-        }
+        RedisBackup.restoreInPlace(redis.uri(), backup);
     }
 
     @Test

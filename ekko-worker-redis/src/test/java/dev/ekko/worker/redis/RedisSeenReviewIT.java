@@ -20,7 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -48,7 +47,7 @@ class RedisSeenReviewIT {
     }
 
     private WorkerAllocator allocator(String host, int preferred, Path stateDir, String uri) {
-        createStateDirectory(stateDir);
+        RedisSeenClockIT.createStateDirectory(stateDir);
         return new RedisAllocatorProvider().create(AllocatorContext.builder().idc(1).workerIds(256).preferredWorkerId(preferred)
                 .instance(host + "-" + preferred).host(host).leaseTtl(Duration.ofSeconds(60)).setting("ekko.redis.uri", uri)
                 .setting("ekko.redis.namespace", "seen").setting("ekko.state.dir", stateDir.toString()).build());
@@ -64,23 +63,12 @@ class RedisSeenReviewIT {
 
     /** Every key but the leases, as RedisSeenClockIT's backup. */
     private Map<String, byte[]> backup() {
-        Map<String, byte[]> out = new LinkedHashMap<>();
-        try (Jedis j = new Jedis(URI.create(redis.uri()))) {
-            for (String k : j.keys("*")) {
-                if (!k.contains(":lease:")) {
-                    out.put(k, j.dump(k));
-                }
-            }
-        }
-        return out;
+        return RedisBackup.withoutLeases(redis.uri());
     }
 
     /** Loaded into the running server: same run_id and master_replid. */
     private void restore(Map<String, byte[]> backup) {
-        try (Jedis j = new Jedis(URI.create(redis.uri()))) {
-            j.flushAll();
-            backup.forEach((k, v) -> j.restore(k, 0, v));
-        }
+        RedisBackup.restoreInPlace(redis.uri(), backup);
     }
 
     private String runId() {
@@ -491,14 +479,5 @@ class RedisSeenReviewIT {
             g.next();
         }
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(stateDir)));
-    }
-
-    /** The state directory, as the core creates it before a generator's first renewal (the allocator never creates it). */
-    static void createStateDirectory(Path stateDir) {
-        try {
-            java.nio.file.Files.createDirectories(stateDir);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
     }
 }
