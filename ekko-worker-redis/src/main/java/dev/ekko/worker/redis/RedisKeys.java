@@ -10,6 +10,11 @@ package dev.ekko.worker.redis;
  *   &lt;namespace&gt;:{idc&lt;d&gt;}:settings      hash, no expiry: the fleet settings recorded at first use
  *   &lt;namespace&gt;:{idc&lt;d&gt;}:marks         sorted set, no expiry: worker ID -&gt; mark, marks this incarnation wrote
  *   &lt;namespace&gt;:{idc&lt;d&gt;}:marks:incarnation  string, no expiry: the incarnation the marks set belongs to
+ *   &lt;namespace&gt;:{idc&lt;d&gt;}:leases        sorted set, no expiry: worker ID -&gt; when its lease expires (server ms, 0
+ *                                     once released), the index an acquire finds free worker IDs in
+ *   &lt;namespace&gt;:{idc&lt;d&gt;}:fresh         string, no expiry: worker IDs below it are in the leases index
+ *   &lt;namespace&gt;:{idc&lt;d&gt;}:generation    string, no expiry: see {@link #generation()}
+ *   &lt;namespace&gt;:{idc&lt;d&gt;}:epoch         string, no expiry: see {@link #epoch()}
  * </pre>
  * The braces make {@code idc<d>} the Redis Cluster hash tag, so every key a script of one IDC touches
  * lies in one slot.
@@ -49,6 +54,11 @@ final class RedisKeys {
 
     String marksIncarnation() {
         return prefix + "marks:incarnation";
+    }
+
+    /** The index of when each worker ID's lease expires (acquire.lua). */
+    String leases() {
+        return prefix + "leases";
     }
 
     /** A random token written when a holder saw the data go back; part of the incarnation that marks are trusted under. */

@@ -7,6 +7,7 @@ import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.ClockReport;
 import dev.ekko.spi.Handover;
 import dev.ekko.spi.SeenClock;
+import dev.ekko.spi.SharedClients;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerLease;
 import java.lang.System.Logger.Level;
@@ -23,13 +24,7 @@ import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
 import java.util.stream.Collectors;
-import redis.clients.jedis.ClientSetInfoConfig;
-import redis.clients.jedis.DefaultJedisClientConfig;
-import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.JedisClientConfig;
-import redis.clients.jedis.SslOptions;
-import redis.clients.jedis.SslVerifyMode;
 import redis.clients.jedis.exceptions.JedisAccessControlException;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
@@ -81,16 +76,13 @@ final class RedisWorkerAllocator implements WorkerAllocator {
     static final long SAFE_MARK_SLACK_MILLIS = 1000;
     /** The commands an ACL user needs (on keys {@code ~<namespace>*}), as docs/redis.md shows them. */
     static final String ACL_COMMANDS = "+evalsha +eval +ping +select +client|setname +time +info +exists +hget +hmget +hgetall"
-            + " +hset +hdel +pexpire +del +get +set +incr +zadd +zcount +zrangebyscore";
+            + " +hset +hdel +pexpire +pttl +del +get +set +incr +zadd +zcard +zcount +zrangebyscore";
 
     private final AllocatorContext context;
     private final RedisSettings settings;
     private final RedisKeys keys;
-    private final HostAndPort hostAndPort;
-    private final JedisClientConfig clientConfig;
-
-    /** The connection, or null until first use and after it broke. Guarded by this. */
-    private Jedis jedis;
+    /** The connections this JVM's allocators with the same connection settings share. */
+    private final SharedClients.Handle<RedisConnections> connections;
     private boolean closed;
     /** The highest epoch a renewal got here: every renewal increments it, so one no higher means the data went back. */
     private long highestEpoch;
@@ -103,28 +95,10 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         this.context = context;
         this.settings = settings;
         this.keys = new RedisKeys(settings.namespace(), context.idc());
-        this.hostAndPort = new HostAndPort(settings.host(), settings.port());
         this.seen = context.setting("ekko.state.dir").map(dir -> SeenClock.in(java.nio.file.Path.of(dir), "redis " + keys.prefix()))
                 .orElse(null);
-        int timeoutMillis = (int) settings.timeout().toMillis();
-        DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
-                .connectionTimeoutMillis(timeoutMillis)
-                .socketTimeoutMillis(timeoutMillis)
-                .database(settings.database())
-                .clientName(CLIENT_NAME)
-                .clientSetInfoConfig(ClientSetInfoConfig.DISABLED)
-                .resp2();
-        if (settings.user() != null) {
-            config.user(settings.user());
-        }
-        if (settings.password() != null) {
-            config.password(settings.password());
-        }
-        if (settings.tls()) {
-            // FULL: the JVM's trust store must vouch for the certificate, and it must name the host we meant to reach.
-            config.sslOptions(SslOptions.builder().sslVerifyMode(SslVerifyMode.FULL).build());
-        }
-        this.clientConfig = config.build();
+        this.connections = RedisConnections.open(new RedisConnections.Key(settings.host(), settings.port(), settings.tls(),
+                settings.user(), settings.password(), settings.database(), settings.timeout()));
         LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": worker IDs from " + settings + ", lease TTL "
                 + context.leaseTtl().toMillis() + "ms");
     }
@@ -222,7 +196,7 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         long sentAt = context.clock().nanos();
         String what = "renewing the lease of idc=" + context.idc() + " worker=" + worker;
         List<String> r = call(what, true, j -> LuaScript.RENEW.run(j, List.of(keys.lease(worker), keys.history(worker), keys.marks(),
-                keys.marksIncarnation(), keys.generation(), keys.epoch()), args));
+                keys.marksIncarnation(), keys.generation(), keys.epoch(), keys.leases()), args));
         if (!r.get(0).equals("denied")) {
             expect(r, r.get(0), r.get(0).equals("taken") ? 8 : 5);
             String generation = r.get(r.size() - 1);
@@ -282,7 +256,7 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         String what = "releasing idc=" + context.idc() + " worker=" + worker;
         reported.remove(lease.token());
         List<String> r = call(what, true, j -> LuaScript.RELEASE.run(j, List.of(keys.lease(worker), keys.history(worker), keys.marks(),
-                keys.marksIncarnation(), keys.generation()), args));
+                keys.marksIncarnation(), keys.generation(), keys.leases()), args));
         if (r.get(0).equals("denied")) {
             throw denied(what, r);
         }
@@ -295,8 +269,10 @@ final class RedisWorkerAllocator implements WorkerAllocator {
 
     @Override
     public synchronized void close() {
-        closed = true;
-        disconnect();
+        if (!closed) {
+            closed = true;
+            connections.close();
+        }
     }
 
     // ---------------------------------------------------------------- talking to Redis
@@ -305,69 +281,62 @@ final class RedisWorkerAllocator implements WorkerAllocator {
      * Runs one script on the connection and returns its reply as strings, turning every client failure
      * into an {@link EkkoException} that names the endpoint and what was being done.
      */
-    private List<String> call(String what, boolean idempotent, Function<Jedis, Object> script) {
+    private List<String> call(String what, boolean idempotent, Function<Jedis, Object> script) throws InterruptedException {
         if (closed) {
             throw new IllegalStateException("must not be closed: " + this + " (" + what + ")");
         }
-        for (int attempt = 1; ; attempt++) {
-            boolean fresh = jedis == null || jedis.isBroken() || !jedis.isConnected();
-            Jedis j;
-            try {
-                j = connection();
-                if (!fresh && !idempotent) {
-                    // The connection may have died since its last use (a server restart): find out while
-                    // nothing has been sent yet that could not be sent twice.
-                    j.ping();
-                }
-            } catch (JedisConnectionException e) {
-                disconnect();
-                if (!fresh && attempt == 1) {
-                    continue;
-                }
-                throw failure(what, e);
-            } catch (JedisException e) {
-                disconnect();
-                throw failure(what, e);
-            }
-            try {
-                return strings(what, script.apply(j));
-            } catch (JedisConnectionException e) {
-                disconnect();
-                // A timeout is a slow or hung server, not a stale connection: asking again would only double the wait.
-                if (!idempotent || attempt > 1 || timedOut(e)) {
+        RedisConnections pool = connections.client();
+        // Acquires are the calls that are not idempotent: they may use only part of the pool, so renewals find a connection.
+        boolean forAcquire = !idempotent;
+        pool.enter(forAcquire, what, settings.endpoint());
+        try {
+            for (int attempt = 1; ; attempt++) {
+                Jedis j = pool.poll();
+                boolean fresh = j == null;
+                try {
+                    if (fresh) {
+                        j = pool.connect();
+                    } else if (!idempotent) {
+                        // The connection may have died since its last use (a server restart): find out while
+                        // nothing has been sent yet that could not be sent twice.
+                        j.ping();
+                    }
+                } catch (JedisConnectionException e) {
+                    pool.discard(j);
+                    if (!fresh && attempt == 1) {
+                        continue;
+                    }
+                    throw failure(what, e);
+                } catch (JedisException e) {
+                    pool.discard(j);
                     throw failure(what, e);
                 }
-                LOG.log(Level.DEBUG, () -> what + " failed on the connection to " + settings.endpoint() + ", trying once more on a new one: "
-                        + settings.masked(e.getMessage()));
-            } catch (JedisException e) {
-                if (j.isBroken()) {
-                    disconnect();
+                try {
+                    List<String> reply = strings(what, script.apply(j));
+                    pool.offer(j);
+                    return reply;
+                } catch (JedisConnectionException e) {
+                    pool.discard(j);
+                    // A timeout is a slow or hung server, not a stale connection: asking again would only double the wait.
+                    if (!idempotent || attempt > 1 || timedOut(e)) {
+                        throw failure(what, e);
+                    }
+                    LOG.log(Level.DEBUG, () -> what + " failed on the connection to " + settings.endpoint() + ", trying once more on a new one: "
+                            + settings.masked(e.getMessage()));
+                } catch (JedisException e) {
+                    if (j.isBroken()) {
+                        pool.discard(j);
+                    } else {
+                        pool.offer(j);
+                    }
+                    throw failure(what, e);
+                } catch (RuntimeException e) {
+                    pool.discard(j);
+                    throw e;
                 }
-                throw failure(what, e);
             }
-        }
-    }
-
-    private Jedis connection() {
-        if (jedis != null && (jedis.isBroken() || !jedis.isConnected())) {
-            disconnect();
-        }
-        if (jedis == null) {
-            // Connects, authenticates and selects the database at once, each step within the timeout.
-            jedis = new Jedis(hostAndPort, clientConfig);
-        }
-        return jedis;
-    }
-
-    private void disconnect() {
-        Jedis j = jedis;
-        jedis = null;
-        if (j != null) {
-            try {
-                j.close();
-            } catch (RuntimeException e) {
-                // the socket is gone either way
-            }
+        } finally {
+            pool.leave(forAcquire);
         }
     }
 
@@ -449,20 +418,23 @@ final class RedisWorkerAllocator implements WorkerAllocator {
                 + " (" + r.size() + " elements); is another version of ekko-worker-redis using namespace " + settings.namespace() + "?");
     }
 
+    /** A reply {@code {"exhausted", serverMillis, avoidedFree, sampled, distinct, holder1, count1, ...}}. */
     private WorkerIdsExhaustedException exhausted(List<String> r) {
         StringBuilder holders = new StringBuilder();
-        for (int i = 4; i + 1 < r.size(); i += 2) {
+        for (int i = 5; i + 1 < r.size(); i += 2) {
             holders.append(holders.length() == 0 ? "" : ", ").append(r.get(i)).append(" (").append(r.get(i + 1)).append(")");
         }
         String avoidedList = r.get(2).replace(",", ", ");
         int avoidedFree = r.get(2).isEmpty() ? 0 : r.get(2).split(",").length;
-        int distinct = Integer.parseInt(r.get(3));
-        int shown = (r.size() - 4) / 2;
+        int sampled = Integer.parseInt(r.get(3));
+        int distinct = Integer.parseInt(r.get(4));
+        int shown = (r.size() - 5) / 2;
         String avoided = avoidedFree == 0 ? "" : " (" + avoidedFree + " more " + (avoidedFree == 1 ? "is" : "are") + " free but"
                 + " refused by this process: " + avoidedList + ")";
         return new WorkerIdsExhaustedException("all " + (context.workerIds() - avoidedFree) + " worker IDs of idc=" + context.idc()
-                + (avoidedFree == 0 ? "" : " this process may take") + " are held at " + settings.where() + avoided + ", by " + distinct
-                + (distinct == 1 ? " holder: " : " holders: ") + holders + (distinct > shown ? ", and " + (distinct - shown) + " more" : "")
+                + (avoidedFree == 0 ? "" : " this process may take") + " are held at " + settings.where() + avoided
+                + (sampled == 0 ? "" : "; the " + sampled + " leases that expire first are held by " + distinct
+                + (distinct == 1 ? " holder: " : " holders: ") + holders + (distinct > shown ? ", and " + (distinct - shown) + " more" : ""))
                 + ". Stop a process, wait for the leases of dead ones to expire (" + context.leaseTtl().toMillis() + " ms), or use another"
                 + " idc (ekko.idc) or fewer product bits (ekko.product.bits)");
     }
@@ -502,7 +474,7 @@ final class RedisWorkerAllocator implements WorkerAllocator {
      * incarnation (a lower bound), whichever process claims it. Logged; a failure to write it is logged too (the renewal
      * that found it fences anyway, and the next one to see it writes it).
      */
-    private void startGenerationAfterGoingBack(String what, String why) {
+    private void startGenerationAfterGoingBack(String what, String why) throws InterruptedException {
         String next = newToken();
         try {
             call(what + " (starting a new generation: " + why + ")", true, j -> List.of(j.set(keys.generation(), next)));

@@ -53,7 +53,8 @@ local function mayNot(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HGETALL', KEYS[2]}, {'HGET', KEYS[1]},
   {'EXISTS', prefix .. 'lease:0'}, {'HMGET', prefix .. 'history:0'}, {'GET', KEYS[4]}, {'ZCOUNT', KEYS[3]},
-  {'ZRANGEBYSCORE', KEYS[3]}, {'GET', prefix .. 'generation'}, {'GET', prefix .. 'epoch'}}) do
+  {'ZRANGEBYSCORE', KEYS[3]}, {'GET', prefix .. 'generation'}, {'GET', prefix .. 'epoch'}, {'ZRANGEBYSCORE', prefix .. 'leases'},
+  {'ZCARD', prefix .. 'leases'}, {'GET', prefix .. 'fresh'}, {'PTTL', prefix .. 'lease:0'}}) do
   if mayNot(unpack(c)) then
     return denied(c[1], c[2])
   end
@@ -167,7 +168,57 @@ if chosen == nil and redis.call('GET', KEYS[4]) == incarnation then
     end
   end
 end
+-- The lease index (leasesKey): worker ID -> when its lease expires (server milliseconds; 0 once released), written by every
+-- acquire, renewal and release, so the free worker IDs are a range of it. Worker IDs at or above the fresh counter were never
+-- indexed: the walk below indexes them one by one as it passes (each once in the life of the data, so an acquire costs no
+-- more than a bounded number of commands whatever n is; an IDC whose index is new or was lost is walked again from 0). The
+-- lease key stays the authority: a candidate is taken only if its lease key does not exist.
+local leasesKey = prefix .. 'leases'
+local freshKey = prefix .. 'fresh'
+local indexWrites = {}
+local function index(w, expires)
+  indexWrites[#indexWrites + 1] = {w, expires}
+end
+local skipped = false
 if chosen == nil then
+  local wanted = PROBES
+  for _ in pairs(avoid) do
+    wanted = wanted + 1
+  end
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', leasesKey, '-inf', nowText, 'LIMIT', 0, wanted)) do
+    local w = tonumber(m)
+    if w == nil or w >= n or avoid[w] then
+      skipped = true
+    elseif free(w) then
+      chosen = w
+      break
+    else
+      -- Indexed as expired but held (the index was restored apart from the leases): correct it.
+      local pttl = redis.call('PTTL', prefix .. 'lease:' .. w)
+      index(w, now + math.max(pttl, 0))
+    end
+  end
+end
+local fresh = tonumber(redis.call('GET', freshKey) or '0')
+if fresh > 0 and redis.call('ZCARD', leasesKey) < math.min(fresh, n) then
+  -- Fewer entries than worker IDs walked: the index was lost apart from the counter. Walk again.
+  fresh = 0
+end
+local freshBefore = fresh
+while chosen == nil and fresh < n do
+  local w = fresh
+  fresh = fresh + 1
+  local pttl = redis.call('PTTL', prefix .. 'lease:' .. w)
+  if pttl == -2 and not avoid[w] then
+    chosen = w
+  elseif pttl == -2 then
+    index(w, 0)
+  else
+    index(w, now + math.max(pttl, 0))
+  end
+end
+if chosen == nil and skipped then
+  -- The index could not answer for this caller (worker IDs it may not take filled the probes): look at every worker ID once.
   for i = 0, n - 1 do
     local w = (start + i) % n
     if not avoid[w] and free(w) then
@@ -178,26 +229,34 @@ if chosen == nil then
 end
 
 if chosen == nil then
+  -- Exhausted. Bounded work: the holders of the SAMPLE leases that expire first, and the avoided worker IDs that are free.
+  local SAMPLE = 64
   local counts, names = {}, {}
   local avoidedFree = {}
-  for w = 0, n - 1 do
-    local h = redis.call('HMGET', prefix .. 'lease:' .. w, 'host', 'pid', 'instance')
-    if avoid[w] and not h[1] and not h[3] then
-      avoidedFree[#avoidedFree + 1] = tostring(w)
-    else
-      local who = 'host ' .. (h[1] or '?') .. ' instance ' .. (h[3] or '?')
-      if counts[who] == nil then
-        counts[who] = 0
-        names[#names + 1] = who
-      end
-      counts[who] = counts[who] + 1
+  for w in pairs(avoid) do
+    if w < n and free(w) then
+      avoidedFree[#avoidedFree + 1] = w
     end
+  end
+  table.sort(avoidedFree)
+  for i, w in ipairs(avoidedFree) do
+    avoidedFree[i] = tostring(w)
+  end
+  local sampled = redis.call('ZRANGEBYSCORE', leasesKey, '(' .. nowText, '+inf', 'LIMIT', 0, SAMPLE)
+  for _, m in ipairs(sampled) do
+    local h = redis.call('HMGET', prefix .. 'lease:' .. m, 'host', 'instance')
+    local who = 'host ' .. (h[1] or '?') .. ' instance ' .. (h[2] or '?')
+    if counts[who] == nil then
+      counts[who] = 0
+      names[#names + 1] = who
+    end
+    counts[who] = counts[who] + 1
   end
   table.sort(names, function(a, b)
     if counts[a] ~= counts[b] then return counts[a] > counts[b] end
     return a < b
   end)
-  local reply = {'exhausted', nowText, table.concat(avoidedFree, ','), tostring(#names)}
+  local reply = {'exhausted', nowText, table.concat(avoidedFree, ','), tostring(#sampled), tostring(#names)}
   for i = 1, math.min(8, #names) do
     reply[#reply + 1] = names[i]
     reply[#reply + 1] = tostring(counts[names[i]])
@@ -221,6 +280,10 @@ if #missingSettings > 0 then
 end
 if writeGeneration then
   writes[#writes + 1] = {'SET', prefix .. 'generation', generation}
+end
+writes[#writes + 1] = {'ZADD', leasesKey, '0', '0'}
+if fresh ~= freshBefore then
+  writes[#writes + 1] = {'SET', freshKey, '0'}
 end
 for _, w in ipairs(writes) do
   if mayNot(unpack(w)) then
@@ -248,6 +311,13 @@ if previousHolder and previousHolder ~= instance and redis.call('HGET', KEYS[1],
 end
 redis.call('HSET', history, 'holder', instance)
 redis.call('HSET', KEYS[1], instance, tostring(chosen))
+for _, e in ipairs(indexWrites) do
+  redis.call('ZADD', leasesKey, string.format('%.0f', e[2]), e[1])
+end
+redis.call('ZADD', leasesKey, string.format('%.0f', now + ttl), chosen)
+if fresh ~= freshBefore then
+  redis.call('SET', freshKey, fresh)
+end
 
 -- A mark another incarnation wrote (the server restarted since, or failed over) may come from an old snapshot or a
 -- replica that missed the last reports: a holder still live may have reported past it, and its lease key is gone. It

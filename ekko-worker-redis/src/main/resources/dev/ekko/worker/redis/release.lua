@@ -5,6 +5,7 @@
 -- KEYS[3]  <prefix>marks         sorted set worker ID -> mark, of marks this incarnation wrote (see acquire.lua)
 -- KEYS[4]  <prefix>marks:incarnation  the incarnation the marks set belongs to: another one empties it first
 -- KEYS[5]  <prefix>generation    part of the incarnation (see renew.lua)
+-- KEYS[6]  <prefix>leases        acquire.lua's index of when each lease expires: 0 marks this one free at once
 -- ARGV[1]  token
 -- ARGV[2..6] the final report: local time, the last millisecond actually used (Unix ms), host, pid, instance
 -- ARGV[7]  the worker ID
@@ -27,7 +28,7 @@ local function mayNot(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HMGET', KEYS[1]}, {'GET', KEYS[4]},
   {'HSET', KEYS[2], 'mark', '0'}, {'DEL', KEYS[1]}, {'DEL', KEYS[3]}, {'SET', KEYS[4], 'x'}, {'ZADD', KEYS[3], '0', ARGV[7]},
-  {'GET', KEYS[5]}}) do
+  {'GET', KEYS[5]}, {'ZADD', KEYS[6], '0', ARGV[7]}}) do
   if mayNot(unpack(c)) then
     return {'denied', c[1], c[2] or ''}
   end
@@ -51,6 +52,7 @@ local indexed = redis.call('GET', KEYS[4]) == incarnation
 redis.call('HSET', KEYS[2], 'mark', mark, 'incarnation', incarnation, 'time', ARGV[2], 'reserved', used, 'host', ARGV[4],
   'pid', ARGV[5], 'instance', ARGV[6], 'at', nowText)
 redis.call('DEL', KEYS[1])
+redis.call('ZADD', KEYS[6], 0, ARGV[7])
 if not indexed then
   redis.call('DEL', KEYS[3])
   redis.call('SET', KEYS[4], incarnation)

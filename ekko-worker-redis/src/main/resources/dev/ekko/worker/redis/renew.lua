@@ -7,6 +7,7 @@
 -- KEYS[5]  <prefix>generation    a random token a holder writes when it saw the data go back; part of the incarnation
 -- KEYS[6]  <prefix>epoch         a counter every renewal increments: a holder that gets a value no higher than one it got
 --                                before knows the data went back (replaced by an older copy), whatever run_id says
+-- KEYS[7]  <prefix>leases        sorted set worker ID -> when its lease expires (server ms): acquire.lua's index of free ones
 -- ARGV[1]  token
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3..7] the report: local time, reserved-until (both Unix ms), host, pid, instance
@@ -29,7 +30,7 @@ local function mayNot(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HMGET', KEYS[1]}, {'HGET', KEYS[2]},
   {'GET', KEYS[4]}, {'PEXPIRE', KEYS[1], ARGV[2]}, {'HSET', KEYS[2], 'mark', '0'}, {'DEL', KEYS[3]}, {'SET', KEYS[4], 'x'},
-  {'ZADD', KEYS[3], '0', ARGV[8]}, {'GET', KEYS[5]}, {'INCR', KEYS[6]}}) do
+  {'ZADD', KEYS[3], '0', ARGV[8]}, {'GET', KEYS[5]}, {'INCR', KEYS[6]}, {'ZADD', KEYS[7], '0', ARGV[8]}}) do
   if mayNot(unpack(c)) then
     return {'denied', c[1], c[2] or ''}
   end
@@ -59,6 +60,7 @@ if old and tonumber(old) > tonumber(mark) then
 end
 local indexed = redis.call('GET', KEYS[4]) == incarnation
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[7], string.format('%.0f', tonumber(nowText) + tonumber(ARGV[2])), ARGV[8])
 redis.call('HSET', KEYS[2], 'mark', mark, 'time', ARGV[3], 'reserved', ARGV[4], 'host', ARGV[5], 'pid', ARGV[6],
   'instance', ARGV[7], 'at', nowText, 'incarnation', incarnation)
 if not indexed then

@@ -38,7 +38,7 @@ import redis.clients.jedis.Jedis;
 
 /**
  * The redis allocator's own promises beyond the core contract, on the shared Redis: many processes at once,
- * exhaustion, the instance name, the random start, what release hands over, and the server's clock.
+ * exhaustion and what an acquire costs, the instance name, what release hands over, and the server's clock.
  */
 class RedisLeaseIT {
 
@@ -111,12 +111,12 @@ class RedisLeaseIT {
         assertEquals(20, refusals.size());
         String m = refusals.get(0);
         assertTrue(m.startsWith("all 256 worker IDs of idc=2 are held at redis " + SharedRedis.uri().substring("redis://".length())
-                + " namespace " + namespace + ", by 256 holders: host host-"), m);
-        assertTrue(m.contains(", and 248 more. Stop a process, wait for the leases of dead ones to expire (30000 ms), or use another"
+                + " namespace " + namespace + "; the 64 leases that expire first are held by 64 holders: host host-"), m);
+        assertTrue(m.contains(", and 56 more. Stop a process, wait for the leases of dead ones to expire (30000 ms), or use another"
                 + " idc (ekko.idc) or fewer product bits (ekko.product.bits)"), m);
     }
 
-    /** Starts n threads, each with its own allocator (its own connection), released together. */
+    /** Starts n threads, each with its own allocator (sharing this JVM's connections to the server), released together. */
     private List<Object> acquireAtOnce(int n) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(n);
         try {
@@ -149,28 +149,75 @@ class RedisLeaseIT {
     }
 
     @Test
-    void exhaustionNamesTheHoldersMostWorkerIdsFirst() throws Exception {
-        WorkerAllocator big = allocator(context("big", "host-big").build());
+    void exhaustionNamesTheHoldersOfTheLeasesThatExpireFirstMostWorkerIdsFirst() throws Exception {
+        // The leases that expire first are the ones renewed longest ago: a dead process's, the ones worth naming. The sample
+        // is bounded (64 leases), so an exhausted acquire costs the same with 256 worker IDs as with 4096.
         WorkerAllocator small = allocator(context("small", "host-small").build());
-        for (int i = 0; i < WORKER_IDS; i++) {
-            (i < 200 ? big : small).acquire();
+        WorkerAllocator big = allocator(context("big", "host-big").build());
+        for (int i = 0; i < 20; i++) {
+            small.acquire();
+        }
+        Thread.sleep(5); // every later lease expires later
+        for (int i = 20; i < WORKER_IDS; i++) {
+            big.acquire();
         }
         WorkerIdsExhaustedException e = assertThrows(WorkerIdsExhaustedException.class, () -> allocator("late").acquire());
-        assertTrue(e.getMessage().contains(", by 2 holders: host host-big instance big (200), host host-small instance small (56). "),
-                e.getMessage());
+        assertTrue(e.getMessage().contains("; the 64 leases that expire first are held by 2 holders: host host-big instance big (44),"
+                + " host host-small instance small (20). "), e.getMessage());
     }
 
     // ---------------------------------------------------------------- where the scan starts, the instance name
 
+    /**
+     * The free worker IDs are found through the lease index, not by looking at every worker ID: with 4,095 of 4,096 held, an
+     * acquire reads a bounded number of keys wherever the free one is, and so does an acquire refused because all are held.
+     * (Before the index, an acquire looked at each worker ID from a random start: about 2,000 keys for one free worker ID, and
+     * 8,192 to refuse.)
+     */
     @Test
-    void theScanStartsAtARandomWorkerIdSoProcessesStartingTogetherDoNotAllRaceForZero() throws Exception {
-        Set<Integer> firsts = new HashSet<>();
-        for (int i = 0; i < 8; i++) {
-            AllocatorContext c = context("first", "h").setting("ekko.redis.namespace", namespace + "-" + i).build();
-            firsts.add(allocator(c).acquire().workerId());
+    void anAcquireReadsABoundedNumberOfKeysWhateverTheNumberOfWorkerIds() throws Exception {
+        int n = 4096;
+        WorkerAllocator filler = allocator(context("filler", "host-filler").workerIds(n).build());
+        List<WorkerLease> held = new ArrayList<>();
+        for (int i = 0; i < n - 1; i++) {
+            held.add(filler.acquire());
         }
-        // Eight empty namespaces that all handed out the same first worker ID: not random (chance 256^-7).
-        assertTrue(firsts.size() > 1, "the first worker ID of eight empty namespaces was always " + firsts);
+        WorkerAllocator late = allocator(context("late", "host-late").workerIds(n).build());
+        long most = 0;
+        java.util.Random random = new java.util.Random(7);
+        for (int round = 0; round < 8; round++) {
+            long before = keyReads();
+            WorkerLease l = late.acquire();
+            most = Math.max(most, keyReads() - before);
+            // Free another worker ID, somewhere else, for the next round.
+            late.release(l, report(System.currentTimeMillis(), "host-late"));
+            WorkerLease gone = held.remove(random.nextInt(held.size()));
+            filler.release(gone, report(System.currentTimeMillis(), "host-filler"));
+            held.add(filler.acquire());
+        }
+        assertTrue(most < 300, "an acquire with one free worker ID of " + n + " read up to " + most + " keys");
+        held.add(filler.acquire()); // the last free one: now all are held
+        long before = keyReads();
+        assertThrows(WorkerIdsExhaustedException.class, late::acquire);
+        long refused = keyReads() - before;
+        assertTrue(refused < 300, "an acquire refused because all " + n + " worker IDs are held read " + refused + " keys");
+    }
+
+    /** Calls the server has counted of the commands that read one worker ID's keys (scripts' calls included). */
+    private static long keyReads() {
+        try (Jedis j = SharedRedis.connect()) {
+            long total = 0;
+            for (String line : j.info("commandstats").split("\r?\n")) {
+                if (line.startsWith("cmdstat_exists:") || line.startsWith("cmdstat_pttl:") || line.startsWith("cmdstat_hmget:")
+                        || line.startsWith("cmdstat_hget:")) {
+                    java.util.regex.Matcher m = java.util.regex.Pattern.compile("calls=(\\d+)").matcher(line);
+                    if (m.find()) {
+                        total += Long.parseLong(m.group(1));
+                    }
+                }
+            }
+            return total;
+        }
     }
 
     @Test
@@ -274,7 +321,7 @@ class RedisLeaseIT {
         WorkerIdsExhaustedException e = assertThrows(WorkerIdsExhaustedException.class, () -> late.acquire(Set.copyOf(free)));
         assertTrue(e.getMessage().startsWith("all 254 worker IDs of idc=2 this process may take are held at redis "), e.getMessage());
         assertTrue(e.getMessage().contains(" (2 more are free but refused by this process: " + free.get(0) + ", " + free.get(1)
-                + "), by 1 holder: host host-filler instance filler (254). "), e.getMessage());
+                + "); the 64 leases that expire first are held by 1 holder: host host-filler instance filler (64). "), e.getMessage());
     }
 
     // ---------------------------------------------------------------- renew and release

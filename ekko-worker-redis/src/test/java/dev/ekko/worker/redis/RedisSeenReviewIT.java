@@ -47,10 +47,16 @@ class RedisSeenReviewIT {
     }
 
     private WorkerAllocator allocator(String host, int preferred, Path stateDir, String uri) {
+        return allocator(host, preferred, stateDir, uri, "2s");
+    }
+
+    /** With another timeout than the default, an allocator gets connections of its own, as a separate process would. */
+    private WorkerAllocator allocator(String host, int preferred, Path stateDir, String uri, String timeout) {
         RedisSeenClockIT.createStateDirectory(stateDir);
         return new RedisAllocatorProvider().create(AllocatorContext.builder().idc(1).workerIds(256).preferredWorkerId(preferred)
                 .instance(host + "-" + preferred).host(host).leaseTtl(Duration.ofSeconds(60)).setting("ekko.redis.uri", uri)
-                .setting("ekko.redis.namespace", "seen").setting("ekko.state.dir", stateDir.toString()).build());
+                .setting("ekko.redis.namespace", "seen").setting("ekko.redis.timeout", timeout)
+                .setting("ekko.state.dir", stateDir.toString()).build());
     }
 
     private WorkerAllocator allocator(String host, int preferred) {
@@ -281,7 +287,8 @@ class RedisSeenReviewIT {
         try (HoldingProxy proxy = new HoldingProxy(redis.port())) {
             String viaProxy = "redis://127.0.0.1:" + proxy.port();
             WorkerAllocator p1 = allocator("host-a", 5, dir.resolve("host-a"), viaProxy);
-            WorkerAllocator p2 = allocator("host-a", 9, dir.resolve("host-a"), viaProxy);
+            // P2 is another process: its own connection, which the proxy holds the first reply of.
+            WorkerAllocator p2 = allocator("host-a", 9, dir.resolve("host-a"), viaProxy, "3s");
             try {
                 WorkerLease h = p1.acquire();
                 h = p1.renew(h, report(now + 2_000, "host-a"));
