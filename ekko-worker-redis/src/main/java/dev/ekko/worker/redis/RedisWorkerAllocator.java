@@ -38,8 +38,8 @@ import redis.clients.jedis.exceptions.JedisException;
  * <ul>
  *   <li>acquire: refuses a process whose fleet settings differ from the ones the namespace's IDC recorded at
  *       first use; then the configured worker ID, else the one this instance name held last, else a free one with
- *       a mark this server incarnation wrote that is safe to start on now, else the first free one from a random
- *       start, so processes starting together do not all race for worker 0. The lease is a hash holding a random
+ *       a mark this server incarnation wrote that is safe to start on now, else one whose lease expired or was released
+ *       (found in the lease index), else one never used; each step reads a bounded number of keys. The lease is a hash holding a random
  *       128-bit token, with a {@code PEXPIRE} of the lease TTL. The reply carries the server's {@code TIME} and the
  *       worker ID's history: its mark (a {@link Handover#mark} when this incarnation of the server, {@code run_id}
  *       and {@code master_replid}, wrote it, else a {@link Handover#atLeast} lower bound) and its last report.</li>
@@ -52,8 +52,8 @@ import redis.clients.jedis.exceptions.JedisException;
  * write, since Redis does not roll back a script that fails half-way.
  *
  * <p>Timing: {@code grantedAtNanos} is read before the script is sent, so the core's fence deadline
- * ({@code grantedAtNanos + ttl - margin}) always falls before the server can expire the key. One connection,
- * opened on first use and again after it broke; every command is bounded by {@code ekko.redis.timeout}
+ * ({@code grantedAtNanos + ttl - margin}) always falls before the server can expire the key. Connections come
+ * from a pool that allocators with equal connection settings share ({@link RedisConnections}); every command is bounded by {@code ekko.redis.timeout}
  * (connect, then each reply). A renewal or release that fails on a broken connection is sent once more on a
  * new one (both are idempotent); an acquire is not (a lost reply could hide a grant), but it first checks an
  * existing connection with {@code PING}.
