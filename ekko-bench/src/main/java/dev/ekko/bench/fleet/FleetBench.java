@@ -46,6 +46,9 @@ public final class FleetBench {
     private static final long INTERVAL_MILLIS = 3000;
 
     private final int holders;
+    /** The numbers of holders the steady state is measured at, rising; the last is {@link #holders}. */
+    private final int[] scales;
+    private final Map<String, Map<String, String>> steadyRows = new LinkedHashMap<>();
     private final int nodes;
     private final int steadySeconds;
     private final int storm;
@@ -54,8 +57,9 @@ public final class FleetBench {
     private final Map<String, Map<String, String>> table = new LinkedHashMap<>();
     private final StringBuilder raw = new StringBuilder();
 
-    private FleetBench(int holders, int nodes, int steadySeconds, int storm, Path results) throws IOException {
-        this.holders = holders;
+    private FleetBench(int[] scales, int nodes, int steadySeconds, int storm, Path results) throws IOException {
+        this.scales = scales;
+        this.holders = scales[scales.length - 1];
         this.nodes = nodes;
         this.steadySeconds = steadySeconds;
         this.storm = storm;
@@ -66,21 +70,29 @@ public final class FleetBench {
     /**
      * Runs the benchmark.
      *
-     * @param args {@code [--backends redis,mysql,etcd] [--holders 32768] [--nodes 4] [--steady 60] [--storm 1000]
+     * @param args {@code [--backends redis,mysql,etcd] [--holders 8192,16384,32768] [--nodes 4] [--steady 30] [--storm 1000]
      *     [--results ekko-bench/results] [--docs docs/fleet.md] [--readme README.md]}
      * @throws Exception if a step fails
      */
     public static void main(String[] args) throws Exception {
-        Map<String, String> o = new LinkedHashMap<>(Map.of("--backends", "redis,mysql,etcd", "--holders", "32768", "--nodes", "4",
-                "--steady", "60", "--storm", "1000", "--results", "ekko-bench/results", "--docs", "docs/fleet.md", "--readme", "README.md"));
+        Map<String, String> o = new LinkedHashMap<>(Map.of("--backends", "redis,mysql,etcd", "--holders", "8192,16384,32768", "--nodes", "4",
+                "--steady", "30", "--storm", "1000", "--results", "ekko-bench/results", "--docs", "docs/fleet.md", "--readme", "README.md"));
         for (int i = 0; i < args.length; i += 2) {
             if (!o.containsKey(args[i]) || i + 1 >= args.length) {
                 throw new IllegalArgumentException("unknown option or missing value: " + args[i] + "; allowed: " + o.keySet());
             }
             o.put(args[i], args[i + 1]);
         }
-        int holders = positive(o, "--holders", 1, 8 * PER_IDC);
-        FleetBench b = new FleetBench(holders, positive(o, "--nodes", 1, 16), positive(o, "--steady", 5, 3600),
+        String[] parts = o.get("--holders").split(",");
+        int[] scales = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            scales[i] = Integer.parseInt(parts[i].trim());
+            if (scales[i] < 1 || scales[i] > 8 * PER_IDC || (i > 0 && scales[i] <= scales[i - 1])) {
+                throw new IllegalArgumentException("must be rising numbers of holders, each 1.." + 8 * PER_IDC + ": --holders="
+                        + o.get("--holders"));
+            }
+        }
+        FleetBench b = new FleetBench(scales, positive(o, "--nodes", 1, 16), positive(o, "--steady", 5, 3600),
                 positive(o, "--storm", 1, PER_IDC), Path.of(o.get("--results")));
         String started = Instant.now().toString();
         for (String backend : o.get("--backends").split(",")) {
@@ -121,73 +133,50 @@ public final class FleetBench {
     }
 
     private void steady(String backend, DisposableServer server, List<Node> fleet, Map<String, String> row) throws Exception {
-        int idcs = (holders + PER_IDC - 1) / PER_IDC;
-        log(backend + ": " + holders + " holders in " + idcs + " IDCs on " + fleet.size() + " JVMs: filling");
-        long fillStart = System.nanoTime();
-        List<List<String>> perNode = new ArrayList<>();
-        for (int n = 0; n < fleet.size(); n++) {
-            perNode.add(new ArrayList<>());
-        }
-        int left = holders;
-        for (int idc = 0; idc < idcs; idc++) {
-            int count = Math.min(PER_IDC, left);
-            left -= count;
-            // An IDC's holders are spread over every JVM, as a fleet's processes are over hosts.
+        int held = 0;
+        double fillTotal = 0;
+        int granted = 0;
+        int fillFailed = 0;
+        for (int scale : scales) {
+            log(backend + ": filling from " + held + " to " + scale + " holders on " + fleet.size() + " JVMs");
+            long fillStart = System.nanoTime();
+            List<List<String>> perNode = new ArrayList<>();
             for (int n = 0; n < fleet.size(); n++) {
-                int share = count / fleet.size() + (n < count % fleet.size() ? 1 : 0);
-                perNode.get(n).add("acquire " + idc + " " + share + " i" + idc + "-" + fleet.get(n).name + " 32");
+                perNode.add(new ArrayList<>());
             }
+            // IDC by IDC, 4,096 each; an IDC's holders are spread over every JVM, as a fleet's processes are over hosts.
+            for (int from = held; from < scale; ) {
+                int idc = from / PER_IDC;
+                int count = Math.min(scale, (idc + 1) * PER_IDC) - from;
+                for (int n = 0; n < fleet.size(); n++) {
+                    int share = count / fleet.size() + (n < count % fleet.size() ? 1 : 0);
+                    perNode.get(n).add("acquire " + idc + " " + share + " i" + idc + "-" + from + "-" + fleet.get(n).name + " 32");
+                }
+                from += count;
+            }
+            List<String> fills = parallel(fleet, n -> {
+                StringBuilder all = new StringBuilder();
+                for (String c : perNode.get(fleet.indexOf(n))) {
+                    all.append(n.send(c)).append(" | ");
+                }
+                return all.toString();
+            });
+            double fillSeconds = (System.nanoTime() - fillStart) / 1e9;
+            fillTotal += fillSeconds;
+            record(backend + " fill to " + scale, fills);
+            granted += sum(fills, "granted");
+            fillFailed += sum(fills, "exhausted") + countFailures(fills);
+            held = scale;
+            log(backend + ": filled to " + granted + " in " + f1(fillSeconds) + " s");
+            steadyRows.put(backend + " " + scale, measureSteady(backend, scale, server, fleet));
         }
-        List<String> fills = parallel(fleet, n -> {
-            StringBuilder all = new StringBuilder();
-            for (String c : perNode.get(fleet.indexOf(n))) {
-                all.append(n.send(c)).append(" | ");
-            }
-            return all.toString();
-        });
-        double fillSeconds = (System.nanoTime() - fillStart) / 1e9;
-        record(backend + " fill", fills);
-        int granted = sum(fills, "granted");
         int duplicates = duplicates(fleet);
-        row.put("holders", Integer.toString(holders));
-        row.put("fill_s", f1(fillSeconds));
+        row.put("holders", Integer.toString(held));
+        row.put("fill_s", f1(fillTotal));
         row.put("fill_granted", Integer.toString(granted));
-        row.put("fill_failed", Integer.toString(sum(fills, "exhausted") + countFailures(fills)));
+        row.put("fill_failed", Integer.toString(fillFailed));
         row.put("duplicates", Integer.toString(duplicates));
-        log(backend + ": filled " + granted + " in " + f1(fillSeconds) + " s, " + duplicates + " worker IDs held twice");
-
-        parallel(fleet, n -> n.send("renew-start " + INTERVAL_MILLIS));
-        Thread.sleep(3 * INTERVAL_MILLIS);
-        parallel(fleet, n -> n.send("stats"));
-        long[] cpu0 = cpu(server.pid());
-        long[] machine0 = machineCpu();
-        long t0 = System.nanoTime();
-        log(backend + ": steady state for " + steadySeconds + " s");
-        Thread.sleep(steadySeconds * 1000L);
-        List<String> steady = parallel(fleet, n -> n.send("stats"));
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        long[] cpu1 = cpu(server.pid());
-        long[] machine1 = machineCpu();
-        record(backend + " steady", steady);
-        long[] latencies = mergeLatencies(fleet);
-        int renewed = sum(steady, "renewed");
-        row.put("renewals_per_s", f0(renewed / seconds));
-        row.put("renew_p50_ms", f2(percentile(latencies, 0.50)));
-        row.put("renew_p99_ms", f2(percentile(latencies, 0.99)));
-        row.put("renew_p999_ms", f2(percentile(latencies, 0.999)));
-        row.put("renew_max_ms", f2(percentile(latencies, 1.0)));
-        row.put("late", Integer.toString(sum(steady, "late")));
-        row.put("behind", Integer.toString(sum(steady, "behind")));
-        row.put("skipped", Integer.toString(sum(steady, "skipped")));
-        row.put("failed", Integer.toString(sum(steady, "failed") + sum(steady, "lost")));
-        double serverCpu = (cpu1[0] - cpu0[0]) / 100.0 / seconds;
-        row.put("server_cpu_pct", f0(100 * serverCpu));
-        row.put("server_kernel_pct", f0(100 * (cpu1[1] - cpu0[1]) / 100.0 / seconds));
-        row.put("machine_cpu_pct", f0(100.0 * (machine1[0] - machine0[0]) / Math.max(1, machine1[1] - machine0[1])));
-        row.put("server_rss_mib", f0(rssKib(server.pid(), "VmRSS") / 1024.0));
-        row.put("ops_per_s_per_1000", f0(renewed / seconds / (holders / 1000.0)));
-        row.put("server_cpu_ms_per_1000_renewals", f2(1000.0 * (cpu1[0] - cpu0[0]) * 10.0 / Math.max(1, renewed)));
-        log(backend + ": " + row);
+        parallel(fleet, n -> n.send("stats")); // the holders go on renewing
 
         log(backend + ": exhaustion: one more acquirer on idc 0, 20 times, while the holders renew");
         String exhausted = fleet.get(0).send("exhaust 0 20");
@@ -205,6 +194,46 @@ public final class FleetBench {
         List<String> released = parallel(fleet, n -> n.send("release 32"));
         record(backend + " release", released);
         row.put("release_s", f1((System.nanoTime() - r0) / 1e9));
+    }
+
+    /** Every holder renews; after three intervals of warm-up, one measured window. */
+    private Map<String, String> measureSteady(String backend, int scale, DisposableServer server, List<Node> fleet) throws Exception {
+        Map<String, String> row = new LinkedHashMap<>();
+        row.put("backend", backend);
+        row.put("holders", Integer.toString(scale));
+        // The holders renewed while the new ones acquired; start again with every holder, phases spread anew.
+        parallel(fleet, n -> n.send("renew-stop") + n.send("renew-start " + INTERVAL_MILLIS));
+        Thread.sleep(3 * INTERVAL_MILLIS);
+        parallel(fleet, n -> n.send("stats"));
+        long[] cpu0 = cpu(server.pid());
+        long[] machine0 = machineCpu();
+        long t0 = System.nanoTime();
+        log(backend + ": steady state with " + scale + " holders for " + steadySeconds + " s");
+        Thread.sleep(steadySeconds * 1000L);
+        List<String> steady = parallel(fleet, n -> n.send("stats"));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        long[] cpu1 = cpu(server.pid());
+        long[] machine1 = machineCpu();
+        record(backend + " steady with " + scale, steady);
+        long[] latencies = mergeLatencies(fleet);
+        int renewed = sum(steady, "renewed");
+        row.put("due_per_s", f0(scale * 1000.0 / INTERVAL_MILLIS));
+        row.put("renewals_per_s", f0(renewed / seconds));
+        row.put("renew_p50_ms", f2(percentile(latencies, 0.50)));
+        row.put("renew_p99_ms", f2(percentile(latencies, 0.99)));
+        row.put("renew_p999_ms", f2(percentile(latencies, 0.999)));
+        row.put("renew_max_ms", f2(percentile(latencies, 1.0)));
+        row.put("late", Integer.toString(sum(steady, "late")));
+        row.put("behind", Integer.toString(sum(steady, "behind")));
+        row.put("skipped", Integer.toString(sum(steady, "skipped")));
+        row.put("failed", Integer.toString(sum(steady, "failed") + sum(steady, "lost")));
+        row.put("server_cpu_pct", f0(100 * (cpu1[0] - cpu0[0]) / 100.0 / seconds));
+        row.put("server_kernel_pct", f0(100 * (cpu1[1] - cpu0[1]) / 100.0 / seconds));
+        row.put("machine_cpu_pct", f0(100.0 * (machine1[0] - machine0[0]) / Math.max(1, machine1[1] - machine0[1])));
+        row.put("server_rss_mib", f0(rssKib(server.pid(), "VmRSS") / 1024.0));
+        row.put("server_us_per_renewal", f0(1e6 * (cpu1[0] - cpu0[0]) / 100.0 / Math.max(1, renewed)));
+        log(backend + ": " + row);
+        return row;
     }
 
     private void storm(List<Node> stormers, Map<String, String> row) throws Exception {
@@ -519,15 +548,15 @@ public final class FleetBench {
 
     private void write(String started, Path docs, Path readme) throws IOException {
         Files.createDirectories(results);
-        String md = FleetReport.markdown(table, started, holders, nodes, steadySeconds, storm);
+        String md = FleetReport.markdown(steadyRows, table, started, holders, nodes, steadySeconds, storm);
         Files.writeString(results.resolve("fleet.md"), md, StandardCharsets.UTF_8);
         Files.writeString(results.resolve("fleet.txt"), raw.toString(), StandardCharsets.UTF_8);
-        Files.writeString(results.resolve("fleet.json"), FleetReport.json(table, started, holders, nodes, steadySeconds, storm),
+        Files.writeString(results.resolve("fleet.json"), FleetReport.json(steadyRows, table, started, holders, nodes, steadySeconds, storm),
                 StandardCharsets.UTF_8);
-        FleetReport.chart(table, results.resolve("fleet.png"));
+        FleetReport.chart(steadyRows, results.resolve("fleet.png"));
         FleetReport.replaceSection(docs, "<!-- fleet:begin -->", "<!-- fleet:end -->", md);
-        FleetReport.replaceSection(readme, "<!-- fleet:readme:begin -->", "<!-- fleet:readme:end -->", FleetReport.summary(table,
-                started, holders));
+        FleetReport.replaceSection(readme, "<!-- fleet:readme:begin -->", "<!-- fleet:readme:end -->", FleetReport.summary(steadyRows,
+                table, started, holders));
         log("wrote " + results.resolve("fleet.md") + ", fleet.json, fleet.txt, fleet.png, " + docs + " and " + readme);
     }
 }
