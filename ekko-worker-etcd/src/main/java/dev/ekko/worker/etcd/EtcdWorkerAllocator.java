@@ -76,7 +76,10 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private final Client client;
     private final String prefix;
     private final Map<String, Held> held = new HashMap<>();
-    private boolean closed;
+    /** Volatile: the watch callbacks read it on jetcd's threads. */
+    private volatile boolean closed;
+    /** Gives the client up at {@link #close()}: closes it, or releases this allocator's share of it. */
+    private final AutoCloseable clientRelease;
     /** What this host's processes saw of etcd's revision, per generation (null without a state directory): see {@link SeenClock}. */
     private final SeenClock seen;
     /** The highest revision a reply showed this allocator: etcd's revision never goes back unless its data did. */
@@ -153,10 +156,21 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         final java.util.concurrent.atomic.AtomicBoolean retired = new java.util.concurrent.atomic.AtomicBoolean();
     }
 
+    /** An allocator that owns {@code client} and closes it at {@link #close()}. */
     EtcdWorkerAllocator(AllocatorContext context, EtcdSettings settings, Client client) {
+        this(context, settings, client, client);
+    }
+
+    /**
+     * An allocator on {@code client}, which may be shared with other allocators.
+     *
+     * @param clientRelease closed once at {@link #close()}: the client itself, or this allocator's handle on a shared one
+     */
+    EtcdWorkerAllocator(AllocatorContext context, EtcdSettings settings, Client client, AutoCloseable clientRelease) {
         this.context = context;
         this.settings = settings;
         this.client = client;
+        this.clientRelease = clientRelease;
         this.prefix = settings.namespace() + "/idc" + context.idc() + "/";
         this.seen = context.setting("ekko.state.dir").map(dir -> SeenClock.in(java.nio.file.Path.of(dir), "etcd " + prefix))
                 .orElse(null);
@@ -394,7 +408,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         closed = true;
         held.values().forEach(Held::stopWatching);
         held.clear();
-        client.close();
+        try {
+            clientRelease.close();
+        } catch (Exception e) {
+            LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": closing the etcd client failed: " + e.getMessage());
+        }
     }
 
     /**
