@@ -2,6 +2,7 @@ package dev.ekko.worker.etcd;
 
 import dev.ekko.slf4j.SystemLoggerProvider;
 import dev.ekko.spi.AllocatorContext;
+import dev.ekko.spi.SharedClients;
 import dev.ekko.spi.WorkerAllocator;
 import dev.ekko.spi.WorkerAllocatorProvider;
 import io.etcd.jetcd.ByteSequence;
@@ -12,7 +13,11 @@ import io.grpc.Channel;
 import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
 import io.grpc.MethodDescriptor;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
@@ -31,6 +36,30 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  */
 public final class EtcdAllocatorProvider implements WorkerAllocatorProvider {
+
+    /**
+     * The jetcd clients of this JVM, one per distinct connection settings ({@link ClientKey}), shared by every allocator
+     * created with those settings and closed with the last of them: a process (or a load test) with thousands of allocators
+     * keeps one gRPC connection per cluster instead of one per allocator. JVM-wide on purpose: allocators are created one by
+     * one through {@link java.util.ServiceLoader}, by generators that know nothing of each other.
+     */
+    static final SharedClients<ClientKey, Client> CLIENTS = new SharedClients<>("jetcd client");
+
+    /**
+     * Every setting that shapes a client: the members, the credentials, the CA file and the timeout (connect timeout and
+     * request deadline). Not the namespace: allocators of several namespaces share a client. Never printed (it holds the
+     * password).
+     */
+    record ClientKey(List<URI> endpoints, String user, String password, Path tlsCa, Duration timeout) {
+        static ClientKey of(EtcdSettings s) {
+            return new ClientKey(s.endpoints(), s.user(), s.password(), s.tlsCa(), s.timeout());
+        }
+
+        @Override
+        public String toString() {
+            return "ClientKey{endpoints=" + endpoints + ", user=" + user + "}";
+        }
+    }
 
     /** Creates the provider; {@link java.util.ServiceLoader} calls it. */
     public EtcdAllocatorProvider() {
@@ -55,7 +84,8 @@ public final class EtcdAllocatorProvider implements WorkerAllocatorProvider {
     }
 
     /**
-     * Parses and checks the settings and builds the client; it connects on the first call, not here.
+     * Parses and checks the settings and takes a share of the client for them ({@link #CLIENTS}), building it if no open
+     * allocator shares it; it connects on the first call, not here.
      *
      * @param context the IDC, layout limits, lease TTL and {@code ekko.etcd.*} settings
      * @return a new allocator
@@ -65,6 +95,12 @@ public final class EtcdAllocatorProvider implements WorkerAllocatorProvider {
     public WorkerAllocator create(AllocatorContext context) {
         EtcdSettings settings = EtcdSettings.from(context);
         SystemLoggerProvider.installIfNoneFound(); // before jetcd logs for the first time
+        SharedClients.Handle<Client> handle = CLIENTS.open(ClientKey.of(settings), () -> newClient(settings));
+        return new EtcdWorkerAllocator(context, settings, handle.client(), handle);
+    }
+
+    /** Builds a client for {@code settings}; called under {@link #CLIENTS}'s lock, so it only builds: it connects later. */
+    private static Client newClient(EtcdSettings settings) {
         long deadlineMillis = settings.timeout().toMillis();
         // Every unary call gets a deadline: without one a member that accepts the connection but never answers holds a call
         // forever (the connect timeout does not help once TCP is up). So does each keep-alive stream, which the allocator opens
@@ -98,7 +134,7 @@ public final class EtcdAllocatorProvider implements WorkerAllocatorProvider {
                         + "=" + ca + ": " + e.getMessage());
             }
         }
-        return new EtcdWorkerAllocator(context, settings, b.build());
+        return b.build();
     }
 
     @Override

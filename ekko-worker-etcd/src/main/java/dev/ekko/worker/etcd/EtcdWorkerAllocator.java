@@ -44,20 +44,30 @@ import java.util.function.Supplier;
  *
  * <p>Keys, under {@code <namespace>/idc<d>/}: {@code lease/<w>} (the holder's token, attached to an etcd lease of at least
  * the core's TTL, so it disappears when the lease does), {@code history/<w>} (no lease: the handover mark, the cluster and
- * generation it was written in, the last report), {@code instance/<name>} (the worker ID an instance held last), and
- * {@code <namespace>/generation} (a random token written once; a wiped cluster loses it with the marks).
+ * generation it was written in, the last report), {@code instance/<name>} (the worker ID an instance held last),
+ * {@code clock/<k>} (the clock ring: the last reading of a worker ID {@code w} with {@code w mod CLOCK_SLOTS = k}, with its
+ * tenure), {@code free/<w>} (a released worker ID, until its next holder renews), and {@code <namespace>/generation} (a
+ * random token written once; a wiped cluster loses it with the marks).
  *
- * <p>Acquire grants an etcd lease, then claims a free worker ID in one transaction that compares the lease key's create
- * revision with 0 and reads the history in the same revision. Renew keeps the etcd lease alive, then writes the history
- * in a transaction that compares the lease key's value (the token) and the history's mod revision; it never re-creates the
- * lease key. A watch on the lease key tells the generator at once when the key is deleted or replaced.
+ * <p>Acquire grants an etcd lease, reads the generation, the instance's last worker ID, the ring and a window of released
+ * worker IDs in one transaction, claims the preferred and the last worker ID directly, then reads a bounded sample of
+ * candidates (released ones first, then random ones) and claims the best free one; each claim is one transaction that
+ * compares the lease key's create revision with 0 and reads the history in the same revision. Only when a sample has no free
+ * worker ID does the next round read every lease key (keys only): the one read whose size grows with the IDC. Renew keeps the
+ * etcd lease alive, then writes the history and its ring slot in a transaction that compares the lease key's value (the
+ * token) and the history's mod revision; it never re-creates the lease key. A watch on the lease key tells the generator at
+ * once when the key is deleted or replaced. Every read is bounded by the constants below but that one.
  *
- * <p>etcd has no clock to ask. The reference time of a lease is the lower median of the other holders' clock readings (their
- * history keys): at acquire, those of holders whose lease key is live, of unknown age ({@link WorkerLease#UNBOUNDED_AGE}: a
- * lower bound only); at each renewal, those written since this holder's previous renewal (read in the renewal's own
- * transaction, filtered by mod revision), so their age is at most the time since then. A renewal that finds none carries
- * the last reference forward on the monotonic clock (an unbounded one for at most two lease TTLs after the acquire). With
- * none at all, the lease carries {@link WorkerLease#UNKNOWN_TIME} and no check runs (docs/etcd.md).
+ * <p>etcd has no clock to ask. The reference time of a lease is the lower median of other holders' clock readings in the
+ * ring: at acquire, those whose writer's lease key is live under the tenure that wrote them, of unknown age
+ * ({@link WorkerLease#UNBOUNDED_AGE}: a lower bound only); at each renewal, those written since this holder's previous
+ * renewal (read in the renewal's own transaction, filtered by mod revision), so their age is at most the time since then. A
+ * renewal that finds none carries the last reference forward on the monotonic clock (an unbounded one for at most two lease
+ * TTLs after the acquire). With none at all, the lease carries {@link WorkerLease#UNKNOWN_TIME} and no check runs
+ * (docs/etcd.md).
+ *
+ * <p>The client may be shared with other allocators of the JVM ({@link EtcdAllocatorProvider#CLIENTS}); nothing here locks
+ * across allocators: each one's calls are serialized on its own monitor.
  */
 final class EtcdWorkerAllocator implements WorkerAllocator {
 
@@ -65,10 +75,19 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private static final SecureRandom RANDOM = new SecureRandom();
     /** How far a current-generation mark may be ahead of this host's clock to count as safe to start on now. */
     static final long SAFE_MARK_SLACK_MILLIS = 1000;
-    /** The most reports a renewal reads for its reference time. */
-    static final int REFERENCE_REPORTS = 64;
-    /** Candidates tried in one acquire before the keys are read again. */
+    /**
+     * The keys of the clock ring, {@code clock/0} to {@code clock/15}: each history write (a renewal, a release) also writes its
+     * clock reading to {@code clock/<w mod 16>}, and a renewal's reference is taken from this ring, so it reads 16 keys
+     * whatever the number of worker IDs.
+     */
+    static final int CLOCK_SLOTS = 16;
+    /** Worker IDs an acquire reads (lease key and history) per round to choose from, besides the preferred and the last one. */
+    static final int SAMPLE = 16;
+    /** Released worker IDs an acquire reads from the {@code free/} index per window (two windows: from a random point, from the start). */
+    static final int FREE_HINTS = 16;
+    /** Candidates tried in one round before the keys are read again. */
     static final int CLAIMS_PER_ROUND = 16;
+    /** Rounds whose claims all lost races before an acquire gives up. */
     static final int ROUNDS = 4;
 
     private final AllocatorContext context;
@@ -76,7 +95,10 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private final Client client;
     private final String prefix;
     private final Map<String, Held> held = new HashMap<>();
-    private boolean closed;
+    /** Volatile: the watch callbacks read it on jetcd's threads. */
+    private volatile boolean closed;
+    /** Gives the client up at {@link #close()}: closes it, or releases this allocator's share of it. */
+    private final AutoCloseable clientRelease;
     /** What this host's processes saw of etcd's revision, per generation (null without a state directory): see {@link SeenClock}. */
     private final SeenClock seen;
     /** The highest revision a reply showed this allocator: etcd's revision never goes back unless its data did. */
@@ -88,12 +110,13 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      * An etcd lease and the watch of its key, per token: {@code lost} once the watch saw the key go, {@code retired} once this
      * allocator gave the lease up (its watch is closed on purpose, not rebuilt). {@code revision} is that of the last claim or
      * renewal that succeeded, and {@code sentAtNanos} the clock before it was sent: reports written after that revision are at
-     * most that old.
+     * most that old. {@code tenure} is the claim's revision, the lease key's create revision: it labels this holder's clock
+     * readings, so that an acquire counts them only while this very key lives.
      */
     private record Held(long etcdLease, long baseMark, Watching watching, long revision, long sentAtNanos, Reference reference,
-            long acquiredAtNanos, String generation, Long lastReported) {
+            long acquiredAtNanos, String generation, Long lastReported, long tenure) {
         Held renewed(long atRevision, long sentAt, Reference ref, String wroteUnder, long reported) {
-            return new Held(etcdLease, baseMark, watching, atRevision, sentAt, ref, acquiredAtNanos, wroteUnder, reported);
+            return new Held(etcdLease, baseMark, watching, atRevision, sentAt, ref, acquiredAtNanos, wroteUnder, reported, tenure);
         }
 
         java.util.concurrent.atomic.AtomicBoolean lost() {
@@ -153,10 +176,21 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         final java.util.concurrent.atomic.AtomicBoolean retired = new java.util.concurrent.atomic.AtomicBoolean();
     }
 
+    /** An allocator that owns {@code client} and closes it at {@link #close()}. */
     EtcdWorkerAllocator(AllocatorContext context, EtcdSettings settings, Client client) {
+        this(context, settings, client, client);
+    }
+
+    /**
+     * An allocator on {@code client}, which may be shared with other allocators.
+     *
+     * @param clientRelease closed once at {@link #close()}: the client itself, or this allocator's handle on a shared one
+     */
+    EtcdWorkerAllocator(AllocatorContext context, EtcdSettings settings, Client client, AutoCloseable clientRelease) {
         this.context = context;
         this.settings = settings;
         this.client = client;
+        this.clientRelease = clientRelease;
         this.prefix = settings.namespace() + "/idc" + context.idc() + "/";
         this.seen = context.setting("ekko.state.dir").map(dir -> SeenClock.in(java.nio.file.Path.of(dir), "etcd " + prefix))
                 .orElse(null);
@@ -172,6 +206,36 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     private ByteSequence historyKey(int w) {
         return bytes(prefix + "history/" + w);
+    }
+
+    /** The clock ring's key that worker ID {@code w} writes its readings to. */
+    private ByteSequence clockKey(int w) {
+        return bytes(prefix + "clock/" + Math.floorMod(w, CLOCK_SLOTS));
+    }
+
+    /** The index entry of a released worker ID: present from its release until its next holder's first renewal. */
+    private ByteSequence freeKey(int w) {
+        return bytes(prefix + "free/" + w);
+    }
+
+    /**
+     * One clock reading in the ring: who wrote it (the worker ID, and the create revision of its lease key: its tenure), and the
+     * writer's clock just before it sent the write. Stored as {@code key=value} lines.
+     */
+    record Reading(int worker, long tenure, long at) {
+        byte[] encode() {
+            return ("worker=" + worker + "\ntenure=" + tenure + "\nat=" + at + "\n").getBytes(StandardCharsets.UTF_8);
+        }
+
+        /** {@return the reading a ring key holds, or null if it is not one} */
+        static Reading decode(byte[] bytes) {
+            Map<String, String> m = parseLines(new String(bytes, StandardCharsets.UTF_8));
+            try {
+                return new Reading(Integer.parseInt(m.get("worker")), Long.parseLong(m.get("tenure")), Long.parseLong(m.get("at")));
+            } catch (RuntimeException e) {
+                return null;
+            }
+        }
     }
 
     private ByteSequence instanceKey() {
@@ -206,63 +270,60 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         try {
             checkFleetSettings(what);
             String token = HexFormat.of().formatHex(randomBytes());
-            for (int round = 0; round < ROUNDS; round++) {
-                String generation = generation(what);
-                State state = read(what);
+            boolean fullRead = false;
+            int lostRounds = 0;
+            while (lostRounds < ROUNDS) {
+                Survey survey = survey(what);
                 if (wentBack != null) {
                     startGenerationAfterGoingBack(what);
+                    lostRounds++; // a round, as before the sample: bounded even if the data keeps going back
                     continue; // claims compare the generation: read the new one
                 }
-                List<Integer> candidates = candidates(state, avoid);
-                if (candidates.isEmpty()) {
-                    throw exhausted(state, avoid);
-                }
-                for (int w : candidates.subList(0, Math.min(CLAIMS_PER_ROUND, candidates.size()))) {
-                    // Read before the claim is sent: a revision another process of this host records meanwhile came after it.
-                    SeenClock.Seen before = seen == null ? null : seen.last();
-                    // The generation is compared in the claim itself: a new generation written after it was read makes the
-                    // claim fail (and the next round read it), so no claim that succeeds after it trusts an older mark.
-                    TxnResponse r = call(what, () -> client.getKVClient().txn()
-                            .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
-                                    new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.value(bytes(generation))))
-                            .Then(Op.put(leaseKey(w), leaseValue(token), PutOption.builder().withLeaseId(etcdLease).build()),
-                                    Op.put(instanceKey(), bytes(Integer.toString(w)), PutOption.DEFAULT),
-                                    Op.get(historyKey(w), GetOption.DEFAULT))
-                            .commit());
-                    if (!r.isSucceeded()) {
-                        continue; // taken meanwhile
+                Set<Integer> tried = new HashSet<>();
+                Claim claim = null;
+                for (int w : new int[] {context.preferredWorkerId(), survey.last()}) {
+                    if (claim == null && w >= 0 && w < context.workerIds() && !avoid.contains(w) && tried.add(w)) {
+                        claim = claim(what, w, survey.generation(), token, etcdLease);
                     }
-                    String cluster = Long.toHexString(r.getHeader().getClusterId());
-                    noteSeen(generation, before, r.getHeader().getRevision());
-                    EtcdHistory h = null;
-                    for (GetResponse g : r.getGetResponses()) {
-                        for (KeyValue kv : g.getKvs()) {
-                            h = EtcdHistory.decode(kv.getValue().getBytes());
+                }
+                Sample sample = null;
+                if (claim == null) {
+                    List<Integer> pool;
+                    if (fullRead) {
+                        Set<Integer> heldNow = heldWorkerIds(what);
+                        if (freeFrom(heldNow, avoid, Set.of()).isEmpty()) {
+                            throw exhausted(heldNow, avoid);
+                        }
+                        pool = freeFrom(heldNow, avoid, tried);
+                    } else {
+                        pool = sampleCandidates(survey, avoid, tried);
+                    }
+                    sample = sample(what, pool, survey);
+                    List<Integer> ranked = sample.ranked();
+                    if (ranked.isEmpty()) {
+                        if (fullRead) {
+                            lostRounds++; // each of them was taken between the two reads
+                        }
+                        fullRead = true; // the sample found nothing free: look at every lease key once
+                        continue;
+                    }
+                    for (int w : ranked.subList(0, Math.min(CLAIMS_PER_ROUND, ranked.size()))) {
+                        claim = claim(what, w, survey.generation(), token, etcdLease);
+                        if (claim != null) {
+                            break;
                         }
                     }
-                    boolean trusted = wentBack == null;
-                    if (!trusted) {
-                        startGenerationAfterGoingBack(what); // the claim compared the old generation: its mark is no more than a bound
+                    if (claim == null) {
+                        lostRounds++;
+                        continue;
                     }
-                    Handover handover = h == null ? Handover.unknown()
-                            : trusted && cluster.equals(h.cluster()) && generation.equals(h.generation()) ? Handover.mark(h.mark())
-                            : Handover.atLeast(h.mark());
-                    // Live holders' readings are of unknown age (a crashed holder's key outlives its lease's TTL when etcd
-                    // refreshes leases at a leader election): only a lower bound of the fleet's clock.
-                    long median = median(liveReports(state));
-                    Reference reference = median == WorkerLease.UNKNOWN_TIME ? null
-                            : new Reference(median, sentAt, WorkerLease.UNBOUNDED_AGE);
-                    WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, median,
-                            WorkerLease.UNBOUNDED_AGE, h == null ? null : h.report());
-                    Watching watching = new Watching(lease);
-                    watch(lease, r.getHeader().getRevision() + 1, watching);
-                    held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, r.getHeader().getRevision(),
-                            sentAt, reference, sentAt, generation, null));
-                    ok = true;
-                    LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", "
-                            + handover);
-                    return lease;
                 }
+                if (sample == null) {
+                    sample = sample(what, List.of(), survey); // only the ring writers' lease keys, for the reference
+                }
+                WorkerLease lease = granted(what, claim, survey, sample, token, etcdLease, sentAt);
+                ok = true;
+                return lease;
             }
             throw new EkkoException("gave up " + what + " at " + settings.where() + " after " + ROUNDS + " rounds of claims that lost"
                     + " races with other processes; try again");
@@ -271,6 +332,67 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 revokeQuietly(etcdLease);
             }
         }
+    }
+
+    /** A claim that succeeded: the worker ID, the reply's header, and the history read in the claim's revision. */
+    private record Claim(int workerId, long revision, String cluster, EtcdHistory history, String generation) {
+    }
+
+    /**
+     * Claims {@code w} in one transaction: its lease key must not exist and the generation must be the one read; then the lease
+     * key is written on the etcd lease, the instance's last worker ID recorded, and the history read in the same revision.
+     *
+     * @return the claim, or null if {@code w} was taken (or the generation changed) meanwhile
+     */
+    private Claim claim(String what, int w, String generation, String token, long etcdLease) throws InterruptedException {
+        // Read before the claim is sent: a revision another process of this host records meanwhile came after it.
+        SeenClock.Seen before = seen == null ? null : seen.last();
+        // The generation is compared in the claim itself: a new generation written after it was read makes the claim fail
+        // (and the next round read it), so no claim that succeeds after it trusts an older mark.
+        TxnResponse r = call(what, () -> client.getKVClient().txn()
+                .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
+                        new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.value(bytes(generation))))
+                .Then(Op.put(leaseKey(w), leaseValue(token), PutOption.builder().withLeaseId(etcdLease).build()),
+                        Op.put(instanceKey(), bytes(Integer.toString(w)), PutOption.DEFAULT),
+                        Op.get(historyKey(w), GetOption.DEFAULT))
+                .commit());
+        if (!r.isSucceeded()) {
+            return null;
+        }
+        noteSeen(generation, before, r.getHeader().getRevision());
+        EtcdHistory h = null;
+        for (GetResponse g : r.getGetResponses()) {
+            for (KeyValue kv : g.getKvs()) {
+                h = EtcdHistory.decode(kv.getValue().getBytes());
+            }
+        }
+        return new Claim(w, r.getHeader().getRevision(), Long.toHexString(r.getHeader().getClusterId()), h, generation);
+    }
+
+    /** Turns a claim into the lease handed out: the handover, the reference time, the watch, what renewals need. */
+    private WorkerLease granted(String what, Claim c, Survey survey, Sample sample, String token, long etcdLease, long sentAt)
+            throws InterruptedException {
+        int w = c.workerId();
+        EtcdHistory h = c.history();
+        boolean trusted = wentBack == null;
+        if (!trusted) {
+            startGenerationAfterGoingBack(what); // the claim compared the old generation: its mark is no more than a bound
+        }
+        Handover handover = h == null ? Handover.unknown()
+                : trusted && c.cluster().equals(h.cluster()) && c.generation().equals(h.generation()) ? Handover.mark(h.mark())
+                : Handover.atLeast(h.mark());
+        // Live holders' readings are of unknown age (a crashed holder's key outlives its lease's TTL when etcd refreshes
+        // leases at a leader election): only a lower bound of the fleet's clock.
+        long median = median(sample.liveReadings(survey, w));
+        Reference reference = median == WorkerLease.UNKNOWN_TIME ? null : new Reference(median, sentAt, WorkerLease.UNBOUNDED_AGE);
+        WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, median, WorkerLease.UNBOUNDED_AGE,
+                h == null ? null : h.report());
+        Watching watching = new Watching(lease);
+        watch(lease, c.revision() + 1, watching);
+        held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, c.revision(), sentAt, reference, sentAt,
+                c.generation(), null, c.revision()));
+        LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", " + handover);
+        return lease;
     }
 
     @Override
@@ -310,25 +432,27 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             String cluster = got.cluster();
             String generation = got.generation();
             long mark = Math.max(old == null ? Long.MIN_VALUE : old.mark(), report.reservedUntilMillis());
-            EtcdHistory next = new EtcdHistory(mark, cluster, generation, report, context.clock().millis());
-            // The reports other holders wrote since this one's previous renewal, for the reference time, in the same transaction.
-            GetOption recent = GetOption.builder().isPrefix(true).withMinModRevision(h.revision() + 1).withLimit(REFERENCE_REPORTS)
-                    .build();
+            long now = context.clock().millis();
+            EtcdHistory next = new EtcdHistory(mark, cluster, generation, report, now);
+            // The readings other holders wrote to the clock ring since this one's previous renewal, for the reference time, in
+            // the same transaction: the ring has CLOCK_SLOTS keys, so etcd reads that many whatever the number of worker IDs.
+            GetOption recent = GetOption.builder().isPrefix(true).withMinModRevision(h.revision() + 1).build();
             TxnResponse r = call(what, () -> client.getKVClient().txn()
                     .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))),
                             new Cmp(historyKey(w), Cmp.Op.EQUAL, CmpTarget.modRevision(modRevision)),
                             new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.value(bytes(generation))))
-                    .Then(Op.get(bytes(prefix + "history/"), recent),
-                            Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT))
+                    .Then(Op.get(bytes(prefix + "clock/"), recent),
+                            Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT),
+                            Op.put(clockKey(w), ByteSequence.from(new Reading(w, h.tenure(), now).encode()), PutOption.DEFAULT),
+                            Op.delete(freeKey(w), io.etcd.jetcd.options.DeleteOption.DEFAULT))
                     .commit());
             if (r.isSucceeded()) {
                 List<Long> reports = new ArrayList<>();
                 for (GetResponse g : r.getGetResponses()) {
                     for (KeyValue kv : g.getKvs()) {
-                        Integer other = workerOf(kv, "history/");
-                        EtcdHistory o = other == null || other == w ? null : EtcdHistory.decode(kv.getValue().getBytes());
-                        if (o != null && o.clockReading() != EtcdHistory.NO_TIME) {
-                            reports.add(o.clockReading());
+                        Reading o = Reading.decode(kv.getValue().getBytes());
+                        if (o != null && o.worker() != w) {
+                            reports.add(o.at());
                         }
                     }
                 }
@@ -373,11 +497,16 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             // generation (the holder claimed before the command, and no renewal since relabelled a reservation running ahead)
             // stays a lower bound under the new one.
             String label = got.generation().equals(h.generation()) ? got.generation() : h.generation();
-            EtcdHistory next = new EtcdHistory(mark, got.cluster(), label, finalReport, context.clock().millis());
+            long now = context.clock().millis();
+            EtcdHistory next = new EtcdHistory(mark, got.cluster(), label, finalReport, now);
+            // The worker ID goes into the index of released ones (acquires look there first: its mark is safe to start on
+            // soon), and the reading into the clock ring, as a renewal's.
             TxnResponse r = call(what, () -> client.getKVClient().txn()
                     .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))))
                     .Then(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT),
-                            Op.delete(leaseKey(w), io.etcd.jetcd.options.DeleteOption.DEFAULT))
+                            Op.delete(leaseKey(w), io.etcd.jetcd.options.DeleteOption.DEFAULT),
+                            Op.put(clockKey(w), ByteSequence.from(new Reading(w, h.tenure(), now).encode()), PutOption.DEFAULT),
+                            Op.put(freeKey(w), bytes("mark=" + mark + "\n"), PutOption.DEFAULT))
                     .commit());
             LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": " + (r.isSucceeded() ? "released worker=" + w
                     : "worker=" + w + " was no longer ours to release") + " at " + settings.where());
@@ -394,7 +523,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         closed = true;
         held.values().forEach(Held::stopWatching);
         held.clear();
-        client.close();
+        try {
+            clientRelease.close();
+        } catch (Exception e) {
+            LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": closing the etcd client failed: " + e.getMessage());
+        }
     }
 
     /**
@@ -419,16 +552,108 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     // ---------------------------------------------------------------- acquire
 
-    /** What one read of the IDC's keys found: held worker IDs, histories, the instance's last worker ID. */
-    private record State(Set<Integer> held, Map<Integer, EtcdHistory> history, int last, String cluster) {
+    /**
+     * What an acquire reads first, in one transaction at one revision: the generation (written if missing), the instance's last
+     * worker ID, the clock ring ({@code clock/<k>}, {@link #CLOCK_SLOTS} keys) and up to {@link #FREE_HINTS} released worker
+     * IDs ({@code free/<w>}) from a random point of that index (and from its start if the window ran past its end).
+     */
+    private record Survey(String generation, String cluster, int last, List<Reading> ring, List<Integer> hints) {
     }
 
-    private State read(String what) throws InterruptedException {
+    private Survey survey(String what) throws InterruptedException {
+        String fresh = HexFormat.of().formatHex(randomBytes());
+        ByteSequence freeStart = bytes(prefix + "free/");
+        ByteSequence freeEnd = prefixEnd(freeStart);
+        ByteSequence from = bytes(prefix + "free/" + ThreadLocalRandom.current().nextInt(context.workerIds()));
+        GetOption fromRandom = GetOption.builder().withRange(freeEnd).withLimit(FREE_HINTS).build();
+        GetOption upToRandom = GetOption.builder().withRange(from).withLimit(FREE_HINTS).build();
+        GetOption ring = GetOption.builder().isPrefix(true).withLimit(CLOCK_SLOTS).build();
+        List<Op> gets = List.of(Op.get(instanceKey(), GetOption.DEFAULT), Op.get(bytes(prefix + "clock/"), ring),
+                Op.get(from, fromRandom), Op.get(freeStart, upToRandom));
+        List<Op> then = new ArrayList<>(List.of(Op.put(generationKey(), bytes(fresh), PutOption.DEFAULT)));
+        then.addAll(gets);
+        List<Op> otherwise = new ArrayList<>(List.of(Op.get(generationKey(), GetOption.DEFAULT)));
+        otherwise.addAll(gets);
+        TxnResponse r = call(what, () -> client.getKVClient().txn()
+                .If(new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
+                .Then(then.toArray(new Op[0]))
+                .Else(otherwise.toArray(new Op[0]))
+                .commit());
+        String generation = fresh; // written now; or deleted in between, and a claim's compare fails until the next read writes it
+        int last = -1;
+        List<Reading> readings = new ArrayList<>();
+        List<Integer> hints = new ArrayList<>();
+        for (GetResponse g : r.getGetResponses()) {
+            for (KeyValue kv : g.getKvs()) {
+                String key = kv.getKey().toString(StandardCharsets.UTF_8);
+                if (kv.getKey().equals(generationKey())) {
+                    generation = kv.getValue().toString(StandardCharsets.UTF_8);
+                } else if (kv.getKey().equals(instanceKey())) {
+                    try {
+                        last = Integer.parseInt(kv.getValue().toString(StandardCharsets.UTF_8).strip());
+                    } catch (NumberFormatException e) {
+                        last = -1;
+                    }
+                } else if (key.startsWith(prefix + "clock/")) {
+                    Reading reading = Reading.decode(kv.getValue().getBytes());
+                    if (reading != null) {
+                        readings.add(reading);
+                    }
+                } else {
+                    Integer w = workerOf(kv, "free/");
+                    if (w != null && !hints.contains(w)) {
+                        hints.add(w);
+                    }
+                }
+            }
+        }
+        return new Survey(generation, Long.toHexString(r.getHeader().getClusterId()), last, readings, hints);
+    }
+
+    /** {@return the first key after every key that starts with {@code start}} */
+    private static ByteSequence prefixEnd(ByteSequence start) {
+        byte[] b = start.getBytes();
+        b[b.length - 1]++; // the prefixes end with '/', never 0xff
+        return ByteSequence.from(b);
+    }
+
+    /**
+     * Candidates for a sample: released worker IDs from the index first (their marks are usually safe to start on now), then
+     * worker IDs drawn at random (never used, expired, or released long ago), at most {@link #SAMPLE} in all; none in
+     * {@code avoid} or {@code tried}. An IDC of at most {@link #SAMPLE} worker IDs is sampled whole.
+     */
+    private List<Integer> sampleCandidates(Survey survey, Set<Integer> avoid, Set<Integer> tried) {
+        int n = context.workerIds();
+        List<Integer> pool = new ArrayList<>();
+        for (int w : survey.hints()) {
+            if (pool.size() < SAMPLE && w < n && !avoid.contains(w) && !tried.contains(w)) {
+                pool.add(w);
+            }
+        }
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        if (n <= 4 * SAMPLE) {
+            int start = random.nextInt(n);
+            for (int i = 0; i < n && pool.size() < SAMPLE; i++) {
+                int w = (start + i) % n;
+                if (!avoid.contains(w) && !tried.contains(w) && !pool.contains(w)) {
+                    pool.add(w);
+                }
+            }
+            return pool;
+        }
+        for (int draws = 0; draws < 4 * SAMPLE && pool.size() < SAMPLE; draws++) {
+            int w = random.nextInt(n);
+            if (!avoid.contains(w) && !tried.contains(w) && !pool.contains(w)) {
+                pool.add(w);
+            }
+        }
+        return pool;
+    }
+
+    /** The worker IDs of every lease key of the IDC: the one read of an acquire whose cost grows with the IDC. */
+    private Set<Integer> heldWorkerIds(String what) throws InterruptedException {
         GetOption keysOnly = GetOption.builder().isPrefix(true).withKeysOnly(true).build();
         GetResponse leases = call(what, () -> client.getKVClient().get(bytes(prefix + "lease/"), keysOnly));
-        GetResponse histories = call(what, () -> client.getKVClient().get(bytes(prefix + "history/"),
-                GetOption.builder().isPrefix(true).build()));
-        GetResponse last = call(what, () -> client.getKVClient().get(instanceKey()));
         Set<Integer> taken = new HashSet<>();
         for (KeyValue kv : leases.getKvs()) {
             Integer w = workerOf(kv, "lease/");
@@ -436,23 +661,105 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 taken.add(w);
             }
         }
+        return taken;
+    }
+
+    /** Up to {@link #SAMPLE} worker IDs not in {@code heldNow}, {@code avoid} or {@code tried}, from a random start. */
+    private List<Integer> freeFrom(Set<Integer> heldNow, Set<Integer> avoid, Set<Integer> tried) {
+        int n = context.workerIds();
+        int start = ThreadLocalRandom.current().nextInt(n);
+        List<Integer> pool = new ArrayList<>();
+        for (int i = 0; i < n && pool.size() < SAMPLE; i++) {
+            int w = (start + i) % n;
+            if (!heldNow.contains(w) && !avoid.contains(w) && !tried.contains(w)) {
+                pool.add(w);
+            }
+        }
+        return pool;
+    }
+
+    /**
+     * What one read of a sample found: for each candidate whether its lease key exists and its history; for each writer in
+     * the clock ring, the create revision of its lease key (0 if none).
+     */
+    private record Sample(List<Integer> candidates, Set<Integer> held, Map<Integer, EtcdHistory> history, String cluster,
+            Map<Integer, Long> tenures, long now) {
+
+        /** Free candidates in order of preference: marks this cluster wrote that are safe now, other marks, no history. */
+        List<Integer> ranked() {
+            List<Integer> safe = new ArrayList<>();
+            List<Integer> known = new ArrayList<>();
+            List<Integer> rest = new ArrayList<>();
+            for (int w : candidates) {
+                if (held.contains(w)) {
+                    continue;
+                }
+                EtcdHistory h = history.get(w);
+                if (h == null) {
+                    rest.add(w);
+                } else if (h.cluster().equals(cluster) && h.mark() <= now + SAFE_MARK_SLACK_MILLIS) {
+                    safe.add(w);
+                } else {
+                    known.add(w);
+                }
+            }
+            List<Integer> all = new ArrayList<>(safe);
+            all.addAll(known);
+            all.addAll(rest);
+            return all;
+        }
+
+        /** The ring's readings whose writer still holds its worker ID under the tenure that wrote them, but {@code w}'s. */
+        List<Long> liveReadings(Survey survey, int w) {
+            List<Long> readings = new ArrayList<>();
+            for (Reading r : survey.ring()) {
+                if (r.worker() != w && tenures.getOrDefault(r.worker(), 0L) == r.tenure() && r.tenure() != 0) {
+                    readings.add(r.at());
+                }
+            }
+            return readings;
+        }
+    }
+
+    /**
+     * Reads, in one transaction, each candidate's lease key (keys only) and history, and the lease key of each worker ID in the
+     * survey's clock ring: at most {@code 2 * SAMPLE + CLOCK_SLOTS} keys, whatever the number of worker IDs.
+     */
+    private Sample sample(String what, List<Integer> candidates, Survey survey) throws InterruptedException {
+        GetOption keysOnly = GetOption.builder().withKeysOnly(true).build();
+        List<Op> gets = new ArrayList<>();
+        Set<Integer> leaseKeys = new java.util.TreeSet<>(candidates);
+        survey.ring().forEach(r -> leaseKeys.add(r.worker()));
+        for (int w : leaseKeys) {
+            gets.add(Op.get(leaseKey(w), keysOnly));
+        }
+        for (int w : candidates) {
+            gets.add(Op.get(historyKey(w), GetOption.DEFAULT));
+        }
+        long now = context.clock().millis();
+        if (gets.isEmpty()) {
+            return new Sample(candidates, Set.of(), Map.of(), survey.cluster(), Map.of(), now);
+        }
+        TxnResponse r = call(what, () -> client.getKVClient().txn().Then(gets.toArray(new Op[0])).commit());
+        Set<Integer> taken = new HashSet<>();
+        Map<Integer, Long> tenures = new HashMap<>();
         Map<Integer, EtcdHistory> history = new HashMap<>();
-        for (KeyValue kv : histories.getKvs()) {
-            Integer w = workerOf(kv, "history/");
-            EtcdHistory h = EtcdHistory.decode(kv.getValue().getBytes());
-            if (w != null && h != null) {
-                history.put(w, h);
+        for (GetResponse g : r.getGetResponses()) {
+            for (KeyValue kv : g.getKvs()) {
+                Integer w = workerOf(kv, "lease/");
+                if (w != null) {
+                    taken.add(w);
+                    tenures.put(w, kv.getCreateRevision());
+                    continue;
+                }
+                w = workerOf(kv, "history/");
+                EtcdHistory h = w == null ? null : EtcdHistory.decode(kv.getValue().getBytes());
+                if (h != null) {
+                    history.put(w, h);
+                }
             }
         }
-        int lastWorker = -1;
-        if (!last.getKvs().isEmpty()) {
-            try {
-                lastWorker = Integer.parseInt(last.getKvs().get(0).getValue().toString(StandardCharsets.UTF_8).strip());
-            } catch (NumberFormatException e) {
-                lastWorker = -1;
-            }
-        }
-        return new State(taken, history, lastWorker, Long.toHexString(leases.getHeader().getClusterId()));
+        return new Sample(candidates, taken, history, Long.toHexString(r.getHeader().getClusterId()), tenures, now);
     }
 
     private Integer workerOf(KeyValue kv, String kind) {
@@ -469,52 +776,6 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         }
     }
 
-    /** Free worker IDs in order of preference: the configured one, the instance's last, safe marks, any with history, the rest. */
-    private List<Integer> candidates(State s, Set<Integer> avoid) {
-        int n = context.workerIds();
-        int start = ThreadLocalRandom.current().nextInt(n);
-        long now = context.clock().millis();
-        List<Integer> first = new ArrayList<>();
-        List<Integer> safe = new ArrayList<>();
-        List<Integer> known = new ArrayList<>();
-        List<Integer> rest = new ArrayList<>();
-        for (int w : new int[] {context.preferredWorkerId(), s.last()}) {
-            if (w >= 0 && w < n && !s.held().contains(w) && !avoid.contains(w) && !first.contains(w)) {
-                first.add(w);
-            }
-        }
-        for (int i = 0; i < n; i++) {
-            int w = (start + i) % n;
-            if (s.held().contains(w) || avoid.contains(w) || first.contains(w)) {
-                continue;
-            }
-            EtcdHistory h = s.history().get(w);
-            if (h == null) {
-                rest.add(w);
-            } else if (h.cluster().equals(s.cluster()) && h.mark() <= now + SAFE_MARK_SLACK_MILLIS) {
-                safe.add(w);
-            } else {
-                known.add(w);
-            }
-        }
-        List<Integer> all = new ArrayList<>(first);
-        all.addAll(safe);
-        all.addAll(known);
-        all.addAll(rest);
-        return all;
-    }
-
-    /** The clock readings in the histories of worker IDs whose lease key was live at the read. */
-    private static List<Long> liveReports(State s) {
-        List<Long> reports = new ArrayList<>();
-        s.history().forEach((w, h) -> {
-            if (s.held().contains(w) && h.clockReading() != EtcdHistory.NO_TIME) {
-                reports.add(h.clockReading());
-            }
-        });
-        return reports;
-    }
-
     /** {@return the lower median of the reports, or {@link WorkerLease#UNKNOWN_TIME} if there are none} */
     static long median(List<Long> reports) {
         if (reports.isEmpty()) {
@@ -525,11 +786,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         return sorted.get((sorted.size() - 1) / 2);
     }
 
-    private WorkerIdsExhaustedException exhausted(State s, Set<Integer> avoid) {
-        long avoided = avoid.stream().filter(w -> w >= 0 && w < context.workerIds() && !s.held().contains(w)).count();
+    private WorkerIdsExhaustedException exhausted(Set<Integer> heldNow, Set<Integer> avoid) {
+        long avoided = avoid.stream().filter(w -> w >= 0 && w < context.workerIds() && !heldNow.contains(w)).count();
         return new WorkerIdsExhaustedException("all " + (context.workerIds() - avoided) + " worker IDs of idc=" + context.idc()
                 + (avoided == 0 ? "" : " this process may take (it refuses " + new java.util.TreeSet<>(avoid) + ")") + " are held at "
-                + settings.where() + " (" + s.held().size() + " lease keys). Stop a process, wait for the leases of dead ones to expire ("
+                + settings.where() + " (" + heldNow.size() + " lease keys). Stop a process, wait for the leases of dead ones to expire ("
                 + context.leaseTtl().toMillis() + " ms), or use another idc (ekko.idc) or fewer product bits (ekko.product.bits)");
     }
 

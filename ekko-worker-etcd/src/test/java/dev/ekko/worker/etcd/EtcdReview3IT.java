@@ -115,9 +115,17 @@ class EtcdReview3IT {
         writeReading(c, namespace, w, writtenAt);
     }
 
+    /**
+     * A reading as a renewal writes it: in the history, and in the clock ring's slot of {@code w} labelled with the tenure
+     * (the create revision) of {@code w}'s lease key, which is where other holders read it.
+     */
     private static void writeReading(Client c, String namespace, int w, long writtenAt) throws Exception {
         String history = "mark=" + (writtenAt + 1000) + "\ncluster=0\ngeneration=0\nwritten.at=" + writtenAt + "\n";
         c.getKVClient().put(bytes(namespace + "/idc1/history/" + w), bytes(history)).get(5, TimeUnit.SECONDS);
+        long tenure = c.getKVClient().get(bytes(namespace + "/idc1/lease/" + w)).get(5, TimeUnit.SECONDS).getKvs().get(0)
+                .getCreateRevision();
+        c.getKVClient().put(bytes(namespace + "/idc1/clock/" + Math.floorMod(w, EtcdWorkerAllocator.CLOCK_SLOTS)),
+                bytes("worker=" + w + "\ntenure=" + tenure + "\nat=" + writtenAt + "\n")).get(5, TimeUnit.SECONDS);
     }
 
     /**
