@@ -8,6 +8,7 @@ module dev.ekko.core {
     exports dev.ekko.spi;
 
     uses dev.ekko.spi.WorkerAllocatorProvider;
+    uses dev.ekko.spi.SegmentStoreProvider;
 
     provides dev.ekko.spi.WorkerAllocatorProvider with
             dev.ekko.internal.ManualAllocator.Provider,

@@ -48,6 +48,14 @@ public final class Ekko {
     }
 
     /**
+     * {@return a builder of segment mode: dense numbers per name from ranges leased out of MySQL, Redis or etcd (see
+     * {@link SegmentIds})}
+     */
+    public static SegmentIds.Builder newSegmentBuilder() {
+        return SegmentIds.builder();
+    }
+
+    /**
      * Builds generators. Each setter checks its value at once ({@link IllegalArgumentException} naming the
      * key, the value and what is allowed); {@link #build()} checks settings against each other
      * ({@link IllegalStateException}). Not thread-safe; reusable.

@@ -1,0 +1,391 @@
+package dev.ekko.internal;
+
+import dev.ekko.EkkoClock;
+import dev.ekko.EkkoException;
+import dev.ekko.SegmentExhaustedException;
+import dev.ekko.SegmentGenerator;
+import dev.ekko.SegmentStoreException;
+import dev.ekko.spi.Segment;
+import dev.ekko.spi.SegmentStore;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The double buffer of one segment name: the range numbers are handed out from, and the next one, fetched in the background
+ * once the current one is {@code prefetchAt} used.
+ *
+ * <p>Hot path: one {@code getAndAdd} on the current range's cursor (a plain field through a {@link VarHandle}), a read of the
+ * volatile {@code current}, no lock, no allocation. The thread whose cursor lands exactly on the range's prefetch index
+ * schedules the fetch of the next range; a thread whose cursor passes the end takes the lock and moves to the next range,
+ * waiting for a fetch in flight, or fetching itself when none is (the only I/O on a caller's thread).
+ *
+ * <p>Step: each fetch asks for {@code step} numbers. It doubles (up to {@code stepMax}) when the range before lasted less than
+ * half of {@code stepTarget}, and halves (down to {@code stepMin}) when it lasted more than twice that: ranges settle at
+ * lasting about {@code stepTarget}, as Leaf's 15-minute rule does, but with the target configurable and read from an
+ * injected clock.
+ *
+ * <p>Stores: each fetch asks the store that answered last, then the others in order; each hands out only its residue class,
+ * and every fetch passes the highest number fetched so far as the floor, so numbers keep increasing across stores.
+ */
+public final class SegmentBuffer implements SegmentGenerator {
+
+    private static final System.Logger LOG = System.getLogger("dev.ekko.segment");
+
+    /** One leased range; numbers first + i * stride for i in [0, count). */
+    static final class Range {
+        private static final VarHandle CURSOR;
+
+        static {
+            try {
+                CURSOR = MethodHandles.lookup().findVarHandle(Range.class, "cursor", long.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        final long first;
+        final long count;
+        final long stride;
+        final long prefetchIndex;
+        final int store;
+        /** The next index to hand out; may run past count (then the range is used up). Accessed through CURSOR. */
+        @SuppressWarnings("unused")
+        private long cursor;
+
+        Range(Segment s, int store, double prefetchAt) {
+            this.first = s.first();
+            this.count = s.count();
+            this.stride = s.stride();
+            this.store = store;
+            this.prefetchIndex = Math.min(count - 1, (long) Math.floor(count * prefetchAt));
+        }
+
+        long take(long n) {
+            return (long) CURSOR.getAndAdd(this, n);
+        }
+
+        long last() {
+            return first + (count - 1) * stride;
+        }
+    }
+
+    private final String name;
+    private final List<SegmentStore> stores;
+    private final EkkoClock clock;
+    private final ScheduledExecutorService background;
+    private final long stepMin;
+    private final long stepMax;
+    private final long stepTargetNanos;
+    private final double prefetchAt;
+
+    /** The range numbers come from; replaced under {@link #lock}. */
+    private volatile Range current;
+
+    private final Object lock = new Object();
+    /** Guarded by lock. */
+    private Range next;
+    private boolean fetching;
+    private long step;
+    private long floor = -1;
+    private long lastFetchNanos;
+    private boolean fetchedOnce;
+    private int preferredStore;
+    private RuntimeException lastFailure;
+    /** What the last store that ran out said; thrown once every store has. Guarded by lock. */
+    private SegmentExhaustedException exhaustedFailure;
+    private final boolean[] exhausted;
+    private boolean closed;
+
+    /**
+     * Creates the buffer and fetches its first range on this thread.
+     *
+     * @throws IllegalArgumentException if the name is not defined at the stores
+     * @throws SegmentExhaustedException if it has no number left
+     * @throws SegmentStoreException if no store answered
+     */
+    SegmentBuffer(String name, List<SegmentStore> stores, EkkoClock clock, ScheduledExecutorService background, long stepMin,
+            long stepMax, java.time.Duration stepTarget, double prefetchAt) {
+        this.name = Objects.requireNonNull(name, "name");
+        this.stores = List.copyOf(stores);
+        this.clock = clock;
+        this.background = background;
+        this.stepMin = stepMin;
+        this.stepMax = stepMax;
+        this.stepTargetNanos = stepTarget.toNanos();
+        this.prefetchAt = prefetchAt;
+        this.step = stepMin;
+        this.exhausted = new boolean[stores.size()];
+        synchronized (lock) {
+            fetching = true;
+        }
+        Range first = fetch();
+        synchronized (lock) {
+            fetching = false;
+            if (first == null) {
+                throw failure();
+            }
+            current = first;
+        }
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public long next() {
+        for (;;) {
+            Range r = current;
+            long i = r.take(1);
+            if (i < r.count) {
+                if (i == r.prefetchIndex) {
+                    prefetch(r);
+                }
+                return r.first + i * r.stride;
+            }
+            advance(r);
+        }
+    }
+
+    @Override
+    public void next(long[] into, int offset, int length) {
+        Objects.checkFromIndexSize(offset, length, into.length);
+        int at = offset;
+        int end = offset + length;
+        while (at < end) {
+            Range r = current;
+            long i = r.take(end - at);
+            if (i >= r.count) {
+                advance(r);
+                continue;
+            }
+            long n = Math.min(end - at, r.count - i);
+            if (i <= r.prefetchIndex && r.prefetchIndex < i + n) {
+                prefetch(r);
+            }
+            long v = r.first + i * r.stride;
+            for (long k = 0; k < n; k++, v += r.stride) {
+                into[at++] = v;
+            }
+        }
+    }
+
+    /** Schedules the fetch of the range after {@code r}, unless one is buffered or in flight. */
+    private void prefetch(Range r) {
+        synchronized (lock) {
+            if (closed || next != null || fetching || current != r) {
+                return;
+            }
+            fetching = true;
+        }
+        try {
+            background.execute(this::backgroundFetch);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            synchronized (lock) {
+                fetching = false;
+            }
+        }
+    }
+
+    private void backgroundFetch() {
+        Range fetched = fetch();
+        synchronized (lock) {
+            fetching = false;
+            if (fetched != null) {
+                next = fetched;
+            } else if (!closed && !allExhausted()) {
+                // Try again in a second while the current range lasts. Only a scheduled retry, not a fetch in flight: a caller
+                // that runs out meanwhile asks the stores itself and gets their answer, instead of waiting.
+                try {
+                    background.schedule(this::retryPrefetch, 1, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // closed
+                }
+            }
+            lock.notifyAll();
+        }
+    }
+
+    private void retryPrefetch() {
+        synchronized (lock) {
+            if (closed || next != null || fetching) {
+                return;
+            }
+            fetching = true;
+        }
+        backgroundFetch();
+    }
+
+    /** Moves past the used-up range {@code r}: to the buffered next range, after a fetch in flight, or after fetching here. */
+    private void advance(Range r) {
+        boolean fetchHere = false;
+        synchronized (lock) {
+            while (current == r) {
+                if (next != null) {
+                    current = next;
+                    next = null;
+                    return;
+                }
+                if (!fetching) {
+                    fetching = true;
+                    fetchHere = true;
+                    break;
+                }
+                try {
+                    lock.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new dev.ekko.GenerationInterruptedException("waiting for a range of segment name \"" + name
+                            + "\" from " + describeStores());
+                }
+            }
+            if (!fetchHere) {
+                return;
+            }
+        }
+        Range fetched = fetch();
+        synchronized (lock) {
+            fetching = false;
+            lock.notifyAll();
+            if (fetched == null) {
+                throw failure();
+            }
+            if (current == r) {
+                current = fetched;
+            } else {
+                next = fetched;
+            }
+        }
+    }
+
+    /**
+     * Asks the stores for the next range, the one that answered last first. {@return the range, or null with
+     * {@link #lastFailure} set}. Called by one thread at a time (the one that set {@code fetching}).
+     */
+    private Range fetch() {
+        long want;
+        long above;
+        int first;
+        synchronized (lock) {
+            long now = clock.nanos();
+            if (fetchedOnce) {
+                long lasted = now - lastFetchNanos;
+                if (lasted < stepTargetNanos / 2) {
+                    step = Math.min(stepMax, step * 2);
+                } else if (lasted > stepTargetNanos * 2) {
+                    step = Math.max(stepMin, step / 2);
+                }
+            }
+            want = step;
+            above = floor;
+            first = preferredStore;
+        }
+        RuntimeException failure = null;
+        for (int k = 0; k < stores.size(); k++) {
+            int s = (first + k) % stores.size();
+            synchronized (lock) {
+                if (exhausted[s] || closed) {
+                    continue;
+                }
+            }
+            SegmentStore store = stores.get(s);
+            try {
+                Segment got = store.take(name, want, above);
+                if (got.first() <= above) {
+                    throw new EkkoException("store " + store.describe() + " returned numbers from " + got.first() + " for segment name \""
+                            + name + "\", not above the floor " + above + " it was given: a broken store");
+                }
+                synchronized (lock) {
+                    floor = Math.max(floor, got.last());
+                    lastFetchNanos = clock.nanos();
+                    fetchedOnce = true;
+                    preferredStore = s;
+                    lastFailure = null;
+                }
+                return new Range(got, s, prefetchAt);
+            } catch (SegmentExhaustedException e) {
+                synchronized (lock) {
+                    exhausted[s] = true;
+                    exhaustedFailure = e;
+                }
+                failure = e;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failure = new dev.ekko.GenerationInterruptedException("asking " + store.describe()
+                        + " for a range of segment name \"" + name + "\"");
+                break;
+            } catch (RuntimeException e) {
+                failure = e;
+                LOG.log(System.Logger.Level.DEBUG, () -> "segment name \"" + name + "\": " + store.describe() + " failed: " + e);
+            }
+        }
+        synchronized (lock) {
+            lastFailure = failure;
+        }
+        return null;
+    }
+
+    private boolean allExhausted() {
+        for (boolean e : exhausted) {
+            if (!e) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The exception for a caller who found no range: exhausted if every store is, else the stores' last failure. */
+    private RuntimeException failure() {
+        RuntimeException f = lastFailure;
+        if (allExhausted() && exhaustedFailure != null) {
+            return exhaustedFailure;
+        }
+        if (f instanceof IllegalArgumentException) {
+            return f;
+        }
+        if (f instanceof dev.ekko.GenerationInterruptedException) {
+            return f;
+        }
+        return new SegmentStoreException("segment name \"" + name + "\" has used up every range it held and no store gave it another ("
+                + describeStores() + ")" + (f == null ? "" : ": " + f.getMessage()) + "; the next call asks again", f);
+    }
+
+    private String describeStores() {
+        StringBuilder b = new StringBuilder();
+        for (SegmentStore s : stores) {
+            b.append(b.length() == 0 ? "" : ", ").append(s.describe());
+        }
+        return b.toString();
+    }
+
+    /** Stops background fetches. Numbers of the buffered ranges are lost (never handed out again by the stores). */
+    void close() {
+        synchronized (lock) {
+            closed = true;
+        }
+    }
+
+    /** {@return the step the next fetch starts from, for tests} */
+    long step() {
+        synchronized (lock) {
+            return step;
+        }
+    }
+
+    /** {@return whether a next range is buffered, for tests} */
+    boolean hasNext() {
+        synchronized (lock) {
+            return next != null;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "SegmentGenerator{name=" + name + ", stores=" + describeStores() + "}";
+    }
+}
