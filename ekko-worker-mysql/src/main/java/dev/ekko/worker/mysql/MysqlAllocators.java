@@ -1,5 +1,6 @@
 package dev.ekko.worker.mysql;
 
+import com.zaxxer.hikari.HikariDataSource;
 import dev.ekko.EkkoException;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.WorkerAllocator;
@@ -23,7 +24,9 @@ public final class MysqlAllocators {
     /**
      * A provider named {@code mysql} whose allocators take their connections from {@code dataSource}. It reads
      * {@code ekko.mysql.table}, {@code ekko.mysql.namespace} and {@code ekko.mysql.timeout} (used in messages), and refuses
-     * {@code ekko.mysql.url}, {@code ekko.mysql.user}, {@code ekko.mysql.password} and {@code ekko.mysql.pool.size}.
+     * {@code ekko.mysql.url}, {@code ekko.mysql.user}, {@code ekko.mysql.password} and {@code ekko.mysql.pool.size}. Its
+     * allocators share the tables' checks, and, when {@code dataSource} is a {@link HikariDataSource}, acquires hold at most
+     * half of its connections at once, so renewals always find one; on another kind of data source they are not limited.
      *
      * @param dataSource the application's data source; not closed by Ekko
      * @return the provider
@@ -31,6 +34,10 @@ public final class MysqlAllocators {
      */
     public static WorkerAllocatorProvider provider(DataSource dataSource) {
         Objects.requireNonNull(dataSource, "dataSource");
+        // The allocators of this provider share the data source; acquires may hold at most half of a HikariCP pool's
+        // connections (no limit on another kind of data source, whose size is not known).
+        MysqlDatabase database = new MysqlDatabase(dataSource, dataSource instanceof HikariDataSource h ? h.getMaximumPoolSize() : 0,
+                () -> { });
         return new WorkerAllocatorProvider() {
             @Override
             public String name() {
@@ -49,7 +56,7 @@ public final class MysqlAllocators {
 
             @Override
             public WorkerAllocator create(AllocatorContext context) {
-                return new MysqlWorkerAllocator(context, MysqlSettings.forDataSource(context), dataSource, () -> {
+                return new MysqlWorkerAllocator(context, MysqlSettings.forDataSource(context), database, () -> {
                 });
             }
 

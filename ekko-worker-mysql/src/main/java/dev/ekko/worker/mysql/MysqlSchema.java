@@ -21,6 +21,14 @@ import java.util.TreeSet;
  */
 final class MysqlSchema {
 
+    /**
+     * The index acquires find free rows through: a released or never-used row has {@code expires_at} NULL, an expired one
+     * {@code expires_at} in the past, and a safe mark is one of the current generation not ahead of the clock, so each of
+     * an acquire's searches is one range of it (added in 0.1.0 for issue 13; {@link #ensure} adds it to older tables).
+     */
+    static final String EXPIRY_INDEX = "by_expiry";
+    static final List<String> EXPIRY_COLUMNS = List.of("namespace", "idc", "expires_at", "mark_generation", "mark");
+
     private final String table;
     private final String settingsTable;
     private final String metaTable;
@@ -101,7 +109,8 @@ final class MysqlSchema {
                 + "  report_at       DATETIME(6) NULL,\n"
                 + "  last_instance   VARCHAR(255) NULL,\n"
                 + "  PRIMARY KEY (namespace, idc, worker),\n"
-                + "  KEY by_last_instance (namespace, idc, last_instance)\n"
+                + "  KEY by_last_instance (namespace, idc, last_instance),\n"
+                + "  KEY " + EXPIRY_INDEX + " (" + String.join(", ", EXPIRY_COLUMNS) + ")\n"
                 + ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
                 "CREATE TABLE IF NOT EXISTS `" + settingsTable + "` (\n"
                 + "  namespace VARCHAR(100) NOT NULL,\n"
@@ -123,12 +132,17 @@ final class MysqlSchema {
      * Creates the tables that are missing (only those: a user without the CREATE privilege can use tables a DBA created),
      * then checks that every table has every column with the expected type.
      *
+     * Then adds the index {@link #EXPIRY_INDEX} to a worker-ID table made by an older version, if the user may (see
+     * {@link #addExpiryIndex}).
+     *
      * @param c a connection in auto-commit mode
      * @param where for messages
-     * @throws EkkoException naming the table and what is wrong with it if an existing table has another shape
+     * @param timeout how long adding the index may wait for the table's metadata lock
+     * @throws EkkoException naming the table and what is wrong with it if an existing table has another shape, or the index
+     *     is missing and cannot be added (naming the statement that adds it)
      * @throws SQLException if the database fails
      */
-    void ensure(Connection c, String where) throws SQLException {
+    void ensure(Connection c, String where, java.time.Duration timeout) throws SQLException {
         Map<String, Map<String, String>> found = columns(c);
         List<String> ddl = ddl();
         List<String> names = List.of(table, settingsTable, metaTable);
@@ -170,12 +184,73 @@ final class MysqlSchema {
                 }
             });
         }
+        List<String> expiry = problems.isEmpty() ? indexColumns(c, EXPIRY_INDEX) : List.of();
+        if (problems.isEmpty() && !expiry.isEmpty() && !expiry.equals(EXPIRY_COLUMNS)) {
+            problems.add(table + "." + EXPIRY_INDEX + " is an index on (" + String.join(", ", expiry) + "), not on ("
+                    + String.join(", ", EXPIRY_COLUMNS) + ")");
+        }
         if (!problems.isEmpty()) {
             throw new EkkoException("refusing to use the tables at " + where + ": they exist with another shape than ekko-worker-mysql's: "
                     + String.join("; ", problems) + ". They were made by something else or by another version: set "
                     + MysqlSettings.TABLE_KEY + " to another name (the module creates its tables), or create them with the DDL in"
                     + " docs/mysql.md");
         }
+        if (expiry.isEmpty()) {
+            addExpiryIndex(c, where, timeout);
+        }
+    }
+
+    /** {@return the statement that adds the index {@link #EXPIRY_INDEX} to a worker-ID table made by an older version} */
+    String addExpiryIndexDdl() {
+        return "ALTER TABLE `" + table + "` ADD INDEX " + EXPIRY_INDEX + " (" + String.join(", ", EXPIRY_COLUMNS) + ")";
+    }
+
+    /**
+     * Adds the index {@link #EXPIRY_INDEX} to a worker-ID table made by an older version of the module. It is an online
+     * operation (InnoDB builds it while rows are read and written), but it needs the table's metadata lock: it waits at most
+     * {@code timeout} (at least 1 s) for transactions in flight on the table, so that it never holds up renewals for longer.
+     * A user without the {@code ALTER} and {@code INDEX} privileges, or a wait that ran out, gets an error naming the
+     * statement for a DBA to run. On MariaDB it changes the table's creation time, so the next acquire starts a new
+     * generation (each worker ID's next holder waits one lease TTL once).
+     */
+    private void addExpiryIndex(Connection c, String where, java.time.Duration timeout) throws SQLException {
+        long before;
+        try (Statement s = c.createStatement(); ResultSet r = s.executeQuery("SELECT @@SESSION.lock_wait_timeout")) {
+            r.next();
+            before = r.getLong(1);
+        }
+        try (Statement s = c.createStatement()) {
+            s.execute("SET SESSION lock_wait_timeout = " + Math.max(1, timeout.toSeconds()));
+            try {
+                s.execute(addExpiryIndexDdl() + ", ALGORITHM=INPLACE, LOCK=NONE");
+            } catch (SQLException e) {
+                if (e.getErrorCode() == 1061) { // added meanwhile by another process
+                    return;
+                }
+                throw new EkkoException("the table " + table + " at " + where + " lacks the index " + EXPIRY_INDEX + " that acquires"
+                        + " find free worker IDs through (tables made before ekko-worker-mysql 0.1.0 have none), and adding it failed ("
+                        + e.getMessage() + "). Have a DBA run, at a quiet time (it waits for the transactions on the table): "
+                        + addExpiryIndexDdl() + "; or grant this user ALTER and INDEX on the table so that the module adds it");
+            } finally {
+                s.execute("SET SESSION lock_wait_timeout = " + before);
+            }
+        }
+    }
+
+    /** {@return the columns of {@code index} on the worker-ID table in index order; empty if there is no such index} */
+    private List<String> indexColumns(Connection c, String index) throws SQLException {
+        List<String> columns = new ArrayList<>();
+        try (PreparedStatement s = c.prepareStatement("SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA ="
+                + " DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ? ORDER BY SEQ_IN_INDEX")) {
+            s.setString(1, table);
+            s.setString(2, index);
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    columns.add(r.getString(1).toLowerCase(Locale.ROOT));
+                }
+            }
+        }
+        return columns;
     }
 
     /** {@return per table, the column sets of its primary key and unique indexes} */

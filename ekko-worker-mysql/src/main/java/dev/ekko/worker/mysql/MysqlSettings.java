@@ -31,7 +31,8 @@ final class MysqlSettings {
     static final String DEFAULT_TABLE = "ekko_worker_ids";
     static final String DEFAULT_NAMESPACE = "ekko";
     static final int DEFAULT_POOL_SIZE = 2;
-    static final int MAX_POOL_SIZE = 16;
+    /** A pool is shared by every allocator of a JVM with the same connection settings: a process may run thousands. */
+    static final int MAX_POOL_SIZE = 64;
     static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
     /** HikariCP refuses a connection timeout below 250 ms. */
     static final Duration MIN_TIMEOUT = Duration.ofMillis(250);

@@ -26,14 +26,18 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Collectors;
-import javax.sql.DataSource;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * {@code mysql}: leases worker IDs of one IDC from a MySQL or MariaDB table (see {@link MysqlSchema} and docs/mysql.md).
  *
  * <p>Acquire is one short READ COMMITTED transaction: the fleet settings check, then a candidate row locked with
- * {@code SELECT ... FOR UPDATE SKIP LOCKED} (or a new row inserted with {@code INSERT IGNORE}), then a conditional
- * {@code UPDATE} that sets the token only while the row is still free by the database's clock; its row count decides.
+ * {@code SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED} (through the index {@link MysqlSchema#EXPIRY_INDEX}, so it never reads
+ * a held row: its cost does not grow with the number of worker IDs), or rows created free with {@code INSERT IGNORE}, then
+ * a conditional {@code UPDATE} that sets the token only while the row is still free by the database's clock; its row
+ * count decides. Its attempts take one of the pool's acquire permits first ({@link MysqlDatabase}).
  * Renew and release are conditional {@code UPDATE}s on the token. Deadlocks and lock-wait timeouts are retried a bounded
  * number of times and never reach the caller as such.
  *
@@ -57,18 +61,23 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
     private final AllocatorContext context;
     private final MysqlSettings settings;
     private final MysqlSchema schema;
-    private final DataSource dataSource;
+    private final MysqlDatabase database;
+    private final MysqlDatabase.RowsKey rowsKey;
     private final Runnable onClose;
-    private boolean schemaChecked;
     private boolean closed;
     /** Per lease token, the reserved-until of its last successful renewal: its row's mark is never lower unless the rows went back. */
     private final java.util.Map<String, Long> reported = new java.util.HashMap<>();
 
-    MysqlWorkerAllocator(AllocatorContext context, MysqlSettings settings, DataSource dataSource, Runnable onClose) {
+    /**
+     * @param database the pool and what the allocators on it share
+     * @param onClose gives this allocator's reference to the pool up
+     */
+    MysqlWorkerAllocator(AllocatorContext context, MysqlSettings settings, MysqlDatabase database, Runnable onClose) {
         this.context = context;
         this.settings = settings;
         this.schema = new MysqlSchema(settings.table());
-        this.dataSource = dataSource;
+        this.database = database;
+        this.rowsKey = new MysqlDatabase.RowsKey(settings.table(), settings.namespace(), context.idc(), context.workerIds());
         this.onClose = onClose;
         LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": worker IDs from " + settings + ", lease TTL "
                 + context.leaseTtl().toMillis() + "ms");
@@ -435,11 +444,16 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             return refusal;
         }
         int n = context.workerIds();
-        int start = ThreadLocalRandom.current().nextInt(n);
         String avoidSql = avoid.isEmpty() ? "" : " AND worker NOT IN (" + avoid.stream().sorted().map(String::valueOf)
                 .collect(Collectors.joining(",")) + ")";
-        String base = "SELECT " + HISTORY + " FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ? AND worker < " + n
-                + " AND " + FREE + avoidSql;
+        String where = " WHERE namespace = ? AND idc = ? AND worker < " + n + " AND " + FREE + avoidSql;
+        // Each read names its index: the optimizer must not pick another one for a locking read (see below).
+        String base = "SELECT " + HISTORY + " FROM `" + schema.table() + "` FORCE INDEX (PRIMARY)" + where;
+        // Free rows through the index on (namespace, idc, expires_at, mark_generation, mark): each statement reads the free
+        // rows it returns, plus rows other acquirers hold locked (skipped) and, for the expired ones, those it passes over;
+        // never the held rows, whatever their number.
+        String fromExpiry = " FROM `" + schema.table() + "` FORCE INDEX (" + MysqlSchema.EXPIRY_INDEX + ")" + where;
+        String byExpiry = "SELECT " + HISTORY + fromExpiry;
 
         // No lock on a row someone holds may outlive a statement of this transaction: InnoDB keeps the lock that a locking read
         // by primary key takes on a row that then fails the WHERE (a held row), and the shared lock of an INSERT IGNORE that
@@ -454,61 +468,225 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                 throw createFree(c, List.of(preferred));
             }
             if (free) {
-                // A range read (from the preferred worker ID up), not a point read by key: it releases a row that was taken
-                // meanwhile and fails the WHERE. What it returns is free: the preferred one, or the next free one above it.
-                Candidate got = lockOne(c, base + " AND worker >= " + preferred + " ORDER BY worker");
+                // A range read of the one row (not a point read by key): it releases the row if it was taken meanwhile and
+                // fails the WHERE.
+                Candidate got = lockOne(c, base + " AND worker >= " + preferred + " AND worker < " + (preferred + 1));
                 if (got != null && got.worker() == preferred && take(c, got, token)) {
                     return granted(c, got, generation, actualCreated);
                 }
                 // Taken meanwhile, or locked by another acquirer (SKIP LOCKED passed it over): go on with the others.
             }
         }
-        List<String> tries = new ArrayList<>();
-        tries.add(base + " AND last_instance = " + quoteParam());
-        String safe = " AND mark IS NOT NULL AND mark_generation = " + quoteParam() + " AND mark <= " + (now + SAFE_MARK_SLACK_MILLIS);
-        tries.add(base + safe + " AND worker >= " + start + " ORDER BY worker");
-        tries.add(base + safe + " AND worker < " + start + " ORDER BY worker");
-        tries.add(base + " AND worker >= " + start + " ORDER BY worker");
-        tries.add(base + " AND worker < " + start + " ORDER BY worker");
-        for (int t = 0; t < tries.size(); t++) {
-            String param = t == 0 ? context.instance() : t <= 2 ? generation : null;
-            Candidate got = lockOne(c, tries.get(t), param);
-            if (got != null) {
-                if (take(c, got, token)) {
-                    return granted(c, got, generation, actualCreated);
+        // Found by a plain read of its index, then locked by primary key: a locking read of by_last_instance would be a range
+        // scan (the key ends with worker, which "worker < n" bounds), whose lock on a held row outlives the statement.
+        Candidate last = lockFound(c, "SELECT worker FROM `" + schema.table() + "` FORCE INDEX (by_last_instance)" + where
+                + " AND last_instance = " + quoteParam() + " LIMIT " + FOUND_READ, context.instance(), base, null);
+        if (last != null) {
+            if (take(c, last, token)) {
+                return granted(c, last, generation, actualCreated);
+            }
+            throw new Retry();
+        }
+        // Locking reads of by_expiry look up an exact prefix only (ref access: "expires_at IS NULL", the mark compared as an
+        // expression) and have no ORDER BY (the index's order is the one wanted; a sort would read, and lock, every row of the
+        // prefix first): InnoDB locks the first entry past the end of a range scan of a secondary index and keeps that lock
+        // until the transaction ends, even under READ COMMITTED, and that entry is usually a held row's. Expired rows (a range
+        // of expires_at) are found by a plain read, then locked one by one by a range read of the primary key, which keeps no
+        // such lock.
+        String safe = " AND mark_generation = " + quoteParam() + " AND mark + 0 <= " + (now + SAFE_MARK_SLACK_MILLIS);
+        String expired = " AND expires_at <= " + NOW;
+        // Released (or never used) rows with a safe mark, lowest mark first.
+        Candidate got = lockOne(c, byExpiry + " AND expires_at IS NULL" + safe, generation);
+        if (got == null) {
+            // Expired rows with a safe mark (their holders died without a release), the oldest expiry first.
+            got = lockFound(c, "SELECT worker" + fromExpiry + expired + safe + " ORDER BY expires_at LIMIT " + FOUND_READ, generation,
+                    base + safe, generation);
+        }
+        if (got == null) {
+            // Any free row: released or never used first, then expired ones.
+            got = lockOne(c, byExpiry + " AND expires_at IS NULL");
+        }
+        if (got == null) {
+            got = lockFound(c, "SELECT worker" + fromExpiry + expired + " ORDER BY expires_at LIMIT " + FOUND_READ, null, base, null);
+        }
+        if (got != null) {
+            if (take(c, got, token)) {
+                return granted(c, got, generation, actualCreated);
+            }
+            throw new Retry();
+        }
+        // No free row: create the rows of worker IDs that have none, all at once, then take one as a free row.
+        if (createMissing(c, avoid)) {
+            throw new Retry(true);
+        }
+        if (anyFree(c, avoidSql)) {
+            throw new Retry(); // free worker IDs exist, but other acquirers had them locked at that moment
+        }
+        return exhausted(c, avoid);
+    }
+
+    /** Rows an acquire reads (plainly) per search before it locks one of them. */
+    private static final int FOUND_READ = 8;
+
+    /**
+     * Finds free rows by a plain read of {@code plain} (through an index, at most {@link #FOUND_READ}), then locks the first
+     * one still free by a range read of its primary key ({@code locking} plus the key range): a row taken meanwhile fails
+     * the WHERE and is let go.
+     *
+     * @param plain a plain read of {@code worker} through an index
+     * @param plainParam its string parameter (after namespace and idc), or null
+     * @param locking a locking read of the candidate's columns by primary key, without the key range
+     * @param lockingParam its string parameter (after namespace and idc), or null
+     */
+    private Candidate lockFound(Connection c, String plain, String plainParam, String locking, String lockingParam)
+            throws SQLException {
+        List<Integer> workers = new ArrayList<>();
+        try (PreparedStatement s = c.prepareStatement(plain)) {
+            s.setString(1, settings.namespace());
+            s.setInt(2, context.idc());
+            if (plainParam != null) {
+                s.setString(3, plainParam);
+            }
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    workers.add(r.getInt(1));
                 }
-                throw new Retry();
             }
         }
-        // No free row: create rows for worker IDs that have none, from the random start, then take one as a free row.
-        BitSet existing = new BitSet(n);
-        try (PreparedStatement s = c.prepareStatement("SELECT worker FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ?")) {
+        for (int w : workers) {
+            Candidate got = lockOne(c, locking + " AND worker >= " + w + " AND worker < " + (w + 1), lockingParam);
+            if (got != null) {
+                return got;
+            }
+        }
+        return null;
+    }
+
+    /** Rows created by one statement. */
+    private static final int CREATE_AT_ONCE = 256;
+
+    /**
+     * Creates free rows for the worker IDs of this IDC that have none (but those in {@code avoid}), unless this JVM's
+     * acquirers found a row for every worker ID within the last lease TTL: then it costs nothing. Otherwise it reads the
+     * worker IDs of the IDC's rows (a plain read of up to {@code workerIds} index entries), so at most once per lease TTL per
+     * pool and IDC once every worker ID has a row (rows are never deleted by the module; a renewal that finds its row
+     * deleted makes the next acquire read again). Acquirers of this JVM do it one at a time; the others wait for it and
+     * then find the new rows.
+     *
+     * @return whether rows were created (or another acquirer of this JVM created them meanwhile): run the transaction again
+     */
+    private boolean createMissing(Connection c, Set<Integer> avoid) throws SQLException, Retry {
+        long ttl = context.leaseTtl().toNanos();
+        Long seen = database.allRowsSeenAt(rowsKey);
+        if (seen != null && System.nanoTime() - seen < ttl && firstAndLastExist(c)) {
+            return false;
+        }
+        ReentrantLock lock = database.rowLock(rowsKey);
+        boolean locked;
+        try {
+            // This transaction holds no row lock here: the reads above found nothing to lock.
+            locked = lock.tryLock(settings.timeout().toMillis() * PERMIT_WAIT_TIMEOUTS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EkkoException("interrupted while acquiring a worker ID of idc=" + context.idc() + " at " + settings.where());
+        }
+        if (!locked) {
+            throw new Retry();
+        }
+        try {
+            Long again = database.allRowsSeenAt(rowsKey);
+            if (again != null && !again.equals(seen) && System.nanoTime() - again < ttl) {
+                return true; // created by another acquirer of this JVM while this one waited
+            }
+            int n = context.workerIds();
+            BitSet existing = new BitSet(n);
+            try (PreparedStatement s = c.prepareStatement("SELECT worker FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ?"
+                    + " AND worker < " + n)) {
+                s.setString(1, settings.namespace());
+                s.setInt(2, context.idc());
+                try (ResultSet r = s.executeQuery()) {
+                    while (r.next()) {
+                        existing.set(r.getInt(1));
+                    }
+                }
+            }
+            List<Integer> missing = new ArrayList<>();
+            boolean avoidedMissing = false;
+            for (int w = existing.nextClearBit(0); w < n; w = existing.nextClearBit(w + 1)) {
+                if (avoid.contains(w)) {
+                    avoidedMissing = true;
+                } else {
+                    missing.add(w);
+                }
+            }
+            for (int from = 0; from < missing.size(); from += CREATE_AT_ONCE) {
+                insertFree(c, missing.subList(from, Math.min(missing.size(), from + CREATE_AT_ONCE)));
+            }
+            c.setAutoCommit(false);
+            if (!avoidedMissing) {
+                database.allRowsSeen(rowsKey, System.nanoTime());
+            }
+            return !missing.isEmpty();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@return whether worker IDs 0 and {@code workerIds - 1} have rows} Two index dives: a table or IDC emptied since this JVM
+     * last found every row (its rows deleted) shows here at once.
+     */
+    private boolean firstAndLastExist(Connection c) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT MIN(worker), MAX(worker) FROM `" + schema.table() + "` WHERE namespace = ?"
+                + " AND idc = ? AND worker < " + context.workerIds())) {
+            s.setString(1, settings.namespace());
+            s.setInt(2, context.idc());
+            try (ResultSet r = s.executeQuery()) {
+                return r.next() && r.getInt(1) == 0 && !r.wasNull() && r.getInt(2) == context.workerIds() - 1;
+            }
+        }
+    }
+
+    /**
+     * Inserts free rows for {@code workers} by one {@code INSERT IGNORE} that commits on its own (so no lock outlives it),
+     * leaving out those a plain read just before finds created meanwhile: an {@code INSERT IGNORE} that meets an existing row
+     * waits for its taker's lock (a stalled taker would hold this acquire up). One created between the two still can: that
+     * window is all that is left.
+     */
+    private void insertFree(Connection c, List<Integer> workers) throws SQLException {
+        if (!c.getAutoCommit()) {
+            c.commit();
+            c.setAutoCommit(true);
+        }
+        java.util.Set<Integer> left = new java.util.TreeSet<>(workers);
+        try (PreparedStatement s = c.prepareStatement("SELECT worker FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ?"
+                + " AND worker IN (" + workers.stream().map(String::valueOf).collect(Collectors.joining(",")) + ")")) {
             s.setString(1, settings.namespace());
             s.setInt(2, context.idc());
             try (ResultSet r = s.executeQuery()) {
                 while (r.next()) {
-                    existing.set(r.getInt(1));
+                    left.remove(r.getInt(1));
                 }
             }
         }
-        List<Integer> missing = new ArrayList<>();
-        for (int i = 0; i < n && missing.size() < CREATE_AT_ONCE; i++) {
-            int w = (start + i) % n;
-            if (!existing.get(w) && !avoid.contains(w)) {
-                missing.add(w);
+        if (left.isEmpty()) {
+            return;
+        }
+        StringBuilder sql = new StringBuilder("INSERT IGNORE INTO `" + schema.table() + "` (namespace, idc, worker) VALUES ");
+        int i = 0;
+        for (int ignored : left) {
+            sql.append(i++ == 0 ? "(?, ?, ?)" : ", (?, ?, ?)");
+        }
+        try (PreparedStatement s = c.prepareStatement(sql.toString())) {
+            int p = 1;
+            for (int w : left) {
+                s.setString(p++, settings.namespace());
+                s.setInt(p++, context.idc());
+                s.setInt(p++, w);
             }
+            s.executeUpdate();
         }
-        if (!missing.isEmpty()) {
-            throw createFree(c, missing);
-        }
-        if (countFree(c, avoidSql) > 0) {
-            throw new Retry(); // free worker IDs exist, but other acquirers had them locked at that moment
-        }
-        return exhausted(c, avoid, existing);
     }
-
-    /** Rows created at once when no free row is left. */
-    private static final int CREATE_AT_ONCE = 4;
 
     /**
      * Ends this transaction (committing what it wrote so far: fleet settings) and runs one statement in autocommit mode, so its
@@ -644,41 +822,52 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         return new WorkerLease(got.worker(), "-", context.leaseTtl(), 0, handover, now, got.report());
     }
 
-    private int countFree(Connection c, String avoidSql) throws SQLException {
-        try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM `" + schema.table() + "` WHERE namespace = ? AND idc = ?"
-                + " AND worker < " + context.workerIds() + " AND " + FREE + avoidSql)) {
+    /** A plain read through the index: whether any row is free now (one other acquirers had locked a moment ago). */
+    private boolean anyFree(Connection c, String avoidSql) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM `" + schema.table() + "` FORCE INDEX (" + MysqlSchema.EXPIRY_INDEX
+                + ") WHERE namespace = ? AND idc = ? AND (expires_at IS NULL OR expires_at <= " + NOW + ") AND worker < "
+                + context.workerIds() + " AND " + FREE + avoidSql + " LIMIT 1")) {
             s.setString(1, settings.namespace());
             s.setInt(2, context.idc());
             try (ResultSet r = s.executeQuery()) {
-                r.next();
-                return r.getInt(1);
+                return r.next();
             }
         }
     }
 
-    private WorkerIdsExhaustedException exhausted(Connection c, Set<Integer> avoid, BitSet existing) throws SQLException {
-        Map<String, Integer> holders = new LinkedHashMap<>();
-        int distinct = 0;
-        try (PreparedStatement s = c.prepareStatement("SELECT holder_host, holder_instance, COUNT(*) AS held FROM `" + schema.table()
-                + "` WHERE namespace = ? AND idc = ? AND worker < " + context.workerIds() + " AND NOT " + FREE
-                + " GROUP BY holder_host, holder_instance ORDER BY held DESC, holder_host, holder_instance")) {
+    /** Leases the exhaustion message reads to name the holders: the ones renewed last. */
+    static final int HOLDERS_READ = 256;
+
+    /**
+     * {@return the exhaustion, naming the holders of the {@link #HOLDERS_READ} leases renewed last} (a plain read through the
+     * index, so bounded however many worker IDs there are), grouped by host and instance, the most frequent first
+     */
+    private WorkerIdsExhaustedException exhausted(Connection c, Set<Integer> avoid) throws SQLException {
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        int read = 0;
+        try (PreparedStatement s = c.prepareStatement("SELECT holder_host, holder_instance FROM `" + schema.table() + "` FORCE INDEX ("
+                + MysqlSchema.EXPIRY_INDEX + ") WHERE namespace = ? AND idc = ? AND expires_at > " + NOW + " AND worker < "
+                + context.workerIds() + " ORDER BY expires_at DESC LIMIT " + HOLDERS_READ)) {
             s.setString(1, settings.namespace());
             s.setInt(2, context.idc());
             try (ResultSet r = s.executeQuery()) {
                 while (r.next()) {
-                    distinct++;
-                    if (holders.size() < 8) {
-                        holders.put("host " + r.getString(1) + " instance " + r.getString(2), r.getInt(3));
-                    }
+                    read++;
+                    counts.merge("host " + r.getString(1) + " instance " + r.getString(2), 1, Integer::sum);
                 }
             }
         }
+        List<Map.Entry<String, Integer>> sorted = new ArrayList<>(counts.entrySet());
+        sorted.sort(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()));
+        int distinct = sorted.size();
+        boolean all = read < HOLDERS_READ; // every held row was read
+        String list = sorted.stream().limit(8).map(e -> e.getKey() + " (" + e.getValue() + ")").collect(Collectors.joining(", "));
         long avoidedFree = avoid.stream().filter(w -> w >= 0 && w < context.workerIds()).count();
-        String list = holders.entrySet().stream().map(e -> e.getKey() + " (" + e.getValue() + ")").collect(Collectors.joining(", "));
         return new WorkerIdsExhaustedException("all " + (context.workerIds() - avoidedFree) + " worker IDs of idc=" + context.idc()
                 + (avoidedFree == 0 ? "" : " this process may take (it refuses " + new java.util.TreeSet<>(avoid) + ")") + " are held at "
-                + settings.where() + ", by " + distinct + (distinct == 1 ? " holder: " : " holders: ") + list
-                + (distinct > holders.size() ? ", and " + (distinct - holders.size()) + " more" : "")
+                + settings.where() + ", by " + (all ? "" : "at least ") + distinct + (distinct == 1 ? " holder" : " holders")
+                + (all ? ": " : " (of the " + HOLDERS_READ + " leases renewed last): ") + list
+                + (distinct > 8 ? ", and " + (distinct - 8) + " more" : "")
                 + ". Stop a process, wait for the leases of dead ones to expire (" + context.leaseTtl().toMillis() + " ms), or use another"
                 + " idc (ekko.idc) or fewer product bits (ekko.product.bits)");
     }
@@ -775,6 +964,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             s.setInt(3, worker);
             try (ResultSet r = s.executeQuery()) {
                 if (!r.next()) {
+                    database.rowMissing(rowsKey); // the next acquire on this pool that finds no free row creates it again
                     return new LeaseLostException(prefix + " is gone: its row was deleted (the table emptied or recreated); a renewal"
                             + " never re-creates it");
                 }
@@ -811,34 +1001,49 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         }
     }
 
-    private void ensureSchema(String what) {
-        if (schemaChecked) {
+    /**
+     * Checks (and creates) the tables once per pool: the first acquire on a pool does it while the others of the JVM wait for
+     * it, and every later one skips it.
+     */
+    private void ensureSchema(String what) throws InterruptedException {
+        if (database.schemaChecked(schema.table())) {
             return;
         }
-        transaction(what + " (checking the tables)", c -> {
-            c.setAutoCommit(true);
-            schema.ensure(c, settings.where());
-            boolean hasMeta;
-            try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM `" + schema.metaTable() + "` WHERE id = 1");
-                    ResultSet r = s.executeQuery()) {
-                hasMeta = r.next();
+        ReentrantLock lock = database.schemaLock(schema.table());
+        lock.lockInterruptibly(); // held at most as long as one bounded transaction
+        try {
+            if (database.schemaChecked(schema.table())) {
+                return;
             }
-            if (!hasMeta) { // an INSERT IGNORE on an existing row would wait for any lock on it
-                try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation, created_at,"
-                        + " table_created) VALUES (1, ?, " + NOW + ", " + tableCreatedSql() + ")")) {
-                    s.setString(1, HexFormat.of().formatHex(randomBytes()));
-                    s.executeUpdate();
+            transaction(what + " (checking the tables)", c -> {
+                c.setAutoCommit(true);
+                schema.ensure(c, settings.where(), settings.timeout());
+                boolean hasMeta;
+                try (PreparedStatement s = c.prepareStatement("SELECT 1 FROM `" + schema.metaTable() + "` WHERE id = 1");
+                        ResultSet r = s.executeQuery()) {
+                    hasMeta = r.next();
                 }
-            }
-            c.setAutoCommit(false);
-            return null;
-        });
-        schemaChecked = true;
+                if (!hasMeta) { // an INSERT IGNORE on an existing row would wait for any lock on it
+                    try (PreparedStatement s = c.prepareStatement("INSERT IGNORE INTO `" + schema.metaTable() + "` (id, generation,"
+                            + " created_at, table_created) VALUES (1, ?, " + NOW + ", " + tableCreatedSql() + ")")) {
+                        s.setString(1, HexFormat.of().formatHex(randomBytes()));
+                        s.executeUpdate();
+                    }
+                }
+                c.setAutoCommit(false);
+                return null;
+            });
+            database.schemaChecked(schema.table(), true);
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
      * Runs one short READ COMMITTED transaction, again after a deadlock, a lock-wait timeout or a {@link Retry}, up to
      * {@link #MAX_ATTEMPTS} times; every other failure becomes an {@link EkkoException} naming the database (password masked).
+     * It is an acquire's (or the tables' check, or a new generation): each attempt first takes one of the pool's acquire
+     * permits ({@link MysqlDatabase#acquires()}), so that these never hold the connections renewals need.
      */
     private <T> T transaction(String what, Work<T> work) {
         return transaction(what, false, work);
@@ -856,6 +1061,7 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         SQLException last = null;
         boolean pause = false;
         int progressRetries = 0;
+        Semaphore permits = idempotent ? null : database.acquires();
         for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
             if (pause) {
                 try {
@@ -865,10 +1071,16 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                     throw new EkkoException("interrupted while " + what + " at " + settings.where());
                 }
             }
+            if (permits != null) {
+                takePermit(permits, what);
+            }
             Connection c;
             try {
-                c = dataSource.getConnection();
+                c = database.dataSource().getConnection();
             } catch (SQLException e) {
+                if (permits != null) {
+                    permits.release();
+                }
                 throw failure(what, e);
             }
             try {
@@ -896,8 +1108,11 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                     pause = true;
                     rollbackQuietly(c);
                     if (e.getErrorCode() == 1146) {
-                        schemaChecked = false; // the next acquire creates the tables again
+                        database.schemaChecked(schema.table(), false); // the next acquire creates the tables again
                         throw new TableGone(failure(what, e).getMessage());
+                    }
+                    if (e.getErrorCode() == 1176) {
+                        database.schemaChecked(schema.table(), false); // an index was dropped: the next acquire adds it again
                     }
                     boolean broken = "08".equals(sqlClass(e)) || e instanceof java.sql.SQLRecoverableException
                             || e instanceof java.sql.SQLNonTransientConnectionException;
@@ -921,10 +1136,39 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
                 } catch (SQLException e) {
                     // returned to the pool, or gone
                 }
+                if (permits != null) {
+                    permits.release();
+                }
             }
         }
         throw new EkkoException("gave up " + what + " at " + settings.where() + " after " + MAX_ATTEMPTS + " attempts that lost races"
                 + " with other processes" + (last == null ? "" : " (last: " + settings.masked(describe(last)) + ")") + "; try again");
+    }
+
+    /** How many timeouts an acquire waits for one of the pool's acquire permits, at most. */
+    static final int PERMIT_WAIT_TIMEOUTS = 4;
+
+    /**
+     * Waits for one of the acquire permits of the pool, up to {@link #PERMIT_WAIT_TIMEOUTS} times {@code ekko.mysql.timeout}:
+     * acquires wait in line (fairly) rather than take the connections renewals need.
+     */
+    private void takePermit(Semaphore permits, String what) {
+        long waitMillis = PERMIT_WAIT_TIMEOUTS * settings.timeout().toMillis();
+        boolean got;
+        try {
+            got = permits.tryAcquire(waitMillis, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EkkoException("interrupted while " + what + " at " + settings.where() + ", waiting for a connection");
+        }
+        if (!got) {
+            throw new EkkoException("no connection for " + what + " at " + settings.where() + " within " + waitMillis + " ms ("
+                    + PERMIT_WAIT_TIMEOUTS + " x " + MysqlSettings.TIMEOUT_KEY + "=" + settings.timeout().toMillis() + "ms): the acquires"
+                    + " of this JVM on this pool may hold " + database.acquirePermits() + " of its connections at once (half of them,"
+                    + " the rest is kept for renewals), and other acquires held them all that"
+                    + " time (the database is slow, or they wait for row locks); raise " + MysqlSettings.POOL_SIZE_KEY
+                    + " or start fewer generators at once");
+        }
     }
 
     /** Deadlock (1213, SQLState 40001) or lock wait timeout (1205): the transaction was rolled back and may run again. */
@@ -934,7 +1178,9 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
 
     private static void rollbackQuietly(Connection c) {
         try {
-            c.rollback();
+            if (!c.getAutoCommit()) { // a failure between statements of their own leaves nothing to roll back
+                c.rollback();
+            }
         } catch (SQLException e) {
             // the connection is broken; the database rolls back when it notices
         }

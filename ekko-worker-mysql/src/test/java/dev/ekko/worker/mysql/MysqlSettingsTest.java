@@ -54,8 +54,8 @@ class MysqlSettingsTest {
 
     @Test
     void badValuesNameKeyValueAndWhatIsAllowed() {
-        assertEquals("must be >= 1 && <= 16: ekko.mysql.pool.size=17", assertThrows(IllegalArgumentException.class,
-                () -> MysqlSettings.from(context("jdbc:mysql://db/ids").setting("ekko.mysql.pool.size", "17").build())).getMessage()
+        assertEquals("must be >= 1 && <= 64: ekko.mysql.pool.size=65", assertThrows(IllegalArgumentException.class,
+                () -> MysqlSettings.from(context("jdbc:mysql://db/ids").setting("ekko.mysql.pool.size", "65").build())).getMessage()
                 .replace("\"", ""));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> MysqlSettings.from(context("jdbc:mysql://db/ids")
                 .setting("ekko.mysql.namespace", "a b").build())).getMessage().endsWith("ekko.mysql.namespace=\"a b\""));

@@ -63,11 +63,16 @@ final class SharedMysql implements AutoCloseable {
      * {@code timeoutMillis}; the caller closes it}
      */
     HikariDataSource realisticPool(long timeoutMillis) {
+        return realisticPool(timeoutMillis, 2);
+    }
+
+    /** {@return as {@link #realisticPool(long)}, with {@code size} connections; the caller closes it} */
+    HikariDataSource realisticPool(long timeoutMillis, int size) {
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(database.jdbcUrl());
         config.setUsername(database.user());
         config.setPassword(database.password());
-        config.setMaximumPoolSize(2);
+        config.setMaximumPoolSize(size);
         config.setConnectionTimeout(Math.max(250, timeoutMillis));
         config.addDataSourceProperty("connectTimeout", Long.toString(timeoutMillis));
         config.addDataSourceProperty("socketTimeout", Long.toString(timeoutMillis));
