@@ -76,7 +76,7 @@ final class RedisWorkerAllocator implements WorkerAllocator {
     static final long SAFE_MARK_SLACK_MILLIS = 1000;
     /** The commands an ACL user needs (on keys {@code ~<namespace>*}), as docs/redis.md shows them. */
     static final String ACL_COMMANDS = "+evalsha +eval +ping +select +client|setname +time +info +exists +hget +hmget +hgetall"
-            + " +hset +hdel +pexpire +pttl +del +get +set +incr +zadd +zcard +zcount +zrangebyscore";
+            + " +hset +hdel +pexpire +pttl +del +get +set +incr +zadd +zcount +zrangebyscore";
 
     private final AllocatorContext context;
     private final RedisSettings settings;

@@ -54,7 +54,7 @@ end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HGETALL', KEYS[2]}, {'HGET', KEYS[1]},
   {'EXISTS', prefix .. 'lease:0'}, {'HMGET', prefix .. 'history:0'}, {'GET', KEYS[4]}, {'ZCOUNT', KEYS[3]},
   {'ZRANGEBYSCORE', KEYS[3]}, {'GET', prefix .. 'generation'}, {'GET', prefix .. 'epoch'}, {'ZRANGEBYSCORE', prefix .. 'leases'},
-  {'ZCARD', prefix .. 'leases'}, {'GET', prefix .. 'fresh'}, {'PTTL', prefix .. 'lease:0'}}) do
+  {'EXISTS', prefix .. 'leases'}, {'GET', prefix .. 'fresh'}, {'PTTL', prefix .. 'lease:0'}}) do
   if mayNot(unpack(c)) then
     return denied(c[1], c[2])
   end
@@ -171,8 +171,10 @@ end
 -- The lease index (leasesKey): worker ID -> when its lease expires (server milliseconds; 0 once released), written by every
 -- acquire, renewal and release, so the free worker IDs are a range of it. Worker IDs at or above the fresh counter were never
 -- indexed: the walk below indexes them one by one as it passes (each once in the life of the data, so an acquire costs no
--- more than a bounded number of commands whatever n is; an IDC whose index is new or was lost is walked again from 0). The
--- lease key stays the authority: a candidate is taken only if its lease key does not exist.
+-- more than a bounded number of commands whatever n is). The index and the counter are lost together or not at all: renewals
+-- and releases write to the index only while it exists, and an acquire that finds it missing starts the walk again from 0
+-- and records that, so worker IDs indexed before the loss are found again. The lease key stays the authority: a candidate
+-- is taken only if its lease key does not exist.
 local leasesKey = prefix .. 'leases'
 local freshKey = prefix .. 'fresh'
 local indexWrites = {}
@@ -193,18 +195,22 @@ if chosen == nil then
       chosen = w
       break
     else
-      -- Indexed as expired but held (the index was restored apart from the leases): correct it.
+      -- Indexed as expired but held (a holder of a version that did not write the index, or the index restored apart from
+      -- the leases): correct it, and let the full scan below run if nothing else is found, since such entries can fill the
+      -- probes.
       local pttl = redis.call('PTTL', prefix .. 'lease:' .. w)
       index(w, now + math.max(pttl, 0))
+      skipped = true
     end
   end
 end
-local fresh = tonumber(redis.call('GET', freshKey) or '0')
-if fresh > 0 and redis.call('ZCARD', leasesKey) < math.min(fresh, n) then
-  -- Fewer entries than worker IDs walked: the index was lost apart from the counter. Walk again.
+local freshBefore = tonumber(redis.call('GET', freshKey) or '0')
+local fresh = freshBefore
+if redis.call('EXISTS', leasesKey) == 0 then
+  -- No index (the IDC's first acquire, or it was lost): walk from 0, and record that with the index this acquire creates.
   fresh = 0
+  freshBefore = -1
 end
-local freshBefore = fresh
 while chosen == nil and fresh < n do
   local w = fresh
   fresh = fresh + 1
@@ -228,8 +234,26 @@ if chosen == nil and skipped then
   end
 end
 
+-- Writes the walk's progress and the index corrections; after the ACL checks of the caller.
+local function writeIndex()
+  for _, e in ipairs(indexWrites) do
+    redis.call('ZADD', leasesKey, string.format('%.0f', e[2]), e[1])
+  end
+  if fresh ~= freshBefore then
+    redis.call('SET', freshKey, fresh)
+  end
+end
+
 if chosen == nil then
-  -- Exhausted. Bounded work: the holders of the SAMPLE leases that expire first, and the avoided worker IDs that are free.
+  -- Exhausted. The walk's progress and corrections are kept (so the next refusal does not walk again): checked first.
+  if mayNot('ZADD', leasesKey, '0', '0') then
+    return denied('ZADD', leasesKey)
+  end
+  if mayNot('SET', freshKey, '0') then
+    return denied('SET', freshKey)
+  end
+  writeIndex()
+  -- Bounded work: the holders of the SAMPLE leases that expire first, and the avoided worker IDs that are free.
   local SAMPLE = 64
   local counts, names = {}, {}
   local avoidedFree = {}
@@ -311,13 +335,8 @@ if previousHolder and previousHolder ~= instance and redis.call('HGET', KEYS[1],
 end
 redis.call('HSET', history, 'holder', instance)
 redis.call('HSET', KEYS[1], instance, tostring(chosen))
-for _, e in ipairs(indexWrites) do
-  redis.call('ZADD', leasesKey, string.format('%.0f', e[2]), e[1])
-end
+writeIndex()
 redis.call('ZADD', leasesKey, string.format('%.0f', now + ttl), chosen)
-if fresh ~= freshBefore then
-  redis.call('SET', freshKey, fresh)
-end
 
 -- A mark another incarnation wrote (the server restarted since, or failed over) may come from an old snapshot or a
 -- replica that missed the last reports: a holder still live may have reported past it, and its lease key is gone. It

@@ -28,7 +28,7 @@ local function mayNot(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HMGET', KEYS[1]}, {'GET', KEYS[4]},
   {'HSET', KEYS[2], 'mark', '0'}, {'DEL', KEYS[1]}, {'DEL', KEYS[3]}, {'SET', KEYS[4], 'x'}, {'ZADD', KEYS[3], '0', ARGV[7]},
-  {'GET', KEYS[5]}, {'ZADD', KEYS[6], '0', ARGV[7]}}) do
+  {'GET', KEYS[5]}, {'EXISTS', KEYS[6]}, {'ZADD', KEYS[6], '0', ARGV[7]}}) do
   if mayNot(unpack(c)) then
     return {'denied', c[1], c[2] or ''}
   end
@@ -52,7 +52,9 @@ local indexed = redis.call('GET', KEYS[4]) == incarnation
 redis.call('HSET', KEYS[2], 'mark', mark, 'incarnation', incarnation, 'time', ARGV[2], 'reserved', used, 'host', ARGV[4],
   'pid', ARGV[5], 'instance', ARGV[6], 'at', nowText)
 redis.call('DEL', KEYS[1])
-redis.call('ZADD', KEYS[6], 0, ARGV[7])
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  redis.call('ZADD', KEYS[6], 0, ARGV[7]) -- only into an index that exists (see renew.lua)
+end
 if not indexed then
   redis.call('DEL', KEYS[3])
   redis.call('SET', KEYS[4], incarnation)

@@ -30,7 +30,7 @@ local function mayNot(...)
 end
 for _, c in ipairs({{'TIME'}, {'INFO', 'server'}, {'INFO', 'replication'}, {'HMGET', KEYS[1]}, {'HGET', KEYS[2]},
   {'GET', KEYS[4]}, {'PEXPIRE', KEYS[1], ARGV[2]}, {'HSET', KEYS[2], 'mark', '0'}, {'DEL', KEYS[3]}, {'SET', KEYS[4], 'x'},
-  {'ZADD', KEYS[3], '0', ARGV[8]}, {'GET', KEYS[5]}, {'INCR', KEYS[6]}, {'ZADD', KEYS[7], '0', ARGV[8]}}) do
+  {'ZADD', KEYS[3], '0', ARGV[8]}, {'GET', KEYS[5]}, {'INCR', KEYS[6]}, {'EXISTS', KEYS[7]}, {'ZADD', KEYS[7], '0', ARGV[8]}}) do
   if mayNot(unpack(c)) then
     return {'denied', c[1], c[2] or ''}
   end
@@ -60,7 +60,10 @@ if old and tonumber(old) > tonumber(mark) then
 end
 local indexed = redis.call('GET', KEYS[4]) == incarnation
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[7], string.format('%.0f', tonumber(nowText) + tonumber(ARGV[2])), ARGV[8])
+if redis.call('EXISTS', KEYS[7]) == 1 then
+  -- Only into an index that exists: a lost one is rebuilt by acquire.lua's walk, which a re-created partial one would hide.
+  redis.call('ZADD', KEYS[7], string.format('%.0f', tonumber(nowText) + tonumber(ARGV[2])), ARGV[8])
+end
 redis.call('HSET', KEYS[2], 'mark', mark, 'time', ARGV[3], 'reserved', ARGV[4], 'host', ARGV[5], 'pid', ARGV[6],
   'instance', ARGV[7], 'at', nowText, 'incarnation', incarnation)
 if not indexed then

@@ -2,6 +2,7 @@ package dev.ekko.worker.redis;
 
 import java.net.URI;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import redis.clients.jedis.Jedis;
 
@@ -28,11 +29,21 @@ final class RedisBackup {
         return out;
     }
 
-    /** FLUSHALL, then RESTORE of each key with no expiry, into the running server: no restart. */
+    /**
+     * FLUSHALL, then RESTORE of each key with no expiry, into the running server (no restart), in one MULTI/EXEC: a live
+     * holder's renewal cannot run in between (it would create the epoch key, and its RESTORE would then fail with BUSYKEY).
+     */
     static void restoreInPlace(String uri, Map<String, byte[]> backup) {
         try (Jedis j = new Jedis(URI.create(uri))) {
-            j.flushAll();
-            backup.forEach((k, v) -> j.restore(k, 0, v));
+            redis.clients.jedis.Transaction t = j.multi();
+            t.flushAll();
+            backup.forEach((k, v) -> t.restore(k, 0, v));
+            List<Object> replies = t.exec();
+            for (Object r : replies) {
+                if (r instanceof Exception e) {
+                    throw new IllegalStateException("restoring the backup failed: " + e.getMessage(), e);
+                }
+            }
         }
     }
 }

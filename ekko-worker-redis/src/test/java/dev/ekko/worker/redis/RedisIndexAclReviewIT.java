@@ -21,7 +21,7 @@ import redis.clients.jedis.Jedis;
 
 /**
  * Review of the ACL pre-checks for the commands the lease index added (c78ea55): an ACL user with the documented commands
- * but one of {@code +zadd +pttl +zcard +zrangebyscore +set} is refused before the first write of an acquire that walks and
+ * but one of {@code +zadd +pttl +zrangebyscore +set} is refused before the first write of an acquire that walks and
  * indexes, and one without {@code +zadd} before a renewal or release changes anything (Redis does not roll back a script).
  */
 class RedisIndexAclReviewIT {
@@ -86,7 +86,7 @@ class RedisIndexAclReviewIT {
     /** Guard. The walk (first use: PTTL, ZADD, SET fresh) and the index probe (a released entry) are checked before writing. */
     @Test
     void anAcquireThatWalksOrProbesTheIndexWithoutAPermissionWritesNothing() throws Exception {
-        for (String missing : List.of("+zadd", "+pttl", "+zcard", "+zrangebyscore", "+set")) {
+        for (String missing : List.of("+zadd", "+pttl", "+zrangebyscore", "+set")) { // +zcard: no longer used
             createUser(missing);
             EkkoException e = assertThrows(EkkoException.class, () -> allocator("walk", true).acquire(), missing);
             assertEquals(List.of(), namespaceKeys(), "acquiring without " + missing + " wrote: " + e.getMessage());
