@@ -13,4 +13,5 @@ module dev.ekko.worker.mysql {
     exports dev.ekko.worker.mysql;
 
     provides dev.ekko.spi.WorkerAllocatorProvider with dev.ekko.worker.mysql.MysqlAllocatorProvider;
+    provides dev.ekko.spi.SegmentStoreProvider with dev.ekko.worker.mysql.MysqlSegmentStore.Provider;
 }

@@ -83,11 +83,22 @@ public final class MysqlAllocatorProvider implements WorkerAllocatorProvider {
     public WorkerAllocator create(AllocatorContext context) {
         MysqlSettings settings = MysqlSettings.from(context);
         SystemLoggerProvider.installIfNoneFound(); // before HikariCP logs for the first time
+        SharedClients.Handle<MysqlDatabase> handle = pool(settings);
+        return new MysqlWorkerAllocator(context, settings, handle.client(), handle::close);
+    }
+
+    /**
+     * A reference to the JVM's pool for these connection settings, started if none is open; the segment store shares it too.
+     *
+     * @param settings the parsed settings
+     * @return the handle; close it to give the reference up
+     * @throws IllegalArgumentException if the pool cannot be started (message masked)
+     */
+    static SharedClients.Handle<MysqlDatabase> pool(MysqlSettings settings) {
         PoolKey key = new PoolKey(settings.url(), settings.user(), settings.password(), settings.poolSize(),
                 settings.timeout().toMillis());
-        SharedClients.Handle<MysqlDatabase> handle;
         try {
-            handle = POOLS.open(key, () -> {
+            return POOLS.open(key, () -> {
                 HikariDataSource pool = startPool(settings);
                 return new MysqlDatabase(pool, settings.poolSize(), pool::close);
             });
@@ -95,7 +106,6 @@ public final class MysqlAllocatorProvider implements WorkerAllocatorProvider {
             throw new IllegalArgumentException("cannot start a connection pool for " + settings.where() + ": "
                     + settings.masked(String.valueOf(e.getMessage())));
         }
-        return new MysqlWorkerAllocator(context, settings, handle.client(), handle::close);
     }
 
     /** {@return how many distinct pools allocators created by this class hold open in this JVM (for tests)} */
