@@ -177,6 +177,51 @@ class MysqlFleetScaleReviewIT {
         assertEquals(8, new HashSet<>(stalledGot.values()).size(), "the stalled acquirers got distinct worker IDs: " + stalledGot);
     }
 
+    /**
+     * The same without any stall: after a mass crash every row is expired (no holder released), and the restarted fleet
+     * acquires at once. Every acquirer reads the same 8 oldest expired rows; all but the few that lock one find them locked,
+     * run again after a pause, and read the same (next) 8 again. Acquirers on 4 pools (the JVMs of a fleet; 8 acquire permits
+     * each, so 32 in flight) contend for 8 rows per round: an acquirer that loses 8 rounds gives up with EkkoException while
+     * hundreds of worker IDs are free.
+     */
+    @Test
+    void aRestartStormOverExpiredRowsOnSeveralPoolsGivesEveryAcquirerAWorkerId() throws Exception {
+        int idc = 7;
+        int n = 256;
+        var provider = new MysqlAllocatorProvider();
+        WorkerAllocator setup = allocator(provider, context("setup", idc, n, Duration.ofSeconds(30)).build());
+        setup.release(setup.acquire(), report("setup"));
+        db.execute("UPDATE ekko_worker_ids SET token = 'dead', expires_at = UTC_TIMESTAMP(6) - INTERVAL (300 - worker) SECOND,"
+                + " holder_host = 'crashed', holder_instance = CONCAT('crashed-', worker) WHERE namespace = '" + namespace
+                + "' AND idc = " + idc);
+        int threads = 64;
+        CyclicBarrier start = new CyclicBarrier(threads);
+        List<WorkerLease> got = Collections.synchronizedList(new ArrayList<>());
+        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
+        List<Thread> ts = new ArrayList<>();
+        for (int i = 0; i < threads; i++) {
+            WorkerAllocator a = allocator(provider, context("r-" + i, idc, n, Duration.ofSeconds(30))
+                    .setting("ekko.mysql.pool.size", Integer.toString(16 + i % 4)).build());
+            Thread t = new Thread(() -> {
+                try {
+                    start.await();
+                    got.add(a.acquire());
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            });
+            t.start();
+            ts.add(t);
+        }
+        for (Thread t : ts) {
+            t.join(180_000);
+        }
+        Set<Integer> ids = new HashSet<>();
+        got.forEach(l -> assertTrue(ids.add(l.workerId()), "worker " + l.workerId() + " granted twice"));
+        assertEquals(List.of(), errors.stream().map(String::valueOf).toList(), errors.size() + " of " + threads
+                + " acquirers failed with " + (n - got.size()) + " worker IDs free");
+    }
+
     // ------------------------------------------------------------------ guards
 
     /**
