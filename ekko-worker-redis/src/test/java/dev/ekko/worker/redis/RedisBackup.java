@@ -36,7 +36,7 @@ final class RedisBackup {
     static void restoreInPlace(String uri, Map<String, byte[]> backup) {
         try (Jedis j = new Jedis(URI.create(uri))) {
             redis.clients.jedis.Transaction t = j.multi();
-            t.flushAll();
+            t.sendCommand(redis.clients.jedis.Protocol.Command.FLUSHALL, new String[0]);
             backup.forEach((k, v) -> t.restore(k, 0, v));
             List<Object> replies = t.exec();
             for (Object r : replies) {
