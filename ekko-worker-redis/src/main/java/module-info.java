@@ -13,4 +13,5 @@ module dev.ekko.worker.redis {
     requires dev.ekko.slf4j;
 
     provides dev.ekko.spi.WorkerAllocatorProvider with dev.ekko.worker.redis.RedisAllocatorProvider;
+    provides dev.ekko.spi.SegmentStoreProvider with dev.ekko.worker.redis.RedisSegmentStore.Provider;
 }

@@ -21,6 +21,8 @@ final class LuaScript {
     static final LuaScript ACQUIRE = load("acquire.lua");
     static final LuaScript RENEW = load("renew.lua");
     static final LuaScript RELEASE = load("release.lua");
+    static final LuaScript SEGMENT_DEFINE = load("segment-define.lua");
+    static final LuaScript SEGMENT_TAKE = load("segment-take.lua");
 
     private final String name;
     private final String source;

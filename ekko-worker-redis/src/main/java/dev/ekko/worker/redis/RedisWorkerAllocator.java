@@ -278,6 +278,47 @@ final class RedisWorkerAllocator implements WorkerAllocator {
     // ---------------------------------------------------------------- talking to Redis
 
     /**
+     * Runs a script with this allocator's connections, errors and retry rules, for the segment store of the same server.
+     *
+     * @param what what is being done, for messages
+     * @param idempotent whether the script may be sent again after a connection failure
+     * @param script the script
+     * @param scriptKeys its keys
+     * @param args its arguments
+     * @return the reply as strings
+     * @throws EkkoException naming the endpoint (never a secret) if Redis cannot be reached or refuses
+     * @throws InterruptedException if interrupted while waiting for a connection
+     */
+    synchronized List<String> run(String what, boolean idempotent, LuaScript script, List<String> scriptKeys, List<String> args)
+            throws InterruptedException {
+        return call(what, idempotent, j -> script.run(j, scriptKeys, args));
+    }
+
+    /**
+     * {@return {@code ["config", appendonly, appendfsync]}: the server's persistence settings, for the segment store}
+     *
+     * @throws EkkoException if CONFIG is refused or renamed
+     * @throws InterruptedException if interrupted while waiting for a connection
+     */
+    synchronized List<String> persistence() throws InterruptedException {
+        return call("reading the persistence settings (CONFIG GET)", true, j -> {
+            Map<String, String> aof = j.configGet("appendonly");
+            Map<String, String> fsync = j.configGet("appendfsync");
+            return List.of("config", String.valueOf(aof.get("appendonly")), String.valueOf(fsync.get("appendfsync")));
+        });
+    }
+
+    /** {@return where the server and namespace are, for messages: no secrets} */
+    String where() {
+        return settings.where();
+    }
+
+    /** {@return the namespace keys start with} */
+    String namespace() {
+        return settings.namespace();
+    }
+
+    /**
      * Runs one script on the connection and returns its reply as strings, turning every client failure
      * into an {@link EkkoException} that names the endpoint and what was being done.
      */
