@@ -499,15 +499,14 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
         Candidate got = lockOne(c, byExpiry + " AND expires_at IS NULL" + safe, generation);
         if (got == null) {
             // Expired rows with a safe mark (their holders died without a release), the oldest expiry first.
-            got = lockFound(c, "SELECT worker" + fromExpiry + expired + safe + " ORDER BY expires_at LIMIT " + FOUND_READ, generation,
-                    base + safe, generation);
+            got = lockFoundPaging(c, "SELECT worker" + fromExpiry + expired + safe, generation, base + safe, generation);
         }
         if (got == null) {
             // Any free row: released or never used first, then expired ones.
             got = lockOne(c, byExpiry + " AND expires_at IS NULL");
         }
         if (got == null) {
-            got = lockFound(c, "SELECT worker" + fromExpiry + expired + " ORDER BY expires_at LIMIT " + FOUND_READ, null, base, null);
+            got = lockFoundPaging(c, "SELECT worker" + fromExpiry + expired, null, base, null);
         }
         if (got != null) {
             if (take(c, got, token)) {
@@ -540,7 +539,12 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
      */
     private Candidate lockFound(Connection c, String plain, String plainParam, String locking, String lockingParam)
             throws SQLException {
-        List<Integer> workers = new ArrayList<>();
+        return lockFound(c, plain, plainParam, locking, lockingParam, new ArrayList<>());
+    }
+
+    /** {@link #lockFound}, also telling which worker IDs the plain read found ({@code workers}, filled here). */
+    private Candidate lockFound(Connection c, String plain, String plainParam, String locking, String lockingParam,
+            List<Integer> workers) throws SQLException {
         try (PreparedStatement s = c.prepareStatement(plain)) {
             s.setString(1, settings.namespace());
             s.setInt(2, context.idc());
@@ -558,6 +562,43 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             if (got != null) {
                 return got;
             }
+        }
+        return null;
+    }
+
+    /** Pages of {@link #FOUND_READ} expired rows an acquire reads at most before it gives the attempt up. */
+    private static final int EXPIRED_PAGES = 32;
+
+    /**
+     * {@link #lockFound} over expired rows, oldest first, page after page: rows other acquirers hold locked (they found
+     * the same oldest rows a moment earlier) are left out of the next page's read, so an acquire finds a free expired row
+     * behind them. Its cost grows with the number of rows locked at that moment, not with the number of worker IDs; after
+     * {@link #EXPIRED_PAGES} pages the attempt gives up (and is retried).
+     *
+     * @param plain a plain read of {@code worker} of expired rows through by_expiry, without ORDER BY and LIMIT
+     */
+    private Candidate lockFoundPaging(Connection c, String plain, String plainParam, String locking, String lockingParam)
+            throws SQLException {
+        List<Integer> passed = new ArrayList<>();
+        for (int page = 0; page < EXPIRED_PAGES; page++) {
+            StringBuilder q = new StringBuilder(plain);
+            if (!passed.isEmpty()) {
+                q.append(" AND worker NOT IN (");
+                for (int i = 0; i < passed.size(); i++) {
+                    q.append(i == 0 ? "" : ",").append(passed.get(i));
+                }
+                q.append(')');
+            }
+            q.append(" ORDER BY expires_at LIMIT ").append(FOUND_READ);
+            List<Integer> workers = new ArrayList<>();
+            Candidate got = lockFound(c, q.toString(), plainParam, locking, lockingParam, workers);
+            if (got != null) {
+                return got;
+            }
+            if (workers.size() < FOUND_READ) {
+                return null;
+            }
+            passed.addAll(workers);
         }
         return null;
     }
