@@ -99,6 +99,17 @@ public final class EtcdAllocatorProvider implements WorkerAllocatorProvider {
         return new EtcdWorkerAllocator(context, settings, handle.client(), handle);
     }
 
+    /**
+     * A reference to this JVM's client for these connection settings, built if none is open; the segment store shares it.
+     *
+     * @param settings the parsed settings
+     * @return the handle; close it to give the reference up
+     */
+    static SharedClients.Handle<Client> client(EtcdSettings settings) {
+        SystemLoggerProvider.installIfNoneFound();
+        return CLIENTS.open(ClientKey.of(settings), () -> newClient(settings));
+    }
+
     /** Builds a client for {@code settings}; called under {@link #CLIENTS}'s lock, so it only builds: it connects later. */
     private static Client newClient(EtcdSettings settings) {
         long deadlineMillis = settings.timeout().toMillis();
