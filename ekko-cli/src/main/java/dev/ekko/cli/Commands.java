@@ -4,6 +4,8 @@ import dev.ekko.DecodedId;
 import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
 import dev.ekko.Layout;
+import dev.ekko.SegmentGenerator;
+import dev.ekko.SegmentIds;
 import dev.ekko.worker.etcd.EtcdAllocators;
 import dev.ekko.worker.mysql.MysqlAllocators;
 import dev.ekko.worker.mysql.NewGeneration;
@@ -146,7 +148,8 @@ final class Commands {
     }
 
     @Command(name = "ekko", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-            subcommands = {Next.class, Decode.class, LayoutCommand.class, MysqlCommand.class, EtcdCommand.class, Help.class},
+            subcommands = {Next.class, Decode.class, LayoutCommand.class, SegmentCommand.class, MysqlCommand.class, EtcdCommand.class,
+                Help.class},
             synopsisSubcommandLabel = "COMMAND",
             description = {"Unique, roughly time-ordered 64-bit IDs: issue them, decode them, show the layout.",
                 "Options may come before or after the command; --opt=value and -- work as usual."},
@@ -520,6 +523,98 @@ final class Commands {
             root.configureLogging(false);
             root.out.println(EtcdAllocators.startNewGeneration(backEndSettings(root, PREFIX, "ekko.etcd.namespace=ids", set)));
             checkOutput(root.out);
+            return Main.OK;
+        }
+    }
+
+    @Command(name = "segment", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+            subcommands = {SegmentDefine.class, SegmentNext.class}, synopsisSubcommandLabel = "COMMAND",
+            description = {"Segment mode: dense numbers per name from ranges leased out of MySQL, Redis or etcd (README, Segment mode).",
+                "Reads ekko.segment.store (mysql, redis, etcd), ekko.segment.* and the store's ekko.<store>.* settings from EKKO_*"
+                + " variables, -Dekko.* system properties and --set (which wins)."})
+    static final class SegmentCommand implements Callable<Integer> {
+        @ParentCommand
+        Root root;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            return needsCommand(spec, "segment needs a command");
+        }
+    }
+
+    /** The segment settings of a segment command: EKKO_* variables, -D properties, then --set. */
+    static SegmentIds segments(Root root, List<String> set) {
+        Map<String, String> settings = backEndSettings(root, "ekko.", "ekko.segment.store=mysql", set);
+        return Ekko.newSegmentBuilder().settings(settings).build();
+    }
+
+    @Command(name = "define", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+            description = "Create a name at the store if it is missing (a name that exists keeps its counter).")
+    static final class SegmentDefine implements Callable<Integer> {
+        @ParentCommand
+        SegmentCommand parent;
+
+        @Parameters(index = "0", paramLabel = "NAME", description = "the name: 1 to 128 printable ASCII characters without blanks")
+        String name;
+
+        @Option(names = "--start", paramLabel = "N", description = "the first number (default 1)")
+        long start = 1;
+
+        @Option(names = "--max", paramLabel = "N", description = "the largest number (default 9223372036854775807)")
+        long max = Long.MAX_VALUE;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "an ekko.* setting, e.g. --set ekko.segment.store=mysql (repeatable)")
+        List<String> set = new ArrayList<>();
+
+        @Override
+        public Integer call() {
+            Root root = parent.root;
+            root.configureLogging(false);
+            try (SegmentIds segments = segments(root, set)) {
+                segments.define(name, start, max);
+                root.out.println("defined \"" + name + "\" (start " + start + ", max " + max + ") at " + segments);
+            }
+            checkOutput(root.out);
+            return Main.OK;
+        }
+    }
+
+    @Command(name = "next", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+            description = "Print N numbers of a name, one per line.")
+    static final class SegmentNext implements Callable<Integer> {
+        @ParentCommand
+        SegmentCommand parent;
+
+        @Parameters(index = "0", paramLabel = "NAME", description = "a defined name")
+        String name;
+
+        @Option(names = "-n", paramLabel = "N", converter = CountConverter.class, description = "how many numbers, 1..2147483647 (default 1)")
+        int count = 1;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "an ekko.* setting, e.g. --set ekko.segment.store=mysql (repeatable)")
+        List<String> set = new ArrayList<>();
+
+        @Override
+        public Integer call() {
+            Root root = parent.root;
+            root.configureLogging(false);
+            PrintStream out = root.out;
+            try (SegmentIds segments = segments(root, set)) {
+                SegmentGenerator g = segments.generator(name);
+                long[] numbers = new long[Math.min(count, 1024)];
+                for (int done = 0; done < count; ) {
+                    int n = Math.min(numbers.length, count - done);
+                    g.next(numbers, 0, n);
+                    for (int i = 0; i < n; i++) {
+                        out.println(numbers[i]);
+                    }
+                    checkOutput(out);
+                    done += n;
+                }
+            }
             return Main.OK;
         }
     }

@@ -167,6 +167,34 @@ class RunnableJarIT {
     }
 
     /**
+     * {@code ekko segment define} and {@code ekko segment next NAME -n N} against the test command's MariaDB: numbers start at
+     * the start, a second run starts past the first one's range (its unused part is never handed out), and an unknown name
+     * is refused naming it. No run prints the password.
+     */
+    @Test
+    void segmentDefineAndNextOnMysql() throws Exception {
+        try (TestDatabase db = TestServers.createMysqlDatabase(RunnableJarIT.class)) {
+            Map<String, String> env = new HashMap<>();
+            env.put("EKKO_SEGMENT_STORE", "mysql");
+            env.put("EKKO_MYSQL_URL", db.jdbcUrl());
+            env.put("EKKO_MYSQL_USER", db.user());
+            env.put("EKKO_MYSQL_PASSWORD", db.password());
+            env.put("EKKO_SEGMENT_STEP_MIN", "10");
+            assertEquals(0, run(env, "segment", "define", "order", "--start", "100"), stderr);
+            assertTrue(stdout.startsWith("defined \"order\" (start 100, max 9223372036854775807) at SegmentIds{stores=[mysql jdbc:mysql://"),
+                    stdout);
+            assertEquals(0, run(env, "segment", "next", "order", "-n", "3"), stderr);
+            assertEquals("100\n101\n102\n", stdout);
+            assertEquals(0, run(env, "segment", "next", "order", "-n", "2"), stderr);
+            String[] second = stdout.strip().split("\n");
+            assertEquals(2, second.length, stdout);
+            assertTrue(Long.parseLong(second[0]) >= 110 && Long.parseLong(second[1]) == Long.parseLong(second[0]) + 1, stdout);
+            assertEquals(2, run(env, "segment", "next", "nope"));
+            assertTrue(stderr.contains("unknown segment name \"nope\"") && !stderr.contains(db.password()), stderr);
+        }
+    }
+
+    /**
      * The issue's command, {@code EKKO_WORKER_ALLOCATOR=etcd EKKO_ETCD_ENDPOINTS=... ekko next}, against the test command's
      * etcd, with a short lease: the first start waits one TTL plus the skew (no history), a restart with the same instance
      * name does not, and after {@code ekko etcd new-generation} (which says what it did) the next start waits again.
