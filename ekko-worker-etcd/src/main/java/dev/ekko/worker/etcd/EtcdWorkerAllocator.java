@@ -618,15 +618,17 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     }
 
     /**
-     * Candidates for a sample: released worker IDs from the index first (their marks are usually safe to start on now), then
-     * worker IDs drawn at random (never used, expired, or released long ago), at most {@link #SAMPLE} in all; none in
-     * {@code avoid} or {@code tried}. An IDC of at most {@link #SAMPLE} worker IDs is sampled whole.
+     * Candidates for a sample: released worker IDs from the index first (their marks are usually safe to start on now), at
+     * most half of the sample, then worker IDs drawn at random (never used, expired, or released long ago), at most
+     * {@link #SAMPLE} in all; none in {@code avoid} or {@code tried}. The random half is always there, so hints that name held
+     * worker IDs (stale: their new holders have not renewed yet) never make an IDC with free worker IDs look full. An IDC of at
+     * most {@code 4 * SAMPLE} worker IDs is walked from a random point instead of drawn.
      */
     private List<Integer> sampleCandidates(Survey survey, Set<Integer> avoid, Set<Integer> tried) {
         int n = context.workerIds();
         List<Integer> pool = new ArrayList<>();
         for (int w : survey.hints()) {
-            if (pool.size() < SAMPLE && w < n && !avoid.contains(w) && !tried.contains(w)) {
+            if (pool.size() < SAMPLE / 2 && w < n && !avoid.contains(w) && !tried.contains(w)) {
                 pool.add(w);
             }
         }
