@@ -45,23 +45,26 @@ import java.util.function.Supplier;
  * <p>Keys, under {@code <namespace>/idc<d>/}: {@code lease/<w>} (the holder's token, attached to an etcd lease of at least
  * the core's TTL, so it disappears when the lease does), {@code history/<w>} (no lease: the handover mark, the cluster and
  * generation it was written in, the last report), {@code instance/<name>} (the worker ID an instance held last),
- * {@code clock/<k>} (the clock ring: the last reading of a worker ID {@code w} with {@code w mod CLOCK_SLOTS = k}, with its
- * tenure), {@code free/<w>} (a released worker ID, until its next holder renews), and {@code <namespace>/generation} (a
+ * {@code clock/<k>} (the clock ring: slot {@code k} is claimed by one holder at a time, which writes its clock reading there
+ * with its worker ID and tenure at each renewal, and deletes it at its release), {@code free/<w>} (a released worker ID, until its next holder renews), and {@code <namespace>/generation} (a
  * random token written once; a wiped cluster loses it with the marks).
  *
  * <p>Acquire grants an etcd lease, reads the generation, the instance's last worker ID, the ring and a window of released
  * worker IDs in one transaction, claims the preferred and the last worker ID directly, then reads a bounded sample of
- * candidates (released ones first, then random ones) and claims the best free one; each claim is one transaction that
+ * candidates (at most half released ones, the rest random) and claims the best free one; each claim is one transaction that
  * compares the lease key's create revision with 0 and reads the history in the same revision. Only when a sample has no free
  * worker ID does the next round read every lease key (keys only): the one read whose size grows with the IDC. Renew keeps the
- * etcd lease alive, then writes the history and its ring slot in a transaction that compares the lease key's value (the
- * token) and the history's mod revision; it never re-creates the lease key. A watch on the lease key tells the generator at
+ * etcd lease alive, then writes the history in a transaction that compares the lease key's value (the token) and the
+ * history's mod revision, and in the same transaction reads the ring and writes its reading to the slot it holds (a nested
+ * transaction comparing the slot's mod revision) or claims a free one; it never re-creates the lease key. A watch on the lease key tells the generator at
  * once when the key is deleted or replaced. Every read is bounded by the constants below but that one.
  *
  * <p>etcd has no clock to ask. The reference time of a lease is the lower median of other holders' clock readings in the
- * ring: at acquire, those whose writer's lease key is live under the tenure that wrote them, of unknown age
+ * ring, one per holder: at acquire, those whose writer's lease key is live under the tenure that wrote them, and the
+ * histories of live holders with no reading in the ring (the previous version's; bounded), of unknown age
  * ({@link WorkerLease#UNBOUNDED_AGE}: a lower bound only); at each renewal, those written since this holder's previous
- * renewal (read in the renewal's own transaction, filtered by mod revision), so their age is at most the time since then. A
+ * renewal (read in the renewal's own transaction, by mod revision), and the histories of the holders with no reading in the
+ * ring that its acquire found, so their age is at most the time since then. A
  * renewal that finds none carries the last reference forward on the monotonic clock (an unbounded one for at most two lease
  * TTLs after the acquire). With none at all, the lease carries {@link WorkerLease#UNKNOWN_TIME} and no check runs
  * (docs/etcd.md).
@@ -76,11 +79,19 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     /** How far a current-generation mark may be ahead of this host's clock to count as safe to start on now. */
     static final long SAFE_MARK_SLACK_MILLIS = 1000;
     /**
-     * The keys of the clock ring, {@code clock/0} to {@code clock/15}: each history write (a renewal, a release) also writes its
-     * clock reading to {@code clock/<w mod 16>}, and a renewal's reference is taken from this ring, so it reads 16 keys
-     * whatever the number of worker IDs.
+     * The keys of the clock ring, {@code clock/0} to {@code clock/31}. A slot is claimed by one holder at a time (a transaction
+     * on the slot's mod revision), which writes its clock reading there at each renewal while it holds it; a renewal's
+     * reference is taken from this ring, so it reads at most this many keys whatever the number of worker IDs, and with at most
+     * this many live holders every one of them is in it.
      */
-    static final int CLOCK_SLOTS = 16;
+    static final int CLOCK_SLOTS = 32;
+    /** Free ring slots a holder without one tries to claim in one renewal (a chain of transactions: the first that succeeds). */
+    static final int SLOT_CANDIDATES = 3;
+    /**
+     * The most live holders that have no reading in the ring (holders of the previous version, which write only
+     * {@code history/<w>}) whose history an acquire reads, and whose history each renewal then reads, for the reference.
+     */
+    static final int UNREPRESENTED_READS = 16;
     /** Worker IDs an acquire reads (lease key and history) per round to choose from, besides the preferred and the last one. */
     static final int SAMPLE = 16;
     /** Released worker IDs an acquire reads from the {@code free/} index per window (two windows: from a random point, from the start). */
@@ -114,9 +125,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      * readings, so that an acquire counts them only while this very key lives.
      */
     private record Held(long etcdLease, long baseMark, Watching watching, long revision, long sentAtNanos, Reference reference,
-            long acquiredAtNanos, String generation, Long lastReported, long tenure) {
-        Held renewed(long atRevision, long sentAt, Reference ref, String wroteUnder, long reported) {
-            return new Held(etcdLease, baseMark, watching, atRevision, sentAt, ref, acquiredAtNanos, wroteUnder, reported, tenure);
+            long acquiredAtNanos, String generation, Long lastReported, long tenure, Ring ring, Map<Integer, Integer> unrepresented) {
+        Held renewed(long atRevision, long sentAt, Reference ref, String wroteUnder, long reported, Ring nextRing,
+                Map<Integer, Integer> nextUnrepresented) {
+            return new Held(etcdLease, baseMark, watching, atRevision, sentAt, ref, acquiredAtNanos, wroteUnder, reported, tenure,
+                    nextRing, nextUnrepresented);
         }
 
         java.util.concurrent.atomic.AtomicBoolean lost() {
@@ -157,6 +170,34 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
         private long upper() {
             return maxAge == WorkerLease.UNBOUNDED_AGE ? Long.MAX_VALUE : millis + maxAge;
+        }
+    }
+
+    /**
+     * What a holder knows of the clock ring: the slot it holds ({@code -1}: none) and the mod revision of its last write there
+     * (a write compares it: the slot is still its own); the revision of its last read of the ring ({@code viewRevision}), the
+     * mod revision each slot had then (absent: 0), and the slots it may claim at its next renewal, nearest its home slot
+     * ({@code w mod CLOCK_SLOTS}) first: empty ones, ones whose writer's tenure is over (seen at acquire), and ones not written
+     * between its two last reads (a writer that missed one of this holder's intervals; the claim's compare on the mod
+     * revision read makes it two). A claim, like a write, is a transaction on the slot's mod revision: one holder per slot.
+     */
+    private record Ring(int slot, long slotRevision, long viewRevision, Map<Integer, Long> modRevisions, List<Integer> claimable) {
+        static final Ring NONE = new Ring(-1, 0, 0, Map.of(), List.of());
+
+        /** {@return up to {@link #SLOT_CANDIDATES} slots to claim for worker ID {@code w}, its home slot first} */
+        List<Integer> candidates(int w) {
+            if (slot >= 0) {
+                return List.of();
+            }
+            List<Integer> out = new ArrayList<>();
+            int home = Math.floorMod(w, CLOCK_SLOTS);
+            for (int i = 0; i < CLOCK_SLOTS && out.size() < SLOT_CANDIDATES; i++) {
+                int k = (home + i) % CLOCK_SLOTS;
+                if (claimable.contains(k)) {
+                    out.add(k);
+                }
+            }
+            return out;
         }
     }
 
@@ -208,9 +249,24 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         return bytes(prefix + "history/" + w);
     }
 
-    /** The clock ring's key that worker ID {@code w} writes its readings to. */
-    private ByteSequence clockKey(int w) {
-        return bytes(prefix + "clock/" + Math.floorMod(w, CLOCK_SLOTS));
+    /** The clock ring's slot {@code k}. */
+    private ByteSequence slotKey(int k) {
+        return bytes(prefix + "clock/" + k);
+    }
+
+    /** {@return the ring slot a key names, or -1} */
+    private int slotOf(KeyValue kv) {
+        String key = kv.getKey().toString(StandardCharsets.UTF_8);
+        String start = prefix + "clock/";
+        if (!key.startsWith(start)) {
+            return -1;
+        }
+        try {
+            int k = Integer.parseInt(key.substring(start.length()));
+            return k >= 0 && k < CLOCK_SLOTS ? k : -1;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     /** The index entry of a released worker ID: present from its release until its next holder's first renewal. */
@@ -382,17 +438,49 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 : trusted && c.cluster().equals(h.cluster()) && c.generation().equals(h.generation()) ? Handover.mark(h.mark())
                 : Handover.atLeast(h.mark());
         // Live holders' readings are of unknown age (a crashed holder's key outlives its lease's TTL when etcd refreshes
-        // leases at a leader election): only a lower bound of the fleet's clock.
-        long median = median(sample.liveReadings(survey, w));
+        // leases at a leader election): only a lower bound of the fleet's clock. Those in the ring, and those of live holders
+        // with no reading there (holders of the previous version write only their history), read from their histories.
+        List<Long> readings = new ArrayList<>(sample.liveReadings(survey, w).values());
+        List<Integer> unrepresented = sample.unrepresented(survey, w, UNREPRESENTED_READS);
+        if (!unrepresented.isEmpty()) {
+            readings.addAll(historyReadings(what, unrepresented, sample.tenures()));
+        }
+        long median = median(readings);
         Reference reference = median == WorkerLease.UNKNOWN_TIME ? null : new Reference(median, sentAt, WorkerLease.UNBOUNDED_AGE);
         WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, median, WorkerLease.UNBOUNDED_AGE,
                 h == null ? null : h.report());
         Watching watching = new Watching(lease);
         watch(lease, c.revision() + 1, watching);
+        Map<Integer, Integer> tracked = new java.util.TreeMap<>();
+        unrepresented.forEach(u -> tracked.put(u, 0));
+        Ring ring = new Ring(-1, 0, survey.revision(), survey.ring().stream().collect(java.util.stream.Collectors.toMap(Slot::index,
+                Slot::modRevision, Math::max)), sample.claimable(survey));
         held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, c.revision(), sentAt, reference, sentAt,
-                c.generation(), null, c.revision()));
+                c.generation(), null, c.revision(), ring, tracked));
         LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", " + handover);
         return lease;
+    }
+
+    /**
+     * Reads the histories of {@code workers} (live holders with no reading in the ring) in one transaction: the clock readings
+     * their holders wrote under their current tenure (a history written after the lease key was created; an older one is a
+     * previous holder's).
+     */
+    private List<Long> historyReadings(String what, List<Integer> workers, Map<Integer, Long> tenures) throws InterruptedException {
+        List<Op> gets = new ArrayList<>();
+        workers.forEach(u -> gets.add(Op.get(historyKey(u), GetOption.DEFAULT)));
+        TxnResponse r = call(what, () -> client.getKVClient().txn().Then(gets.toArray(new Op[0])).commit());
+        List<Long> readings = new ArrayList<>();
+        for (GetResponse g : r.getGetResponses()) {
+            for (KeyValue kv : g.getKvs()) {
+                Integer u = workerOf(kv, "history/");
+                EtcdHistory o = u == null ? null : EtcdHistory.decode(kv.getValue().getBytes());
+                if (o != null && o.clockReading() != EtcdHistory.NO_TIME && kv.getModRevision() > tenures.getOrDefault(u, Long.MAX_VALUE)) {
+                    readings.add(o.clockReading());
+                }
+            }
+        }
+        return readings;
     }
 
     @Override
@@ -434,28 +522,81 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             long mark = Math.max(old == null ? Long.MIN_VALUE : old.mark(), report.reservedUntilMillis());
             long now = context.clock().millis();
             EtcdHistory next = new EtcdHistory(mark, cluster, generation, report, now);
-            // The readings other holders wrote to the clock ring since this one's previous renewal, for the reference time, in
-            // the same transaction: the ring has CLOCK_SLOTS keys, so etcd reads that many whatever the number of worker IDs.
-            GetOption recent = GetOption.builder().isPrefix(true).withMinModRevision(h.revision() + 1).build();
+            // The whole clock ring (at most CLOCK_SLOTS keys, whatever the number of worker IDs) and the histories of the live
+            // holders this one's acquire found with no reading in the ring (at most UNREPRESENTED_READS), for the reference
+            // time, in the same transaction: the readings written since this holder's previous renewal count.
+            GetOption wholeRing = GetOption.builder().isPrefix(true).withLimit(2 * CLOCK_SLOTS).build();
+            List<Integer> unrepresented = new ArrayList<>(h.unrepresented().keySet());
+            List<Op> then = new ArrayList<>();
+            then.add(Op.get(bytes(prefix + "clock/"), wholeRing));
+            for (int u : unrepresented) {
+                then.add(Op.get(historyKey(u), GetOption.DEFAULT));
+            }
+            then.add(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT));
+            then.add(Op.delete(freeKey(w), io.etcd.jetcd.options.DeleteOption.DEFAULT));
+            ByteSequence reading = ByteSequence.from(new Reading(w, h.tenure(), now).encode());
+            List<Integer> candidates = h.ring().candidates(w);
+            Op slotOp = slotWrite(h.ring(), candidates, reading);
+            if (slotOp != null) {
+                then.add(slotOp);
+            }
             TxnResponse r = call(what, () -> client.getKVClient().txn()
                     .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))),
                             new Cmp(historyKey(w), Cmp.Op.EQUAL, CmpTarget.modRevision(modRevision)),
                             new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.value(bytes(generation))))
-                    .Then(Op.get(bytes(prefix + "clock/"), recent),
-                            Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT),
-                            Op.put(clockKey(w), ByteSequence.from(new Reading(w, h.tenure(), now).encode()), PutOption.DEFAULT),
-                            Op.delete(freeKey(w), io.etcd.jetcd.options.DeleteOption.DEFAULT))
+                    .Then(then.toArray(new Op[0]))
                     .commit());
             if (r.isSucceeded()) {
-                List<Long> reports = new ArrayList<>();
-                for (GetResponse g : r.getGetResponses()) {
-                    for (KeyValue kv : g.getKvs()) {
-                        Reading o = Reading.decode(kv.getValue().getBytes());
-                        if (o != null && o.worker() != w) {
-                            reports.add(o.at());
+                long revision = r.getHeader().getRevision();
+                List<GetResponse> gets = r.getGetResponses();
+                // Readings written after the previous renewal's transaction: at most the time since it was sent old. One per
+                // writer (a worker ID in two slots, an old tenure's not yet claimed again: the latest).
+                Map<Integer, KeyValue> freshRing = new HashMap<>();
+                Map<Integer, Long> modRevisions = new HashMap<>();
+                List<Integer> claimable = new ArrayList<>();
+                Set<Integer> present = new HashSet<>();
+                for (KeyValue kv : gets.get(0).getKvs()) {
+                    int k = slotOf(kv);
+                    if (k < 0) {
+                        continue;
+                    }
+                    present.add(k);
+                    modRevisions.put(k, kv.getModRevision());
+                    Reading o = Reading.decode(kv.getValue().getBytes());
+                    if (o == null || kv.getModRevision() <= h.ring().viewRevision()) {
+                        claimable.add(k); // unreadable, or not written between this holder's two last reads of the ring
+                    }
+                    if (o != null && o.worker() != w && kv.getModRevision() > h.revision()) {
+                        KeyValue before = freshRing.get(o.worker());
+                        if (before == null || before.getModRevision() < kv.getModRevision()) {
+                            freshRing.put(o.worker(), kv);
                         }
                     }
                 }
+                for (int k = 0; k < CLOCK_SLOTS; k++) {
+                    if (!present.contains(k)) {
+                        claimable.add(k);
+                    }
+                }
+                List<Long> reports = new ArrayList<>();
+                freshRing.values().forEach(kv -> reports.add(Reading.decode(kv.getValue().getBytes()).at()));
+                Map<Integer, Integer> stillUnrepresented = new java.util.TreeMap<>();
+                for (int i = 0; i < unrepresented.size(); i++) {
+                    int u = unrepresented.get(i);
+                    if (freshRing.containsKey(u)) {
+                        continue; // in the ring now: counted there
+                    }
+                    List<KeyValue> kvs = gets.get(1 + i).getKvs();
+                    EtcdHistory o = kvs.isEmpty() || kvs.get(0).getModRevision() <= h.revision() ? null
+                            : EtcdHistory.decode(kvs.get(0).getValue().getBytes());
+                    if (o != null && o.clockReading() != EtcdHistory.NO_TIME) {
+                        reports.add(o.clockReading());
+                        stillUnrepresented.put(u, 0);
+                    } else if (h.unrepresented().get(u) < 1) {
+                        stillUnrepresented.put(u, h.unrepresented().get(u) + 1); // given up after two renewals with nothing new
+                    }
+                }
+                Ring ring = nextRing(h.ring(), candidates, r, revision, modRevisions, claimable);
                 // The readings written since the previous renewal, and the last reference carried forward on the monotonic clock
                 // (so a clock caught ahead stays caught when no one writes; one of unknown age only while live holders may still
                 // write: two TTLs), each bounds the fleet's clock: together, as tightly as both do. After a long gap (an outage)
@@ -465,7 +606,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 Reference carried = h.reference() == null || (h.reference().maxAge() == WorkerLease.UNBOUNDED_AGE
                         && sentAt - h.acquiredAtNanos() >= 2 * lease.ttl().toNanos()) ? null : h.reference().at(sentAt);
                 Reference ref = fresh == null ? carried : carried == null ? fresh : carried.tighten(fresh);
-                held.put(lease.token(), h.renewed(r.getHeader().getRevision(), sentAt, ref, generation, report.reservedUntilMillis()));
+                held.put(lease.token(), h.renewed(revision, sentAt, ref, generation, report.reservedUntilMillis(), ring,
+                        stillUnrepresented));
                 if (seen != null) {
                     seen.saw(generation, r.getHeader().getRevision());
                 }
@@ -479,6 +621,50 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             // the history or the generation changed between the read and the write: read them again
         }
         throw new EkkoException("gave up " + what + " at " + settings.where() + ": its history key kept changing");
+    }
+
+    /**
+     * The ring write of a renewal: to the slot this holder holds, if it is still its own (its mod revision is that of this
+     * holder's last write); else a claim of the first of {@code candidates} that was not written since this holder read it
+     * (each a transaction on the slot's mod revision, the next one in its {@code Else}). Null if there is nothing to write.
+     */
+    private Op slotWrite(Ring ring, List<Integer> candidates, ByteSequence reading) {
+        if (ring.slot() >= 0) {
+            return Op.txn(new Cmp[] {new Cmp(slotKey(ring.slot()), Cmp.Op.EQUAL, CmpTarget.modRevision(ring.slotRevision()))},
+                    new Op[] {Op.put(slotKey(ring.slot()), reading, PutOption.DEFAULT)}, new Op[0]);
+        }
+        Op chain = null;
+        for (int i = candidates.size() - 1; i >= 0; i--) {
+            int k = candidates.get(i);
+            chain = Op.txn(new Cmp[] {new Cmp(slotKey(k), Cmp.Op.EQUAL, CmpTarget.modRevision(ring.modRevisions().getOrDefault(k,
+                    0L)))}, new Op[] {Op.put(slotKey(k), reading, PutOption.DEFAULT)}, chain == null ? new Op[0] : new Op[] {chain});
+        }
+        return chain;
+    }
+
+    /**
+     * The ring as a renewal leaves it: the slot kept (its compare held), claimed (the first transaction of the chain that
+     * succeeded) or lost (written by another holder, which claimed it while this one missed two intervals), and the view read.
+     */
+    private static Ring nextRing(Ring before, List<Integer> candidates, TxnResponse r, long revision, Map<Integer, Long> modRevisions,
+            List<Integer> claimable) {
+        int slot = -1;
+        List<TxnResponse> nested = r.getTxnResponses();
+        if (before.slot() >= 0) {
+            slot = !nested.isEmpty() && nested.get(0).isSucceeded() ? before.slot() : -1;
+        } else {
+            TxnResponse step = nested.isEmpty() ? null : nested.get(0);
+            for (int i = 0; i < candidates.size() && step != null; i++) {
+                if (step.isSucceeded()) {
+                    slot = candidates.get(i);
+                    break;
+                }
+                step = step.getTxnResponses().isEmpty() ? null : step.getTxnResponses().get(0);
+            }
+        }
+        int own = slot;
+        List<Integer> free = claimable.stream().filter(k -> k != own && k != before.slot()).toList();
+        return new Ring(slot, slot >= 0 ? revision : 0, revision, Map.copyOf(modRevisions), free);
     }
 
     @Override
@@ -500,13 +686,19 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             long now = context.clock().millis();
             EtcdHistory next = new EtcdHistory(mark, got.cluster(), label, finalReport, now);
             // The worker ID goes into the index of released ones (acquires look there first: its mark is safe to start on
-            // soon), and the reading into the clock ring, as a renewal's.
+            // soon), and its ring slot, if still its own, is emptied: a released holder's reading stops counting at once, and
+            // the slot is free for another holder to claim.
+            List<Op> then = new ArrayList<>(List.of(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT),
+                    Op.delete(leaseKey(w), io.etcd.jetcd.options.DeleteOption.DEFAULT),
+                    Op.put(freeKey(w), bytes("mark=" + mark + "\n"), PutOption.DEFAULT)));
+            if (h.ring().slot() >= 0) {
+                then.add(Op.txn(new Cmp[] {new Cmp(slotKey(h.ring().slot()), Cmp.Op.EQUAL,
+                        CmpTarget.modRevision(h.ring().slotRevision()))},
+                        new Op[] {Op.delete(slotKey(h.ring().slot()), io.etcd.jetcd.options.DeleteOption.DEFAULT)}, new Op[0]));
+            }
             TxnResponse r = call(what, () -> client.getKVClient().txn()
                     .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))))
-                    .Then(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT),
-                            Op.delete(leaseKey(w), io.etcd.jetcd.options.DeleteOption.DEFAULT),
-                            Op.put(clockKey(w), ByteSequence.from(new Reading(w, h.tenure(), now).encode()), PutOption.DEFAULT),
-                            Op.put(freeKey(w), bytes("mark=" + mark + "\n"), PutOption.DEFAULT))
+                    .Then(then.toArray(new Op[0]))
                     .commit());
             LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": " + (r.isSucceeded() ? "released worker=" + w
                     : "worker=" + w + " was no longer ours to release") + " at " + settings.where());
@@ -557,7 +749,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      * worker ID, the clock ring ({@code clock/<k>}, {@link #CLOCK_SLOTS} keys) and up to {@link #FREE_HINTS} released worker
      * IDs ({@code free/<w>}) from a random point of that index (and from its start if the window ran past its end).
      */
-    private record Survey(String generation, String cluster, int last, List<Reading> ring, List<Integer> hints) {
+    private record Survey(String generation, String cluster, int last, List<Slot> ring, List<Integer> hints, long revision) {
+    }
+
+    /** One key of the clock ring as read: its slot, its mod revision, and its reading (null if unreadable). */
+    private record Slot(int index, long modRevision, Reading reading) {
     }
 
     private Survey survey(String what) throws InterruptedException {
@@ -567,7 +763,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         ByteSequence from = bytes(prefix + "free/" + ThreadLocalRandom.current().nextInt(context.workerIds()));
         GetOption fromRandom = GetOption.builder().withRange(freeEnd).withLimit(FREE_HINTS).build();
         GetOption upToRandom = GetOption.builder().withRange(from).withLimit(FREE_HINTS).build();
-        GetOption ring = GetOption.builder().isPrefix(true).withLimit(CLOCK_SLOTS).build();
+        GetOption ring = GetOption.builder().isPrefix(true).withLimit(2 * CLOCK_SLOTS).build();
         List<Op> gets = List.of(Op.get(instanceKey(), GetOption.DEFAULT), Op.get(bytes(prefix + "clock/"), ring),
                 Op.get(from, fromRandom), Op.get(freeStart, upToRandom));
         List<Op> then = new ArrayList<>(List.of(Op.put(generationKey(), bytes(fresh), PutOption.DEFAULT)));
@@ -581,7 +777,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 .commit());
         String generation = fresh; // written now; or deleted in between, and a claim's compare fails until the next read writes it
         int last = -1;
-        List<Reading> readings = new ArrayList<>();
+        List<Slot> readings = new ArrayList<>();
         List<Integer> hints = new ArrayList<>();
         for (GetResponse g : r.getGetResponses()) {
             for (KeyValue kv : g.getKvs()) {
@@ -595,9 +791,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         last = -1;
                     }
                 } else if (key.startsWith(prefix + "clock/")) {
-                    Reading reading = Reading.decode(kv.getValue().getBytes());
-                    if (reading != null) {
-                        readings.add(reading);
+                    int k = slotOf(kv);
+                    if (k >= 0) {
+                        readings.add(new Slot(k, kv.getModRevision(), Reading.decode(kv.getValue().getBytes())));
                     }
                 } else {
                     Integer w = workerOf(kv, "free/");
@@ -607,7 +803,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 }
             }
         }
-        return new Survey(generation, Long.toHexString(r.getHeader().getClusterId()), last, readings, hints);
+        return new Survey(generation, Long.toHexString(r.getHeader().getClusterId()), last, readings, hints,
+                r.getHeader().getRevision());
     }
 
     /** {@return the first key after every key that starts with {@code start}} */
@@ -618,15 +815,17 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     }
 
     /**
-     * Candidates for a sample: released worker IDs from the index first (their marks are usually safe to start on now), then
-     * worker IDs drawn at random (never used, expired, or released long ago), at most {@link #SAMPLE} in all; none in
-     * {@code avoid} or {@code tried}. An IDC of at most {@link #SAMPLE} worker IDs is sampled whole.
+     * Candidates for a sample: released worker IDs from the index first (their marks are usually safe to start on now), at
+     * most half of the sample, then worker IDs drawn at random (never used, expired, or released long ago), at most
+     * {@link #SAMPLE} in all; none in {@code avoid} or {@code tried}. The random half is always there, so hints that name held
+     * worker IDs (stale: their new holders have not renewed yet) never make an IDC with free worker IDs look full. An IDC of at
+     * most {@code 4 * SAMPLE} worker IDs is walked from a random point instead of drawn.
      */
     private List<Integer> sampleCandidates(Survey survey, Set<Integer> avoid, Set<Integer> tried) {
         int n = context.workerIds();
         List<Integer> pool = new ArrayList<>();
         for (int w : survey.hints()) {
-            if (pool.size() < SAMPLE && w < n && !avoid.contains(w) && !tried.contains(w)) {
+            if (pool.size() < SAMPLE / 2 && w < n && !avoid.contains(w) && !tried.contains(w)) {
                 pool.add(w);
             }
         }
@@ -683,7 +882,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      * the clock ring, the create revision of its lease key (0 if none).
      */
     private record Sample(List<Integer> candidates, Set<Integer> held, Map<Integer, EtcdHistory> history, String cluster,
-            Map<Integer, Long> tenures, long now) {
+            Map<Integer, Long> tenures, long now, List<Integer> listed) {
 
         /** Free candidates in order of preference: marks this cluster wrote that are safe now, other marks, no history. */
         List<Integer> ranked() {
@@ -709,47 +908,101 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             return all;
         }
 
-        /** The ring's readings whose writer still holds its worker ID under the tenure that wrote them, but {@code w}'s. */
-        List<Long> liveReadings(Survey survey, int w) {
-            List<Long> readings = new ArrayList<>();
-            for (Reading r : survey.ring()) {
-                if (r.worker() != w && tenures.getOrDefault(r.worker(), 0L) == r.tenure() && r.tenure() != 0) {
-                    readings.add(r.at());
+        /**
+         * The ring's readings whose writer still holds its worker ID under the tenure that wrote them, but {@code w}'s: one per
+         * writer (the latest).
+         */
+        Map<Integer, Long> liveReadings(Survey survey, int w) {
+            Map<Integer, Long> readings = new HashMap<>();
+            Map<Integer, Long> written = new HashMap<>();
+            for (Slot s : survey.ring()) {
+                Reading r = s.reading();
+                if (r != null && r.worker() != w && tenures.getOrDefault(r.worker(), 0L) == r.tenure() && r.tenure() != 0
+                        && written.getOrDefault(r.worker(), -1L) < s.modRevision()) {
+                    readings.put(r.worker(), r.at());
+                    written.put(r.worker(), s.modRevision());
                 }
             }
             return readings;
+        }
+
+        /**
+         * The ring's slots a holder of {@code w} may claim at its first renewal, as read by the acquire: empty, unreadable, or
+         * whose writer's tenure is over (its lease key gone, or another tenure's).
+         */
+        List<Integer> claimable(Survey survey) {
+            Set<Integer> taken = new HashSet<>();
+            for (Slot s : survey.ring()) {
+                Reading r = s.reading();
+                if (r != null && r.tenure() != 0 && tenures.getOrDefault(r.worker(), 0L) == r.tenure()) {
+                    taken.add(s.index());
+                }
+            }
+            List<Integer> free = new ArrayList<>();
+            for (int k = 0; k < CLOCK_SLOTS; k++) {
+                if (!taken.contains(k)) {
+                    free.add(k);
+                }
+            }
+            return free;
+        }
+
+        /** Live holders (lease keys listed) other than {@code w} with no live reading in the ring: at most {@code max}. */
+        List<Integer> unrepresented(Survey survey, int w, int max) {
+            Map<Integer, Long> inRing = liveReadings(survey, w);
+            List<Integer> out = new ArrayList<>();
+            for (int u : listed) {
+                if (u != w && !inRing.containsKey(u) && out.size() < max) {
+                    out.add(u);
+                }
+            }
+            return out;
         }
     }
 
     /**
      * Reads, in one transaction, each candidate's lease key (keys only) and history, and the lease key of each worker ID in the
-     * survey's clock ring: at most {@code 2 * SAMPLE + CLOCK_SLOTS} keys, whatever the number of worker IDs.
+     * survey's clock ring; and, when the ring has fewer than {@link #CLOCK_SLOTS} readings (so the fleet may be small enough
+     * for every live holder to be in it), the first {@link #CLOCK_SLOTS} lease keys of the IDC (keys only), to find live
+     * holders that have no reading in the ring (holders of the previous version): at most
+     * {@code 2 * SAMPLE + 2 * CLOCK_SLOTS} keys, whatever the number of worker IDs.
      */
     private Sample sample(String what, List<Integer> candidates, Survey survey) throws InterruptedException {
         GetOption keysOnly = GetOption.builder().withKeysOnly(true).build();
         List<Op> gets = new ArrayList<>();
         Set<Integer> leaseKeys = new java.util.TreeSet<>(candidates);
-        survey.ring().forEach(r -> leaseKeys.add(r.worker()));
+        survey.ring().stream().filter(s -> s.reading() != null).forEach(s -> leaseKeys.add(s.reading().worker()));
         for (int w : leaseKeys) {
             gets.add(Op.get(leaseKey(w), keysOnly));
+        }
+        boolean list = survey.ring().stream().filter(s -> s.reading() != null).count() < CLOCK_SLOTS;
+        if (list) {
+            gets.add(Op.get(bytes(prefix + "lease/"), GetOption.builder().isPrefix(true).withKeysOnly(true).withLimit(CLOCK_SLOTS)
+                    .build()));
         }
         for (int w : candidates) {
             gets.add(Op.get(historyKey(w), GetOption.DEFAULT));
         }
         long now = context.clock().millis();
         if (gets.isEmpty()) {
-            return new Sample(candidates, Set.of(), Map.of(), survey.cluster(), Map.of(), now);
+            return new Sample(candidates, Set.of(), Map.of(), survey.cluster(), Map.of(), now, List.of());
         }
         TxnResponse r = call(what, () -> client.getKVClient().txn().Then(gets.toArray(new Op[0])).commit());
         Set<Integer> taken = new HashSet<>();
         Map<Integer, Long> tenures = new HashMap<>();
         Map<Integer, EtcdHistory> history = new HashMap<>();
-        for (GetResponse g : r.getGetResponses()) {
-            for (KeyValue kv : g.getKvs()) {
+        List<Integer> listed = new ArrayList<>();
+        List<GetResponse> replies = r.getGetResponses();
+        for (int i = 0; i < replies.size(); i++) {
+            boolean listing = list && i == leaseKeys.size();
+            for (KeyValue kv : replies.get(i).getKvs()) {
                 Integer w = workerOf(kv, "lease/");
                 if (w != null) {
                     taken.add(w);
                     tenures.put(w, kv.getCreateRevision());
+                    if (listing) {
+                        listed.add(w);
+                    }
                     continue;
                 }
                 w = workerOf(kv, "history/");
@@ -759,7 +1012,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 }
             }
         }
-        return new Sample(candidates, taken, history, Long.toHexString(r.getHeader().getClusterId()), tenures, now);
+        return new Sample(candidates, taken, history, Long.toHexString(r.getHeader().getClusterId()), tenures, now, listed);
     }
 
     private Integer workerOf(KeyValue kv, String kind) {

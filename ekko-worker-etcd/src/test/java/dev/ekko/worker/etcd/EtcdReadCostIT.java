@@ -47,9 +47,13 @@ class EtcdReadCostIT {
     /**
      * The most keys one acquire with free worker IDs in sight may make etcd read: the generation, the instance's last worker
      * ID, the clock ring, two windows of released worker IDs, two keys per sampled candidate, the ring writers' lease keys,
-     * the fleet settings and the claims' histories, each bounded by a constant of the allocator.
+     * the listing of lease keys that finds live holders with no reading in the ring and their histories, the fleet settings
+     * and the claims' histories, each bounded by a constant of the allocator (the ring has 32 slots since they are claimed,
+     * and the listing is new: 115 keys at most before, with 16 slots and no listing).
      */
-    private static final int ACQUIRE_BOUND = 2 + 16 + 2 * 16 + 2 * 16 + 16 + 1 + 16;
+    private static final int ACQUIRE_BOUND = 2 + EtcdWorkerAllocator.CLOCK_SLOTS + 2 * EtcdWorkerAllocator.FREE_HINTS
+            + 2 * EtcdWorkerAllocator.SAMPLE + EtcdWorkerAllocator.CLOCK_SLOTS + EtcdWorkerAllocator.CLOCK_SLOTS
+            + EtcdWorkerAllocator.UNREPRESENTED_READS + 1 + EtcdWorkerAllocator.CLAIMS_PER_ROUND;
 
     @AfterAll
     static void deleteThisClassesKeys() {
