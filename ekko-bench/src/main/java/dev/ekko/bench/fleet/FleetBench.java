@@ -294,6 +294,8 @@ public final class FleetBench {
                 s.put("ekko.mysql.user", db.user());
                 s.put("ekko.mysql.password", db.password());
                 s.put("ekko.mysql.namespace", namespace);
+                // A JVM holding thousands of worker IDs needs more than the default 2 connections (one generator's need).
+                s.put("ekko.mysql.pool.size", "16");
             }
             case "etcd" -> {
                 s.put("ekko.etcd.endpoints", ((DisposableEtcd) server).endpoint());
