@@ -70,12 +70,12 @@ public final class FleetBench {
     /**
      * Runs the benchmark.
      *
-     * @param args {@code [--backends redis,mysql,etcd] [--holders 8192,16384,32768] [--nodes 4] [--steady 30] [--storm 1000]
+     * @param args {@code [--backends redis,mysql,etcd] [--holders 2048,4096,8192,16384,32768] [--nodes 4] [--steady 30] [--storm 1000]
      *     [--results ekko-bench/results] [--docs docs/fleet.md] [--readme README.md]}
      * @throws Exception if a step fails
      */
     public static void main(String[] args) throws Exception {
-        Map<String, String> o = new LinkedHashMap<>(Map.of("--backends", "redis,mysql,etcd", "--holders", "8192,16384,32768", "--nodes", "4",
+        Map<String, String> o = new LinkedHashMap<>(Map.of("--backends", "redis,mysql,etcd", "--holders", "2048,4096,8192,16384,32768", "--nodes", "4",
                 "--steady", "30", "--storm", "1000", "--results", "ekko-bench/results", "--docs", "docs/fleet.md", "--readme", "README.md"));
         for (int i = 0; i < args.length; i += 2) {
             if (!o.containsKey(args[i]) || i + 1 >= args.length) {
@@ -138,37 +138,30 @@ public final class FleetBench {
         int granted = 0;
         int fillFailed = 0;
         for (int scale : scales) {
-            log(backend + ": filling from " + held + " to " + scale + " holders on " + fleet.size() + " JVMs");
             long fillStart = System.nanoTime();
-            List<List<String>> perNode = new ArrayList<>();
-            for (int n = 0; n < fleet.size(); n++) {
-                perNode.add(new ArrayList<>());
-            }
-            // IDC by IDC, 4,096 each; an IDC's holders are spread over every JVM, as a fleet's processes are over hosts.
-            for (int from = held; from < scale; ) {
-                int idc = from / PER_IDC;
-                int count = Math.min(scale, (idc + 1) * PER_IDC) - from;
-                for (int n = 0; n < fleet.size(); n++) {
-                    int share = count / fleet.size() + (n < count % fleet.size() ? 1 : 0);
-                    perNode.get(n).add("acquire " + idc + " " + share + " i" + idc + "-" + from + "-" + fleet.get(n).name + " 32");
-                }
-                from += count;
-            }
-            List<String> fills = parallel(fleet, n -> {
-                StringBuilder all = new StringBuilder();
-                for (String c : perNode.get(fleet.indexOf(n))) {
-                    all.append(n.send(c)).append(" | ");
-                }
-                return all.toString();
-            });
+            List<String> fills = fill(backend, fleet, held, scale);
             double fillSeconds = (System.nanoTime() - fillStart) / 1e9;
             fillTotal += fillSeconds;
-            record(backend + " fill to " + scale, fills);
             granted += sum(fills, "granted");
             fillFailed += sum(fills, "exhausted") + countFailures(fills);
             held = scale;
             log(backend + ": filled to " + granted + " in " + f1(fillSeconds) + " s");
-            steadyRows.put(backend + " " + scale, measureSteady(backend, scale, server, fleet));
+            Map<String, String> measured = measureSteady(backend, scale, server, fleet);
+            steadyRows.put(backend + " " + scale, measured);
+            if (parseInt(measured.get("late")) + parseInt(measured.get("failed")) + parseInt(measured.get("behind")) > 0) {
+                // Fell behind: more holders would only fall further behind (and lose leases); this is where it stops here.
+                log(backend + ": fell behind with " + scale + " holders: no larger number measured");
+                row.put("stopped_at", Integer.toString(scale));
+                break;
+            }
+        }
+        if (held < PER_IDC) {
+            // The exhaustion test needs IDC 0 full.
+            List<String> fills = fill(backend, fleet, held, PER_IDC);
+            granted += sum(fills, "granted");
+            fillFailed += sum(fills, "exhausted") + countFailures(fills);
+            held = PER_IDC;
+            parallel(fleet, n -> n.send("renew-stop") + n.send("renew-start " + INTERVAL_MILLIS));
         }
         int duplicates = duplicates(fleet);
         row.put("holders", Integer.toString(held));
@@ -194,6 +187,33 @@ public final class FleetBench {
         List<String> released = parallel(fleet, n -> n.send("release 32"));
         record(backend + " release", released);
         row.put("release_s", f1((System.nanoTime() - r0) / 1e9));
+    }
+
+    /** More holders acquire, from {@code from} to {@code to}: IDC by IDC, 4,096 each, each IDC's spread over every JVM. */
+    private List<String> fill(String backend, List<Node> fleet, int from, int to) throws Exception {
+        log(backend + ": filling from " + from + " to " + to + " holders on " + fleet.size() + " JVMs");
+        List<List<String>> perNode = new ArrayList<>();
+        for (int n = 0; n < fleet.size(); n++) {
+            perNode.add(new ArrayList<>());
+        }
+        for (int at = from; at < to; ) {
+            int idc = at / PER_IDC;
+            int count = Math.min(to, (idc + 1) * PER_IDC) - at;
+            for (int n = 0; n < fleet.size(); n++) {
+                int share = count / fleet.size() + (n < count % fleet.size() ? 1 : 0);
+                perNode.get(n).add("acquire " + idc + " " + share + " i" + idc + "-" + at + "-" + fleet.get(n).name + " 32");
+            }
+            at += count;
+        }
+        List<String> fills = parallel(fleet, n -> {
+            StringBuilder all = new StringBuilder();
+            for (String c : perNode.get(fleet.indexOf(n))) {
+                all.append(n.send(c)).append(" | ");
+            }
+            return all.toString();
+        });
+        record(backend + " fill to " + to, fills);
+        return fills;
     }
 
     /** Every holder renews; after three intervals of warm-up, one measured window. */
@@ -287,6 +307,9 @@ public final class FleetBench {
             case "redis" -> {
                 s.put("ekko.redis.uri", ((DisposableRedis) server).uri());
                 s.put("ekko.redis.namespace", namespace);
+                // A JVM holding thousands of worker IDs needs more concurrency than the default 8 connections: each reply waits
+                // for Redis's fsync (appendfsync always), so requests in flight bound the rate.
+                s.put("ekko.redis.pool.size", "64");
             }
             case "mysql" -> {
                 DisposableMariaDb db = (DisposableMariaDb) server;
@@ -507,6 +530,10 @@ public final class FleetBench {
             }
         }
         return f1(best);
+    }
+
+    private static int parseInt(String s) {
+        return s == null ? 0 : Integer.parseInt(s.replace(",", ""));
     }
 
     private static int countFailures(List<String> replies) {

@@ -18,17 +18,17 @@ import redis.clients.jedis.SslVerifyMode;
 /**
  * The connections to one Redis server that every allocator of this JVM with the same connection settings shares (see
  * {@link SharedClients}): a process with one generator opens one connection, as before; one that holds many worker IDs (a
- * server, a load test) opens at most {@link #MAX_CONNECTIONS}, not one per worker ID.
+ * server, a load test) opens at most {@code ekko.redis.pool.size} (8 by default), not one per worker ID.
  *
  * <p>Connections are opened when needed and kept while they work. A caller waits at most the timeout for one of the
- * {@link #MAX_CONNECTIONS} permits. Acquires may hold at most {@link #MAX_ACQUIRING} of them at once, so that renewals, whose
+ * pool's permits. Acquires may hold at most half of them at once (one for a pool of 1), so that renewals, whose
  * lateness fences a holder, always find a connection however many processes start together.
  */
 final class RedisConnections implements AutoCloseable {
 
-    /** The most connections one shared pool opens. */
-    static final int MAX_CONNECTIONS = 8;
-    /** The most of them acquires may use at once; the rest are kept for renewals and releases. */
+    /** The most connections one shared pool opens by default ({@code ekko.redis.pool.size}). */
+    static final int MAX_CONNECTIONS = RedisSettings.DEFAULT_POOL_SIZE;
+    /** The most of them acquires may use at once by default; the rest are kept for renewals and releases. */
     static final int MAX_ACQUIRING = MAX_CONNECTIONS / 2;
 
     private static final SharedClients<Key, RedisConnections> SHARED = new SharedClients<>("Redis connection pool");
@@ -43,8 +43,15 @@ final class RedisConnections implements AutoCloseable {
      * @param password the password, or null
      * @param database the database number
      * @param timeout connect and reply timeout
+     * @param poolSize the most connections to open
      */
-    record Key(String host, int port, boolean tls, String user, String password, int database, Duration timeout) {
+    record Key(String host, int port, boolean tls, String user, String password, int database, Duration timeout, int poolSize) {
+
+        /** A key with the default pool size. */
+        Key(String host, int port, boolean tls, String user, String password, int database, Duration timeout) {
+            this(host, port, tls, user, password, database, timeout, MAX_CONNECTIONS);
+        }
+
         @Override
         public String toString() {
             return "Key{" + host + ":" + port + "/" + database + "}";
@@ -54,13 +61,19 @@ final class RedisConnections implements AutoCloseable {
     private final HostAndPort hostAndPort;
     private final JedisClientConfig clientConfig;
     private final long timeoutNanos;
-    private final Semaphore permits = new Semaphore(MAX_CONNECTIONS, true);
-    private final Semaphore acquiring = new Semaphore(MAX_ACQUIRING, true);
+    private final int maxConnections;
+    private final int maxAcquiring;
+    private final Semaphore permits;
+    private final Semaphore acquiring;
     private final ConcurrentLinkedDeque<Jedis> idle = new ConcurrentLinkedDeque<>();
     private volatile boolean closed;
 
     private RedisConnections(Key key) {
         this.hostAndPort = new HostAndPort(key.host(), key.port());
+        this.maxConnections = key.poolSize();
+        this.maxAcquiring = Math.max(1, key.poolSize() / 2);
+        this.permits = new Semaphore(maxConnections, true);
+        this.acquiring = new Semaphore(maxAcquiring, true);
         this.timeoutNanos = key.timeout().toNanos();
         int timeoutMillis = (int) key.timeout().toMillis();
         DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
@@ -100,7 +113,7 @@ final class RedisConnections implements AutoCloseable {
 
     /** {@return connections open now, idle ones and ones in use, for tests} */
     int openConnections() {
-        return idle.size() + (MAX_CONNECTIONS - permits.availablePermits());
+        return idle.size() + (maxConnections - permits.availablePermits());
     }
 
     /**
@@ -115,11 +128,11 @@ final class RedisConnections implements AutoCloseable {
     void enter(boolean forAcquire, String what, String where) throws InterruptedException {
         long deadline = System.nanoTime() + timeoutNanos;
         if (forAcquire && !acquiring.tryAcquire(timeoutNanos, TimeUnit.NANOSECONDS)) {
-            throw busy(what, where, MAX_ACQUIRING + " connections acquires may use");
+            throw busy(what, where, maxAcquiring + " connections acquires may use");
         }
         try {
             if (!permits.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                throw busy(what, where, MAX_CONNECTIONS + " connections");
+                throw busy(what, where, maxConnections + " connections");
             }
         } catch (InterruptedException | RuntimeException e) {
             if (forAcquire) {

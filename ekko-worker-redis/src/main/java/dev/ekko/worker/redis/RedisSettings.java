@@ -27,9 +27,13 @@ final class RedisSettings {
     static final String DATABASE_KEY = "ekko.redis.database";
     static final String NAMESPACE_KEY = "ekko.redis.namespace";
     static final String TIMEOUT_KEY = "ekko.redis.timeout";
+    static final String POOL_SIZE_KEY = "ekko.redis.pool.size";
+    /** The default and the largest {@link #POOL_SIZE_KEY}. */
+    static final int DEFAULT_POOL_SIZE = 8;
+    static final int MAX_POOL_SIZE = 256;
 
     /** Every key the allocator reads. */
-    static final Set<String> KEYS = Set.of(URI_KEY, USER_KEY, PASSWORD_KEY, DATABASE_KEY, NAMESPACE_KEY, TIMEOUT_KEY);
+    static final Set<String> KEYS = Set.of(URI_KEY, USER_KEY, PASSWORD_KEY, DATABASE_KEY, NAMESPACE_KEY, TIMEOUT_KEY, POOL_SIZE_KEY);
 
     static final int DEFAULT_PORT = 6379;
     static final String DEFAULT_NAMESPACE = "ekko";
@@ -50,9 +54,10 @@ final class RedisSettings {
     private final int database;
     private final String namespace;
     private final Duration timeout;
+    private final int poolSize;
 
     private RedisSettings(String host, int port, boolean tls, String user, String password, int database, String namespace,
-            Duration timeout) {
+            Duration timeout, int poolSize) {
         this.host = host;
         this.port = port;
         this.tls = tls;
@@ -61,6 +66,7 @@ final class RedisSettings {
         this.database = database;
         this.namespace = namespace;
         this.timeout = timeout;
+        this.poolSize = poolSize;
     }
 
     /**
@@ -150,7 +156,7 @@ final class RedisSettings {
             throw new IllegalArgumentException("must be >= 100ms && <= 1m: " + TIMEOUT_KEY + "=" + context.setting(TIMEOUT_KEY).orElse(""));
         }
         return new RedisSettings(host, port, scheme.equals("rediss"), user, password, database == null ? 0 : database, namespace,
-                timeout);
+                timeout, context.intSetting(POOL_SIZE_KEY, DEFAULT_POOL_SIZE, 1, MAX_POOL_SIZE));
     }
 
     /** One part given twice, by its own key and inside the URI: the same value is fine, two values are a mistake. */
@@ -276,6 +282,11 @@ final class RedisSettings {
 
     String namespace() {
         return namespace;
+    }
+
+    /** {@return the most connections the JVM's pool for these settings opens (half of them for acquires)} */
+    int poolSize() {
+        return poolSize;
     }
 
     Duration timeout() {

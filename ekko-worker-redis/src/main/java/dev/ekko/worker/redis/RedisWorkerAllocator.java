@@ -98,7 +98,7 @@ final class RedisWorkerAllocator implements WorkerAllocator {
         this.seen = context.setting("ekko.state.dir").map(dir -> SeenClock.in(java.nio.file.Path.of(dir), "redis " + keys.prefix()))
                 .orElse(null);
         this.connections = RedisConnections.open(new RedisConnections.Key(settings.host(), settings.port(), settings.tls(),
-                settings.user(), settings.password(), settings.database(), settings.timeout()));
+                settings.user(), settings.password(), settings.database(), settings.timeout(), settings.poolSize()));
         LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": worker IDs from " + settings + ", lease TTL "
                 + context.leaseTtl().toMillis() + "ms");
     }

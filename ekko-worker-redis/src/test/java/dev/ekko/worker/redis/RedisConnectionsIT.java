@@ -91,6 +91,23 @@ class RedisConnectionsIT {
     }
 
     @Test
+    void aPoolOfTwoKeepsOneConnectionForRenewals() throws Exception {
+        RedisConnections.Key key = new RedisConnections.Key("127.0.0.1", URI.create(SharedRedis.uri()).getPort(), false, null, null, 0,
+                Duration.ofMillis(300), 2);
+        try (SharedClients.Handle<RedisConnections> h = RedisConnections.open(key)) {
+            RedisConnections pool = h.client();
+            pool.enter(true, "acquiring", "here");
+            EkkoException e = assertThrows(EkkoException.class, () -> pool.enter(true, "acquiring", "here"));
+            assertTrue(e.getMessage().contains("the 1 connections acquires may use"), e.getMessage());
+            pool.enter(false, "renewing", "here");
+            EkkoException full = assertThrows(EkkoException.class, () -> pool.enter(false, "renewing", "here"));
+            assertTrue(full.getMessage().contains("the 2 connections this JVM shares"), full.getMessage());
+            pool.leave(true);
+            pool.leave(false);
+        }
+    }
+
+    @Test
     void acquiresWaitingForConnectionsLeaveSomeForRenewals() throws Exception {
         RedisConnections.Key key = new RedisConnections.Key("127.0.0.1", URI.create(SharedRedis.uri()).getPort(), false, null, null, 0,
                 Duration.ofMillis(300));

@@ -65,6 +65,16 @@ class RedisSettingsTest {
     }
 
     @Test
+    void thePoolSizeIsEightByDefaultAndChecked() {
+        assertEquals(8, parse("ekko.redis.uri", "redis://h").poolSize());
+        assertEquals(64, parse("ekko.redis.uri", "redis://h", "ekko.redis.pool.size", "64").poolSize());
+        assertEquals("must be >= 1 && <= 256: ekko.redis.pool.size=0", refused("ekko.redis.uri", "redis://h", "ekko.redis.pool.size", "0")
+                .getMessage());
+        assertEquals("must be >= 1 && <= 256: ekko.redis.pool.size=257", refused("ekko.redis.uri", "redis://h", "ekko.redis.pool.size",
+                "257").getMessage());
+    }
+
+    @Test
     void redissMeansTls() {
         assertTrue(parse("ekko.redis.uri", "rediss://cache.example:6380").tls());
         assertTrue(parse("ekko.redis.uri", "REDISS://cache.example").tls());
@@ -238,7 +248,7 @@ class RedisSettingsTest {
         assertTrue(found instanceof RedisAllocatorProvider, "ServiceLoader did not find the redis provider");
         assertEquals("dev.ekko:ekko-worker-redis", found.artifact());
         assertEquals(Set.of("ekko.redis.uri", "ekko.redis.user", "ekko.redis.password", "ekko.redis.database", "ekko.redis.namespace",
-                "ekko.redis.timeout"), found.configKeys());
+                "ekko.redis.timeout", "ekko.redis.pool.size"), found.configKeys());
         for (String key : found.configKeys()) {
             assertTrue(key.matches("ekko\\.redis\\.[a-z.]+"), "the core's naming rule (no dashes, maps to EKKO_REDIS_...): " + key);
             assertEquals("EKKO_REDIS_" + key.substring("ekko.redis.".length()).toUpperCase(Locale.ROOT).replace('.', '_'),
