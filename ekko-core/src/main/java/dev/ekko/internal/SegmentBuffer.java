@@ -119,6 +119,8 @@ public final class SegmentBuffer implements SegmentGenerator {
         this.prefetchAt = prefetchAt;
         this.step = stepMin;
         this.exhausted = new boolean[stores.size()];
+        // Each generator starts at a random store, so the processes of a fleet spread over the stores.
+        this.preferredStore = java.util.concurrent.ThreadLocalRandom.current().nextInt(stores.size());
         synchronized (lock) {
             fetching = true;
         }
