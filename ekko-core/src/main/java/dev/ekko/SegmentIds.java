@@ -196,6 +196,12 @@ public final class SegmentIds implements AutoCloseable {
          * @throws IllegalArgumentException naming the key and value of a bad setting, or if no store is configured
          */
         public SegmentIds build() {
+            for (String key : settings.keySet()) {
+                if (key.startsWith("ekko.segment.") && !SegmentGenerators.KEYS.contains(key)) {
+                    throw new IllegalArgumentException("unknown setting " + key + "=" + settings.get(key) + "; segment mode's keys: "
+                            + new TreeSet<>(SegmentGenerators.KEYS));
+                }
+            }
             long stepMin = longSetting("ekko.segment.step.min", 1000, 1, 1L << 40);
             long stepMax = longSetting("ekko.segment.step.max", 1_000_000, 1, 1L << 40);
             if (stepMax < stepMin) {

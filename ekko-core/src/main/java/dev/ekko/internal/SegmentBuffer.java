@@ -124,9 +124,16 @@ public final class SegmentBuffer implements SegmentGenerator {
         synchronized (lock) {
             fetching = true;
         }
-        Range first = fetch();
+        Range first = null;
+        try {
+            first = fetch();
+        } finally {
+            synchronized (lock) {
+                fetching = false;
+                lock.notifyAll();
+            }
+        }
         synchronized (lock) {
-            fetching = false;
             if (first == null) {
                 throw failure();
             }
@@ -195,21 +202,26 @@ public final class SegmentBuffer implements SegmentGenerator {
     }
 
     private void backgroundFetch() {
-        Range fetched = fetch();
-        synchronized (lock) {
-            fetching = false;
-            if (fetched != null) {
-                next = fetched;
-            } else if (!closed && !allExhausted()) {
-                // Try again in a second while the current range lasts. Only a scheduled retry, not a fetch in flight: a caller
-                // that runs out meanwhile asks the stores itself and gets their answer, instead of waiting.
-                try {
-                    background.schedule(this::retryPrefetch, 1, TimeUnit.SECONDS);
-                } catch (java.util.concurrent.RejectedExecutionException e) {
-                    // closed
+        Range fetched = null;
+        try {
+            fetched = fetch();
+        } finally {
+            // Whatever happened (an Error too), the fetch is over: a caller waiting for it must not wait forever.
+            synchronized (lock) {
+                fetching = false;
+                if (fetched != null && !closed) {
+                    next = fetched;
+                } else if (!closed && !allExhausted()) {
+                    // Try again in a second while the current range lasts. Only a scheduled retry, not a fetch in flight: a
+                    // caller that runs out meanwhile asks the stores itself and gets their answer, instead of waiting.
+                    try {
+                        background.schedule(this::retryPrefetch, 1, TimeUnit.SECONDS);
+                    } catch (java.util.concurrent.RejectedExecutionException e) {
+                        // closed
+                    }
                 }
+                lock.notifyAll();
             }
-            lock.notifyAll();
         }
     }
 
@@ -225,7 +237,6 @@ public final class SegmentBuffer implements SegmentGenerator {
 
     /** Moves past the used-up range {@code r}: to the buffered next range, after a fetch in flight, or after fetching here. */
     private void advance(Range r) {
-        boolean fetchHere = false;
         synchronized (lock) {
             while (current == r) {
                 if (next != null) {
@@ -233,9 +244,11 @@ public final class SegmentBuffer implements SegmentGenerator {
                     next = null;
                     return;
                 }
+                if (closed) {
+                    throw closedException();
+                }
                 if (!fetching) {
                     fetching = true;
-                    fetchHere = true;
                     break;
                 }
                 try {
@@ -246,23 +259,35 @@ public final class SegmentBuffer implements SegmentGenerator {
                             + "\" from " + describeStores());
                 }
             }
-            if (!fetchHere) {
+            if (current != r) {
                 return;
             }
         }
-        Range fetched = fetch();
-        synchronized (lock) {
-            fetching = false;
-            lock.notifyAll();
-            if (fetched == null) {
-                throw failure();
-            }
-            if (current == r) {
-                current = fetched;
-            } else {
-                next = fetched;
+        Range fetched = null;
+        try {
+            fetched = fetch();
+        } finally {
+            synchronized (lock) {
+                fetching = false;
+                lock.notifyAll();
+                if (fetched != null) {
+                    if (current == r) {
+                        current = fetched;
+                    } else {
+                        next = fetched;
+                    }
+                }
             }
         }
+        if (fetched == null) {
+            synchronized (lock) {
+                throw closed ? closedException() : failure();
+            }
+        }
+    }
+
+    private dev.ekko.GeneratorClosedException closedException() {
+        return new dev.ekko.GeneratorClosedException("segment name \"" + name + "\": its SegmentIds was closed");
     }
 
     /**
@@ -275,15 +300,17 @@ public final class SegmentBuffer implements SegmentGenerator {
         int first;
         synchronized (lock) {
             long now = clock.nanos();
+            // The step for this fetch, from how long the last range lasted; kept only if the fetch succeeds, so failed
+            // attempts during an outage do not double it again and again.
+            want = step;
             if (fetchedOnce) {
                 long lasted = now - lastFetchNanos;
                 if (lasted < stepTargetNanos / 2) {
-                    step = Math.min(stepMax, step * 2);
+                    want = Math.min(stepMax, step * 2);
                 } else if (lasted > stepTargetNanos * 2) {
-                    step = Math.max(stepMin, step / 2);
+                    want = Math.max(stepMin, step / 2);
                 }
             }
-            want = step;
             above = floor;
             first = preferredStore;
         }
@@ -303,6 +330,7 @@ public final class SegmentBuffer implements SegmentGenerator {
                             + name + "\", not above the floor " + above + " it was given: a broken store");
                 }
                 synchronized (lock) {
+                    step = want;
                     floor = Math.max(floor, got.last());
                     lastFetchNanos = clock.nanos();
                     fetchedOnce = true;
@@ -369,6 +397,9 @@ public final class SegmentBuffer implements SegmentGenerator {
     void close() {
         synchronized (lock) {
             closed = true;
+            // A prefetch queued on the fetch thread is dropped by its shutdown: nobody may wait for it.
+            fetching = false;
+            lock.notifyAll();
         }
     }
 

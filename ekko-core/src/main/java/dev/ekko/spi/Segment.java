@@ -13,6 +13,9 @@ public record Segment(long first, long count, long stride) {
     /**
      * Checks the range.
      *
+     * @param first the first number, {@code >= 0}
+     * @param count how many numbers, {@code >= 1}
+     * @param stride the distance between two numbers, {@code >= 1}
      * @throws IllegalArgumentException if a value is out of range or the last number would overflow
      */
     public Segment {

@@ -45,6 +45,12 @@ public abstract class SegmentStoreContract {
     protected abstract Map<String, String> settings();
 
     /**
+     * {@return the settings of a second store for the two-store tests: the same server in another namespace of this class's
+     * own (a second server would do too)}
+     */
+    protected abstract Map<String, String> otherStoreSettings();
+
+    /**
      * Deletes what the store keeps for {@code name} (its row or key, every residue): the counter is lost.
      *
      * @param name the name
@@ -126,11 +132,19 @@ public abstract class SegmentStoreContract {
         }
     }
 
+    private SegmentStore otherStore(int delta, int remainder) {
+        SegmentStore s = provider().create(otherStoreSettings(), delta, remainder);
+        synchronized (opened) {
+            opened.add(s);
+        }
+        return s;
+    }
+
     @Test
     void twoStoresHandOutTheirResidueClassesOnly() throws Exception {
         String name = name();
         SegmentStore even = store(2, 0);
-        SegmentStore odd = store(2, 1);
+        SegmentStore odd = otherStore(2, 1);
         even.define(name, 5, Long.MAX_VALUE);
         odd.define(name, 5, Long.MAX_VALUE);
         Set<Long> numbers = new HashSet<>();
@@ -198,6 +212,18 @@ public abstract class SegmentStoreContract {
         assertEquals(100, s.take(name, 1, -1).first(), "defining again reset the counter");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> s.define(name, 0, 5));
         assertTrue(e.getMessage().contains("\"" + name + "\""), e.getMessage());
+    }
+
+    @Test
+    void aProcessListingTheStoresInAnotherOrderIsRefused() throws Exception {
+        // Process A lists [here, other], process B [other, here]: here serves residue 0 for A and would serve 1 for B.
+        String name = name();
+        store(2, 0).define(name, 0, Long.MAX_VALUE);
+        otherStore(2, 1).define(name, 0, Long.MAX_VALUE);
+        SegmentStore bHere = store(2, 1);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> bHere.define(name, 0, Long.MAX_VALUE));
+        assertTrue(e.getMessage().contains("remainder"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> bHere.take(name, 10, -1), "a take with another remainder is refused too");
     }
 
     @Test

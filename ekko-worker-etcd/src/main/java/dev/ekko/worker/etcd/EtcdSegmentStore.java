@@ -27,8 +27,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * The {@code etcd} segment store: one key per (name, residue), {@code <namespace>/segment/<name>/<remainder>}, whose value
- * holds the next number, the start, the maximum and the delta. A range is a transaction that puts the moved counter only if
+ * The {@code etcd} segment store: one key per name, {@code <namespace>/segment/<name>}, whose value holds the next number,
+ * the start, the maximum, and the delta and remainder of the residue class this cluster serves for the name (recorded by the
+ * first define, compared at every take: a process listing its stores in another order is refused). A range is a transaction that puts the moved counter only if
  * the key's mod revision is still the one read (retried on a conflict, at most {@link #ATTEMPTS} times); etcd commits it
  * through Raft to a quorum's disks before it answers, so a range is durable before it is returned. Shares the JVM's jetcd
  * client of the worker allocator for the same settings. The largest number is {@code min(max, Long.MAX_VALUE - delta)}.
@@ -51,15 +52,16 @@ final class EtcdSegmentStore implements SegmentStore {
     }
 
     private ByteSequence key(String name) {
-        return ByteSequence.from(settings.namespace() + "/segment/" + name + "/" + remainder, StandardCharsets.UTF_8);
+        return ByteSequence.from(settings.namespace() + "/segment/" + name, StandardCharsets.UTF_8);
     }
 
     private long alignUp(long at) {
         return at + Math.floorMod(remainder - at, (long) delta);
     }
 
-    private static ByteSequence encode(long next, long start, long max, int delta) {
-        return ByteSequence.from("next=" + next + ";start=" + start + ";max=" + max + ";delta=" + delta, StandardCharsets.UTF_8);
+    private ByteSequence encode(long next, long start, long max) {
+        return ByteSequence.from("next=" + next + ";start=" + start + ";max=" + max + ";delta=" + delta + ";remainder=" + remainder,
+                StandardCharsets.UTF_8);
     }
 
     private static Map<String, Long> decode(KeyValue kv) {
@@ -78,15 +80,17 @@ final class EtcdSegmentStore implements SegmentStore {
         ByteSequence key = key(name);
         TxnResponse r = call("defining segment name \"" + name + "\"", client.client().getKVClient().txn()
                 .If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
-                .Then(Op.put(key, encode(alignUp(start), start, max, delta), PutOption.DEFAULT))
+                .Then(Op.put(key, encode(alignUp(start), start, max), PutOption.DEFAULT))
                 .Else(Op.get(key, GetOption.DEFAULT)).commit());
         if (r.isSucceeded()) {
             return;
         }
         Map<String, Long> v = decode(r.getGetResponses().get(0).getKvs().get(0));
-        if (v.get("delta") != delta || v.get("start") != start || v.get("max") != max) {
+        if (v.get("delta") != delta || !Long.valueOf(remainder).equals(v.get("remainder")) || v.get("start") != start
+                || v.get("max") != max) {
             throw new IllegalArgumentException("segment name \"" + name + "\" exists at " + describe() + " with delta=" + v.get("delta")
-                    + ", start=" + v.get("start") + ", max=" + v.get("max") + ", not delta=" + delta + ", start=" + start + ", max=" + max
+                    + ", remainder=" + v.get("remainder") + ", start=" + v.get("start") + ", max=" + v.get("max") + ", not delta=" + delta
+                    + ", remainder=" + remainder + ", start=" + start + ", max=" + max
                     + " as given: every process must list the same stores in the same order, and a name's start and maximum do not"
                     + " change");
         }
@@ -109,9 +113,10 @@ final class EtcdSegmentStore implements SegmentStore {
             }
             KeyValue kv = got.getKvs().get(0);
             Map<String, Long> v = decode(kv);
-            if (v.get("delta") != delta) {
+            if (v.get("delta") != delta || !Long.valueOf(remainder).equals(v.get("remainder"))) {
                 throw new IllegalArgumentException("segment name \"" + name + "\" at " + describe() + " was defined with delta="
-                        + v.get("delta") + ", not " + delta + ": every process must list the same stores in the same order");
+                        + v.get("delta") + " and remainder=" + v.get("remainder") + ", not " + delta + " and " + remainder + ": every process"
+                        + " must list the same stores in the same order");
             }
             long max = Math.min(v.get("max"), Long.MAX_VALUE - delta);
             long first = Math.max(v.get("next"), at);
@@ -122,7 +127,7 @@ final class EtcdSegmentStore implements SegmentStore {
             long n = room >= count - 1 ? count : room + 1;
             TxnResponse r = call(what, client.client().getKVClient().txn()
                     .If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.modRevision(kv.getModRevision())))
-                    .Then(Op.put(key, encode(first + n * delta, v.get("start"), v.get("max"), delta), PutOption.DEFAULT)).commit());
+                    .Then(Op.put(key, encode(first + n * delta, v.get("start"), v.get("max")), PutOption.DEFAULT)).commit());
             if (r.isSucceeded()) {
                 return new Segment(first, n, delta);
             }

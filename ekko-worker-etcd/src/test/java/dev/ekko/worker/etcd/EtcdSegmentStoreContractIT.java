@@ -25,8 +25,13 @@ class EtcdSegmentStoreContractIT extends SegmentStoreContract {
     }
 
     @Override
+    protected Map<String, String> otherStoreSettings() {
+        return Map.of("ekko.etcd.endpoints", SharedEtcd.endpoints(), "ekko.etcd.namespace", namespace + "-other");
+    }
+
+    @Override
     protected void deleteName(String name) {
-        SharedEtcd.deleteKeys(namespace + "/segment/" + name + "/");
+        SharedEtcd.deleteKeys(namespace + "/segment/" + name); // the name's key (names here are unique random strings)
     }
 
     @AfterAll

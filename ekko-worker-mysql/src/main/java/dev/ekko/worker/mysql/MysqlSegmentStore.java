@@ -16,8 +16,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The {@code mysql} segment store: one row per (namespace, name, residue) in {@code <ekko.mysql.table>_segments}, holding
- * the next number, the maximum, the start, the store's delta and remainder, and a version. A range is taken by one
+ * The {@code mysql} segment store: one row per (namespace, name) in {@code <ekko.mysql.table>_segments}, holding the next
+ * number, the maximum, the start, the delta and remainder of the residue class this database serves for the name (recorded
+ * by the first define and compared at every take: a process listing its stores in another order is refused, never given
+ * another class's counter), and a version. A range is taken by one
  * conditional {@code UPDATE} (the counter moves past the range; its row count decides) and a read of the range's start
  * under the same row lock, committed before the range is returned; InnoDB makes the commit durable before it answers
  * (with {@code innodb_flush_log_at_trx_commit=1}, its default). Shares the JVM's connection pool of the worker-ID allocator
@@ -54,7 +56,7 @@ final class MysqlSegmentStore implements SegmentStore {
                 + "  next_value BIGINT NOT NULL,\n"
                 + "  version BIGINT NOT NULL,\n"
                 + "  updated_at DATETIME(6) NOT NULL,\n"
-                + "  PRIMARY KEY (namespace, name, remainder)\n"
+                + "  PRIMARY KEY (namespace, name)\n"
                 + ") ENGINE=InnoDB";
     }
 
@@ -93,18 +95,18 @@ final class MysqlSegmentStore implements SegmentStore {
                     s.setLong(7, alignUp(start));
                     s.executeUpdate();
                 }
-                try (PreparedStatement s = c.prepareStatement("SELECT delta, start_value, max_value FROM `" + table + "` WHERE namespace = ?"
-                        + " AND name = ? AND remainder = ?")) {
+                try (PreparedStatement s = c.prepareStatement("SELECT delta, remainder, start_value, max_value FROM `" + table + "` WHERE"
+                        + " namespace = ? AND name = ?")) {
                     s.setString(1, settings.namespace());
                     s.setString(2, name);
-                    s.setInt(3, remainder);
                     try (ResultSet r = s.executeQuery()) {
                         r.next();
-                        if (r.getInt(1) != delta || r.getLong(2) != start || r.getLong(3) != max) {
+                        if (r.getInt(1) != delta || r.getInt(2) != remainder || r.getLong(3) != start || r.getLong(4) != max) {
                             throw new IllegalArgumentException("segment name \"" + name + "\" exists at " + describe() + " with delta="
-                                    + r.getInt(1) + ", start=" + r.getLong(2) + ", max=" + r.getLong(3) + ", not delta=" + delta + ", start="
-                                    + start + ", max=" + max + " as given: every process must list the same stores in the same order, and"
-                                    + " a name's start and maximum do not change");
+                                    + r.getInt(1) + ", remainder=" + r.getInt(2) + ", start=" + r.getLong(3) + ", max=" + r.getLong(4)
+                                    + ", not delta=" + delta + ", remainder=" + remainder + ", start=" + start + ", max=" + max + " as given:"
+                                    + " every process must list the same stores in the same order, and a name's start and maximum do not"
+                                    + " change");
                         }
                     }
                 }
@@ -149,10 +151,9 @@ final class MysqlSegmentStore implements SegmentStore {
                     long first;
                     long next;
                     try (PreparedStatement s = c.prepareStatement("SELECT LAST_INSERT_ID(), next_value FROM `" + table + "` WHERE"
-                            + " namespace = ? AND name = ? AND remainder = ?")) {
+                            + " namespace = ? AND name = ?")) {
                         s.setString(1, settings.namespace());
                         s.setString(2, name);
-                        s.setInt(3, remainder);
                         try (ResultSet r = s.executeQuery()) {
                             r.next();
                             first = r.getLong(1);
@@ -162,20 +163,20 @@ final class MysqlSegmentStore implements SegmentStore {
                     c.commit();
                     return new Segment(first, (next - first) / delta, delta);
                 }
-                try (PreparedStatement s = c.prepareStatement("SELECT delta, max_value FROM `" + table + "` WHERE namespace = ?"
-                        + " AND name = ? AND remainder = ?")) {
+                try (PreparedStatement s = c.prepareStatement("SELECT delta, max_value, remainder FROM `" + table + "` WHERE namespace = ?"
+                        + " AND name = ?")) {
                     s.setString(1, settings.namespace());
                     s.setString(2, name);
-                    s.setInt(3, remainder);
                     try (ResultSet r = s.executeQuery()) {
                         if (!r.next()) {
                             throw new IllegalArgumentException("unknown segment name \"" + name + "\" at " + describe() + ": define it"
                                     + " first (SegmentIds.define, or ./ekko segment define); a name whose row was deleted is refused, never"
                                     + " started again, since its numbers may have been handed out");
                         }
-                        if (r.getInt(1) != delta) {
+                        if (r.getInt(1) != delta || r.getInt(3) != remainder) {
                             throw new IllegalArgumentException("segment name \"" + name + "\" at " + describe() + " was defined with delta="
-                                    + r.getInt(1) + ", not " + delta + ": every process must list the same stores in the same order");
+                                    + r.getInt(1) + " and remainder=" + r.getInt(3) + ", not " + delta + " and " + remainder + ": every process"
+                                    + " must list the same stores in the same order");
                         }
                         throw new SegmentExhaustedException(name, Math.min(r.getLong(2), room), describe());
                     }

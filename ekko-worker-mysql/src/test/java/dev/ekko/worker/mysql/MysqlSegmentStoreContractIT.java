@@ -35,6 +35,11 @@ class MysqlSegmentStoreContractIT extends SegmentStoreContract {
     }
 
     @Override
+    protected Map<String, String> otherStoreSettings() {
+        return db.settings(namespace + "-other");
+    }
+
+    @Override
     protected void deleteName(String name) throws Exception {
         db.execute("DELETE FROM ekko_worker_ids_segments WHERE namespace = '" + namespace + "' AND name = '" + name + "'");
     }

@@ -11,9 +11,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The {@code redis} segment store: one hash per (name, residue), {@code <namespace>:segment:{<name>}:<remainder>} (the
- * braces make the name the Redis Cluster hash tag), holding the next number, the start, the maximum, the delta and a
- * version. A range is one Lua script: it moves {@code next} past the range and returns its start, atomically.
+ * The {@code redis} segment store: one hash per name, {@code <namespace>:segment:{<name>}} (the braces make the name the
+ * Redis Cluster hash tag), holding the next number, the start, the maximum, the delta and remainder of the residue class
+ * this server serves for the name (recorded by the first define, compared at every take: a process listing its stores in
+ * another order is refused), and a version. A range is one Lua script: it moves {@code next} past the range and returns its start, atomically.
  *
  * <p>Durability is the server's: a range is durable before it is returned only if Redis writes it to disk before it answers
  * ({@code appendonly yes} with {@code appendfsync always}), or to enough replicas. A server that loses acknowledged writes
@@ -41,7 +42,7 @@ final class RedisSegmentStore implements SegmentStore {
 
     private String key(String name) {
         String ns = client.namespace();
-        return ns + (ns.endsWith(":") ? "" : ":") + "segment:{" + name + "}:" + remainder;
+        return ns + (ns.endsWith(":") ? "" : ":") + "segment:{" + name + "}";
     }
 
     /** The smallest number of this store's residue class that is {@code >= at}. */
@@ -56,9 +57,10 @@ final class RedisSegmentStore implements SegmentStore {
                 List.of(Integer.toString(delta), Integer.toString(remainder), Long.toString(start), Long.toString(max),
                         Long.toString(alignUp(start))));
         if (r.get(0).equals("differs")) {
-            throw new IllegalArgumentException("segment name \"" + name + "\" exists at " + describe() + " with delta=" + r.get(1) + ", start="
-                    + r.get(2) + ", max=" + r.get(3) + ", not delta=" + delta + ", start=" + start + ", max=" + max + " as given: every"
-                    + " process must list the same stores in the same order, and a name's start and maximum do not change");
+            throw new IllegalArgumentException("segment name \"" + name + "\" exists at " + describe() + " with delta=" + r.get(1)
+                    + ", remainder=" + r.get(4) + ", start=" + r.get(2) + ", max=" + r.get(3) + ", not delta=" + delta + ", remainder="
+                    + remainder + ", start=" + start + ", max=" + max + " as given: every process must list the same stores in the same"
+                    + " order, and a name's start and maximum do not change");
         }
     }
 
@@ -72,7 +74,7 @@ final class RedisSegmentStore implements SegmentStore {
         // Not idempotent: a range whose reply was lost is lost (never handed out again), not taken twice.
         List<String> r = client.run("taking a range of segment name \"" + name + "\"", false, LuaScript.SEGMENT_TAKE, List.of(key(name)),
                 List.of(Integer.toString(delta), Long.toString(Math.min(count, LUA_EXACT)), Long.toString(Math.min(at, LUA_EXACT + 1)),
-                        Long.toString(LUA_EXACT - delta)));
+                        Long.toString(LUA_EXACT - delta), Integer.toString(remainder)));
         switch (r.get(0)) {
             case "range":
                 return new Segment(Long.parseLong(r.get(1)), Long.parseLong(r.get(2)), delta);
@@ -82,7 +84,8 @@ final class RedisSegmentStore implements SegmentStore {
                         + " again, since its numbers may have been handed out");
             case "delta":
                 throw new IllegalArgumentException("segment name \"" + name + "\" at " + describe() + " was defined with delta=" + r.get(1)
-                        + ", not " + delta + ": every process must list the same stores in the same order");
+                        + " and remainder=" + r.get(2) + ", not " + delta + " and " + remainder + ": every process must list the same stores"
+                        + " in the same order");
             case "exhausted":
                 throw new SegmentExhaustedException(name, Long.parseLong(r.get(1)), describe());
             default:

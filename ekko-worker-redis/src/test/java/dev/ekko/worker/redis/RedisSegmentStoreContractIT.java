@@ -47,11 +47,14 @@ class RedisSegmentStoreContractIT extends SegmentStoreContract {
     }
 
     @Override
+    protected Map<String, String> otherStoreSettings() {
+        return Map.of("ekko.redis.uri", redis.uri(), "ekko.redis.namespace", namespace + "-other");
+    }
+
+    @Override
     protected void deleteName(String name) {
         try (Jedis j = new Jedis(URI.create(redis.uri()))) {
-            for (String key : j.keys(namespace + ":segment:{" + name + "}:*")) {
-                j.del(key);
-            }
+            j.del(namespace + ":segment:{" + name + "}");
         }
     }
 
