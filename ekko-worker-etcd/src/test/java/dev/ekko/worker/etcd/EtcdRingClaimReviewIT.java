@@ -312,7 +312,8 @@ class EtcdRingClaimReviewIT {
     /**
      * Guard: a holder renewing many times in a row keeps exactly one slot (a clock far ahead cannot gather slots while it has
      * one), and a holder whose slot was taken deletes nothing of its taker's at its release; the handover is unaffected (the
-     * release still writes its mark, and the next holder gets it as a trusted mark).
+     * release still writes its mark, and the next holder gets it as a trusted mark). (The theft is set up by the documented
+     * rule: a full ring, and a slot seen unchanged for a lease TTL.)
      */
     @Test
     void aHolderHoldsOneSlotAndALostSlotIsNotDeletedByItsFormerHoldersRelease() throws Exception {
@@ -324,16 +325,19 @@ class EtcdRingClaimReviewIT {
             x.renew();
         }
         assertEquals(1, ring(raw).values().stream().filter(w -> w == 5).count(), "slots of worker 5: " + ring(raw));
-        // V holds slot 0; N (home 0) loses its first race and takes slot 0 at its next renewal (as in the first finding).
+        // V holds slot 0 and 30 more holders fill the ring with x, so no slot is free; N (home 0) sees the ring at its
+        // renewal, then sees it unchanged a lease TTL later on its monotonic clock (a pause: V and the rest did not write), and
+        // takes slot 0, the first stale one from its home.
         Holder v = new Holder("v", 0, good).renew();
-        Holder b1 = new Holder("b1", 1, good);
-        Holder b2 = new Holder("b2", 2, good);
-        Holder b3 = new Holder("b3", 3, good);
-        Holder n = new Holder("n", 32, good);
-        b1.renew();
-        b2.renew();
-        b3.renew();
-        n.renew();
+        for (int w = 1; w < 32; w++) {
+            if (w != 5) {
+                new Holder("f" + w, w, good).renew();
+            }
+        }
+        assertEquals(32, ring(raw).size(), "precondition: the ring is full");
+        Holder n = new Holder("n", 32, new TestClock());
+        n.renew(); // no slot free
+        n.clock.stepNanos(TimeUnit.SECONDS.toNanos(60)); // the lease TTL passes, on N's monotonic clock only
         n.renew();
         assertEquals(32, ring(raw).get(0), "precondition: worker 32 took slot 0");
         long until = good.millis() + 20_000;
