@@ -56,7 +56,8 @@ import java.util.function.Supplier;
  * worker ID does the next round read every lease key (keys only): the one read whose size grows with the IDC. Renew keeps the
  * etcd lease alive, then writes the history in a transaction that compares the lease key's value (the token) and the
  * history's mod revision, and in the same transaction reads the ring and writes its reading to the slot it holds (a nested
- * transaction comparing the slot's mod revision) or claims a free one; it never re-creates the lease key. A watch on the lease key tells the generator at
+ * transaction comparing the slot's mod revision) or claims one (a free one first; a live-looking one only once it has seen
+ * its mod revision unchanged for a lease TTL); it never re-creates the lease key. A watch on the lease key tells the generator at
  * once when the key is deleted or replaced. Every read is bounded by the constants below but that one.
  *
  * <p>etcd has no clock to ask. The reference time of a lease is the lower median of other holders' clock readings in the
@@ -175,17 +176,23 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     /**
      * What a holder knows of the clock ring: the slot it holds ({@code -1}: none) and the mod revision of its last write there
-     * (a write compares it: the slot is still its own); the revision of its last read of the ring ({@code viewRevision}), the
-     * mod revision each slot had then (absent: 0), and the slots it may claim at its next renewal, nearest its home slot
-     * ({@code w mod CLOCK_SLOTS}) first: empty ones, ones whose writer's tenure is over (seen at acquire), and ones not written
-     * between its two last reads (a writer that missed one of this holder's intervals; the claim's compare on the mod
-     * revision read makes it two). A claim, like a write, is a transaction on the slot's mod revision: one holder per slot.
+     * (a write compares it: the slot is still its own); the mod revision each slot had at its last read of the ring (absent:
+     * 0), when (on this allocator's monotonic clock) it first saw each of those mod revisions, and the slots that were free at
+     * that read: empty, unreadable, or whose writer's tenure is over. A holder without a slot claims, at its next renewal, a
+     * free slot first, nearest its home slot ({@code w mod CLOCK_SLOTS}); only then a live-looking slot whose mod revision it
+     * has seen unchanged for at least {@code staleNanos} (one etcd lease TTL: its writer, which writes at every renewal, has
+     * lost its lease), home slot first too. How often anyone renews does not matter: only time does. A claim, like a write, is
+     * a transaction on the slot's mod revision as read: one holder per slot, and a slot written since is not taken.
      */
-    private record Ring(int slot, long slotRevision, long viewRevision, Map<Integer, Long> modRevisions, List<Integer> claimable) {
-        static final Ring NONE = new Ring(-1, 0, 0, Map.of(), List.of());
+    private record Ring(int slot, long slotRevision, Map<Integer, Long> modRevisions, Map<Integer, Long> firstSeenNanos,
+            Set<Integer> free) {
+        static final Ring NONE = new Ring(-1, 0, Map.of(), Map.of(), Set.of());
 
-        /** {@return up to {@link #SLOT_CANDIDATES} slots to claim for worker ID {@code w}, its home slot first} */
-        List<Integer> candidates(int w) {
+        /**
+         * {@return up to {@link #SLOT_CANDIDATES} slots to claim for worker ID {@code w} in a request sent after
+         * {@code nowNanos}: free ones, its home slot first, then ones unchanged for {@code staleNanos}, its home slot first}
+         */
+        List<Integer> candidates(int w, long nowNanos, long staleNanos) {
             if (slot >= 0) {
                 return List.of();
             }
@@ -193,7 +200,14 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             int home = Math.floorMod(w, CLOCK_SLOTS);
             for (int i = 0; i < CLOCK_SLOTS && out.size() < SLOT_CANDIDATES; i++) {
                 int k = (home + i) % CLOCK_SLOTS;
-                if (claimable.contains(k)) {
+                if (free.contains(k)) {
+                    out.add(k);
+                }
+            }
+            for (int i = 0; i < CLOCK_SLOTS && out.size() < SLOT_CANDIDATES; i++) {
+                int k = (home + i) % CLOCK_SLOTS;
+                Long seen = firstSeenNanos.get(k);
+                if (!free.contains(k) && modRevisions.containsKey(k) && seen != null && nowNanos - seen >= staleNanos) {
                     out.add(k);
                 }
             }
@@ -307,6 +321,21 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         return bytes(token + "\nhost=" + context.host() + "\npid=" + context.pid() + "\ninstance=" + context.instance());
     }
 
+    /** {@return the TTL of the etcd leases this allocator grants: the core's TTL rounded up to seconds, at least 2 s} */
+    private long etcdTtlSeconds() {
+        return Math.max(2, (context.leaseTtl().toMillis() + 999) / 1000);
+    }
+
+    /**
+     * {@return how long a ring slot's mod revision must stay unchanged, on this allocator's monotonic clock, before a holder
+     * without a slot may claim it though its writer looks live}: one etcd lease TTL. A live holder writes its slot at every
+     * renewal, at least once per TTL (the core's TTL is at most the etcd lease's); one that has not written for that long
+     * has lost its lease, to the core if not yet to etcd.
+     */
+    private long staleSlotNanos() {
+        return TimeUnit.SECONDS.toNanos(etcdTtlSeconds());
+    }
+
     // ---------------------------------------------------------------- the SPI
 
     @Override
@@ -319,7 +348,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         String what = "acquiring a worker ID of idc=" + context.idc();
         checkOpen(what);
         dropLost();
-        long ttlSeconds = Math.max(2, (context.leaseTtl().toMillis() + 999) / 1000);
+        long ttlSeconds = etcdTtlSeconds();
         long sentAt = context.clock().nanos();
         long etcdLease = call(what + " (granting an etcd lease)", () -> client.getLeaseClient().grant(ttlSeconds)).getID();
         boolean ok = false;
@@ -453,8 +482,13 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         watch(lease, c.revision() + 1, watching);
         Map<Integer, Integer> tracked = new java.util.TreeMap<>();
         unrepresented.forEach(u -> tracked.put(u, 0));
-        Ring ring = new Ring(-1, 0, survey.revision(), survey.ring().stream().collect(java.util.stream.Collectors.toMap(Slot::index,
-                Slot::modRevision, Math::max)), sample.claimable(survey));
+        Map<Integer, Long> modRevisions = new HashMap<>();
+        Map<Integer, Long> firstSeen = new HashMap<>();
+        for (Slot s : survey.ring()) {
+            modRevisions.put(s.index(), s.modRevision());
+            firstSeen.put(s.index(), survey.readAtNanos());
+        }
+        Ring ring = new Ring(-1, 0, Map.copyOf(modRevisions), Map.copyOf(firstSeen), Set.copyOf(sample.claimable(survey)));
         held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, c.revision(), sentAt, reference, sentAt,
                 c.generation(), null, c.revision(), ring, tracked));
         LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", " + handover);
@@ -535,7 +569,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             then.add(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT));
             then.add(Op.delete(freeKey(w), io.etcd.jetcd.options.DeleteOption.DEFAULT));
             ByteSequence reading = ByteSequence.from(new Reading(w, h.tenure(), now).encode());
-            List<Integer> candidates = h.ring().candidates(w);
+            List<Integer> candidates = h.ring().candidates(w, context.clock().nanos(), staleSlotNanos());
             Op slotOp = slotWrite(h.ring(), candidates, reading);
             if (slotOp != null) {
                 then.add(slotOp);
@@ -547,35 +581,58 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                     .Then(then.toArray(new Op[0]))
                     .commit());
             if (r.isSucceeded()) {
+                long readAt = context.clock().nanos(); // after the reply: the mod revisions read were current no later
                 long revision = r.getHeader().getRevision();
                 List<GetResponse> gets = r.getGetResponses();
                 // Readings written after the previous renewal's transaction: at most the time since it was sent old. One per
                 // writer (a worker ID in two slots, an old tenure's not yet claimed again: the latest).
                 Map<Integer, KeyValue> freshRing = new HashMap<>();
                 Map<Integer, Long> modRevisions = new HashMap<>();
-                List<Integer> claimable = new ArrayList<>();
-                Set<Integer> present = new HashSet<>();
+                Map<Integer, Long> firstSeen = new HashMap<>();
+                Set<Integer> free = new HashSet<>();
+                Map<Integer, Reading> readings = new HashMap<>();
+                Map<Integer, Long> newestTenure = new HashMap<>();
                 for (KeyValue kv : gets.get(0).getKvs()) {
                     int k = slotOf(kv);
                     if (k < 0) {
                         continue;
                     }
-                    present.add(k);
-                    modRevisions.put(k, kv.getModRevision());
+                    long mod = kv.getModRevision();
+                    Long before = h.ring().modRevisions().get(k);
+                    boolean unchanged = before != null && before == mod;
+                    modRevisions.put(k, mod);
+                    // When this holder first saw this mod revision: carried while it stays unchanged (the slot's staleness is
+                    // measured in time on this allocator's monotonic clock, not in reads, so how often anyone renews does not
+                    // matter).
+                    Long seenAt = unchanged ? h.ring().firstSeenNanos().get(k) : null;
+                    firstSeen.put(k, seenAt != null ? seenAt : readAt);
                     Reading o = Reading.decode(kv.getValue().getBytes());
-                    if (o == null || kv.getModRevision() <= h.ring().viewRevision()) {
-                        claimable.add(k); // unreadable, or not written between this holder's two last reads of the ring
+                    if (o == null || o.tenure() == 0 || (o.worker() == w && o.tenure() != h.tenure())
+                            || (unchanged && h.ring().free().contains(k))) {
+                        // Unreadable, or its writer's tenure is over: this holder's worker ID under an earlier tenure, or a
+                        // reading found free at an earlier read and not written since.
+                        free.add(k);
+                    } else {
+                        readings.put(k, o);
+                        newestTenure.merge(o.worker(), o.tenure(), Math::max);
                     }
                     if (o != null && o.worker() != w && kv.getModRevision() > h.revision()) {
-                        KeyValue before = freshRing.get(o.worker());
-                        if (before == null || before.getModRevision() < kv.getModRevision()) {
+                        KeyValue prior = freshRing.get(o.worker());
+                        if (prior == null || prior.getModRevision() < kv.getModRevision()) {
                             freshRing.put(o.worker(), kv);
                         }
                     }
                 }
+                // A worker ID's lease key has one tenure at a time (its create revision): a reading under an older one than
+                // another slot shows is over.
+                readings.forEach((k, o) -> {
+                    if (o.tenure() < newestTenure.get(o.worker())) {
+                        free.add(k);
+                    }
+                });
                 for (int k = 0; k < CLOCK_SLOTS; k++) {
-                    if (!present.contains(k)) {
-                        claimable.add(k);
+                    if (!modRevisions.containsKey(k)) {
+                        free.add(k); // empty
                     }
                 }
                 List<Long> reports = new ArrayList<>();
@@ -596,7 +653,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         stillUnrepresented.put(u, h.unrepresented().get(u) + 1); // given up after two renewals with nothing new
                     }
                 }
-                Ring ring = nextRing(h.ring(), candidates, r, revision, modRevisions, claimable);
+                Ring ring = nextRing(h.ring(), candidates, r, revision, modRevisions, firstSeen, free);
                 // The readings written since the previous renewal, and the last reference carried forward on the monotonic clock
                 // (so a clock caught ahead stays caught when no one writes; one of unknown age only while live holders may still
                 // write: two TTLs), each bounds the fleet's clock: together, as tightly as both do. After a long gap (an outage)
@@ -626,7 +683,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     /**
      * The ring write of a renewal: to the slot this holder holds, if it is still its own (its mod revision is that of this
      * holder's last write); else a claim of the first of {@code candidates} that was not written since this holder read it
-     * (each a transaction on the slot's mod revision, the next one in its {@code Else}). Null if there is nothing to write.
+     * (each a transaction on the slot's mod revision as read, the next one in its {@code Else}). Null if there is nothing to
+     * write.
      */
     private Op slotWrite(Ring ring, List<Integer> candidates, ByteSequence reading) {
         if (ring.slot() >= 0) {
@@ -644,10 +702,10 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     /**
      * The ring as a renewal leaves it: the slot kept (its compare held), claimed (the first transaction of the chain that
-     * succeeded) or lost (written by another holder, which claimed it while this one missed two intervals), and the view read.
+     * succeeded) or lost (written by another holder, which claimed it after seeing it unchanged for a TTL), and the view read.
      */
     private static Ring nextRing(Ring before, List<Integer> candidates, TxnResponse r, long revision, Map<Integer, Long> modRevisions,
-            List<Integer> claimable) {
+            Map<Integer, Long> firstSeenNanos, Set<Integer> free) {
         int slot = -1;
         List<TxnResponse> nested = r.getTxnResponses();
         if (before.slot() >= 0) {
@@ -663,8 +721,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             }
         }
         int own = slot;
-        List<Integer> free = claimable.stream().filter(k -> k != own && k != before.slot()).toList();
-        return new Ring(slot, slot >= 0 ? revision : 0, revision, Map.copyOf(modRevisions), free);
+        Set<Integer> others = new HashSet<>(free);
+        others.remove(own);
+        return new Ring(slot, slot >= 0 ? revision : 0, Map.copyOf(modRevisions), Map.copyOf(firstSeenNanos), Set.copyOf(others));
     }
 
     @Override
@@ -749,7 +808,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      * worker ID, the clock ring ({@code clock/<k>}, {@link #CLOCK_SLOTS} keys) and up to {@link #FREE_HINTS} released worker
      * IDs ({@code free/<w>}) from a random point of that index (and from its start if the window ran past its end).
      */
-    private record Survey(String generation, String cluster, int last, List<Slot> ring, List<Integer> hints, long revision) {
+    private record Survey(String generation, String cluster, int last, List<Slot> ring, List<Integer> hints, long revision,
+            long readAtNanos) {
     }
 
     /** One key of the clock ring as read: its slot, its mod revision, and its reading (null if unreadable). */
@@ -775,6 +835,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 .Then(then.toArray(new Op[0]))
                 .Else(otherwise.toArray(new Op[0]))
                 .commit());
+        long readAt = context.clock().nanos(); // after the reply: the slots' mod revisions were current no later than this
         String generation = fresh; // written now; or deleted in between, and a claim's compare fails until the next read writes it
         int last = -1;
         List<Slot> readings = new ArrayList<>();
@@ -804,7 +865,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             }
         }
         return new Survey(generation, Long.toHexString(r.getHeader().getClusterId()), last, readings, hints,
-                r.getHeader().getRevision());
+                r.getHeader().getRevision(), readAt);
     }
 
     /** {@return the first key after every key that starts with {@code start}} */
@@ -927,8 +988,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         }
 
         /**
-         * The ring's slots a holder of {@code w} may claim at its first renewal, as read by the acquire: empty, unreadable, or
-         * whose writer's tenure is over (its lease key gone, or another tenure's).
+         * The ring's free slots as read by the acquire, which a holder may claim at its first renewal: empty, unreadable, or
+         * whose writer's tenure is over (its lease key gone, or another tenure's). The others are claimable only once their mod
+         * revision has stayed unchanged for a TTL ({@link Ring#candidates}).
          */
         List<Integer> claimable(Survey survey) {
             Set<Integer> taken = new HashSet<>();
