@@ -141,6 +141,8 @@ public final class FleetNode {
                 return restart(Integer.parseInt(c[1]));
             case "release":
                 return release(Integer.parseInt(c[1]));
+            case "warm":
+                return warm(Integer.parseInt(c[1]));
             case "exit":
                 workers.shutdownNow();
                 return "bye";
@@ -177,6 +179,7 @@ public final class FleetNode {
             LongBuffer latencies = new LongBuffer();
             AtomicInteger exhausted = new AtomicInteger();
             Map<String, AtomicInteger> failures = new ConcurrentHashMap<>();
+            Map<String, String> firstMessages = new ConcurrentHashMap<>();
             AtomicLong lastDone = new AtomicLong();
             List<Future<?>> futures = new ArrayList<>();
             for (Holder h : list) {
@@ -185,10 +188,12 @@ public final class FleetNode {
                     long t0 = System.nanoTime();
                     try {
                         h.lease = h.allocator.acquire();
+                        h.firstGrantMillis = System.currentTimeMillis() - (System.nanoTime() - t0) / 1_000_000;
                     } catch (WorkerIdsExhaustedException e) {
                         exhausted.incrementAndGet();
                     } catch (RuntimeException e) {
                         failures.computeIfAbsent(e.getClass().getSimpleName(), k -> new AtomicInteger()).incrementAndGet();
+                        firstMessages.putIfAbsent(e.getClass().getSimpleName(), String.valueOf(e.getMessage()));
                     }
                     long t1 = System.nanoTime();
                     latencies.add(t1 - t0);
@@ -203,8 +208,10 @@ public final class FleetNode {
             }
             long wallNanos = lastDone.get() - start;
             int granted = (int) list.stream().filter(h -> h.lease != null).count();
-            return String.format(Locale.ROOT, "granted=%d exhausted=%d failed=%s wall_ms=%.1f %s", granted, exhausted.get(),
-                    failures.isEmpty() ? "0" : failures.toString().replace(' ', '_'), wallNanos / 1e6, latencies.percentiles("lat"));
+            return String.format(Locale.ROOT, "granted=%d exhausted=%d failed=%s wall_ms=%.1f %s%s", granted, exhausted.get(),
+                    failures.isEmpty() ? "0" : failures.toString().replace(' ', '_'), wallNanos / 1e6, latencies.percentiles("lat"),
+                    firstMessages.isEmpty() ? "" : " first_failure=\"" + firstMessages.values().iterator().next().replace('"', '\'')
+                            .replace('\n', ' ') + "\"");
         } finally {
             pool.shutdownNow();
         }
@@ -296,11 +303,36 @@ public final class FleetNode {
                 + "\" message=\"" + first.replace('"', '\'') + "\"";
     }
 
+    /**
+     * Writes the leases held now: IDC, worker ID, instance, and the wall-clock window in which the holder could issue with it:
+     * from the first grant of this lease to its fence deadline (last grant + TTL - margin), as a generator would stop.
+     */
+    /**
+     * Acquires and releases one worker ID of {@code idc} with an allocator kept open until the node exits, so the JVM's
+     * client is connected and its classes loaded before a storm: the storm then measures the coordinator, not a cold JVM's
+     * first call competing for the CPU with a thousand others (a fleet's processes start on machines of their own).
+     */
+    private String warm(int idc) throws Exception {
+        WorkerAllocator a = allocator(idc, node + "-warm");
+        long t0 = System.nanoTime();
+        WorkerLease l = a.acquire();
+        a.release(l, new ClockReport(System.currentTimeMillis(), System.currentTimeMillis(), "warm", 1, "warm"));
+        warmAllocator = a;
+        return String.format(Locale.ROOT, "warm_ms=%.1f", (System.nanoTime() - t0) / 1e6);
+    }
+
+    /** Kept open so the shared client stays connected. */
+    private WorkerAllocator warmAllocator;
+
     private void writeHeld() throws IOException {
         List<String> lines = new ArrayList<>();
+        long nowNanos = System.nanoTime();
+        long nowMillis = System.currentTimeMillis();
         for (Holder h : holders) {
-            if (h.lease != null) {
-                lines.add(h.idc + " " + h.lease.workerId() + " " + h.instance);
+            WorkerLease l = h.lease;
+            if (l != null) {
+                long deadline = nowMillis + (l.grantedAtNanos() + TTL.toNanos() - MARGIN.toNanos() - nowNanos) / 1_000_000;
+                lines.add(h.idc + " " + l.workerId() + " " + h.instance + " " + h.firstGrantMillis + " " + deadline);
             }
         }
         Files.write(out.resolve(node + ".held"), lines, StandardCharsets.UTF_8);
@@ -401,6 +433,8 @@ public final class FleetNode {
         final WorkerAllocator allocator;
         final AtomicBoolean inFlight = new AtomicBoolean();
         volatile WorkerLease lease;
+        /** Wall clock just before the request of the current lease's acquire was sent. */
+        volatile long firstGrantMillis;
 
         Holder(int idc, String instance, WorkerAllocator allocator) {
             this.idc = idc;

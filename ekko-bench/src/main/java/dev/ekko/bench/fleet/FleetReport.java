@@ -71,7 +71,7 @@ final class FleetReport {
     }
 
     static String conditions(String started, int holders, int nodes, int steady, int storm) {
-        return String.format(Locale.ROOT, "%s, commit %s; %,d holders in %d JVMs, 64 renewal threads each, allocators of one JVM"
+        return String.format(Locale.ROOT, "%s, commit %s; up to %,d holders in %d JVMs, 64 renewal threads each, allocators of one JVM"
                 + " sharing its connections; measured window %d s after a 9 s warm-up; storm %,d; server, holders and this JVM on one"
                 + " machine: %s, %d cores", started, commit(), holders, nodes, steady, storm, cpuModel(),
                 Runtime.getRuntime().availableProcessors());
