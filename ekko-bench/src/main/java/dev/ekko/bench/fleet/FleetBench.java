@@ -148,7 +148,13 @@ public final class FleetBench {
             log(backend + ": filled to " + granted + " in " + f1(fillSeconds) + " s");
             Map<String, String> measured = measureSteady(backend, scale, server, fleet);
             steadyRows.put(backend + " " + scale, measured);
-            if (parseInt(measured.get("late")) + parseInt(measured.get("failed")) + parseInt(measured.get("behind")) > 0) {
+            boolean keptUp = parseInt(measured.get("late")) + parseInt(measured.get("failed")) + parseInt(measured.get("behind")) == 0;
+            if (keptUp && held >= PER_IDC && !row.containsKey("exhaust_refused")) {
+                // IDC 0 is full and the coordinator keeps up: the exhaustion test measures the refusal, not an overload.
+                row.put("exhaust_at", Integer.toString(held));
+                exhaustion(backend, fleet, row);
+            }
+            if (!keptUp) {
                 // Fell behind: more holders would only fall further behind (and lose leases); this is where it stops here.
                 log(backend + ": fell behind with " + scale + " holders: no larger number measured");
                 row.put("stopped_at", Integer.toString(scale));
@@ -165,12 +171,27 @@ public final class FleetBench {
         }
         int duplicates = duplicates(fleet);
         row.put("holders", Integer.toString(held));
+        row.putIfAbsent("exhaust_at", Integer.toString(held));
         row.put("fill_s", f1(fillTotal));
         row.put("fill_granted", Integer.toString(granted));
         row.put("fill_failed", Integer.toString(fillFailed));
         row.put("duplicates", Integer.toString(duplicates));
         parallel(fleet, n -> n.send("stats")); // the holders go on renewing
 
+        if (!row.containsKey("exhaust_refused")) {
+            exhaustion(backend, fleet, row);
+        }
+
+        parallel(fleet, n -> n.send("renew-stop"));
+        long r0 = System.nanoTime();
+        List<String> released = parallel(fleet, n -> n.send("release 32"));
+        record(backend + " release", released);
+        row.put("release_s", f1((System.nanoTime() - r0) / 1e9));
+    }
+
+    /** One more acquirer on the full IDC 0, 20 times, while the holders renew; then how the holders fared meanwhile. */
+    private void exhaustion(String backend, List<Node> fleet, Map<String, String> row) throws Exception {
+        parallel(fleet, n -> n.send("stats")); // the holders' renewals from here on
         log(backend + ": exhaustion: one more acquirer on idc 0, 20 times, while the holders renew");
         String exhausted = fleet.get(0).send("exhaust 0 20");
         List<String> during = parallel(fleet, n -> n.send("stats"));
@@ -182,11 +203,6 @@ public final class FleetBench {
         row.put("exhaust_holders_failed", Integer.toString(sum(during, "failed") + sum(during, "lost") + sum(during, "late")));
         row.put("exhaust_message", quoted(exhausted, "message"));
 
-        parallel(fleet, n -> n.send("renew-stop"));
-        long r0 = System.nanoTime();
-        List<String> released = parallel(fleet, n -> n.send("release 32"));
-        record(backend + " release", released);
-        row.put("release_s", f1((System.nanoTime() - r0) / 1e9));
     }
 
     /** More holders acquire, from {@code from} to {@code to}: IDC by IDC, 4,096 each, each IDC's spread over every JVM. */

@@ -50,7 +50,8 @@ final class FleetReport {
                 + " | storm failed | restart storm | same worker ID after restart | held twice |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         t.forEach((k, r) -> b.append("| ").append(k).append(" | ").append(r.get("fill_s")).append(" s (").append(r.get("fill_granted"))
                 .append(" granted, ").append(r.get("fill_failed")).append(" failed) | ").append(r.get("duplicates")).append(" | ")
-                .append(r.get("exhaust_refused")).append(" | ").append(r.get("exhaust_p50_ms")).append(" / ").append(r.get("exhaust_max_ms"))
+                .append(r.get("exhaust_refused")).append(" (with ").append(r.getOrDefault("exhaust_at", "?")).append(" holders) | ")
+                .append(r.get("exhaust_p50_ms")).append(" / ").append(r.get("exhaust_max_ms"))
                 .append(" | ").append(r.get("exhaust_holders_failed")).append(" | ").append(r.get("storm_s")).append(" s (")
                 .append(r.get("storm_granted")).append(" granted) | ").append(r.get("storm_p99_ms")).append(" | ")
                 .append(r.get("storm_failed")).append(" | ").append(r.get("restart_s")).append(" s, ").append(r.get("restart_failed"))
