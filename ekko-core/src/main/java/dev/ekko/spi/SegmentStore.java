@@ -45,6 +45,32 @@ public interface SegmentStore extends AutoCloseable {
      */
     Segment take(String name, long count, long floor) throws InterruptedException;
 
+    /**
+     * {@return the smallest number {@code >= at} of the residue class {@code n % delta == remainder}}: where a store's counter
+     * starts for a name, and the first number a take may return above a floor ({@code at = floor + 1}).
+     *
+     * @param at where to start, {@code >= 0}
+     * @param delta stores per name
+     * @param remainder the store's residue
+     */
+    static long firstOfClass(long at, int delta, int remainder) {
+        return at + Math.floorMod(remainder - at, (long) delta);
+    }
+
+    /**
+     * Checks a store's residue class, for {@link SegmentStoreProvider#create}.
+     *
+     * @param delta stores per name, {@code >= 1}
+     * @param remainder this store's residue, {@code 0 <= remainder < delta}
+     * @throws IllegalArgumentException naming both values if they are not allowed
+     */
+    static void checkResidue(int delta, int remainder) {
+        if (delta < 1 || remainder < 0 || remainder >= delta) {
+            throw new IllegalArgumentException("must be delta >= 1 and 0 <= remainder < delta: delta=" + delta + ", remainder="
+                    + remainder);
+        }
+    }
+
     /** {@return where the store is and what it is, for messages: no secrets} */
     String describe();
 

@@ -55,9 +55,6 @@ final class EtcdSegmentStore implements SegmentStore {
         return ByteSequence.from(settings.namespace() + "/segment/" + name, StandardCharsets.UTF_8);
     }
 
-    private long alignUp(long at) {
-        return at + Math.floorMod(remainder - at, (long) delta);
-    }
 
     private ByteSequence encode(long next, long start, long max) {
         return ByteSequence.from("next=" + next + ";start=" + start + ";max=" + max + ";delta=" + delta + ";remainder=" + remainder,
@@ -80,7 +77,7 @@ final class EtcdSegmentStore implements SegmentStore {
         ByteSequence key = key(name);
         TxnResponse r = call("defining segment name \"" + name + "\"", client.client().getKVClient().txn()
                 .If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
-                .Then(Op.put(key, encode(alignUp(start), start, max), PutOption.DEFAULT))
+                .Then(Op.put(key, encode(SegmentStore.firstOfClass(start, delta, remainder), start, max), PutOption.DEFAULT))
                 .Else(Op.get(key, GetOption.DEFAULT)).commit());
         if (r.isSucceeded()) {
             return;
@@ -102,7 +99,7 @@ final class EtcdSegmentStore implements SegmentStore {
             throw new IllegalArgumentException("must be >= 1: count=" + count);
         }
         ByteSequence key = key(name);
-        long at = alignUp(Math.max(0, floor + 1));
+        long at = SegmentStore.firstOfClass(Math.max(0, floor + 1), delta, remainder);
         String what = "taking a range of segment name \"" + name + "\"";
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
             GetResponse got = call(what, client.client().getKVClient().get(key));
@@ -200,10 +197,7 @@ final class EtcdSegmentStore implements SegmentStore {
          */
         @Override
         public SegmentStore create(Map<String, String> settings, int delta, int remainder) {
-            if (delta < 1 || remainder < 0 || remainder >= delta) {
-                throw new IllegalArgumentException("must be delta >= 1 and 0 <= remainder < delta: delta=" + delta + ", remainder="
-                        + remainder);
-            }
+            SegmentStore.checkResidue(delta, remainder);
             EtcdSettings parsed = EtcdSettings.from(AllocatorContext.builder().settings(settings).build());
             return new EtcdSegmentStore(parsed, EtcdAllocatorProvider.client(parsed), delta, remainder);
         }

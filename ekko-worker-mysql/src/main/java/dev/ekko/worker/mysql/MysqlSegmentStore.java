@@ -75,10 +75,6 @@ final class MysqlSegmentStore implements SegmentStore {
         return c;
     }
 
-    /** The smallest number of this store's residue class that is {@code >= at}. */
-    private long alignUp(long at) {
-        return at + Math.floorMod(remainder - at, (long) delta);
-    }
 
     @Override
     public void define(String name, long start, long max) {
@@ -92,7 +88,7 @@ final class MysqlSegmentStore implements SegmentStore {
                     s.setInt(4, delta);
                     s.setLong(5, start);
                     s.setLong(6, max);
-                    s.setLong(7, alignUp(start));
+                    s.setLong(7, SegmentStore.firstOfClass(start, delta, remainder));
                     s.executeUpdate();
                 }
                 try (PreparedStatement s = c.prepareStatement("SELECT delta, remainder, start_value, max_value FROM `" + table + "` WHERE"
@@ -125,7 +121,7 @@ final class MysqlSegmentStore implements SegmentStore {
         if (count < 1) {
             throw new IllegalArgumentException("must be >= 1: count=" + count);
         }
-        long at = alignUp(Math.max(0, floor + 1));
+        long at = SegmentStore.firstOfClass(Math.max(0, floor + 1), delta, remainder);
         long room = Long.MAX_VALUE - delta;
         try (Connection c = connection()) {
             try {
@@ -247,10 +243,7 @@ final class MysqlSegmentStore implements SegmentStore {
          */
         @Override
         public SegmentStore create(Map<String, String> settings, int delta, int remainder) {
-            if (delta < 1 || remainder < 0 || remainder >= delta) {
-                throw new IllegalArgumentException("must be delta >= 1 and 0 <= remainder < delta: delta=" + delta + ", remainder="
-                        + remainder);
-            }
+            SegmentStore.checkResidue(delta, remainder);
             MysqlSettings parsed = MysqlSettings.from(AllocatorContext.builder().settings(settings).build());
             return new MysqlSegmentStore(parsed, MysqlAllocatorProvider.pool(parsed), delta, remainder);
         }

@@ -45,17 +45,13 @@ final class RedisSegmentStore implements SegmentStore {
         return ns + (ns.endsWith(":") ? "" : ":") + "segment:{" + name + "}";
     }
 
-    /** The smallest number of this store's residue class that is {@code >= at}. */
-    private long alignUp(long at) {
-        return at + Math.floorMod(remainder - at, (long) delta);
-    }
 
     @Override
     public void define(String name, long start, long max) throws InterruptedException {
         checkDurable();
         List<String> r = client.run("defining segment name \"" + name + "\"", true, LuaScript.SEGMENT_DEFINE, List.of(key(name)),
                 List.of(Integer.toString(delta), Integer.toString(remainder), Long.toString(start), Long.toString(max),
-                        Long.toString(alignUp(start))));
+                        Long.toString(SegmentStore.firstOfClass(start, delta, remainder))));
         if (r.get(0).equals("differs")) {
             throw new IllegalArgumentException("segment name \"" + name + "\" exists at " + describe() + " with delta=" + r.get(1)
                     + ", remainder=" + r.get(4) + ", start=" + r.get(2) + ", max=" + r.get(3) + ", not delta=" + delta + ", remainder="
@@ -70,7 +66,7 @@ final class RedisSegmentStore implements SegmentStore {
             throw new IllegalArgumentException("must be >= 1: count=" + count);
         }
         checkDurable();
-        long at = alignUp(Math.max(0, floor + 1));
+        long at = SegmentStore.firstOfClass(Math.max(0, floor + 1), delta, remainder);
         // Not idempotent: a range whose reply was lost is lost (never handed out again), not taken twice.
         List<String> r = client.run("taking a range of segment name \"" + name + "\"", false, LuaScript.SEGMENT_TAKE, List.of(key(name)),
                 List.of(Integer.toString(delta), Long.toString(Math.min(count, LUA_EXACT)), Long.toString(Math.min(at, LUA_EXACT + 1)),
@@ -165,10 +161,7 @@ final class RedisSegmentStore implements SegmentStore {
          */
         @Override
         public SegmentStore create(Map<String, String> settings, int delta, int remainder) {
-            if (delta < 1 || remainder < 0 || remainder >= delta) {
-                throw new IllegalArgumentException("must be delta >= 1 and 0 <= remainder < delta: delta=" + delta + ", remainder="
-                        + remainder);
-            }
+            SegmentStore.checkResidue(delta, remainder);
             AllocatorContext context = AllocatorContext.builder().settings(settings).instance("segments").build();
             return new RedisSegmentStore(new RedisWorkerAllocator(context, RedisSettings.from(context)), delta, remainder);
         }
