@@ -8,6 +8,7 @@ import dev.ekko.SegmentIds;
 import dev.ekko.testsupport.TestDatabase;
 import dev.ekko.testsupport.TestServers;
 import java.io.DataInputStream;
+import java.nio.ByteBuffer;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -49,6 +50,58 @@ class MysqlSegmentProcessesIT {
         try (TestDatabase a = TestServers.createMysqlDatabase(MysqlSegmentProcessesIT.class);
                 TestDatabase b = TestServers.createMysqlDatabase(MysqlSegmentProcessesIT.class)) {
             run(List.of(a, b), "two");
+        }
+    }
+
+    /**
+     * A process killed with SIGKILL while it takes numbers, then a new one on the same name: the new one never hands out a
+     * number of the killed one (the killed process's unused buffered ranges are lost, never reused).
+     */
+    @Test
+    void aProcessKilledMidwayAndAProcessStartedAfterItShareNoNumber() throws Exception {
+        try (TestDatabase db = TestServers.createMysqlDatabase(MysqlSegmentProcessesIT.class)) {
+            String name = "killed";
+            try (SegmentIds definer = Ekko.newSegmentBuilder().store("mysql", settings(db)).build()) {
+                definer.define(name, 1, Long.MAX_VALUE);
+            }
+            Properties p = new Properties();
+            p.setProperty("stores", "1");
+            settings(db).forEach((k, v) -> p.setProperty("store.0." + k, v));
+            Path props = dir.resolve("killed.properties");
+            try (Writer w = Files.newBufferedWriter(props, StandardCharsets.UTF_8)) {
+                p.store(w, null);
+            }
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Process first = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), SegmentChild.class.getName(),
+                    props.toString(), name, "2", "100000000", dir.resolve("k1").toString()).redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("k1.log").toFile()).start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (Files.notExists(dir.resolve("k1.0")) || Files.size(dir.resolve("k1.0")) < 8 * 20_000) {
+                assertTrue(first.isAlive() && System.nanoTime() < deadline, "the first process wrote too little: "
+                        + Files.readString(dir.resolve("k1.log")));
+                Thread.sleep(20);
+            }
+            first.destroyForcibly(); // SIGKILL
+            assertTrue(first.waitFor(30, TimeUnit.SECONDS));
+            Process second = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), SegmentChild.class.getName(),
+                    props.toString(), name, "2", "20000", dir.resolve("k2").toString()).redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("k2.log").toFile()).start();
+            assertTrue(second.waitFor(120, TimeUnit.SECONDS), "the second process did not finish");
+            assertEquals(0, second.exitValue(), Files.readString(dir.resolve("k2.log")));
+            Set<Long> all = new HashSet<>();
+            long killedCount = 0;
+            for (String f : List.of("k1.0", "k1.1", "k2.0", "k2.1")) {
+                byte[] bytes = Files.readAllBytes(dir.resolve(f));
+                ByteBuffer b = ByteBuffer.wrap(bytes, 0, bytes.length - bytes.length % 8);
+                while (b.remaining() >= 8) {
+                    long n = b.getLong();
+                    assertTrue(all.add(n), "number " + n + " handed out twice (" + f + ")");
+                    if (f.startsWith("k1")) {
+                        killedCount++;
+                    }
+                }
+            }
+            assertTrue(killedCount >= 20_000, "the killed process handed out " + killedCount);
         }
     }
 

@@ -74,6 +74,8 @@ public final class SegmentChild {
                                 }
                                 done += n;
                             }
+                            o.flush(); // what a SIGKILL leaves in the file was handed out
+
                         }
                     } catch (Throwable e) {
                         failed[0] = e;
