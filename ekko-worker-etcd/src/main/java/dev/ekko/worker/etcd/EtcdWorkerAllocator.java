@@ -126,11 +126,12 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      * readings, so that an acquire counts them only while this very key lives.
      */
     private record Held(long etcdLease, long baseMark, Watching watching, long revision, long sentAtNanos, Reference reference,
-            long acquiredAtNanos, String generation, Long lastReported, long tenure, Ring ring, Map<Integer, Integer> unrepresented) {
+            long acquiredAtNanos, String generation, Long lastReported, long tenure, Ring ring, Map<Integer, Integer> unrepresented,
+            Written written) {
         Held renewed(long atRevision, long sentAt, Reference ref, String wroteUnder, long reported, Ring nextRing,
-                Map<Integer, Integer> nextUnrepresented) {
+                Map<Integer, Integer> nextUnrepresented, Written wrote) {
             return new Held(etcdLease, baseMark, watching, atRevision, sentAt, ref, acquiredAtNanos, wroteUnder, reported, tenure,
-                    nextRing, nextUnrepresented);
+                    nextRing, nextUnrepresented, wrote);
         }
 
         java.util.concurrent.atomic.AtomicBoolean lost() {
@@ -144,6 +145,16 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 w.close();
             }
         }
+    }
+
+    /**
+     * What this holder's last renewal wrote into its history key: the key's mod revision then (the renewal's revision), the
+     * mark and the cluster. The next renewal compares that mod revision instead of reading the key first: if it still holds,
+     * the key is exactly what this holder wrote, so the read (a round trip, a third of a renewal's cost) would tell nothing
+     * new; if it does not (another writer, data restored from a backup, the generation changed), the renewal falls back to
+     * reading it, with every check of a read.
+     */
+    private record Written(long modRevision, long mark, String cluster) {
     }
 
     /**
@@ -490,7 +501,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         }
         Ring ring = new Ring(-1, 0, Map.copyOf(modRevisions), Map.copyOf(firstSeen), Set.copyOf(sample.claimable(survey)));
         held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, c.revision(), sentAt, reference, sentAt,
-                c.generation(), null, c.revision(), ring, tracked));
+                c.generation(), null, c.revision(), ring, tracked, null));
         LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", " + handover);
         return lease;
     }
@@ -545,15 +556,30 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             throw lost(lease, "its etcd lease expired (no renewal within " + lease.ttl().toMillis() + " ms)");
         }
         for (int attempt = 0; attempt < 8; attempt++) {
-            Read got = readGeneration(what, historyKey(w));
-            EtcdHistory old = checkOwnMark(w, h, got);
-            if (wentBack != null) {
-                throw givenUpAfterGoingBack(lease, what);
+            // The first attempt trusts what this holder's last renewal wrote (see Written): the transaction compares it. Any
+            // other attempt, and the first renewal of a tenure, reads the history and the generation first.
+            Written last = attempt == 0 ? h.written() : null;
+            long modRevision;
+            String cluster;
+            String generation;
+            long oldMark;
+            if (last != null) {
+                modRevision = last.modRevision();
+                cluster = last.cluster();
+                generation = h.generation();
+                oldMark = last.mark();
+            } else {
+                Read got = readGeneration(what, historyKey(w));
+                EtcdHistory old = checkOwnMark(w, h, got);
+                if (wentBack != null) {
+                    throw givenUpAfterGoingBack(lease, what);
+                }
+                modRevision = got.other() == null ? 0 : got.other().getModRevision();
+                cluster = got.cluster();
+                generation = got.generation();
+                oldMark = old == null ? Long.MIN_VALUE : old.mark();
             }
-            long modRevision = got.other() == null ? 0 : got.other().getModRevision();
-            String cluster = got.cluster();
-            String generation = got.generation();
-            long mark = Math.max(old == null ? Long.MIN_VALUE : old.mark(), report.reservedUntilMillis());
+            long mark = Math.max(oldMark, report.reservedUntilMillis());
             long now = context.clock().millis();
             EtcdHistory next = new EtcdHistory(mark, cluster, generation, report, now);
             // The whole clock ring (at most CLOCK_SLOTS keys, whatever the number of worker IDs) and the histories of the live
@@ -580,6 +606,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                             new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.value(bytes(generation))))
                     .Then(then.toArray(new Op[0]))
                     .commit());
+            if (wentBack != null) {
+                throw givenUpAfterGoingBack(lease, what); // etcd's revision went back in this very reply
+            }
             if (r.isSucceeded()) {
                 long readAt = context.clock().nanos(); // after the reply: the mod revisions read were current no later
                 long revision = r.getHeader().getRevision();
@@ -664,7 +693,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         && sentAt - h.acquiredAtNanos() >= 2 * lease.ttl().toNanos()) ? null : h.reference().at(sentAt);
                 Reference ref = fresh == null ? carried : carried == null ? fresh : carried.tighten(fresh);
                 held.put(lease.token(), h.renewed(revision, sentAt, ref, generation, report.reservedUntilMillis(), ring,
-                        stillUnrepresented));
+                        stillUnrepresented, cluster.equals(Long.toHexString(r.getHeader().getClusterId()))
+                                ? new Written(revision, mark, cluster) : null)); // another cluster answered: read next time
                 if (seen != null) {
                     seen.saw(generation, r.getHeader().getRevision());
                 }
