@@ -600,12 +600,20 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             if (slotOp != null) {
                 then.add(slotOp);
             }
+            long highestBefore = highestRevision;
             TxnResponse r = call(what, () -> client.getKVClient().txn()
                     .If(new Cmp(leaseKey(w), Cmp.Op.EQUAL, CmpTarget.value(leaseValue(lease.token()))),
                             new Cmp(historyKey(w), Cmp.Op.EQUAL, CmpTarget.modRevision(modRevision)),
                             new Cmp(generationKey(), Cmp.Op.EQUAL, CmpTarget.value(bytes(generation))))
                     .Then(then.toArray(new Op[0]))
                     .commit());
+            if (r.isSucceeded() && wentBack == null && r.getHeader().getRevision() <= highestBefore) {
+                // A write moves etcd's revision past every revision answered before it: one at or below what this allocator saw
+                // is the data gone back, even when (restored one below) it did not fall below it. A read first would have shown
+                // the lower revision; the write shows one more (EtcdRenewCompareReviewIT).
+                wentBack = "etcd's revision went back: a renewal's write was at " + r.getHeader().getRevision() + ", not past "
+                        + highestBefore + " (already seen)";
+            }
             if (wentBack != null) {
                 throw givenUpAfterGoingBack(lease, what); // etcd's revision went back in this very reply
             }
