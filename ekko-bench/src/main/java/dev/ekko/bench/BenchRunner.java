@@ -248,6 +248,11 @@ public final class BenchRunner {
             // The README shows the short profile's complete run: the command it names repeats it.
             Report.generateReadmeSummary(json, readme);
         }
+        if (profile == Profile.SHORT && Files.exists(readme) && suites.containsAll(List.of(Suite.SEGMENT_1_THREAD, Suite.SEGMENT_2_THREADS,
+                Suite.SEGMENT_BATCH, Suite.SEGMENT_STORE_1_THREAD, Suite.SEGMENT_STORE_2_THREADS))) {
+            // The README's segment figures: from a short run with every segment suite, which the command they name repeats.
+            Report.generateReadmeSegment(json, readme);
+        }
     }
 
     /** {@return the checked-out commit, marked when ekko-core or ekko-bench has uncommitted changes; or "unknown"} */
