@@ -19,7 +19,9 @@ import java.util.function.LongUnaryOperator;
  * neither ready nor being loaded, hands the loading of the next range to a background thread; then it increments the current
  * segment's value and returns it if it is below {@code max}. A caller that finds the segment used up lets the read lock go,
  * waits while a load is running (spinning, then at most one sleep of 10 ms), takes the write lock and switches to the other segment if
- * it is ready, or fails when neither segment has numbers. The background load fills the other segment, then marks it ready
+ * it is ready. When neither segment has numbers after that wait (the loader thread was not scheduled in time: a short step on
+ * a busy machine), Leaf answers with an error; this buffer waits again instead, as a caller retrying would, so that a run
+ * measures the time lost rather than stopping. The background load fills the other segment, then marks it ready
  * under the write lock. Leaf also looks each call's key up in a map and adapts its step to a 15-minute rule: left out here,
  * where every contender has one name and one fixed step.
  */
@@ -46,6 +48,7 @@ final class LeafStyleBuffer implements AutoCloseable {
     private final long step;
     private volatile int current;
     private volatile boolean nextReady;
+    private volatile RuntimeException loaderFailure;
 
     /**
      * Loads the first segment on this thread.
@@ -76,6 +79,7 @@ final class LeafStyleBuffer implements AutoCloseable {
         try {
             fill(other);
         } catch (RuntimeException e) {
+            loaderFailure = e;
             loading.set(false);
             throw e;
         }
@@ -112,11 +116,13 @@ final class LeafStyleBuffer implements AutoCloseable {
                 if (v < h.max) {
                     return v;
                 }
-                if (!nextReady) {
-                    throw new IllegalStateException("both segments are used up and no load is running (the loader failed)");
+                if (nextReady) {
+                    current = 1 - current;
+                    nextReady = false;
+                } else if (loaderFailure != null) {
+                    throw new IllegalStateException("both segments are used up and the load of the next one failed", loaderFailure);
                 }
-                current = 1 - current;
-                nextReady = false;
+                // else: Leaf answers with an error here (both segments not ready); this waits again, as a caller retrying would.
             } finally {
                 lock.writeLock().unlock();
             }
