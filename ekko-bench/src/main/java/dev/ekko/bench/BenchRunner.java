@@ -56,6 +56,11 @@ public final class BenchRunner {
         GET_LATENCY_2_THREADS(GetBenchmark.class, "get", Mode.SampleTime, TimeUnit.NANOSECONDS, 2),
         MULTI_GET(MultiGetBenchmark.class, "multiGet", Mode.Throughput, TimeUnit.SECONDS, 1),
         DECODE(DecodeBenchmark.class, "decode", Mode.AverageTime, TimeUnit.NANOSECONDS, 1),
+        SEGMENT_1_THREAD(SegmentBenchmark.class, "next", Mode.Throughput, TimeUnit.SECONDS, 1),
+        SEGMENT_2_THREADS(SegmentBenchmark.class, "next", Mode.Throughput, TimeUnit.SECONDS, 2),
+        SEGMENT_BATCH(SegmentBatchBenchmark.class, "nextBatch", Mode.Throughput, TimeUnit.SECONDS, 1),
+        SEGMENT_STORE_1_THREAD(SegmentStoreBenchmark.class, "take", Mode.Throughput, TimeUnit.SECONDS, 1),
+        SEGMENT_STORE_2_THREADS(SegmentStoreBenchmark.class, "take", Mode.Throughput, TimeUnit.SECONDS, 2),
         STARTUP(StartupBenchmark.class, "buildToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1),
         FIRST_START(FirstStartBenchmark.class, "buildToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1);
 
@@ -76,6 +81,11 @@ public final class BenchRunner {
         /** {@return whether it measures coordinator back ends ({@link Coordinator}), which need their servers} */
         boolean usesCoordinators() {
             return this == STARTUP || this == FIRST_START;
+        }
+
+        /** {@return whether it starts servers of its own in each fork ({@link SegmentStoreBenchmark}), which must be installed} */
+        boolean startsStoreServers() {
+            return this == SEGMENT_STORE_1_THREAD || this == SEGMENT_STORE_2_THREADS;
         }
 
         ChainedOptionsBuilder options(Profile profile) {
@@ -161,6 +171,14 @@ public final class BenchRunner {
             libraries.put(c.name(), jarOf(c.libraryClass()));
         }
         env.put("libraries", libraries);
+        Map<String, Object> segmentLibraries = new LinkedHashMap<>();
+        for (SegmentContender c : SegmentContender.values()) {
+            segmentLibraries.put(c.name(), jarOf(c.libraryClass()));
+        }
+        env.put("segmentLibraries", segmentLibraries);
+        if (suites.stream().anyMatch(Suite::startsStoreServers)) {
+            env.put("segmentStores", SegmentStoreBenchmark.describeServers());
+        }
         System.out.printf(Locale.ROOT, "bench: profile %s, suites %s; load %s; busiest other processes: %s%n", profile.id(),
                 suites, env.get("loadAtStart"), env.get("busiestAtStart"));
 
@@ -229,6 +247,11 @@ public final class BenchRunner {
         if (suites.size() == Suite.values().length && profile == Profile.SHORT && Files.exists(readme)) {
             // The README shows the short profile's complete run: the command it names repeats it.
             Report.generateReadmeSummary(json, readme);
+        }
+        if (profile == Profile.SHORT && Files.exists(readme) && suites.containsAll(List.of(Suite.SEGMENT_1_THREAD, Suite.SEGMENT_2_THREADS,
+                Suite.SEGMENT_BATCH, Suite.SEGMENT_STORE_1_THREAD, Suite.SEGMENT_STORE_2_THREADS))) {
+            // The README's segment figures: from a short run with every segment suite, which the command they name repeats.
+            Report.generateReadmeSegment(json, readme);
         }
     }
 

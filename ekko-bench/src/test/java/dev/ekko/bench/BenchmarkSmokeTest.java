@@ -13,7 +13,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
 
 /**
  * Runs every suite for a moment in this JVM (no fork), with one parameter value each: checks the wiring
- * (states, parameters, setup and teardown), not the figures.
+ * (states, parameters, setup and teardown), not the figures. The segment-store suites start a Redis server of their
+ * own ({@code redis-server} must be installed; {@code ./run-tests} installs it).
  */
 class BenchmarkSmokeTest {
 
@@ -29,6 +30,9 @@ class BenchmarkSmokeTest {
                 .param("mode", "BOUNDED_LEAD")
                 .param("batch", "16")
                 .param("allocator", "manual")
+                .param("contender", "EKKO")
+                .param("step", "1000")
+                .param("store", "redis")
                 .shouldFailOnError(true)
                 .verbosity(org.openjdk.jmh.runner.options.VerboseMode.SILENT);
         Collection<RunResult> results = new Runner(options.build()).run();

@@ -21,7 +21,10 @@ import java.util.concurrent.TimeUnit;
  * <p>Hot path: one {@code getAndAdd} on the current range's cursor (a plain field through a {@link VarHandle}), a read of the
  * volatile {@code current}, no lock, no allocation. The thread whose cursor lands exactly on the range's prefetch index
  * schedules the fetch of the next range; a thread whose cursor passes the end takes the lock and moves to the next range,
- * waiting for a fetch in flight, or fetching itself when none is (the only I/O on a caller's thread).
+ * waiting for a fetch a thread is running, or fetching itself when none is (the only I/O on a caller's thread). A prefetch
+ * still queued (the fetch thread not yet running it: a short step used up quickly, or a busy machine) is taken over by
+ * that caller rather than waited for: the task, when it runs, finds {@code prefetchQueued} cleared and does nothing, so
+ * one fetch is made either way.
  *
  * <p>Step: each fetch asks for {@code step} numbers. It doubles (up to {@code stepMax}) when the range before lasted less than
  * half of {@code stepTarget}, and halves (down to {@code stepMin}) when it lasted more than twice that: ranges settle at
@@ -86,9 +89,14 @@ public final class SegmentBuffer implements SegmentGenerator {
     private volatile Range current;
 
     private final Object lock = new Object();
+    /** One task for every prefetch, so that scheduling one allocates only the executor's own wrapper. */
+    private final Runnable prefetchTask = this::backgroundFetch;
     /** Guarded by lock. */
     private Range next;
+    /** A fetch is queued or running (one at a time). */
     private boolean fetching;
+    /** The fetch is queued for the fetch thread and no thread has started it: a caller that runs out may take it over. */
+    private boolean prefetchQueued;
     private long step;
     private long floor = -1;
     private long lastFetchNanos;
@@ -191,17 +199,27 @@ public final class SegmentBuffer implements SegmentGenerator {
                 return;
             }
             fetching = true;
+            prefetchQueued = true;
         }
         try {
-            background.execute(this::backgroundFetch);
+            background.execute(prefetchTask);
         } catch (java.util.concurrent.RejectedExecutionException e) {
             synchronized (lock) {
-                fetching = false;
+                if (prefetchQueued) {
+                    fetching = false;
+                    prefetchQueued = false;
+                }
             }
         }
     }
 
     private void backgroundFetch() {
+        synchronized (lock) {
+            if (!prefetchQueued) {
+                return; // taken over by a caller that ran out, or closed
+            }
+            prefetchQueued = false;
+        }
         Range fetched = null;
         try {
             fetched = fetch();
@@ -231,6 +249,7 @@ public final class SegmentBuffer implements SegmentGenerator {
                 return;
             }
             fetching = true;
+            prefetchQueued = true;
         }
         backgroundFetch();
     }
@@ -247,8 +266,10 @@ public final class SegmentBuffer implements SegmentGenerator {
                 if (closed) {
                     throw closedException();
                 }
-                if (!fetching) {
+                if (!fetching || prefetchQueued) {
+                    // No fetch, or one the fetch thread has not started: this caller makes it.
                     fetching = true;
+                    prefetchQueued = false;
                     break;
                 }
                 try {
@@ -399,6 +420,7 @@ public final class SegmentBuffer implements SegmentGenerator {
             closed = true;
             // A prefetch queued on the fetch thread is dropped by its shutdown: nobody may wait for it.
             fetching = false;
+            prefetchQueued = false;
             lock.notifyAll();
         }
     }
