@@ -51,17 +51,20 @@ public final class FleetBench {
     private final Map<String, Map<String, String>> steadyRows = new LinkedHashMap<>();
     private final int nodes;
     private final int steadySeconds;
+    /** Seconds each holder JVM renews in a loop before the fill, so its client code is compiled (see FleetNode's compile). */
+    private final int jitWarmupSeconds;
     private final int storm;
     private final Path results;
     private final Path work;
     private final Map<String, Map<String, String>> table = new LinkedHashMap<>();
     private final StringBuilder raw = new StringBuilder();
 
-    private FleetBench(int[] scales, int nodes, int steadySeconds, int storm, Path results) throws IOException {
+    private FleetBench(int[] scales, int nodes, int steadySeconds, int jitWarmupSeconds, int storm, Path results) throws IOException {
         this.scales = scales;
         this.holders = scales[scales.length - 1];
         this.nodes = nodes;
         this.steadySeconds = steadySeconds;
+        this.jitWarmupSeconds = jitWarmupSeconds;
         this.storm = storm;
         this.results = results;
         this.work = Files.createTempDirectory("ekko-fleet", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
@@ -70,13 +73,13 @@ public final class FleetBench {
     /**
      * Runs the benchmark.
      *
-     * @param args {@code [--backends redis,mysql,etcd] [--holders 2048,4096,8192,16384,32768] [--nodes 4] [--steady 30] [--storm 1000]
+     * @param args {@code [--backends redis,mysql,etcd] [--holders 2048,4096,8192,16384,32768] [--nodes 2] [--steady 30] [--jit-warmup 20] [--storm 1000]
      *     [--results ekko-bench/results] [--docs docs/fleet.md] [--readme README.md]}
      * @throws Exception if a step fails
      */
     public static void main(String[] args) throws Exception {
-        Map<String, String> o = new LinkedHashMap<>(Map.of("--backends", "redis,mysql,etcd", "--holders", "2048,4096,8192,16384,32768", "--nodes", "4",
-                "--steady", "30", "--storm", "1000", "--results", "ekko-bench/results", "--docs", "docs/fleet.md", "--readme", "README.md"));
+        Map<String, String> o = new LinkedHashMap<>(Map.of("--backends", "redis,mysql,etcd", "--holders", "2048,4096,8192,16384,32768", "--nodes", "2",
+                "--steady", "30", "--jit-warmup", "20", "--storm", "1000", "--results", "ekko-bench/results", "--docs", "docs/fleet.md", "--readme", "README.md"));
         for (int i = 0; i < args.length; i += 2) {
             if (!o.containsKey(args[i]) || i + 1 >= args.length) {
                 throw new IllegalArgumentException("unknown option or missing value: " + args[i] + "; allowed: " + o.keySet());
@@ -92,7 +95,7 @@ public final class FleetBench {
                         + o.get("--holders"));
             }
         }
-        FleetBench b = new FleetBench(scales, positive(o, "--nodes", 1, 16), positive(o, "--steady", 5, 3600),
+        FleetBench b = new FleetBench(scales, positive(o, "--nodes", 1, 16), positive(o, "--steady", 5, 3600), positive(o, "--jit-warmup", 0, 600),
                 positive(o, "--storm", 1, PER_IDC), Path.of(o.get("--results")));
         String started = Instant.now().toString();
         for (String backend : o.get("--backends").split(",")) {
@@ -119,6 +122,11 @@ public final class FleetBench {
             Map<String, String> settings = settings(backend, server, "fleet");
             List<Node> fleet = startNodes(backend, settings, "n");
             try {
+                if (jitWarmupSeconds > 0) {
+                    log(backend + ": " + jitWarmupSeconds + " s of renewals in a loop on each JVM (IDC 7, released after), so the client code"
+                            + " is compiled before anything is measured");
+                    record(backend + " compile", parallel(fleet, n -> n.send("compile 7 " + jitWarmupSeconds)));
+                }
                 steady(backend, server, fleet, row);
             } finally {
                 closeAll(fleet);
@@ -609,10 +617,10 @@ public final class FleetBench {
 
     private void write(String started, Path docs, Path readme) throws IOException {
         Files.createDirectories(results);
-        String md = FleetReport.markdown(steadyRows, table, started, holders, nodes, steadySeconds, storm);
+        String md = FleetReport.markdown(steadyRows, table, started, holders, nodes, steadySeconds, storm, jitWarmupSeconds);
         Files.writeString(results.resolve("fleet.md"), md, StandardCharsets.UTF_8);
         Files.writeString(results.resolve("fleet.txt"), raw.toString(), StandardCharsets.UTF_8);
-        Files.writeString(results.resolve("fleet.json"), FleetReport.json(steadyRows, table, started, holders, nodes, steadySeconds, storm),
+        Files.writeString(results.resolve("fleet.json"), FleetReport.json(steadyRows, table, started, holders, nodes, steadySeconds, storm, jitWarmupSeconds),
                 StandardCharsets.UTF_8);
         FleetReport.chart(steadyRows, results.resolve("fleet.png"));
         FleetReport.replaceSection(docs, "<!-- fleet:begin -->", "<!-- fleet:end -->", md);
