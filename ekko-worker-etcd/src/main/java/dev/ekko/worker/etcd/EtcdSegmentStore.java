@@ -55,7 +55,6 @@ final class EtcdSegmentStore implements SegmentStore {
         return ByteSequence.from(settings.namespace() + "/segment/" + name, StandardCharsets.UTF_8);
     }
 
-
     private ByteSequence encode(long next, long start, long max) {
         return ByteSequence.from("next=" + next + ";start=" + start + ";max=" + max + ";delta=" + delta + ";remainder=" + remainder,
                 StandardCharsets.UTF_8);

@@ -75,7 +75,6 @@ final class MysqlSegmentStore implements SegmentStore {
         return c;
     }
 
-
     @Override
     public void define(String name, long start, long max) {
         try (Connection c = connection()) {

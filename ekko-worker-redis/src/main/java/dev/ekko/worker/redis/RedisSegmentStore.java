@@ -45,7 +45,6 @@ final class RedisSegmentStore implements SegmentStore {
         return ns + (ns.endsWith(":") ? "" : ":") + "segment:{" + name + "}";
     }
 
-
     @Override
     public void define(String name, long start, long max) throws InterruptedException {
         checkDurable();
