@@ -115,7 +115,8 @@ final class FleetReport {
             int nodes, int window, int storm, int jit) {
         StringBuilder b = new StringBuilder("{\n  \"started\": \"").append(started).append("\", \"commit\": \"").append(commit())
                 .append("\", \"holders\": ").append(holders).append(", \"nodes\": ").append(nodes).append(", \"steadySeconds\": ")
-                .append(window).append(", \"storm\": ").append(storm).append(",\n  \"backends\": {");
+                .append(window).append(", \"jitWarmupSeconds\": ").append(jit).append(", \"storm\": ").append(storm)
+                .append(",\n  \"backends\": {");
         appendObjects(b, t);
         b.append("\n  },\n  \"steady\": {");
         appendObjects(b, steady);
