@@ -119,6 +119,105 @@ class SegmentIdsTest {
         return s;
     }
 
+    /**
+     * One fetch thread serves every name. While it is stuck in a slow store call for one name, a caller of another name that
+     * runs out fetches its range itself instead of waiting for the prefetch queued behind the stuck one; when that queued
+     * prefetch finally runs, it finds the fetch done and takes no second range: the numbers stay dense, none repeats.
+     */
+    @Test
+    void aCallerTakesOverAPrefetchQueuedBehindAnotherNamesSlowFetch() throws Exception {
+        MemoryStore memory = new MemoryStore(1, 0);
+        CountDownLatch stuck = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+        SegmentStore gated = new SegmentStore() {
+            @Override
+            public void define(String name, long start, long max) {
+                memory.define(name, start, max);
+            }
+
+            @Override
+            public Segment take(String name, long count, long floor) {
+                if (name.equals("slow") && armed.get()) {
+                    stuck.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return memory.take(name, count, floor);
+            }
+
+            @Override
+            public String describe() {
+                return memory.describe();
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        SegmentStoreProvider p = new SegmentStoreProvider() {
+            @Override
+            public String name() {
+                return "gated";
+            }
+
+            @Override
+            public String artifact() {
+                return "test";
+            }
+
+            @Override
+            public Set<String> configKeys() {
+                return Set.of();
+            }
+
+            @Override
+            public SegmentStore create(Map<String, String> settings, int delta, int remainder) {
+                return gated;
+            }
+        };
+        SegmentIds ids = build(Ekko.newSegmentBuilder().store(p, Map.of()).setting("ekko.segment.step.min", "10")
+                .setting("ekko.segment.step.max", "10"));
+        ids.define("slow", 0, Long.MAX_VALUE);
+        ids.define("fast", 0, Long.MAX_VALUE);
+        SegmentGenerator slow = ids.generator("slow");
+        SegmentGenerator fast = ids.generator("fast");
+        armed.set(true);
+        for (int i = 0; i < 3; i++) {
+            slow.next(); // past its prefetch index (2 of 10): the fetch thread takes "slow" and is held there
+        }
+        assertTrue(stuck.await(10, TimeUnit.SECONDS), "the fetch thread never reached the slow store call");
+        java.util.concurrent.ExecutorService caller = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            java.util.concurrent.Future<List<Long>> got = caller.submit(() -> {
+                List<Long> out = new ArrayList<>();
+                for (int i = 0; i < 95; i++) {
+                    out.add(fast.next()); // 9 ranges past the first, each fetched by this caller
+                }
+                return out;
+            });
+            List<Long> numbers = got.get(10, TimeUnit.SECONDS); // before the fix: waited for the stuck fetch thread
+            for (int i = 0; i < numbers.size(); i++) {
+                assertEquals(i, numbers.get(i));
+            }
+        } finally {
+            release.countDown();
+            caller.shutdownNow();
+        }
+        Thread.sleep(200); // the queued prefetches run now
+        long taken;
+        synchronized (memory) {
+            taken = memory.names.get("fast")[0]; // the next number the store would give "fast": how many it gave
+        }
+        // 95 used: 10 ranges, and at most one more prefetched; a queued prefetch that fetched after its caller had would add
+        // a range each (9 were queued behind the slow call).
+        assertTrue(taken <= 110, "numbers taken for \"fast\": " + taken + ", for 95 used with ranges of 10");
+        assertEquals(95, fast.next()); // dense: no range was taken twice and skipped
+    }
+
     @Test
     void numbersStartAtTheStartAndAreDenseFromOneStore() {
         Provider p = new Provider();
