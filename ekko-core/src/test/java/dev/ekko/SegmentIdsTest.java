@@ -304,6 +304,45 @@ class SegmentIdsTest {
         assertTrue(store.takenBy.stream().skip(1).allMatch(n -> n.equals("ekko-segment-fetch")), "fetched by " + store.takenBy);
     }
 
+    /**
+     * The fetch thread spins a while after each fetch, then parks; a request made as it goes to park must still wake it (a
+     * lost wake-up would leave the prefetch undone until a caller ran out and fetched on its own thread). Each round waits
+     * past the spin, so the request meets a parking or parked thread; some rounds make the request at once, so it races the
+     * park. Several names, so requests of different names meet on the one thread.
+     */
+    @Test
+    void everyPrefetchRequestReachesTheFetchThreadWhetherItSpinsParksOrIsParked() throws Exception {
+        Provider p = new Provider();
+        SegmentIds ids = build(Ekko.newSegmentBuilder().store(p, Map.of()).setting("ekko.segment.step.min", "10")
+                .setting("ekko.segment.step.max", "10").setting("ekko.segment.prefetch.at", "0.5"));
+        List<SegmentGenerator> gens = new ArrayList<>();
+        for (int n = 0; n < 3; n++) {
+            ids.define("wake" + n, 0, Long.MAX_VALUE);
+            gens.add(ids.generator("wake" + n));
+        }
+        MemoryStore store = p.made.get(0);
+        java.util.Random random = new java.util.Random(42);
+        for (int round = 0; round < 300; round++) {
+            SegmentGenerator g = gens.get(round % gens.size());
+            int before = store.takenBy.size();
+            long pause = random.nextInt(4) == 0 ? 0 : random.nextInt(200);
+            TimeUnit.MICROSECONDS.sleep(pause);
+            for (int i = 0; i < 6; i++) {
+                g.next(); // the sixth is index 5 of the range: the prefetch
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (store.takenBy.size() == before && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertEquals(before + 1, store.takenBy.size(), "round " + round + " (after a pause of " + pause
+                    + " µs): the prefetch was never run");
+            assertEquals("ekko-segment-fetch", store.takenBy.get(before), "round " + round + " fetched by");
+            for (int i = 0; i < 4; i++) {
+                g.next(); // the rest of the range; the next call starts the prefetched one
+            }
+        }
+    }
+
     @Test
     void theStepDoublesWhenRangesRunOutFastAndHalvesWhenTheyLastLong() throws Exception {
         Provider p = new Provider();

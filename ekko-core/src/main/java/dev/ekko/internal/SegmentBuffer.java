@@ -11,7 +11,6 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -79,7 +78,7 @@ public final class SegmentBuffer implements SegmentGenerator {
     private final String name;
     private final List<SegmentStore> stores;
     private final EkkoClock clock;
-    private final ScheduledExecutorService background;
+    private final SegmentFetcher fetcher;
     private final long stepMin;
     private final long stepMax;
     private final long stepTargetNanos;
@@ -89,8 +88,10 @@ public final class SegmentBuffer implements SegmentGenerator {
     private volatile Range current;
 
     private final Object lock = new Object();
-    /** One task for every prefetch, so that scheduling one allocates only the executor's own wrapper. */
-    private final Runnable prefetchTask = this::backgroundFetch;
+    /** This buffer waits on the fetcher's request stack; set and cleared by {@link SegmentFetcher} through a VarHandle. */
+    volatile boolean queued;
+    /** The next buffer down the fetcher's request stack; written by the pushing caller before the push, then by the fetcher. */
+    SegmentBuffer nextRequest;
     /** Guarded by lock. */
     private Range next;
     /** A fetch is queued or running (one at a time). */
@@ -115,12 +116,12 @@ public final class SegmentBuffer implements SegmentGenerator {
      * @throws SegmentExhaustedException if it has no number left
      * @throws SegmentStoreException if no store answered
      */
-    SegmentBuffer(String name, List<SegmentStore> stores, EkkoClock clock, ScheduledExecutorService background, long stepMin,
+    SegmentBuffer(String name, List<SegmentStore> stores, EkkoClock clock, SegmentFetcher fetcher, long stepMin,
             long stepMax, java.time.Duration stepTarget, double prefetchAt) {
         this.name = Objects.requireNonNull(name, "name");
         this.stores = List.copyOf(stores);
         this.clock = clock;
-        this.background = background;
+        this.fetcher = fetcher;
         this.stepMin = stepMin;
         this.stepMax = stepMax;
         this.stepTargetNanos = stepTarget.toNanos();
@@ -201,19 +202,11 @@ public final class SegmentBuffer implements SegmentGenerator {
             fetching = true;
             prefetchQueued = true;
         }
-        try {
-            background.execute(prefetchTask);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            synchronized (lock) {
-                if (prefetchQueued) {
-                    fetching = false;
-                    prefetchQueued = false;
-                }
-            }
-        }
+        fetcher.request(this);
     }
 
-    private void backgroundFetch() {
+    /** The queued prefetch, run by the fetch thread (unless a caller that ran out took it over). */
+    void backgroundFetch() {
         synchronized (lock) {
             if (!prefetchQueued) {
                 return; // taken over by a caller that ran out, or closed
@@ -232,18 +225,15 @@ public final class SegmentBuffer implements SegmentGenerator {
                 } else if (!closed && !allExhausted()) {
                     // Try again in a second while the current range lasts. Only a scheduled retry, not a fetch in flight: a
                     // caller that runs out meanwhile asks the stores itself and gets their answer, instead of waiting.
-                    try {
-                        background.schedule(this::retryPrefetch, 1, TimeUnit.SECONDS);
-                    } catch (java.util.concurrent.RejectedExecutionException e) {
-                        // closed
-                    }
+                    fetcher.retryLater(this, TimeUnit.SECONDS.toNanos(1));
                 }
                 lock.notifyAll();
             }
         }
     }
 
-    private void retryPrefetch() {
+    /** A retry of a failed background fetch, run by the fetch thread. */
+    void retryPrefetch() {
         synchronized (lock) {
             if (closed || next != null || fetching) {
                 return;

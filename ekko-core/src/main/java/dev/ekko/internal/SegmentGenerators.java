@@ -7,8 +7,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.regex.Pattern;
 
 /** The generators of one {@link dev.ekko.SegmentIds}: one {@link SegmentBuffer} per name, one background thread for fetches. */
@@ -26,7 +24,7 @@ public final class SegmentGenerators {
     private final long stepMax;
     private final Duration stepTarget;
     private final double prefetchAt;
-    private final ScheduledExecutorService background;
+    private final SegmentFetcher fetcher;
     private final ConcurrentHashMap<String, SegmentBuffer> byName = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
@@ -48,11 +46,7 @@ public final class SegmentGenerators {
         this.stepMax = stepMax;
         this.stepTarget = stepTarget;
         this.prefetchAt = prefetchAt;
-        this.background = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "ekko-segment-fetch");
-            t.setDaemon(true);
-            return t;
-        });
+        this.fetcher = new SegmentFetcher();
     }
 
     /**
@@ -112,7 +106,7 @@ public final class SegmentGenerators {
         synchronized (byName) {
             b = byName.get(name);
             if (b == null) {
-                b = new SegmentBuffer(name, stores, clock, background, stepMin, stepMax, stepTarget, prefetchAt);
+                b = new SegmentBuffer(name, stores, clock, fetcher, stepMin, stepMax, stepTarget, prefetchAt);
                 byName.put(name, b);
             }
             return b;
@@ -132,7 +126,7 @@ public final class SegmentGenerators {
         }
         closed = true;
         byName.values().forEach(SegmentBuffer::close);
-        background.shutdownNow();
+        fetcher.close();
         for (SegmentStore s : stores) {
             try {
                 s.close();
