@@ -319,7 +319,9 @@ public final class Ekko {
 
         /**
          * Applies the environment variables of every known key ({@code EKKO_IDC}...), then the {@code ekko.*}
-         * system properties, which win. Unknown {@code EKKO_*} variables are logged as warnings at build.
+         * system properties, which win (except {@code ekko.segment.*}, {@code ekko.server.*} and {@code ekko.client.*}). Unknown {@code EKKO_*} variables are logged as warnings at build, except those of
+         * segment mode ({@code EKKO_SEGMENT_*}), ekko-server ({@code EKKO_SERVER_*}) and its client ({@code EKKO_CLIENT_*}),
+         * which read their own.
          *
          * @return this
          */
@@ -330,7 +332,8 @@ public final class Ekko {
             }
             for (Map.Entry<String, String> e : new TreeMap<>(System.getenv()).entrySet()) {
                 String name = e.getKey();
-                if (!name.startsWith("EKKO_") || name.startsWith(ConfigKeys.TEST_ENV_PREFIX)) {
+                if (!name.startsWith("EKKO_") || name.startsWith(ConfigKeys.TEST_ENV_PREFIX)
+                        || ConfigKeys.OTHER_COMPONENTS_ENV.stream().anyMatch(name::startsWith)) {
                     continue;
                 }
                 String key = envToKey.get(name);
@@ -345,7 +348,13 @@ public final class Ekko {
                 }
                 sources.put(key, "environment variable " + name);
             }
-            properties(System.getProperties());
+            Properties system = System.getProperties();
+            for (String key : system.stringPropertyNames()) {
+                if (key.startsWith("ekko.") && ConfigKeys.OTHER_COMPONENTS_ENV.stream()
+                        .noneMatch(prefix -> key.startsWith(prefix.toLowerCase(java.util.Locale.ROOT).replace('_', '.')))) {
+                    set(key, system.getProperty(key));
+                }
+            }
             return this;
         }
 

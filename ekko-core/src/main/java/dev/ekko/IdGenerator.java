@@ -88,6 +88,16 @@ public interface IdGenerator extends AutoCloseable {
     long leadMillis();
 
     /**
+     * Tells whether this generator may issue now, for a readiness check: it holds its worker ID lease, before the fence
+     * deadline, and is neither stopped nor closed. Reads a few volatile fields; takes no lock and calls no coordinator. A
+     * caller may still be refused for a reason that passes (a clock step back, a disagreement with the coordinator's
+     * clock beyond the tolerated skew, the next millisecond's wait): those are not a lost lease.
+     *
+     * @return empty while it may issue, else why not (the message a caller of {@link #next()} would get)
+     */
+    java.util.Optional<String> unavailableReason();
+
+    /**
      * Stops issuing at once, records a clean shutdown in the state file and releases the worker ID (also on an
      * interrupted thread, whose interrupt is kept). Returns within about a second whatever the keeper thread is doing,
      * plus a coordinator call already in flight (bounded by the back end's timeout). Idempotent. Calls to

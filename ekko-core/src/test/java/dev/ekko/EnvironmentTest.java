@@ -68,8 +68,11 @@ class EnvironmentTest {
     @Test
     void unknownEnvironmentVariablesAreReportedNotIgnoredSilently() throws Exception {
         assertEquals(0, runCli(Map.of("EKKO_HOST_LOCK_DIR", hostLocks(),
-                "EKKO_STATE_DIR", dir.toString(), "EKKO_WROKER_ID", "3", "EKKO_REDIS_URI", "redis://h:1"),
+                "EKKO_STATE_DIR", dir.toString(), "EKKO_WROKER_ID", "3", "EKKO_REDIS_URI", "redis://h:1",
+                "EKKO_SEGMENT_STEP_MIN", "10", "EKKO_SERVER_HTTP_PORT", "8080"),
                 List.of(), "1"), stderr);
+        // Segment mode and the server read their own variables: not the generator's to warn about.
+        assertTrue(!stderr.contains("EKKO_SEGMENT_STEP_MIN") && !stderr.contains("EKKO_SERVER_HTTP_PORT"), stderr);
         assertTrue(stderr.contains("ignoring environment variable EKKO_WROKER_ID: no such Ekko setting"), stderr);
         assertTrue(stderr.contains("ignoring environment variable EKKO_REDIS_URI: no such Ekko setting (a setting of allocator redis,"
                 + " which is not on the class path: add dev.ekko:ekko-worker-redis)"), stderr);

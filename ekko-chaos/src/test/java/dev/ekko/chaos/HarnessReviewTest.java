@@ -526,6 +526,11 @@ class HarnessReviewTest {
         }
 
         @Override
+        public java.util.Optional<String> unavailableReason() {
+            return java.util.Optional.empty();
+        }
+
+        @Override
         public void close() {
         }
     }

@@ -36,6 +36,12 @@ public final class ConfigKeys {
             "ekko.mysql.", new String[] {"mysql", "dev.ekko:ekko-worker-mysql"},
             "ekko.etcd.", new String[] {"etcd", "dev.ekko:ekko-worker-etcd"});
 
+    /**
+     * Environment variables of the project's other components (segment mode, ekko-server and its client), which read them
+     * themselves: the generator's builder neither applies nor warns about them.
+     */
+    public static final java.util.List<String> OTHER_COMPONENTS_ENV = java.util.List.of("EKKO_SEGMENT_", "EKKO_SERVER_", "EKKO_CLIENT_");
+
     /** Environment variables with this prefix belong to the project's tests, not to configuration. */
     public static final String TEST_ENV_PREFIX = "EKKO_TEST_";
 

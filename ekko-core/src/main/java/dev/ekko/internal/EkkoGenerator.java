@@ -721,6 +721,15 @@ public final class EkkoGenerator implements IdGenerator {
         return leadFor(settings.product());
     }
 
+    @Override
+    public java.util.Optional<String> unavailableReason() {
+        Term t = term;
+        if (closed.get()) {
+            return java.util.Optional.of("generator is closed: idc=" + idc + " worker=" + t.workerId);
+        }
+        return java.util.Optional.ofNullable(t.unavailableReason(clock.millis() - layout.epochMillis()));
+    }
+
     /**
      * Stops issuing at once, stops the keeper (waiting for it at most about a second: a keeper waiting for a start
      * floor is interrupted), marks a clean shutdown and gives the worker ID back. A coordinator call already in flight

@@ -60,6 +60,11 @@ final class ProductView implements IdGenerator {
         return owner.leadFor(product);
     }
 
+    @Override
+    public java.util.Optional<String> unavailableReason() {
+        return owner.unavailableReason();
+    }
+
     /** A view closes nothing: the generator it came from owns the lease. */
     @Override
     public void close() {

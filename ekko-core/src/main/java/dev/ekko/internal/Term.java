@@ -92,6 +92,24 @@ final class Term {
     }
 
     /**
+     * Why this term may not issue now, or null while it may: stopped (lease lost, state file, closed) or past its fence
+     * deadline on either clock. The reservation limit is not a reason: a caller extends it.
+     *
+     * @param nowOffset the wall clock (offset from the epoch)
+     */
+    String unavailableReason(long nowOffset) {
+        Stop s = stop;
+        if (s != null) {
+            return stopped(s).getMessage();
+        }
+        if (expires && (clock.nanos() - fenceDeadlineNanos >= 0 || nowOffset >= fenceDeadlineWallOffset)) {
+            return "lease of idc=" + owner.idc + " worker=" + workerId + " may have expired: no successful renewal before its fence"
+                    + " deadline (TTL minus safety margin); IDs resume after a renewal or a fresh acquire";
+        }
+        return null;
+    }
+
+    /**
      * The slow path when {@link #mayIssue} said no: throws why, or extends the reservation and returns.
      */
     void awaitPermit(long offset, long nowOffset) {

@@ -168,9 +168,12 @@ class LeaseLifecycleTest {
         LeaseRelay relay = new LeaseRelay();
         generator = EkkoGenerator.start(settings(Duration.ofSeconds(3)), allocator, relay);
         long before = generator.next();
+        assertEquals(java.util.Optional.empty(), generator.unavailableReason());
         relay.leaseLost(first, "a watch saw the lease's key deleted");
         LeaseLostException e = assertThrows(LeaseLostException.class, generator::next);
         assertTrue(e.getMessage().contains("a watch saw the lease's key deleted"), e.getMessage());
+        assertTrue(generator.unavailableReason().orElse("").contains("a watch saw the lease's key deleted"),
+                "a readiness check sees the loss: " + generator.unavailableReason());
 
         WorkerLease second = new WorkerLease(7, "token-7-again", Duration.ofSeconds(2), System.nanoTime(), Handover.mark(0),
                 WorkerLease.UNKNOWN_TIME, null);
@@ -210,12 +213,18 @@ class LeaseLifecycleTest {
         allocator.renewFailure = new EkkoException("connection refused: 127.0.0.1:1");
         long t0 = System.nanoTime();
         generator.next(); // still within the lease
+        assertEquals(java.util.Optional.empty(), generator.unavailableReason(), "may still issue");
         LeaseLostException e = awaitThrows(LeaseLostException.class, "may have expired");
         long fencedAfterMillis = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(generator.unavailableReason().orElse("").contains("may have expired"),
+                "past the fence deadline a readiness check says so: " + generator.unavailableReason());
         // TTL 2 s - margin 300 ms after the last successful renewal (at most one 200 ms interval before t0).
         assertTrue(fencedAfterMillis >= 1400 && fencedAfterMillis < 2500, "fenced after " + fencedAfterMillis + " ms: " + e.getMessage());
         allocator.renewFailure = null; // the coordinator is back and the lease still valid there
         awaitNext();
+        assertEquals(java.util.Optional.empty(), generator.unavailableReason(), "issuing again");
+        generator.close();
+        assertTrue(generator.unavailableReason().orElse("").contains("closed"), String.valueOf(generator.unavailableReason()));
     }
 
     private <T extends RuntimeException> T awaitThrows(Class<T> type, String messagePart) throws InterruptedException {

@@ -1,0 +1,144 @@
+package dev.ekko.client;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * The buffer of one kind of ID: batches in the order they were fetched, refilled by one background fetch at a time
+ * once half is used. Guarded by its monitor; a caller waits only on an empty buffer, at most the timeout.
+ */
+final class IdBuffer {
+
+    /** After a failed refill, the next background one waits this long (a caller on an empty buffer does not). */
+    private static final long RETRY_NANOS = 200_000_000L;
+
+    private final String what;
+    private final String path;
+    private final Fetcher fetcher;
+    private final Executor executor;
+    private final int batch;
+    private final int capacity;
+    private final long timeoutNanos;
+
+    private final ArrayDeque<long[]> chunks = new ArrayDeque<>();
+    private long[] current;
+    private int position;
+    private int size;
+    private boolean refilling;
+    private long failedAtNanos;
+    private boolean failedOnce;
+    private RuntimeException lastFailure;
+    private long refillsDone;
+    private boolean closed;
+
+    IdBuffer(String what, String path, Fetcher fetcher, Executor executor, int batch, int capacity, Duration timeout) {
+        this.what = what;
+        this.path = path;
+        this.fetcher = fetcher;
+        this.executor = executor;
+        this.batch = batch;
+        this.capacity = capacity;
+        this.timeoutNanos = timeout.toNanos();
+    }
+
+    synchronized long next() {
+        long deadline = System.nanoTime() + timeoutNanos;
+        long refillsSeen = refillsDone;
+        for (;;) {
+            if (current != null && position < current.length) {
+                long id = current[position++];
+                size--;
+                refillIfLow(false);
+                return id;
+            }
+            current = chunks.poll();
+            position = 0;
+            if (current != null) {
+                continue;
+            }
+            if (closed) {
+                throw new IllegalStateException("EkkoClient is closed");
+            }
+            refillIfLow(true);
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || (refillsDone > refillsSeen && chunks.isEmpty() && !refilling)) {
+                RuntimeException f = lastFailure;
+                throw new EkkoClientException("no " + what + " buffered and " + (f == null ? "no server answered within the timeout"
+                        : f.getMessage()), f);
+            }
+            try {
+                wait(Math.max(1, left / 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new EkkoClientException("interrupted while waiting for " + what, e);
+            }
+        }
+    }
+
+    /** Starts a background refill when half the buffer is used, unless one runs (or failed just now, for a non-empty one). */
+    private void refillIfLow(boolean empty) {
+        if (refilling || closed || size > capacity / 2) {
+            return;
+        }
+        if (!empty && failedOnce && System.nanoTime() - failedAtNanos < RETRY_NANOS) {
+            return;
+        }
+        refilling = true;
+        try {
+            executor.execute(this::refill);
+        } catch (RejectedExecutionException e) {
+            refilling = false;
+        }
+    }
+
+    private void refill() {
+        RuntimeException failure = null;
+        try {
+            for (;;) {
+                synchronized (this) {
+                    if (closed || size + batch > capacity) {
+                        return;
+                    }
+                }
+                long[] got = fetcher.fetch(path, batch);
+                synchronized (this) {
+                    chunks.add(got);
+                    size += got.length;
+                    failedOnce = false;
+                    lastFailure = null;
+                    notifyAll();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            failure = new EkkoClientException("refill of " + what + " interrupted", e);
+        } catch (RuntimeException e) {
+            failure = e;
+        } finally {
+            synchronized (this) {
+                refilling = false;
+                refillsDone++;
+                if (failure != null) {
+                    lastFailure = failure;
+                    failedOnce = true;
+                    failedAtNanos = System.nanoTime();
+                }
+                notifyAll();
+            }
+        }
+    }
+
+    synchronized int size() {
+        return size;
+    }
+
+    synchronized void close() {
+        closed = true;
+        chunks.clear();
+        current = null;
+        size = 0;
+        notifyAll();
+    }
+}

@@ -1,0 +1,123 @@
+package dev.ekko.server;
+
+import dev.ekko.DecodedId;
+import dev.ekko.server.grpc.DecodeReply;
+import dev.ekko.server.grpc.DecodeRequest;
+import dev.ekko.server.grpc.EkkoGrpc;
+import dev.ekko.server.grpc.NextBatchReply;
+import dev.ekko.server.grpc.NextBatchRequest;
+import dev.ekko.server.grpc.NextReply;
+import dev.ekko.server.grpc.NextRequest;
+import dev.ekko.server.grpc.NextSegmentReply;
+import dev.ekko.server.grpc.NextSegmentRequest;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+
+/**
+ * The gRPC service of {@code ekko/v1/ekko.proto}: the same {@link IdService} as HTTP, its failures as gRPC statuses with
+ * the same messages.
+ */
+final class GrpcApi extends EkkoGrpc.EkkoImplBase {
+
+    private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+    private final IdService ids;
+    private final Metrics metrics;
+
+    GrpcApi(IdService ids, Metrics metrics) {
+        this.ids = ids;
+        this.metrics = metrics;
+    }
+
+    @Override
+    public void next(NextRequest request, StreamObserver<NextReply> out) {
+        NextReply reply;
+        try {
+            reply = NextReply.newBuilder().setId(ids.next()).build();
+        } catch (RuntimeException e) {
+            fail(out, Metrics.Route.ID, e);
+            return;
+        }
+        ok(out, Metrics.Route.ID, reply);
+    }
+
+    @Override
+    public void nextBatch(NextBatchRequest request, StreamObserver<NextBatchReply> out) {
+        NextBatchReply reply;
+        try {
+            int n = ids.count("count", request.getCount() == 0 ? null : Integer.toUnsignedString(request.getCount()), 0);
+            NextBatchReply.Builder b = NextBatchReply.newBuilder();
+            for (long id : ids.next(n)) {
+                b.addIds(id);
+            }
+            reply = b.build();
+        } catch (RuntimeException e) {
+            fail(out, Metrics.Route.IDS, e);
+            return;
+        }
+        ok(out, Metrics.Route.IDS, reply);
+    }
+
+    @Override
+    public void nextSegment(NextSegmentRequest request, StreamObserver<NextSegmentReply> out) {
+        NextSegmentReply reply;
+        try {
+            int n = ids.count("count", request.hasCount() ? Integer.toUnsignedString(request.getCount()) : null, 1);
+            NextSegmentReply.Builder b = NextSegmentReply.newBuilder();
+            for (long id : ids.segment(request.getName().isEmpty() ? null : request.getName(), n)) {
+                b.addIds(id);
+            }
+            reply = b.build();
+        } catch (RuntimeException e) {
+            fail(out, Metrics.Route.SEGMENT, e);
+            return;
+        }
+        ok(out, Metrics.Route.SEGMENT, reply);
+    }
+
+    @Override
+    public void decode(DecodeRequest request, StreamObserver<DecodeReply> out) {
+        DecodeReply reply;
+        try {
+            DecodedId d = ids.decode(request.getId());
+            reply = DecodeReply.newBuilder().setId(d.id()).setTimestampMillis(d.epochMillis()).setTimestamp(d.timestamp().toString())
+                    .setIdc(d.idc()).setWorker(d.worker()).setProduct(d.product()).setSequence(d.sequence()).build();
+        } catch (RuntimeException e) {
+            fail(out, Metrics.Route.DECODE, e);
+            return;
+        }
+        ok(out, Metrics.Route.DECODE, reply);
+    }
+
+    private <T> void ok(StreamObserver<T> out, Metrics.Route route, T reply) {
+        metrics.count(Metrics.Protocol.GRPC, route, 200);
+        out.onNext(reply);
+        out.onCompleted();
+    }
+
+    private void fail(StreamObserver<?> out, Metrics.Route route, RuntimeException e) {
+        ApiError a = ApiError.of(e);
+        metrics.count(Metrics.Protocol.GRPC, route, a.httpStatus);
+        out.onError(Status.fromCode(a.grpcCode).withDescription(a.getMessage()).asRuntimeException());
+    }
+
+    /** Refuses every call without the bearer token, when the server has one: UNAUTHENTICATED, before the method runs. */
+    static ServerInterceptor tokenCheck(ServerSettings settings, Metrics metrics) {
+        return new ServerInterceptor() {
+            @Override
+            public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+                if (!settings.acceptsAuthorization(headers.get(AUTHORIZATION))) {
+                    metrics.count(Metrics.Protocol.GRPC, Metrics.Route.UNKNOWN, 401);
+                    call.close(Status.UNAUTHENTICATED.withDescription(ApiError.unauthenticated().getMessage()), new Metadata());
+                    return new ServerCall.Listener<Q>() {
+                    };
+                }
+                return next.startCall(call, headers);
+            }
+        };
+    }
+}
