@@ -362,7 +362,7 @@ public final class SegmentBuffer implements SegmentGenerator {
                 break;
             } catch (RuntimeException e) {
                 failure = e;
-                LOG.log(System.Logger.Level.DEBUG, () -> "segment name \"" + name + "\": " + store.describe() + " failed: " + e);
+                LOG.log(System.Logger.Level.DEBUG, () -> "segment name \"" + name + "\": store " + s + " failed: " + e);
             }
         }
         synchronized (lock) {

@@ -94,6 +94,7 @@ final class SegmentFetcher implements Runnable {
             if (head != null) {
                 runInOrder((SegmentBuffer) HEAD.getAndSet(this, null));
                 lastWork = System.nanoTime();
+                runDueRetries(lastWork); // also between requests: a steady stream of them must not starve a retry
                 continue;
             }
             long now = System.nanoTime();
@@ -162,7 +163,12 @@ final class SegmentFetcher implements Runnable {
                 b.backgroundFetch();
             }
         } catch (Throwable t) {
-            LOG.log(System.Logger.Level.WARNING, () -> "background fetch of " + b + " failed", t);
+            try {
+                // the name only: describing the stores calls into them, and may throw what the store threw
+                LOG.log(System.Logger.Level.WARNING, () -> "background fetch of segment name \"" + b.name() + "\" failed", t);
+            } catch (Throwable ignored) {
+                // nothing may stop the thread
+            }
         }
     }
 
