@@ -148,8 +148,8 @@ final class Commands {
     }
 
     @Command(name = "ekko", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-            subcommands = {Next.class, Decode.class, LayoutCommand.class, SegmentCommand.class, MysqlCommand.class, EtcdCommand.class,
-                Help.class},
+            subcommands = {Next.class, Decode.class, LayoutCommand.class, SegmentCommand.class, Serve.class, MysqlCommand.class,
+                EtcdCommand.class, Help.class},
             synopsisSubcommandLabel = "COMMAND",
             description = {"Unique, roughly time-ordered 64-bit IDs: issue them, decode them, show the layout.",
                 "Options may come before or after the command; --opt=value and -- work as usual."},
@@ -166,6 +166,7 @@ final class Commands {
                 "  ekko --idc 2 next --worker 7",
                 "  ekko decode --json 942501435612856320",
                 "  ekko layout --epoch=2025-01-01T00:00:00Z --positive",
+                "  ekko serve --set ekko.server.http.port=8080 --set ekko.worker.allocator=redis --set ekko.redis.uri=redis://r:6379",
                 "  EKKO_MYSQL_URL=jdbc:mysql://db:3306/ids EKKO_MYSQL_USER=ids EKKO_MYSQL_PASSWORD=... ekko mysql new-generation",
                 "  source <(ekko completion)"})
     static final class Root implements Callable<Integer> {
@@ -616,6 +617,40 @@ final class Commands {
                 }
             }
             return Main.OK;
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+            description = {"Serve snowflake IDs and segment numbers over HTTP/JSON and gRPC (ekko-server, docs/server.md) until"
+                + " SIGTERM or Ctrl-C, then give the worker ID back.",
+                "Reads ekko.server.* (ports, token, TLS), the generator's keys and ekko.segment.* from EKKO_* variables, -Dekko.*"
+                + " system properties, the generator options given before the command, and --set, which wins."})
+    static final class Serve implements Callable<Integer> {
+        @ParentCommand
+        Root root;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE",
+                description = "an ekko.* setting, e.g. --set ekko.server.http.port=8080 (repeatable)")
+        List<String> set = new ArrayList<>();
+
+        @Override
+        public Integer call() {
+            root.configureLogging(true);
+            List<Setting> settings = new ArrayList<>();
+            root.layoutOptions.addTo(settings);
+            root.generatorOptions.addTo(settings);
+            List<String> args = new ArrayList<>();
+            for (Setting st : settings) {
+                args.add(st.key() + "=" + st.value());
+            }
+            for (String kv : set) {
+                if (kv.indexOf('=') <= 0 || !kv.startsWith("ekko.")) {
+                    throw new Main.UsageError("invalid value for option --set: must be KEY=VALUE with a key starting ekko., e.g."
+                            + " ekko.server.http.port=8080: " + (kv.startsWith("ekko.") ? kv : kv.replaceFirst("=.*", "=...")));
+                }
+                args.add(kv);
+            }
+            return dev.ekko.server.Main.run(args.toArray(new String[0]), root.out, root.err);
         }
     }
 

@@ -127,7 +127,7 @@ class MainTest {
         assertEquals(2, run("decode", "--idc", "3", "1"));
         assertEquals("ekko: unknown option for ekko decode: --idc (ekko decode --help lists them)\n", err);
         assertEquals(2, run("nxt"));
-        assertEquals("ekko: unknown command: nxt (commands: next, decode, layout, segment, mysql, etcd, help, completion; did you mean next?)\n", err);
+        assertEquals("ekko: unknown command: nxt (commands: next, decode, layout, segment, serve, mysql, etcd, help, completion; did you mean next?)\n", err);
         assertEquals(2, run("layout", "extra"));
         assertEquals("ekko: ekko layout takes no arguments: extra\n", err);
         assertEquals(2, run("decode"));
@@ -145,7 +145,7 @@ class MainTest {
         assertEquals(2, run("etcd"));
         assertTrue(err.startsWith("ekko: etcd needs a command (commands: new-generation)\nUsage: ekko etcd "), err);
         assertEquals(2, run("help", "nxt"));
-        assertEquals("ekko: unknown command: nxt (commands: next, decode, layout, segment, mysql, etcd, help, completion)\n", err);
+        assertEquals("ekko: unknown command: nxt (commands: next, decode, layout, segment, serve, mysql, etcd, help, completion)\n", err);
     }
 
     @Test
@@ -255,7 +255,7 @@ class MainTest {
     void noCommandPrintsTheUsageOnStderrAndExits2() {
         assertEquals(2, run());
         assertEquals("", out);
-        assertTrue(err.startsWith("ekko: a command is needed (commands: next, decode, layout, segment, mysql, etcd, help, completion)\nUsage: ekko "), err);
+        assertTrue(err.startsWith("ekko: a command is needed (commands: next, decode, layout, segment, serve, mysql, etcd, help, completion)\nUsage: ekko "), err);
     }
 
     @Test

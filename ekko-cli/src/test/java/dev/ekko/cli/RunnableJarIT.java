@@ -215,4 +215,35 @@ class RunnableJarIT {
         assertEquals(1, run(env, "etcd", "new-generation"));
         assertTrue(stderr.contains("ekko: cannot reach etcd at etcd http://127.0.0.1:1 namespace "), stderr);
     }
+
+    @Test
+    void serveAnswersOverHttpWithTheGeneratorOptionsGivenBeforeIt() throws Exception {
+        Process p = java(Map.of(), "--worker", "5", "serve", "--set", "ekko.server.http.port=0", "--set", "ekko.server.grpc.port=off")
+                .redirectError(dir.resolve("serve-stderr.txt").toFile()).start();
+        try {
+            BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            int port = -1;
+            for (String line; (line = r.readLine()) != null; ) {
+                if (line.startsWith("ekko-server: http listening on port ")) {
+                    port = Integer.parseInt(line.substring(line.lastIndexOf(' ') + 1));
+                }
+                if (line.startsWith("ekko-server: serving ")) {
+                    assertEquals("ekko-server: serving idc=0 worker=5", line);
+                    break;
+                }
+            }
+            assertTrue(port > 0, "no port printed; stderr: " + Files.readString(dir.resolve("serve-stderr.txt")));
+            java.net.http.HttpResponse<String> res = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://127.0.0.1:" + port + "/v1/id")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, res.statusCode(), res.body());
+            long id = Long.parseUnsignedLong(res.body().replaceAll("\\{\"id\":\"(\\d+)\"\\}", "$1"));
+            assertEquals(5, Layout.defaults().decode(id).worker());
+            p.toHandle().destroy(); // SIGTERM
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "serve did not stop on SIGTERM");
+            String rest = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(rest.contains("ekko-server: stopped; worker ID given back"), rest);
+        } finally {
+            p.destroyForcibly();
+        }
+    }
 }
