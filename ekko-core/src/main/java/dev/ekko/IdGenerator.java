@@ -89,9 +89,10 @@ public interface IdGenerator extends AutoCloseable {
 
     /**
      * Tells whether this generator may issue now, for a readiness check: it holds its worker ID lease, before the fence
-     * deadline, and is neither stopped nor closed. Reads a few volatile fields; takes no lock and calls no coordinator. A
-     * caller may still be refused for a reason that passes (a clock step back, a disagreement with the coordinator's
-     * clock beyond the tolerated skew, the next millisecond's wait): those are not a lost lease.
+     * deadline, is neither stopped nor closed, and is not held at its limit by a clock that disagrees with the
+     * coordinator's beyond the tolerated skew. Reads a few volatile fields; takes no lock and calls no coordinator. A
+     * caller may still be refused for a reason that passes within a call (a small clock step back, the next
+     * millisecond's wait).
      *
      * @return empty while it may issue, else why not (the message a caller of {@link #next()} would get)
      */

@@ -186,7 +186,12 @@ public final class EkkoClient implements AutoCloseable {
          * @return this
          */
         public Builder token(String token) {
-            this.token = Objects.requireNonNull(token, "token");
+            String t = Objects.requireNonNull(token, "token").strip(); // as read from a file: its line end is not part of it
+            if (t.isEmpty() || !t.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+                throw new IllegalArgumentException("must be printable ASCII characters without blanks, as the servers' token is:"
+                        + " ekko.client.token (value not shown)");
+            }
+            this.token = t;
             return this;
         }
 
@@ -221,7 +226,8 @@ public final class EkkoClient implements AutoCloseable {
 
         /**
          * How long one request to a server may take, and how long a caller waits on an empty buffer
-         * ({@code ekko.client.timeout}, default 2 s).
+         * ({@code ekko.client.timeout}, default 2 s): a caller on an empty buffer waits at most this times the number of
+         * servers (one refill asks each in turn).
          *
          * @param timeout 1 ms .. 10 min
          * @return this
@@ -313,7 +319,7 @@ public final class EkkoClient implements AutoCloseable {
                 if (v.endsWith("m")) {
                     return Duration.ofMinutes(Long.parseLong(v.substring(0, v.length() - 1)));
                 }
-            } catch (NumberFormatException e) {
+            } catch (NumberFormatException | ArithmeticException e) {
                 // reported below
             }
             throw new IllegalArgumentException("must be a duration such as 500ms, 2s or 1m: " + key + "=" + value);

@@ -12,6 +12,14 @@ public final class EkkoClientException extends RuntimeException {
      * @param cause the last failure, or null
      */
     public EkkoClientException(String message, Throwable cause) {
+        this(message, cause, false);
+    }
+
+    /** A server refused the request itself (a 4xx): every server would, so it is not tried again. */
+    final transient boolean refused;
+
+    EkkoClientException(String message, Throwable cause, boolean refused) {
         super(message, cause);
+        this.refused = refused;
     }
 }

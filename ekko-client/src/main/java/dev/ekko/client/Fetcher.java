@@ -25,6 +25,11 @@ final class Fetcher {
         this.timeout = timeout;
     }
 
+    /** {@return how many servers are asked} */
+    int servers() {
+        return servers.size();
+    }
+
     /**
      * Fetches {@code count} IDs from {@code path} ({@code /v1/ids}, {@code /v1/segment/NAME/ids}).
      *
@@ -53,12 +58,17 @@ final class Fetcher {
                 }
                 String what = base + " answered " + r.statusCode() + " " + r.body();
                 if (r.statusCode() >= 400 && r.statusCode() < 500) {
-                    throw new EkkoClientException(what, null);
+                    throw new EkkoClientException(what, null, true);
                 }
                 failures.append(failures.length() == 0 ? "" : "; ").append(what);
+            } catch (java.net.http.HttpTimeoutException e) {
+                last = e;
+                failures.append(failures.length() == 0 ? "" : "; ").append(base).append(": no answer within ").append(timeout.toMillis())
+                        .append(" ms");
             } catch (IOException | IllegalArgumentException e) {
                 last = e;
-                failures.append(failures.length() == 0 ? "" : "; ").append(base).append(": ").append(e);
+                failures.append(failures.length() == 0 ? "" : "; ").append(base).append(": ").append(e.getClass().getSimpleName())
+                        .append(e.getMessage() == null ? "" : " " + e.getMessage());
             }
         }
         throw new EkkoClientException("no server gave " + count + " IDs from " + path + ": " + failures, last);

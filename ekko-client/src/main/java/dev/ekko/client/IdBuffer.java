@@ -20,7 +20,8 @@ final class IdBuffer {
     private final Executor executor;
     private final int batch;
     private final int capacity;
-    private final long timeoutNanos;
+    /** The longest a caller waits on an empty buffer: one refill's worst case, every server's timeout in turn, and a little. */
+    private final long waitNanos;
 
     private final ArrayDeque<long[]> chunks = new ArrayDeque<>();
     private long[] current;
@@ -40,11 +41,12 @@ final class IdBuffer {
         this.executor = executor;
         this.batch = batch;
         this.capacity = capacity;
-        this.timeoutNanos = timeout.toNanos();
+        this.waitNanos = timeout.toNanos() * Math.max(1, fetcher.servers()) + 100_000_000L;
     }
 
     synchronized long next() {
-        long deadline = System.nanoTime() + timeoutNanos;
+        // One refill tries every server in turn, each up to the timeout: a caller on an empty buffer waits for that.
+        long deadline = System.nanoTime() + waitNanos;
         long refillsSeen = refillsDone;
         for (;;) {
             if (current != null && position < current.length) {
@@ -61,12 +63,31 @@ final class IdBuffer {
             if (closed) {
                 throw new IllegalStateException("EkkoClient is closed");
             }
-            refillIfLow(true);
-            long left = deadline - System.nanoTime();
-            if (left <= 0 || (refillsDone > refillsSeen && chunks.isEmpty() && !refilling)) {
-                RuntimeException f = lastFailure;
-                throw new EkkoClientException("no " + what + " buffered and " + (f == null ? "no server answered within the timeout"
-                        : f.getMessage()), f);
+            // Empty. A refill that failed since this call began: a refusal (4xx) is the caller's answer at once; servers
+            // down or failing are asked again, at most every RETRY_NANOS, until the caller's deadline.
+            RuntimeException failed = lastFailure;
+            long now = System.nanoTime();
+            boolean failedHere = refillsDone > refillsSeen && !refilling && failed != null;
+            if (failedHere && (failed instanceof EkkoClientException e && e.refused || now - deadline >= 0)) {
+                throw new EkkoClientException("no " + what + " buffered and " + failed.getMessage(), failed);
+            }
+            if (now - deadline >= 0) {
+                throw new EkkoClientException("no " + what + " buffered and no server answered within " + waitNanos / 1_000_000 + " ms"
+                        + (failed == null ? "" : " (before: " + failed.getMessage() + ")"), failed);
+            }
+            long left = deadline - now;
+            if (!refilling && !closed) {
+                long sinceFailure = now - failedAtNanos;
+                if (failedOnce && sinceFailure < RETRY_NANOS) {
+                    left = Math.min(left, RETRY_NANOS - sinceFailure);
+                } else {
+                    refilling = true;
+                    try {
+                        executor.execute(this::refill);
+                    } catch (RejectedExecutionException e) {
+                        refilling = false;
+                    }
+                }
             }
             try {
                 wait(Math.max(1, left / 1_000_000));

@@ -92,8 +92,9 @@ final class Term {
     }
 
     /**
-     * Why this term may not issue now, or null while it may: stopped (lease lost, state file, closed) or past its fence
-     * deadline on either clock. The reservation limit is not a reason: a caller extends it.
+     * Why this term may not issue now, or null while it may: stopped (lease lost, state file, closed), past its fence
+     * deadline on either clock, or at the limit set while its clock last agreed with the coordinator's while they now
+     * disagree. The reservation limit alone is not a reason: a caller extends it.
      *
      * @param nowOffset the wall clock (offset from the epoch)
      */
@@ -105,6 +106,10 @@ final class Term {
         if (expires && (clock.nanos() - fenceDeadlineNanos >= 0 || nowOffset >= fenceDeadlineWallOffset)) {
             return "lease of idc=" + owner.idc + " worker=" + workerId + " may have expired: no successful renewal before its fence"
                     + " deadline (TTL minus safety margin); IDs resume after a renewal or a fresh acquire";
+        }
+        Skew k = skew;
+        if (k != null && nowOffset >= issueLimitOffset) {
+            return skewRefusal(k).getMessage(); // the clocks disagree and the limit set while they agreed is reached
         }
         return null;
     }

@@ -30,13 +30,18 @@ final class ApiError extends RuntimeException {
 
     /** A bad parameter: 400 / INVALID_ARGUMENT, naming it, its value and what is allowed. */
     static ApiError badParameter(String parameter, String value, String allowed) {
+        if (parameter.equalsIgnoreCase("token") && value != null) {
+            // tinyid's query token: what was sent may be the real token, given twice or beside a header; never echoed
+            return new ApiError(400, Status.Code.INVALID_ARGUMENT, "must be " + allowed + ": " + parameter + " (value not shown)", parameter,
+                    null, allowed);
+        }
         return new ApiError(400, Status.Code.INVALID_ARGUMENT, "must be " + allowed + ": " + parameter + "="
                 + (value == null ? "(missing)" : value), parameter, value, allowed);
     }
 
     /** A segment name the stores do not know: 404 / NOT_FOUND. */
-    static ApiError unknownName(String name, String why) {
-        return new ApiError(404, Status.Code.NOT_FOUND, why, "name", name, "a name defined at the store (ekko segment define NAME)");
+    static ApiError unknownName(String parameter, String name, String why) {
+        return new ApiError(404, Status.Code.NOT_FOUND, why, parameter, name, "a name defined at the store (ekko segment define NAME)");
     }
 
     /** The bearer token is missing or wrong: 401 / UNAUTHENTICATED. Never says which, nor echoes what was sent. */

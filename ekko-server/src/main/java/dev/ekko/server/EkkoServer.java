@@ -27,6 +27,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class EkkoServer implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger("dev.ekko.server");
+    /** Held here so the level set on it stays (java.util.logging keeps loggers weakly). */
+    private static final java.util.logging.Logger GRPC_FRAMES = java.util.logging.Logger.getLogger("io.grpc.netty.NettyServerHandler");
 
     private final ServerSettings settings;
     private final IdGenerator generator;
@@ -60,7 +62,8 @@ public final class EkkoServer implements AutoCloseable {
             if (settings.grpcPort() >= 0) {
                 NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(settings.host(), settings.grpcPort()))
                         .executor(blocking)
-                        .addService(ServerInterceptors.intercept(new GrpcApi(ids, metrics), GrpcApi.tokenCheck(settings, metrics)));
+                        .addService(ServerInterceptors.intercept(GrpcApi.tolerant(new GrpcApi(ids, metrics).bindService(), metrics),
+                                GrpcApi.tokenCheck(settings, metrics)));
                 if (settings.tls()) {
                     b.sslContext(GrpcSslContexts.forServer(settings.tlsCert().toFile(), settings.tlsKey().toFile()).build());
                 }
@@ -88,6 +91,8 @@ public final class EkkoServer implements AutoCloseable {
      */
     public static EkkoServer start(Map<String, String> overrides) throws IOException, InterruptedException {
         dev.ekko.slf4j.SystemLoggerProvider.installIfNoneFound(); // before Netty picks its logger
+        // grpc-java's frame logger prints every header at FINE, the bearer token too: never below INFO, whatever the root
+        GRPC_FRAMES.setLevel(java.util.logging.Level.INFO);
         Map<String, String> server = ServerSettings.fromEnvironment(System.getenv(), System.getProperties());
         Ekko.Builder generator = Ekko.newBuilder().environment();
         SegmentIds.Builder segment = Ekko.newSegmentBuilder().environment();
@@ -193,10 +198,18 @@ public final class EkkoServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         blocking.shutdownNow();
-        if (segments != null) {
-            segments.close();
-        }
+        // The generator first: giving the worker ID back must not wait behind a segment store stuck in a call.
         generator.close();
+        if (segments != null) {
+            Thread closing = new Thread(segments::close, "ekko-server-close-segments");
+            closing.setDaemon(true);
+            closing.start();
+            try {
+                closing.join(2000); // a store stuck past this is left to the process's exit
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     @Override

@@ -14,6 +14,7 @@ import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 
@@ -68,7 +69,7 @@ final class GrpcApi extends EkkoGrpc.EkkoImplBase {
         try {
             int n = ids.count("count", request.hasCount() ? Integer.toUnsignedString(request.getCount()) : null, 1);
             NextSegmentReply.Builder b = NextSegmentReply.newBuilder();
-            for (long id : ids.segment(request.getName().isEmpty() ? null : request.getName(), n)) {
+            for (long id : ids.segment("name", request.getName().isEmpty() ? null : request.getName(), n)) {
                 b.addIds(id);
             }
             reply = b.build();
@@ -103,6 +104,57 @@ final class GrpcApi extends EkkoGrpc.EkkoImplBase {
         ApiError a = ApiError.of(e);
         metrics.count(Metrics.Protocol.GRPC, route, a.httpStatus);
         out.onError(Status.fromCode(a.grpcCode).withDescription(a.getMessage()).asRuntimeException());
+    }
+
+    /**
+     * The service with its requests checked before they are parsed for the method: a message that is not valid protobuf
+     * for its type is answered INVALID_ARGUMENT, naming it (grpc-java alone answers UNKNOWN, "Application error processing
+     * RPC", and logs a stack trace). The checked bytes are what the method then parses.
+     */
+    static io.grpc.ServerServiceDefinition tolerant(io.grpc.ServerServiceDefinition service, Metrics metrics) {
+        java.util.Map<String, io.grpc.MethodDescriptor.Marshaller<?>> strict = new java.util.HashMap<>();
+        for (io.grpc.ServerMethodDefinition<?, ?> m : service.getMethods()) {
+            strict.put(m.getMethodDescriptor().getFullMethodName(), m.getMethodDescriptor().getRequestMarshaller());
+        }
+        return ServerInterceptors.intercept(ServerInterceptors.useInputStreamMessages(service), new ServerInterceptor() {
+            @Override
+            public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+                io.grpc.MethodDescriptor.Marshaller<?> parser = strict.get(call.getMethodDescriptor().getFullMethodName());
+                return new io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener<Q>(next.startCall(call, headers)) {
+                    private boolean refused;
+
+                    @Override
+                    public void onMessage(Q message) {
+                        byte[] bytes;
+                        try {
+                            bytes = ((java.io.InputStream) message).readAllBytes();
+                            parser.parse(new java.io.ByteArrayInputStream(bytes));
+                        } catch (java.io.IOException | RuntimeException e) {
+                            refused = true;
+                            ApiError a = malformed();
+                            metrics.count(Metrics.Protocol.GRPC, Metrics.Route.UNKNOWN, a.httpStatus);
+                            call.close(Status.fromCode(a.grpcCode).withDescription(a.getMessage()), new Metadata());
+                            return;
+                        }
+                        @SuppressWarnings("unchecked")
+                        Q again = (Q) new java.io.ByteArrayInputStream(bytes);
+                        super.onMessage(again);
+                    }
+
+                    @Override
+                    public void onHalfClose() {
+                        if (!refused) {
+                            super.onHalfClose();
+                        }
+                    }
+                };
+            }
+        });
+    }
+
+    private static ApiError malformed() {
+        return new ApiError(400, Status.Code.INVALID_ARGUMENT, "the request message is not valid protobuf for its method (ekko/v1/ekko.proto)",
+                "message", null, "a message of the method's request type");
     }
 
     /** Refuses every call without the bearer token, when the server has one: UNAUTHENTICATED, before the method runs. */

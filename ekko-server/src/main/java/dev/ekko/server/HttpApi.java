@@ -39,6 +39,7 @@ final class HttpApi {
     private static final Set<String> FORMAT_ONLY = Set.of("format");
     private static final Set<String> COUNT_AND_FORMAT = Set.of("count", "format");
     private static final Set<String> NONE = Set.of();
+    private static final Set<String> TINYID = Set.of("bizType", "batchSize", "token");
 
     private final IdService ids;
     private final ServerSettings settings;
@@ -70,17 +71,24 @@ final class HttpApi {
         Metrics.Route route = Metrics.Route.UNKNOWN;
         Answer a;
         try {
-            Map<String, String> params = parse(query);
             route = route(path);
-            if (route == Metrics.Route.HEALTH) {
-                a = health(method, path);
-            } else {
-                boolean tinyid = route == Metrics.Route.COMPAT_TINYID;
-                if (!settings.acceptsAuthorization(authorization) && !(tinyid && authorization == null && settings.accepts(params.get("token")))) {
+            if (route != Metrics.Route.HEALTH && !settings.acceptsAuthorization(authorization)) {
+                // The token before anything else is read: a request without it learns nothing, not even a parameter error.
+                // tinyid's clients send it as a query parameter: accepted there, on tinyid's routes only, without a header.
+                boolean viaQuery = false;
+                if (route == Metrics.Route.COMPAT_TINYID && authorization == null) {
+                    try {
+                        viaQuery = settings.accepts(parse(query).get("token"));
+                    } catch (ApiError e) {
+                        viaQuery = false;
+                    }
+                }
+                if (!viaQuery) {
                     throw ApiError.unauthenticated();
                 }
-                a = route(method, path, params, route);
             }
+            Map<String, String> params = parse(query);
+            a = route == Metrics.Route.HEALTH ? health(method, path, params) : route(method, path, params, route);
         } catch (ApiError e) {
             a = error(e);
         } catch (RuntimeException e) {
@@ -146,10 +154,10 @@ final class HttpApi {
                 String name = segment(many ? rest.substring(0, rest.length() - "/ids".length()) : rest);
                 only(params, many ? COUNT_AND_FORMAT : FORMAT_ONLY);
                 if (!many) {
-                    return json(idObject(ids.segment(name, 1)[0], bare(params)));
+                    return json(idObject(ids.segment("name", name, 1)[0], bare(params)));
                 }
                 int n = ids.count("count", params.get("count"), 0);
-                return json(Json.ids(new StringBuilder(n * 12 + 10).append("{\"ids\":"), ids.segment(name, n), bare(params)).append('}'));
+                return json(Json.ids(new StringBuilder(n * 12 + 10).append("{\"ids\":"), ids.segment("name", name, n), bare(params)).append('}'));
             }
             case DECODE: {
                 only(params, NONE);
@@ -157,18 +165,21 @@ final class HttpApi {
                 return json(new StringBuilder(d.toJson()));
             }
             case METRICS:
+                only(params, NONE);
                 return new Answer(200, PROMETHEUS, bytes(metrics.scrape()));
             case COMPAT_SHORT:
+                only(params, NONE);
                 if (path.equals("/api/snowflake")) {
                     return json(idObject(ids.next(), true));
                 }
-                return json(idObject(ids.segment(segment(path.substring("/api/segment/".length())), 1)[0], true));
+                return json(idObject(ids.segment("name", segment(path.substring("/api/segment/".length())), 1)[0], true));
             case COMPAT_LEAF:
+                only(params, NONE);
                 if (path.startsWith("/api/snowflake/get/")) {
                     segment(path.substring("/api/snowflake/get/".length())); // Leaf's key is ignored for snowflake IDs
                     return new Answer(200, TEXT, bytes(Long.toUnsignedString(ids.next())));
                 }
-                return new Answer(200, TEXT, bytes(Long.toString(ids.segment(segment(path.substring("/api/segment/get/".length())), 1)[0])));
+                return new Answer(200, TEXT, bytes(Long.toString(ids.segment("name", segment(path.substring("/api/segment/get/".length())), 1)[0])));
             case COMPAT_TINYID:
                 return tinyid(path, params);
             default:
@@ -182,12 +193,13 @@ final class HttpApi {
         if (!simple && !path.equals("/tinyid/id/nextId")) {
             throw noRoute(path);
         }
+        only(params, TINYID);
         String name = params.get("bizType");
         if (name == null) {
             throw ApiError.badParameter("bizType", null, "a segment name (tinyid's bizType)");
         }
         int n = ids.count("batchSize", params.get("batchSize"), 1);
-        long[] numbers = ids.segment(name, n);
+        long[] numbers = ids.segment("bizType", name, n);
         StringBuilder b = new StringBuilder(n * 12 + 40);
         if (simple) {
             for (int i = 0; i < numbers.length; i++) {
@@ -200,7 +212,8 @@ final class HttpApi {
         return json(b.append(",\"code\":200,\"message\":\"\"}"));
     }
 
-    private Answer health(String method, String path) {
+    private Answer health(String method, String path, Map<String, String> params) {
+        only(params, NONE);
         if (!method.equals("GET")) {
             throw new ApiError(405, io.grpc.Status.Code.UNIMPLEMENTED, "method " + method + " is not allowed on " + path, "method", method, "GET");
         }

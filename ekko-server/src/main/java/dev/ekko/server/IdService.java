@@ -17,6 +17,8 @@ final class IdService {
 
     /** The segment name rule of the library (README, "Segment mode"). */
     private static final Pattern NAME = Pattern.compile("[!-~]{1,128}");
+    /** A count as sent: ASCII decimal digits, at most 7 (the largest bound is 1,000,000). */
+    private static final Pattern ASCII_COUNT = Pattern.compile("[0-9]{1,7}");
 
     private final IdGenerator generator;
     private final SegmentIds segments;
@@ -64,8 +66,13 @@ final class IdService {
         return ids;
     }
 
-    long[] segment(String name, int count) {
-        SegmentGenerator g = segmentGenerator(name);
+    /**
+     * Numbers of a segment name.
+     *
+     * @param parameter what the request called the name ({@code name}, tinyid's {@code bizType}), for errors
+     */
+    long[] segment(String parameter, String name, int count) {
+        SegmentGenerator g = segmentGenerator(parameter, name);
         long[] ids = new long[count];
         try {
             if (count == 1) {
@@ -74,7 +81,7 @@ final class IdService {
                 g.next(ids);
             }
         } catch (IllegalArgumentException e) {
-            throw ApiError.unknownName(name, e.getMessage()); // the name was deleted at the store meanwhile
+            throw ApiError.unknownName(parameter, name, e.getMessage()); // the name was deleted at the store meanwhile
         } catch (RuntimeException e) {
             throw ApiError.of(e);
         }
@@ -82,18 +89,18 @@ final class IdService {
         return ids;
     }
 
-    private SegmentGenerator segmentGenerator(String name) {
+    private SegmentGenerator segmentGenerator(String parameter, String name) {
         if (name == null || !NAME.matcher(name).matches()) {
-            throw ApiError.badParameter("name", name, "a segment name: 1 to 128 printable ASCII characters without blanks");
+            throw ApiError.badParameter(parameter, name, "a segment name: 1 to 128 printable ASCII characters without blanks");
         }
         if (segments == null) {
-            throw new ApiError(404, Status.Code.NOT_FOUND, "segment mode is not configured on this server (set ekko.segment.store)", "name",
+            throw new ApiError(404, Status.Code.NOT_FOUND, "segment mode is not configured on this server (set ekko.segment.store)", parameter,
                     name, "a name defined at the server's segment store");
         }
         try {
             return segments.generator(name);
         } catch (IllegalArgumentException e) {
-            throw ApiError.unknownName(name, e.getMessage());
+            throw ApiError.unknownName(parameter, name, e.getMessage());
         } catch (RuntimeException e) {
             throw ApiError.of(e);
         }
@@ -138,12 +145,10 @@ final class IdService {
             }
             throw ApiError.badParameter(parameter, null, allowed);
         }
-        int n;
-        try {
-            n = Integer.parseInt(raw);
-        } catch (NumberFormatException e) {
-            throw ApiError.badParameter(parameter, raw, allowed);
+        if (!ASCII_COUNT.matcher(raw).matches()) {
+            throw ApiError.badParameter(parameter, raw, allowed); // not Integer.parseInt alone: it takes any script's digits
         }
+        int n = Integer.parseInt(raw);
         if (n < 1 || n > batchMax) {
             throw ApiError.badParameter(parameter, raw, allowed);
         }

@@ -1,7 +1,6 @@
 package dev.ekko.server;
 
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -19,6 +18,7 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -72,7 +72,7 @@ final class NettyHttp implements AutoCloseable {
                             p.addLast(tls.newHandler(ch.alloc()));
                         }
                         p.addLast(new HttpServerCodec());
-                        p.addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES));
+                        p.addLast(new Aggregator());
                         p.addLast(new Handler(api, blocking));
                     }
                 });
@@ -104,10 +104,65 @@ final class NettyHttp implements AutoCloseable {
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
-    /** One per connection: answers each request, on the event loop or the worker pool. */
+    /**
+     * The aggregator, with its own refusals (a body over the limit: 413; an {@code Expect} other than 100-continue: 417)
+     * answered as JSON like every other error.
+     */
+    private static final class Aggregator extends HttpObjectAggregator {
+        Aggregator() {
+            super(MAX_REQUEST_BYTES);
+        }
+
+        @Override
+        protected Object newContinueResponse(HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
+            Object r = super.newContinueResponse(start, maxContentLength, pipeline);
+            if (r instanceof FullHttpResponse f && f.status().code() != 100) {
+                int code = f.status().code();
+                f.release();
+                return response(new HttpApi.Answer(code, HttpApi.JSON, bytes(code == 417 ? "{\"error\":\"unsupported Expect header: only"
+                        + " 100-continue is\",\"parameter\":\"Expect\"}" : "{\"error\":\"request body larger than " + MAX_REQUEST_BYTES
+                        + " bytes\"}")), false);
+            }
+            return r;
+        }
+
+        @Override
+        protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+            ctx.writeAndFlush(response(new HttpApi.Answer(413, HttpApi.JSON, bytes("{\"error\":\"request body larger than "
+                    + MAX_REQUEST_BYTES + " bytes\"}")), false)).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static FullHttpResponse response(HttpApi.Answer a, boolean keepAlive) {
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(a.status()),
+                io.netty.buffer.Unpooled.wrappedBuffer(a.body()));
+        res.headers().set(HttpHeaderNames.CONTENT_TYPE, a.contentType());
+        res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, a.body().length);
+        for (int i = 0; i + 1 < a.headers().length; i += 2) {
+            res.headers().set(a.headers()[i], a.headers()[i + 1]);
+        }
+        res.headers().set(HttpHeaderNames.CONNECTION, keepAlive ? HttpHeaderValues.KEEP_ALIVE : HttpHeaderValues.CLOSE);
+        return res;
+    }
+
+    /** What the handler keeps of a request: enough to answer it later, in order. */
+    private record Request(String method, String uri, String authorization, boolean keepAlive) {
+    }
+
+    /**
+     * One per connection: answers each request, on the event loop or the worker pool, in the order the requests came
+     * (HTTP/1.1 pipelining): while a request runs on the worker pool, the ones after it wait in a queue. Touched by the
+     * connection's event loop only.
+     */
     private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final HttpApi api;
         private final ExecutorService blocking;
+        private final java.util.ArrayDeque<Request> waiting = new java.util.ArrayDeque<>();
+        private boolean busy;
 
         Handler(HttpApi api, ExecutorService blocking) {
             this.api = api;
@@ -117,49 +172,63 @@ final class NettyHttp implements AutoCloseable {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
             if (!req.decoderResult().isSuccess()) {
-                write(ctx, false, new HttpApi.Answer(400, HttpApi.JSON, ("{\"error\":\"malformed HTTP request\"}").getBytes(
-                        java.nio.charset.StandardCharsets.UTF_8)));
+                waiting.clear();
+                ctx.writeAndFlush(response(new HttpApi.Answer(400, HttpApi.JSON, bytes("{\"error\":\"malformed HTTP request\"}")), false))
+                        .addListener(ChannelFutureListener.CLOSE);
                 return;
             }
-            boolean keepAlive = HttpUtil.isKeepAlive(req);
-            String method = req.method().name();
-            String uri = req.uri();
-            String authorization = req.headers().get(HttpHeaderNames.AUTHORIZATION);
-            if (HttpApi.mayBlock(uri)) {
-                try {
-                    blocking.execute(() -> write(ctx, keepAlive, api.handle(method, uri, authorization)));
-                } catch (RejectedExecutionException e) {
-                    write(ctx, keepAlive, new HttpApi.Answer(503, HttpApi.JSON, ("{\"error\":\"server busy: too many requests waiting for"
-                            + " a segment store or a batch\"}").getBytes(java.nio.charset.StandardCharsets.UTF_8), "Retry-After", "1"));
+            Request r = new Request(req.method().name(), req.uri(), req.headers().get(HttpHeaderNames.AUTHORIZATION), HttpUtil.isKeepAlive(req));
+            if (busy) {
+                waiting.add(r);
+                return;
+            }
+            answer(ctx, r);
+        }
+
+        /** Answers {@code r}, then the requests that waited behind it, until one goes to the worker pool. */
+        private void answer(ChannelHandlerContext ctx, Request r) {
+            for (Request next = r; next != null; next = busy ? null : waiting.poll()) {
+                Request q = next;
+                if (!HttpApi.mayBlock(q.uri())) {
+                    write(ctx, q.keepAlive(), api.handle(q.method(), q.uri(), q.authorization()));
+                    continue;
                 }
-                return;
+                busy = true;
+                try {
+                    blocking.execute(() -> {
+                        HttpApi.Answer a = api.handle(q.method(), q.uri(), q.authorization());
+                        ctx.executor().execute(() -> resume(ctx, q, a));
+                    });
+                } catch (RejectedExecutionException e) {
+                    busy = false;
+                    write(ctx, q.keepAlive(), new HttpApi.Answer(503, HttpApi.JSON, bytes("{\"error\":\"server busy: too many requests"
+                            + " waiting for a segment store or a batch\"}"), "Retry-After", "1"));
+                }
             }
-            write(ctx, keepAlive, api.handle(method, uri, authorization));
+        }
+
+        private void resume(ChannelHandlerContext ctx, Request q, HttpApi.Answer a) {
+            busy = false;
+            write(ctx, q.keepAlive(), a);
+            Request next = waiting.poll();
+            if (next != null) {
+                answer(ctx, next);
+            }
         }
 
         private static void write(ChannelHandlerContext ctx, boolean keepAlive, HttpApi.Answer a) {
-            ByteBuf body = ctx.alloc().buffer(a.body().length).writeBytes(a.body());
-            FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(a.status()), body);
-            res.headers().set(HttpHeaderNames.CONTENT_TYPE, a.contentType());
-            res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, a.body().length);
-            for (int i = 0; i + 1 < a.headers().length; i += 2) {
-                res.headers().set(a.headers()[i], a.headers()[i + 1]);
+            if (!ctx.channel().isActive()) {
+                return;
             }
             if (keepAlive) {
-                res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
-                ctx.writeAndFlush(res, ctx.voidPromise());
+                ctx.writeAndFlush(response(a, true), ctx.voidPromise());
             } else {
-                ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+                ctx.writeAndFlush(response(a, false)).addListener(ChannelFutureListener.CLOSE);
             }
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (cause instanceof io.netty.handler.codec.TooLongFrameException) {
-                write(ctx, false, new HttpApi.Answer(413, HttpApi.JSON, ("{\"error\":\"request larger than " + MAX_REQUEST_BYTES
-                        + " bytes\"}").getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-                return;
-            }
             LOG.log(System.Logger.Level.DEBUG, () -> "HTTP connection closed after: " + cause);
             ctx.close();
         }

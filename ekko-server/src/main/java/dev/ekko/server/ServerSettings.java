@@ -247,6 +247,12 @@ public final class ServerSettings {
         if (presented == null) {
             return false;
         }
+        for (int i = 0; i < presented.length(); i++) {
+            char c = presented.charAt(i);
+            if (c <= 0x20 || c >= 0x7f) {
+                return false; // the encoding below would turn it into '?', which a token may hold
+            }
+        }
         return java.security.MessageDigest.isEqual(token, presented.getBytes(StandardCharsets.US_ASCII));
     }
 

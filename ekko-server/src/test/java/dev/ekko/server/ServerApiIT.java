@@ -233,7 +233,7 @@ class ServerApiIT {
         assertEquals((s + 7) + "," + (s + 8), server.get("/tinyid/id/nextIdSimple?bizType=order&batchSize=2").body());
         assertBad(server.get("/tinyid/id/nextId"), 400, "bizType", null);
         assertBad(server.get("/tinyid/id/nextId?bizType=order&batchSize=0"), 400, "batchSize", "0");
-        assertBad(server.get("/tinyid/id/nextIdSimple?bizType=nosuch"), 404, "name", "nosuch");
+        assertBad(server.get("/tinyid/id/nextIdSimple?bizType=nosuch"), 404, "bizType", "nosuch");
         assertBad(server.get("/api/segment/get/nosuch"), 404, "name", "nosuch");
     }
 
