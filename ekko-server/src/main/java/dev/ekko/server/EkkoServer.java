@@ -37,6 +37,9 @@ public final class EkkoServer implements AutoCloseable {
     private final NettyHttp http;
     private final Server grpc;
     private volatile boolean closed;
+    /** gRPC's own event loops, sized by ekko.server.threads as HTTP's are (grpc-java's default would use every CPU). */
+    private io.netty.channel.EventLoopGroup grpcBoss;
+    private io.netty.channel.EventLoopGroup grpcWorkers;
 
     private EkkoServer(ServerSettings settings, IdGenerator generator, SegmentIds segments) throws IOException, InterruptedException {
         this.settings = settings;
@@ -60,7 +63,13 @@ public final class EkkoServer implements AutoCloseable {
                 h = new NettyHttp(settings, new HttpApi(ids, settings, metrics), blocking);
             }
             if (settings.grpcPort() >= 0) {
+                grpcBoss = new io.netty.channel.MultiThreadIoEventLoopGroup(1, new io.netty.util.concurrent.DefaultThreadFactory(
+                        "ekko-grpc-accept", true), io.netty.channel.nio.NioIoHandler.newFactory());
+                grpcWorkers = new io.netty.channel.MultiThreadIoEventLoopGroup(settings.threads(), new io.netty.util.concurrent.DefaultThreadFactory(
+                        "ekko-grpc", true), io.netty.channel.nio.NioIoHandler.newFactory());
                 NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(settings.host(), settings.grpcPort()))
+                        .bossEventLoopGroup(grpcBoss).workerEventLoopGroup(grpcWorkers)
+                        .channelType(io.netty.channel.socket.nio.NioServerSocketChannel.class)
                         .executor(blocking)
                         .addService(ServerInterceptors.intercept(GrpcApi.tolerant(new GrpcApi(ids, metrics).bindService(), metrics),
                                 GrpcApi.tokenCheck(settings, metrics)));
@@ -73,6 +82,7 @@ public final class EkkoServer implements AutoCloseable {
             if (h != null) {
                 h.close();
             }
+            shutdownGrpcLoops();
             blocking.shutdownNow();
             throw e;
         }
@@ -149,6 +159,15 @@ public final class EkkoServer implements AutoCloseable {
         }
     }
 
+    private void shutdownGrpcLoops() {
+        if (grpcBoss != null) {
+            grpcBoss.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        }
+        if (grpcWorkers != null) {
+            grpcWorkers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
     private static boolean isLoopback(String host) {
         try {
             return java.net.InetAddress.getByName(host).isLoopbackAddress();
@@ -198,6 +217,7 @@ public final class EkkoServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         blocking.shutdownNow();
+        shutdownGrpcLoops();
         // The generator first: giving the worker ID back must not wait behind a segment store stuck in a call.
         generator.close();
         if (segments != null) {
