@@ -138,8 +138,16 @@ final class NettyHttp implements AutoCloseable {
     }
 
     private static FullHttpResponse response(HttpApi.Answer a, boolean keepAlive) {
-        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(a.status()),
-                io.netty.buffer.Unpooled.wrappedBuffer(a.body()));
+        return response(a, keepAlive, io.netty.buffer.Unpooled.wrappedBuffer(a.body()));
+    }
+
+    /** The response in a buffer of the channel's pooled allocator: a heap array would be copied to a direct buffer per write. */
+    private static FullHttpResponse response(HttpApi.Answer a, boolean keepAlive, io.netty.buffer.ByteBufAllocator alloc) {
+        return response(a, keepAlive, alloc.buffer(a.body().length).writeBytes(a.body()));
+    }
+
+    private static FullHttpResponse response(HttpApi.Answer a, boolean keepAlive, io.netty.buffer.ByteBuf body) {
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(a.status()), body);
         res.headers().set(HttpHeaderNames.CONTENT_TYPE, a.contentType());
         res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, a.body().length);
         for (int i = 0; i + 1 < a.headers().length; i += 2) {
@@ -221,9 +229,9 @@ final class NettyHttp implements AutoCloseable {
                 return;
             }
             if (keepAlive) {
-                ctx.writeAndFlush(response(a, true), ctx.voidPromise());
+                ctx.writeAndFlush(response(a, true, ctx.alloc()), ctx.voidPromise());
             } else {
-                ctx.writeAndFlush(response(a, false)).addListener(ChannelFutureListener.CLOSE);
+                ctx.writeAndFlush(response(a, false, ctx.alloc())).addListener(ChannelFutureListener.CLOSE);
             }
         }
 
