@@ -41,6 +41,8 @@ class LeaseLifecycleTest {
     static final class ScriptedAllocator implements WorkerAllocator {
         volatile Supplier<WorkerLease> next;
         volatile RuntimeException renewFailure;
+        /** When not 0, renewals report a coordinator clock this many ms ahead of the test clock. */
+        volatile long coordinatorAhead;
         final List<ClockReport> reports = new CopyOnWriteArrayList<>();
         final List<ClockReport> releases = new CopyOnWriteArrayList<>();
 
@@ -56,7 +58,8 @@ class LeaseLifecycleTest {
                 throw f;
             }
             reports.add(report);
-            return lease.renewed(System.nanoTime(), WorkerLease.UNKNOWN_TIME);
+            long ahead = coordinatorAhead;
+            return lease.renewed(System.nanoTime(), ahead == 0 ? WorkerLease.UNKNOWN_TIME : report.localTimeMillis() + ahead);
         }
 
         @Override
@@ -225,6 +228,29 @@ class LeaseLifecycleTest {
         assertEquals(java.util.Optional.empty(), generator.unavailableReason(), "issuing again");
         generator.close();
         assertTrue(generator.unavailableReason().orElse("").contains("closed"), String.valueOf(generator.unavailableReason()));
+    }
+
+    /**
+     * Renewals that find the coordinator's clock far ahead: the generator issues up to the limit set while the clocks agreed,
+     * then refuses; a readiness check says so from then on, and is clear again once the clocks agree.
+     */
+    @Test
+    void aClockThatStopsAgreeingWithTheCoordinatorIsNotReadyOnceItsLimitIsReached() throws Exception {
+        allocator.next = () -> lease(6, Handover.mark(0), WorkerLease.UNKNOWN_TIME, null);
+        generator = EkkoGenerator.start(settings(Duration.ofSeconds(1)), allocator);
+        generator.next();
+        assertEquals(java.util.Optional.empty(), generator.unavailableReason());
+        allocator.coordinatorAhead = 10_000;
+        awaitThrows(ClockSkewException.class, "");
+        assertTrue(generator.unavailableReason().orElse("").contains("not issuing past"),
+                "held at its limit by the skew: " + generator.unavailableReason());
+        allocator.coordinatorAhead = 0;
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (generator.unavailableReason().isPresent() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(java.util.Optional.empty(), generator.unavailableReason(), "the clocks agree again");
+        generator.next();
     }
 
     private <T extends RuntimeException> T awaitThrows(Class<T> type, String messagePart) throws InterruptedException {
