@@ -319,9 +319,9 @@ public final class Ekko {
 
         /**
          * Applies the environment variables of every known key ({@code EKKO_IDC}...), then the {@code ekko.*}
-         * system properties, which win (except {@code ekko.segment.*}, {@code ekko.server.*} and {@code ekko.client.*}). Unknown {@code EKKO_*} variables are logged as warnings at build, except those of
-         * segment mode ({@code EKKO_SEGMENT_*}), ekko-server ({@code EKKO_SERVER_*}) and its client ({@code EKKO_CLIENT_*}),
-         * which read their own.
+         * system properties, which win. Unknown {@code EKKO_*} variables are logged as warnings at build. Keys and variables
+         * of segment mode ({@code ekko.segment.*}), ekko-server ({@code ekko.server.*}) and its client ({@code ekko.client.*})
+         * are left to them: neither applied nor warned about.
          *
          * @return this
          */
@@ -332,8 +332,7 @@ public final class Ekko {
             }
             for (Map.Entry<String, String> e : new TreeMap<>(System.getenv()).entrySet()) {
                 String name = e.getKey();
-                if (!name.startsWith("EKKO_") || name.startsWith(ConfigKeys.TEST_ENV_PREFIX)
-                        || ConfigKeys.OTHER_COMPONENTS_ENV.stream().anyMatch(name::startsWith)) {
+                if (!name.startsWith("EKKO_") || name.startsWith(ConfigKeys.TEST_ENV_PREFIX) || ConfigKeys.ofOtherComponent(name)) {
                     continue;
                 }
                 String key = envToKey.get(name);
@@ -350,8 +349,7 @@ public final class Ekko {
             }
             Properties system = System.getProperties();
             for (String key : system.stringPropertyNames()) {
-                if (key.startsWith("ekko.") && ConfigKeys.OTHER_COMPONENTS_ENV.stream()
-                        .noneMatch(prefix -> key.startsWith(prefix.toLowerCase(java.util.Locale.ROOT).replace('_', '.')))) {
+                if (key.startsWith("ekko.") && !ConfigKeys.ofOtherComponent(key)) {
                     set(key, system.getProperty(key));
                 }
             }

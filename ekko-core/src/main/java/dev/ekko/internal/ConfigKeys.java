@@ -37,10 +37,25 @@ public final class ConfigKeys {
             "ekko.etcd.", new String[] {"etcd", "dev.ekko:ekko-worker-etcd"});
 
     /**
-     * Environment variables of the project's other components (segment mode, ekko-server and its client), which read them
-     * themselves: the generator's builder neither applies nor warns about them.
+     * Key prefixes of the project's other components (segment mode, ekko-server and its client), which read their keys and
+     * {@code EKKO_*} variables themselves: the generator's builder neither applies nor warns about them.
      */
-    public static final java.util.List<String> OTHER_COMPONENTS_ENV = java.util.List.of("EKKO_SEGMENT_", "EKKO_SERVER_", "EKKO_CLIENT_");
+    public static final java.util.List<String> OTHER_COMPONENTS = java.util.List.of("ekko.segment.", "ekko.server.", "ekko.client.");
+
+    /**
+     * Tells whether a key or an environment variable belongs to another component.
+     *
+     * @param keyOrVariable a key ({@code ekko.server.http.port}) or variable ({@code EKKO_SERVER_HTTP_PORT})
+     * @return whether it starts with one of {@link #OTHER_COMPONENTS}, or their variable names
+     */
+    public static boolean ofOtherComponent(String keyOrVariable) {
+        for (String prefix : OTHER_COMPONENTS) {
+            if (keyOrVariable.startsWith(prefix) || keyOrVariable.startsWith(envName(prefix))) {
+                return true;
+            }
+        }
+        return false;
+    }
 
     /** Environment variables with this prefix belong to the project's tests, not to configuration. */
     public static final String TEST_ENV_PREFIX = "EKKO_TEST_";

@@ -49,9 +49,12 @@ final class SegmentFetcher implements Runnable {
     private volatile boolean closed;
     private final Thread thread;
 
-    /** Buffers to try again and when (System.nanoTime); touched by the fetch thread only. */
-    private final List<SegmentBuffer> retries = new ArrayList<>();
-    private final List<Long> retryAt = new ArrayList<>();
+    /** A buffer to try again, and when (System.nanoTime). */
+    private record Retry(SegmentBuffer buffer, long at) {
+    }
+
+    /** The retries waiting; touched by the fetch thread only. */
+    private final List<Retry> retries = new ArrayList<>();
 
     SegmentFetcher() {
         thread = new Thread(this, "ekko-segment-fetch");
@@ -82,8 +85,7 @@ final class SegmentFetcher implements Runnable {
         if (Thread.currentThread() != thread) {
             throw new IllegalStateException("retryLater off the fetch thread");
         }
-        retries.add(b);
-        retryAt.add(System.nanoTime() + delayNanos);
+        retries.add(new Retry(b, System.nanoTime() + delayNanos));
     }
 
     @Override
@@ -136,19 +138,24 @@ final class SegmentFetcher implements Runnable {
 
     /** Runs the retries that are due. {@return nanoseconds until the next one, or Long.MAX_VALUE for none} */
     private long runDueRetries(long now) {
+        if (retries.isEmpty()) {
+            return Long.MAX_VALUE;
+        }
+        List<Retry> due = new ArrayList<>();
         long soonest = Long.MAX_VALUE;
-        for (int i = 0; i < retries.size(); i++) {
-            long due = retryAt.get(i);
-            if (due - now <= 0) {
-                SegmentBuffer b = retries.remove(i);
-                retryAt.remove(i);
-                i--;
-                runSafely(b, true);
+        for (java.util.Iterator<Retry> it = retries.iterator(); it.hasNext(); ) {
+            Retry r = it.next();
+            if (r.at() - now <= 0) {
+                it.remove();
+                due.add(r);
             } else {
-                soonest = Math.min(soonest, due - now);
+                soonest = Math.min(soonest, r.at() - now);
             }
         }
-        return soonest;
+        for (Retry r : due) {
+            runSafely(r.buffer(), true); // may schedule a retry of its own: added to the list, not to this pass
+        }
+        return due.isEmpty() ? soonest : 0; // a retry just run may have scheduled another: look again at once
     }
 
     /**
