@@ -29,7 +29,6 @@ final class IdBuffer {
     private int size;
     private boolean refilling;
     private long failedAtNanos;
-    private boolean failedOnce;
     private RuntimeException lastFailure;
     private long refillsDone;
     private boolean closed;
@@ -52,7 +51,7 @@ final class IdBuffer {
             if (current != null && position < current.length) {
                 long id = current[position++];
                 size--;
-                refillIfLow(false);
+                refillIfLow();
                 return id;
             }
             current = chunks.poll();
@@ -76,18 +75,9 @@ final class IdBuffer {
                         + (failed == null ? "" : " (before: " + failed.getMessage() + ")"), failed);
             }
             long left = deadline - now;
-            if (!refilling && !closed) {
-                long sinceFailure = now - failedAtNanos;
-                if (failedOnce && sinceFailure < RETRY_NANOS) {
-                    left = Math.min(left, RETRY_NANOS - sinceFailure);
-                } else {
-                    refilling = true;
-                    try {
-                        executor.execute(this::refill);
-                    } catch (RejectedExecutionException e) {
-                        refilling = false;
-                    }
-                }
+            long backOff = refillIfLow();
+            if (backOff > 0) {
+                left = Math.min(left, backOff);
             }
             try {
                 wait(Math.max(1, left / 1_000_000));
@@ -98,13 +88,17 @@ final class IdBuffer {
         }
     }
 
-    /** Starts a background refill when half the buffer is used, unless one runs (or failed just now, for a non-empty one). */
-    private void refillIfLow(boolean empty) {
+    /**
+     * Starts a background refill when half the buffer is used, unless one runs or the last one failed less than
+     * {@link #RETRY_NANOS} ago. {@return nanoseconds until a refill may start again after that failure, else 0}
+     */
+    private long refillIfLow() {
         if (refilling || closed || size > capacity / 2) {
-            return;
+            return 0;
         }
-        if (!empty && failedOnce && System.nanoTime() - failedAtNanos < RETRY_NANOS) {
-            return;
+        long sinceFailure = System.nanoTime() - failedAtNanos;
+        if (lastFailure != null && sinceFailure < RETRY_NANOS) {
+            return RETRY_NANOS - sinceFailure;
         }
         refilling = true;
         try {
@@ -112,6 +106,7 @@ final class IdBuffer {
         } catch (RejectedExecutionException e) {
             refilling = false;
         }
+        return 0;
     }
 
     private void refill() {
@@ -127,7 +122,6 @@ final class IdBuffer {
                 synchronized (this) {
                     chunks.add(got);
                     size += got.length;
-                    failedOnce = false;
                     lastFailure = null;
                     notifyAll();
                 }
@@ -143,7 +137,6 @@ final class IdBuffer {
                 refillsDone++;
                 if (failure != null) {
                     lastFailure = failure;
-                    failedOnce = true;
                     failedAtNanos = System.nanoTime();
                 }
                 notifyAll();
