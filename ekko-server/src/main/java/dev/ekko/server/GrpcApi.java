@@ -36,62 +36,52 @@ final class GrpcApi extends EkkoGrpc.EkkoImplBase {
 
     @Override
     public void next(NextRequest request, StreamObserver<NextReply> out) {
-        NextReply reply;
-        try {
-            reply = NextReply.newBuilder().setId(ids.next()).build();
-        } catch (RuntimeException e) {
-            fail(out, Metrics.Route.ID, e);
-            return;
-        }
-        ok(out, Metrics.Route.ID, reply);
+        answer(out, Metrics.Route.ID, () -> NextReply.newBuilder().setId(ids.next()).build());
     }
 
     @Override
     public void nextBatch(NextBatchRequest request, StreamObserver<NextBatchReply> out) {
-        NextBatchReply reply;
-        try {
+        answer(out, Metrics.Route.IDS, () -> {
             int n = ids.count("count", request.getCount() == 0 ? null : Integer.toUnsignedString(request.getCount()), 0);
             NextBatchReply.Builder b = NextBatchReply.newBuilder();
             for (long id : ids.next(n)) {
                 b.addIds(id);
             }
-            reply = b.build();
-        } catch (RuntimeException e) {
-            fail(out, Metrics.Route.IDS, e);
-            return;
-        }
-        ok(out, Metrics.Route.IDS, reply);
+            return b.build();
+        });
     }
 
     @Override
     public void nextSegment(NextSegmentRequest request, StreamObserver<NextSegmentReply> out) {
-        NextSegmentReply reply;
-        try {
+        answer(out, Metrics.Route.SEGMENT, () -> {
             int n = ids.count("count", request.hasCount() ? Integer.toUnsignedString(request.getCount()) : null, 1);
             NextSegmentReply.Builder b = NextSegmentReply.newBuilder();
             for (long id : ids.segment("name", request.getName().isEmpty() ? null : request.getName(), n)) {
                 b.addIds(id);
             }
-            reply = b.build();
-        } catch (RuntimeException e) {
-            fail(out, Metrics.Route.SEGMENT, e);
-            return;
-        }
-        ok(out, Metrics.Route.SEGMENT, reply);
+            return b.build();
+        });
     }
 
     @Override
     public void decode(DecodeRequest request, StreamObserver<DecodeReply> out) {
-        DecodeReply reply;
-        try {
+        answer(out, Metrics.Route.DECODE, () -> {
             DecodedId d = ids.decode(request.getId());
-            reply = DecodeReply.newBuilder().setId(d.id()).setTimestampMillis(d.epochMillis()).setTimestamp(d.timestamp().toString())
+            return DecodeReply.newBuilder().setId(d.id()).setTimestampMillis(d.epochMillis()).setTimestamp(d.timestamp().toString())
                     .setIdc(d.idc()).setWorker(d.worker()).setProduct(d.product()).setSequence(d.sequence()).build();
+        });
+    }
+
+    /** Sends the reply {@code make} builds, or the status its failure maps to; counts either. */
+    private <T> void answer(StreamObserver<T> out, Metrics.Route route, java.util.function.Supplier<T> make) {
+        T reply;
+        try {
+            reply = make.get();
         } catch (RuntimeException e) {
-            fail(out, Metrics.Route.DECODE, e);
+            fail(out, route, e);
             return;
         }
-        ok(out, Metrics.Route.DECODE, reply);
+        ok(out, route, reply);
     }
 
     private <T> void ok(StreamObserver<T> out, Metrics.Route route, T reply) {

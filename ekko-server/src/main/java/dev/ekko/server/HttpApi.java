@@ -72,22 +72,25 @@ final class HttpApi {
         Answer a;
         try {
             route = route(path);
+            Map<String, String> params = null;
             if (route != Metrics.Route.HEALTH && !settings.acceptsAuthorization(authorization)) {
                 // The token before anything else is read: a request without it learns nothing, not even a parameter error.
                 // tinyid's clients send it as a query parameter: accepted there, on tinyid's routes only, without a header.
-                boolean viaQuery = false;
-                if (route == Metrics.Route.COMPAT_TINYID && authorization == null) {
-                    try {
-                        viaQuery = settings.accepts(parse(query).get("token"));
-                    } catch (ApiError e) {
-                        viaQuery = false;
-                    }
+                if (route != Metrics.Route.COMPAT_TINYID || authorization != null) {
+                    throw ApiError.unauthenticated();
                 }
-                if (!viaQuery) {
+                try {
+                    params = parse(query);
+                } catch (ApiError e) {
+                    throw ApiError.unauthenticated();
+                }
+                if (!settings.accepts(params.get("token"))) {
                     throw ApiError.unauthenticated();
                 }
             }
-            Map<String, String> params = parse(query);
+            if (params == null) {
+                params = parse(query);
+            }
             a = route == Metrics.Route.HEALTH ? health(method, path, params) : route(method, path, params, route);
         } catch (ApiError e) {
             a = error(e);
@@ -309,7 +312,8 @@ final class HttpApi {
         return new Answer(200, JSON, bytes(b.toString()));
     }
 
-    private static Answer error(ApiError e) {
+    /** {@return the answer to a refusal: its status, its JSON, and WWW-Authenticate or Retry-After where they belong} */
+    static Answer error(ApiError e) {
         byte[] body = bytes(e.json());
         if (e.httpStatus == 401) {
             return new Answer(401, JSON, body, "WWW-Authenticate", "Bearer");
@@ -320,7 +324,7 @@ final class HttpApi {
         return new Answer(e.httpStatus, JSON, body);
     }
 
-    private static byte[] bytes(String s) {
+    static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 }

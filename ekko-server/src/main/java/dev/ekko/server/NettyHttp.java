@@ -119,22 +119,25 @@ final class NettyHttp implements AutoCloseable {
             if (r instanceof FullHttpResponse f && f.status().code() != 100) {
                 int code = f.status().code();
                 f.release();
-                return response(new HttpApi.Answer(code, HttpApi.JSON, bytes(code == 417 ? "{\"error\":\"unsupported Expect header: only"
-                        + " 100-continue is\",\"parameter\":\"Expect\"}" : "{\"error\":\"request body larger than " + MAX_REQUEST_BYTES
-                        + " bytes\"}")), false);
+                return response(HttpApi.error(code == 417 ? refusal(417, "unsupported Expect header: only 100-continue is", "Expect")
+                        : tooLarge()), false);
             }
             return r;
         }
 
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-            ctx.writeAndFlush(response(new HttpApi.Answer(413, HttpApi.JSON, bytes("{\"error\":\"request body larger than "
-                    + MAX_REQUEST_BYTES + " bytes\"}")), false)).addListener(ChannelFutureListener.CLOSE);
+            ctx.writeAndFlush(response(HttpApi.error(tooLarge()), false)).addListener(ChannelFutureListener.CLOSE);
         }
     }
 
-    private static byte[] bytes(String s) {
-        return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    /** A refusal of the transport's own, in the same JSON as the routes' (no parameter value to name). */
+    private static ApiError refusal(int status, String message, String parameter) {
+        return new ApiError(status, io.grpc.Status.Code.INVALID_ARGUMENT, message, parameter, null, null);
+    }
+
+    private static ApiError tooLarge() {
+        return refusal(413, "request body larger than " + MAX_REQUEST_BYTES + " bytes", null);
     }
 
     private static FullHttpResponse response(HttpApi.Answer a, boolean keepAlive) {
@@ -181,7 +184,7 @@ final class NettyHttp implements AutoCloseable {
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
             if (!req.decoderResult().isSuccess()) {
                 waiting.clear();
-                ctx.writeAndFlush(response(new HttpApi.Answer(400, HttpApi.JSON, bytes("{\"error\":\"malformed HTTP request\"}")), false))
+                ctx.writeAndFlush(response(HttpApi.error(refusal(400, "malformed HTTP request", null)), false))
                         .addListener(ChannelFutureListener.CLOSE);
                 return;
             }
@@ -209,8 +212,8 @@ final class NettyHttp implements AutoCloseable {
                     });
                 } catch (RejectedExecutionException e) {
                     busy = false;
-                    write(ctx, q.keepAlive(), new HttpApi.Answer(503, HttpApi.JSON, bytes("{\"error\":\"server busy: too many requests"
-                            + " waiting for a segment store or a batch\"}"), "Retry-After", "1"));
+                    write(ctx, q.keepAlive(), HttpApi.error(new ApiError(503, io.grpc.Status.Code.UNAVAILABLE, "server busy: too many"
+                            + " requests waiting for a segment store or a batch", null, null, null)));
                 }
             }
         }
