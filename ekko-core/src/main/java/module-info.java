@@ -4,6 +4,8 @@
  * worker-ID back ends.
  */
 module dev.ekko.core {
+    requires jdk.jfr;
+
     exports dev.ekko;
     exports dev.ekko.spi;
 

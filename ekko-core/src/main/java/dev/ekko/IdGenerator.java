@@ -29,6 +29,27 @@ public interface IdGenerator extends AutoCloseable {
     long next();
 
     /**
+     * Issues one ID, waiting up to {@code timeout} while the generator may not issue for a reason that passes: a lost
+     * lease being re-acquired, a fence deadline while the coordinator does not answer, a clock stepped back, a clock
+     * that disagrees with the coordinator's. For callers that would rather wait than catch {@link #next()}'s exceptions.
+     * It tries again every 5 ms; one try may itself wait up to {@code ekko.clock.max.backward.wait} for a clock step
+     * back, so it can return or throw that much after the timeout. Allocates nothing while the generator issues.
+     *
+     * @param timeout how long to wait at most; {@link java.time.Duration#ZERO} tries once, like {@link #next()}
+     * @return a new ID, with this generator's default product
+     * @throws NullPointerException if timeout is null
+     * @throws IllegalArgumentException if timeout is negative
+     * @throws LeaseLostException if the lease is still lost (or fenced) when the timeout passes
+     * @throws ClockMovedBackwardsException if the clock is still behind when the timeout passes
+     * @throws ClockSkewException if the clocks still disagree when the timeout passes
+     * @throws GenerationInterruptedException if interrupted while waiting (the interrupt is kept)
+     * @throws GeneratorClosedException if the generator is closed, at once
+     * @throws StateFileException if the state file was changed while in use, at once (it stopped for good)
+     * @throws IdSpaceExhaustedException if the layout's time has run out, at once
+     */
+    long next(java.time.Duration timeout);
+
+    /**
      * Fills {@code ids[offset..offset+length)} with new IDs, reserved a millisecond's chunk at a time
      * (up to 1024 per CAS). Allocates nothing.
      *
@@ -97,6 +118,16 @@ public interface IdGenerator extends AutoCloseable {
      * @return empty while it may issue, else why not (the message a caller of {@link #next()} would get)
      */
     java.util.Optional<String> unavailableReason();
+
+    /**
+     * A snapshot of this generator for operators: its state and why it does not issue, the lease and its deadlines, the
+     * issue limit and lead, the last renewal, the clock skew to the coordinator, and counters. Reads volatile fields and
+     * counters; takes no lock and calls no coordinator. The counters cost {@link #next()} nothing per ID (see
+     * {@link GeneratorStatus}).
+     *
+     * @return the snapshot; a view from {@link #forProduct(int)} reports the same generator with its own product and lead
+     */
+    GeneratorStatus status();
 
     /**
      * Stops issuing at once, records a clean shutdown in the state file and releases the worker ID (also on an

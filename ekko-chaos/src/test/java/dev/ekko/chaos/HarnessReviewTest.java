@@ -478,6 +478,16 @@ class HarnessReviewTest {
         }
 
         @Override
+        public long next(java.time.Duration timeout) {
+            return nextId();
+        }
+
+        @Override
+        public dev.ekko.GeneratorStatus status() {
+            throw new UnsupportedOperationException("not used by the harness");
+        }
+
+        @Override
         public long next() {
             return nextId();
         }

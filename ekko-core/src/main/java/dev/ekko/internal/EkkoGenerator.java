@@ -5,6 +5,7 @@ import dev.ekko.ClockSkewException;
 import dev.ekko.EkkoClock;
 import dev.ekko.EkkoException;
 import dev.ekko.GenerationInterruptedException;
+import dev.ekko.GeneratorStatus;
 import dev.ekko.IdGenerator;
 import dev.ekko.IdRange;
 import dev.ekko.IdSpaceExhaustedException;
@@ -76,6 +77,16 @@ public final class EkkoGenerator implements IdGenerator {
     private WorkerLease lease;
     /** A term being started (waiting for its floor), not yet {@link #live}: a lease lost meanwhile stops it too. */
     private volatile Term starting;
+    /** True while the keeper acquires a worker ID again after a lost lease (status: STARTING). */
+    private volatile boolean reacquiring;
+    /** The last renewal the keeper attempted, for status(); null before the first. */
+    private volatile GeneratorStatus.Renewal lastRenewal;
+    /** The local clock minus the coordinator's at the last renewal that reported a coordinator time, or UNKNOWN_TIME. */
+    private volatile long skewMillis = WorkerLease.UNKNOWN_TIME;
+    /** Keeper thread only: failed renewals since the last success, and when that success was sent (monotonic). */
+    private int failedRenewals;
+    private long lastRenewalSuccessNanos;
+    final GeneratorStats stats = new GeneratorStats();
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     private EkkoGenerator(GeneratorSettings settings, WorkerAllocator allocator) {
@@ -268,6 +279,7 @@ public final class EkkoGenerator implements IdGenerator {
             starting = t;
             renewAndReserve(t, floorOffset + 1);
             awaitFloor(t, floor, gap);
+            Events.leaseAcquired(idc, worker, settings.allocatorName(), floor.markMillis, previous != null);
             ok = true;
             return t;
         } finally {
@@ -397,6 +409,15 @@ public final class EkkoGenerator implements IdGenerator {
         if (gap < 0) {
             return;
         }
+        Events.FloorWait event = Events.floorWait(idc, t.workerId, floor.markMillis, floor.reason);
+        try {
+            awaitFloorUntilPassed(t, floor, gap);
+        } finally {
+            Events.end(event);
+        }
+    }
+
+    private void awaitFloorUntilPassed(Term t, Floor floor, long gap) throws InterruptedException {
         if (gap > 50) {
             // A start held up for over a second is worth a warning: say why, so nobody wonders.
             LOG.log(gap > 1000 ? Level.WARNING : Level.INFO, "idc=" + idc + " worker=" + t.workerId + ": waiting " + gap
@@ -453,6 +474,9 @@ public final class EkkoGenerator implements IdGenerator {
         t.stateFile.reserve(target);
         long limitOffset = target - layout.epochMillis();
         long coordinator = renewed.coordinatorTimeMillis();
+        if (coordinator != WorkerLease.UNKNOWN_TIME) {
+            skewMillis = after - coordinator;
+        }
         long skew = settings.maxSkew().toMillis();
         long margin = settings.leaseMargin().toMillis();
         if (coordinator != WorkerLease.UNKNOWN_TIME && renewed.expires()) {
@@ -495,7 +519,9 @@ public final class EkkoGenerator implements IdGenerator {
                 if (t != live || offset <= t.issueLimitOffset()) {
                     return;
                 }
+                Events.ReservationExtended event = Events.reservationExtended(idc, t.workerId, layout.epochMillis() + offset);
                 renewAndReserve(t, offset);
+                Events.end(event, layout.epochMillis() + t.issueLimitOffset());
                 if (offset > t.issueLimitOffset() && t.stopped() == null) {
                     Term.Skew k = t.skew();
                     if (k != null) {
@@ -542,7 +568,7 @@ public final class EkkoGenerator implements IdGenerator {
                 }
                 reacquire(t);
             } else {
-                renewAndReserve(t, 0);
+                renew(t);
             }
         } catch (LeaseLostException e) {
             lose(t, e.getMessage());
@@ -560,6 +586,30 @@ public final class EkkoGenerator implements IdGenerator {
                     + " tries again in " + Values.format(settings.reportInterval()) + " (IDs stop at the fence deadline unless a renewal"
                     + " succeeds)", e);
         }
+    }
+
+    /** A keeper renewal, recorded for {@link #status()}: when, how long, the outcome; a late success is counted. */
+    private void renew(Term t) throws InterruptedException {
+        long sentNanos = clock.nanos();
+        Instant at = Instant.ofEpochMilli(clock.millis());
+        long pastFence = t.expires() ? clock.millis() - layout.epochMillis() - t.fenceDeadlineWallOffset() : Long.MIN_VALUE;
+        try {
+            renewAndReserve(t, 0);
+        } catch (InterruptedException | RuntimeException | Error e) {
+            failedRenewals++;
+            lastRenewal = new GeneratorStatus.Renewal(at, Duration.ofNanos(clock.nanos() - sentNanos), false,
+                    java.util.Optional.of(String.valueOf(e.getMessage())));
+            throw e;
+        }
+        long done = clock.nanos();
+        lastRenewal = new GeneratorStatus.Renewal(at, Duration.ofNanos(done - sentNanos), true, java.util.Optional.empty());
+        if (failedRenewals > 0 || pastFence >= 0) {
+            stats.lateRenewals.getAndIncrement();
+            long since = lastRenewalSuccessNanos == 0 ? -1 : (sentNanos - lastRenewalSuccessNanos) / 1_000_000;
+            Events.leaseRenewedLate(idc, t.workerId, since, Math.max(0, pastFence), failedRenewals);
+        }
+        failedRenewals = 0;
+        lastRenewalSuccessNanos = sentNanos;
     }
 
     /**
@@ -595,6 +645,9 @@ public final class EkkoGenerator implements IdGenerator {
         }
         // Every ID of the lost term is at or below its final mark: a new term on this worker ID starts past it.
         t.stateFile.advanceLastIssued(t.finalMarkMillis(t.stateFile.reservedUntil()));
+        stats.flush(t);
+        stats.leaseLosses.getAndIncrement();
+        Events.leaseLost(idc, t.workerId, reason);
         LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": lease lost, no more IDs until a worker ID is acquired"
                 + " again: " + reason);
     }
@@ -614,7 +667,11 @@ public final class EkkoGenerator implements IdGenerator {
         String reason = "stopped issuing with idc=" + idc + " worker=" + t.workerId + " for good: " + detail + ". The worker ID's lease"
                 + " is left to lapse; restore the state directory (no other process or cleaner may touch it) and restart the process";
         t.stop(Term.Stop.STATE_FILE, reason);
-        TERM.compareAndSet(this, t, Term.idle(Term.Kind.LOST, Term.Stop.STATE_FILE, this, t.workerId, t.stateFile, reason));
+        if (TERM.compareAndSet(this, t, Term.idle(Term.Kind.LOST, Term.Stop.STATE_FILE, this, t.workerId, t.stateFile, reason))) {
+            stats.flush(t);
+            stats.leaseLosses.getAndIncrement();
+            Events.leaseLost(idc, t.workerId, reason);
+        }
         LOG.log(Level.ERROR, reason + ": " + t.stateFile.path());
     }
 
@@ -623,7 +680,13 @@ public final class EkkoGenerator implements IdGenerator {
         if (closed.get() || idle.kind != Term.Kind.LOST) {
             return;
         }
-        Term next = startTerm(previous);
+        Term next;
+        reacquiring = true;
+        try {
+            next = startTerm(previous);
+        } finally {
+            reacquiring = false;
+        }
         if (!TERM.compareAndSet(this, idle, next)) {
             // close() ran meanwhile: it does not know this term, so give it up here.
             retire(next, lease);
@@ -633,6 +696,8 @@ public final class EkkoGenerator implements IdGenerator {
             previous.stateFile.close(previous.stateFile.lastIssued());
         }
         live = next;
+        stats.reacquires.getAndIncrement();
+        failedRenewals = 0;
         LOG.log(Level.INFO, "idc=" + idc + ": acquired worker=" + next.workerId + " again after a lost lease");
     }
 
@@ -680,6 +745,75 @@ public final class EkkoGenerator implements IdGenerator {
         long r = s.claim(Math.min(maxCount, 1 << Layout.SEQUENCE_BITS));
         int count = (int) (r & Sequencer.SEQ_MASK) + 1;
         return new IdRange(s.compose(r >> Sequencer.SEQ_BITS) - (count - 1), count);
+    }
+
+    /** How long {@link #nextFor(int, Duration)} parks between attempts while the generator may not issue. */
+    private static final long RETRY_PARK_NANOS = 5_000_000;
+
+    @Override
+    public long next(Duration timeout) {
+        return nextFor(settings.product(), timeout);
+    }
+
+    long nextFor(int product, Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("must be >= 0: timeout=" + timeout);
+        }
+        long waitNanos = Values.saturatedNanos(timeout);
+        long start = clock.nanos();
+        for (;;) {
+            try {
+                return term.sequencers[product].next();
+            } catch (LeaseLostException | ClockMovedBackwardsException | ClockSkewException e) {
+                long left = waitNanos - (clock.nanos() - start);
+                if (left <= 0 || closed.get()) {
+                    throw e;
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(Math.min(left, RETRY_PARK_NANOS));
+                if (Thread.interrupted()) {
+                    Thread.currentThread().interrupt();
+                    throw new GenerationInterruptedException("waiting up to " + Values.format(timeout) + " for the generator to issue"
+                            + " again after: " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    @Override
+    public GeneratorStatus status() {
+        return statusFor(settings.product());
+    }
+
+    GeneratorStatus statusFor(int product) {
+        Term t = term;
+        long nowOffset = clock.millis() - layout.epochMillis();
+        GeneratorStatus.State state;
+        String reason;
+        boolean holds = false;
+        if (closed.get() || t.kind == Term.Kind.CLOSED) {
+            state = GeneratorStatus.State.CLOSED;
+            reason = "generator is closed: idc=" + idc + " worker=" + t.workerId;
+        } else if (t.kind == Term.Kind.LOST) {
+            state = reacquiring ? GeneratorStatus.State.STARTING : GeneratorStatus.State.LOST;
+            reason = reacquiring ? "acquiring a worker ID again after: " + t.stopReason() : t.stopReason();
+        } else {
+            reason = t.unavailableReason(nowOffset);
+            holds = t.stopped() == null;
+            state = reason == null ? GeneratorStatus.State.LIVE : holds ? GeneratorStatus.State.PAUSED : GeneratorStatus.State.LOST;
+        }
+        java.util.Optional<Instant> fence = holds && t.expires() && t.fenceDeadlineWallOffset() != Long.MAX_VALUE
+                ? java.util.Optional.of(Instant.ofEpochMilli(layout.epochMillis() + t.fenceDeadlineWallOffset()))
+                : java.util.Optional.empty();
+        long limit = t.issueLimitOffset();
+        long skew = skewMillis;
+        return new GeneratorStatus(state, java.util.Optional.ofNullable(reason), idc, t.workerId, product, settings.allocatorName(),
+                fence.map(f -> f.plus(settings.leaseMargin())), fence,
+                holds && limit != Long.MIN_VALUE ? java.util.Optional.of(Instant.ofEpochMilli(layout.epochMillis() + limit))
+                        : java.util.Optional.empty(),
+                Duration.ofMillis(leadFor(product)), java.util.Optional.ofNullable(lastRenewal),
+                skew == WorkerLease.UNKNOWN_TIME ? java.util.Optional.empty() : java.util.Optional.of(Duration.ofMillis(skew)),
+                stats.snapshot(t.kind == Term.Kind.LIVE ? t : null));
     }
 
     long leadFor(int product) {
@@ -743,6 +877,9 @@ public final class EkkoGenerator implements IdGenerator {
         Term current = term;
         Term was = (Term) TERM.getAndSet(this, Term.idle(Term.Kind.CLOSED, Term.Stop.CLOSED, this, current.workerId, null, "closed"));
         was.stop(Term.Stop.CLOSED, "generator is closed");
+        if (was.kind == Term.Kind.LIVE) {
+            stats.flush(was);
+        }
         keeper.shutdownNow();
         boolean interrupted = false;
         try {

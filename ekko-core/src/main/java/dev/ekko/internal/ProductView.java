@@ -65,6 +65,16 @@ final class ProductView implements IdGenerator {
         return owner.unavailableReason();
     }
 
+    @Override
+    public long next(java.time.Duration timeout) {
+        return owner.nextFor(product, timeout);
+    }
+
+    @Override
+    public dev.ekko.GeneratorStatus status() {
+        return owner.statusFor(product);
+    }
+
     /** A view closes nothing: the generator it came from owns the lease. */
     @Override
     public void close() {

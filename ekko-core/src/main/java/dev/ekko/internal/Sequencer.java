@@ -42,16 +42,26 @@ final class Sequencer extends SequencerState {
     private final Term term;
     private final long maxLeadMillis;
     private final long maxBackwardWaitNanos;
+    private final long initialState;
+    private final GeneratorStats stats;
 
     Sequencer(Term term, long prefix, long floorOffset, EkkoClock clock, long epochMillis, long maxLeadMillis,
-            long maxBackwardWaitNanos) {
+            long maxBackwardWaitNanos, GeneratorStats stats) {
         this.term = term;
+        this.stats = stats;
         this.prefix = prefix;
         this.clock = clock;
         this.epochMillis = epochMillis;
         this.maxLeadMillis = maxLeadMillis;
         this.maxBackwardWaitNanos = maxBackwardWaitNanos;
-        soState((floorOffset << SEQ_BITS) | SEQ_MASK);
+        this.initialState = (floorOffset << SEQ_BITS) | SEQ_MASK;
+        soState(initialState);
+    }
+
+    /** {@return the IDs issued in the current millisecond: 0 at the start state (the floor, "fully used", issued nothing)} */
+    long issuedInCurrentMillisecond() {
+        long s = lvState();
+        return s == initialState ? 0 : (s & SEQ_MASK) + 1;
     }
 
     long next() {
@@ -111,10 +121,18 @@ final class Sequencer extends SequencerState {
                 long gapMillis = ms - now - maxLeadMillis;
                 if (waitStart == 0) {
                     waitStart = t | 1;
+                    if (gapMillis > 0) {
+                        stats.clockBackWaits.getAndIncrement();
+                        Events.clockStepBack(epochMillis + ms, epochMillis + now, maxBackwardWaitNanos / 1_000_000);
+                    } else {
+                        stats.nextMillisecondWaits.getAndIncrement();
+                    }
                     if (gapMillis * 1_000_000 > maxBackwardWaitNanos) {
+                        stats.clockBackRefusals.getAndIncrement();
                         throw new ClockMovedBackwardsException(epochMillis + now, epochMillis + ms, 0);
                     }
                 } else if (t - waitStart > maxBackwardWaitNanos + 1_000_000) {
+                    stats.clockBackRefusals.getAndIncrement();
                     throw new ClockMovedBackwardsException(epochMillis + now, epochMillis + ms, (t - waitStart) / 1_000_000);
                 }
                 spins = backOff(spins);
@@ -122,8 +140,14 @@ final class Sequencer extends SequencerState {
             }
             if ((n >> SEQ_BITS) != ms) {
                 term.stateFile.advanceLastIssued(epochMillis + (n >> SEQ_BITS));
-            }
-            if (casState(s, n)) {
+                if (casState(s, n)) {
+                    // This CAS moved past ms for good (states only grow): count ms's IDs, once, off the per-ID path.
+                    if (s != initialState) {
+                        stats.issuedBefore.getAndAdd((s & SEQ_MASK) + 1);
+                    }
+                    return (n << SEQ_BITS) | (k - 1);
+                }
+            } else if (casState(s, n)) {
                 return (n << SEQ_BITS) | (k - 1);
             }
         }

@@ -55,6 +55,7 @@ final class Term {
     private volatile Skew skew;
     /** The token of the lease this term issues under (null for an idle term); set once, before the term may issue. */
     private volatile String leaseToken;
+    private final java.util.concurrent.atomic.AtomicBoolean statsFlushed = new java.util.concurrent.atomic.AtomicBoolean();
 
     Term(Kind kind, Stop stop, EkkoGenerator owner, int workerId, StateFile stateFile, boolean expires, long floorOffset,
             String stopReason) {
@@ -71,7 +72,7 @@ final class Term {
         for (int p = 0; p < sequencers.length; p++) {
             long prefix = layout.encode(layout.epochMillis(), owner.idc, workerId, p, 0);
             sequencers[p] = new Sequencer(this, prefix, floorOffset, clock, layout.epochMillis(), owner.maxLeadMillis,
-                    owner.maxBackwardWaitNanos);
+                    owner.maxBackwardWaitNanos, owner.stats);
         }
     }
 
@@ -233,5 +234,28 @@ final class Term {
 
     boolean expires() {
         return expires;
+    }
+
+    /** {@return the wall-clock fence deadline (offset from the epoch), or Long.MAX_VALUE for a lease that does not expire} */
+    long fenceDeadlineWallOffset() {
+        return fenceDeadlineWallOffset;
+    }
+
+    /** {@return the IDs its sequencers issued in their current milliseconds, not yet in the generator's counters} */
+    long issuedInCurrentMilliseconds() {
+        long n = 0;
+        for (Sequencer s : sequencers) {
+            n += s.issuedInCurrentMillisecond();
+        }
+        return n;
+    }
+
+    /** {@return true for the one caller that flushes this term's counts, after it ended} */
+    boolean flushStats() {
+        return statsFlushed.compareAndSet(false, true);
+    }
+
+    boolean statsFlushed() {
+        return statsFlushed.get();
     }
 }

@@ -111,6 +111,15 @@ public final class Values {
         return d;
     }
 
+    /** {@return the duration in nanoseconds, Long.MAX_VALUE for one too long to hold (about 292 years)} */
+    static long saturatedNanos(Duration d) {
+        try {
+            return d.toNanos();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
     /** {@return a short human form: {@code 3s}, {@code 250ms}, {@code 2m}...} */
     public static String format(Duration d) {
         if (d.abs().compareTo(Duration.ofDays(365_000)) > 0) {
