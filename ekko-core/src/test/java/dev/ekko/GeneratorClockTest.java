@@ -45,16 +45,22 @@ class GeneratorClockTest {
         return g.layout().decode(id).epochMillis();
     }
 
-    /** Freezes the clock one millisecond past anything used so far and uses that millisecond up; returns the last ID. */
+    /**
+     * Freezes the clock one millisecond past anything used so far and uses that millisecond up (its sequence runs from its
+     * first number, 0..15, to 1023); returns the last ID.
+     */
     private long exhaustFrozenMillisecond(IdGenerator g) {
         clock.freeze();
         clock.stepMillis(1);
         long first = g.next();
+        int firstSequence = g.layout().decode(first).sequence();
+        assertTrue(firstSequence < 16, "a millisecond starts at 0..15: " + firstSequence);
         long last = first;
-        for (int i = 1; i < 1024; i++) {
+        for (int i = firstSequence + 1; i < 1024; i++) {
             last = g.next();
         }
-        assertEquals(millisOf(g, first), millisOf(g, last), "the 1024 IDs must share one millisecond");
+        assertEquals(millisOf(g, first), millisOf(g, last), "the millisecond's IDs must share it");
+        assertEquals(1023, g.layout().decode(last).sequence());
         return last;
     }
 
@@ -77,7 +83,7 @@ class GeneratorClockTest {
         long id = await(next);
         assertTrue(Layout.compare(id, last) > 0);
         assertEquals(millisOf(generator, last) + 1, millisOf(generator, id));
-        assertEquals(0, generator.layout().decode(id).sequence());
+        assertTrue(generator.layout().decode(id).sequence() < 16, "the first number of the next millisecond (0..15)");
     }
 
     @Test
@@ -169,13 +175,20 @@ class GeneratorClockTest {
         clock.freeze();
         long start = clock.millis();
         long prev = generator.next();
-        int issued = 1;
+        java.util.Map<Long, int[]> perMillisecond = new java.util.TreeMap<>(); // ms -> {count, first sequence, last sequence}
+        java.util.function.LongConsumer count = id -> {
+            DecodedId d = generator.layout().decode(id);
+            int[] c = perMillisecond.computeIfAbsent(d.epochMillis(), k -> new int[] {0, d.sequence(), 0});
+            c[0]++;
+            c[2] = d.sequence();
+        };
+        count.accept(prev);
         try {
             for (;;) {
                 long id = generator.next();
                 assertTrue(Layout.compare(id, prev) > 0);
                 prev = id;
-                issued++;
+                count.accept(id);
             }
         } catch (ClockMovedBackwardsException expected) {
             // the lead is used up and the clock does not move
@@ -183,7 +196,12 @@ class GeneratorClockTest {
         long lead = millisOf(generator, prev) - start;
         assertEquals(20, lead, "last millisecond used");
         assertEquals(20, generator.leadMillis());
-        assertEquals(1024 * 21 - 1024 + 1024, issued, "IDs issued in the frozen ms and 20 ms of lead");
+        assertEquals(21, perMillisecond.size(), "the frozen ms and 20 ms of lead");
+        for (java.util.Map.Entry<Long, int[]> e : perMillisecond.entrySet()) {
+            int[] c = e.getValue();
+            assertTrue(c[1] < 16 && c[2] == 1023 && c[0] == 1024 - c[1], "ms " + e.getKey() + ": every number from its first"
+                    + " (0..15) to 1023, once: count " + c[0] + ", first " + c[1] + ", last " + c[2]);
+        }
         clock.unfreeze();
     }
 

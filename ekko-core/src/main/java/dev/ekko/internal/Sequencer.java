@@ -16,7 +16,8 @@ import java.util.concurrent.locks.LockSupport;
  * number used in it. A claim reads it, computes the successor and CASes it in: the winner owns every
  * sequence number between the two states, so no two callers ever get the same ID, and successive
  * states only grow, so IDs are strictly increasing. The state starts exhausted at the start floor
- * ({@code floor << 10 | 1023}), so nothing at or below the floor is ever issued.
+ * ({@code floor << 10 | 1023}), so nothing at or below the floor is ever issued. A new millisecond's sequence starts at
+ * {@link #firstSequence(long)} (0..15), not 0, so that IDs issued at low rates spread over {@code id % 16}.
  *
  * <p>Every claim checks the term's permission ({@link Term#mayIssue}): the issue limit (the forced,
  * reported reservation) and, for an expiring lease, the fence deadline on both clocks. Moving to a new
@@ -33,6 +34,8 @@ final class Sequencer extends SequencerState {
 
     static final int SEQ_BITS = Layout.SEQUENCE_BITS;
     static final long SEQ_MASK = (1L << SEQ_BITS) - 1;
+    /** A millisecond's first sequence is one of 2^SPREAD_BITS values: see {@link #firstSequence(long)}. */
+    static final int SPREAD_BITS = 4;
     private static final int SPINS_BEFORE_PARK = 1 << 14;
     private static final long PARK_NANOS = 100_000;
 
@@ -58,10 +61,24 @@ final class Sequencer extends SequencerState {
         soState(initialState);
     }
 
+    /**
+     * The first sequence number of millisecond {@code ms} (offset from the epoch): 0..15, from a multiplicative hash of
+     * the millisecond, so that at low rates, where most milliseconds issue one ID, {@code id % 16} (and any power of two up
+     * to 16) spreads evenly, also for callers that come at a fixed period. IDs stay strictly increasing: the sequence
+     * still only grows within a millisecond. The cost is the numbers below it: 7.5 of a millisecond's 1,024 on average
+     * (0.73%), paid only by a millisecond that is used up.
+     */
+    static long firstSequence(long ms) {
+        return (ms * 0x9E3779B97F4A7C15L) >>> (Long.SIZE - SPREAD_BITS);
+    }
+
     /** {@return the IDs issued in the current millisecond: 0 at the start state (the floor, "fully used", issued nothing)} */
     long issuedInCurrentMillisecond() {
-        long s = lvState();
-        return s == initialState ? 0 : (s & SEQ_MASK) + 1;
+        return issuedIn(lvState());
+    }
+
+    private long issuedIn(long s) {
+        return s == initialState ? 0 : (s & SEQ_MASK) + 1 - firstSequence(s >> SEQ_BITS);
     }
 
     long next() {
@@ -97,8 +114,9 @@ final class Sequencer extends SequencerState {
                     term.awaitPermit(now, now);
                     continue;
                 }
-                k = Math.min(wanted, (int) SEQ_MASK + 1);
-                n = (now << SEQ_BITS) | (k - 1);
+                long first = firstSequence(now);
+                k = (int) Math.min(wanted, SEQ_MASK + 1 - first);
+                n = (now << SEQ_BITS) | (first + k - 1);
             } else if ((s & SEQ_MASK) != SEQ_MASK) {
                 // The rest of a millisecond that is not in the past (bounded lead runs ahead of the clock; a clock
                 // step back puts it behind): the fence is checked here too, so nothing is issued after the deadline.
@@ -113,8 +131,9 @@ final class Sequencer extends SequencerState {
                     term.awaitPermit(ms + 1, now);
                     continue;
                 }
-                k = Math.min(wanted, (int) SEQ_MASK + 1);
-                n = ((ms + 1) << SEQ_BITS) | (k - 1);
+                long first = firstSequence(ms + 1);
+                k = (int) Math.min(wanted, SEQ_MASK + 1 - first);
+                n = ((ms + 1) << SEQ_BITS) | (first + k - 1);
             } else {
                 // This millisecond is used up and the clock (plus the allowed lead) has not passed it.
                 long t = clock.nanos();
@@ -143,7 +162,7 @@ final class Sequencer extends SequencerState {
                 if (casState(s, n)) {
                     // This CAS moved past ms for good (states only grow): count ms's IDs, once, off the per-ID path.
                     if (s != initialState) {
-                        stats.issuedBefore.getAndAdd((s & SEQ_MASK) + 1);
+                        stats.issuedBefore.getAndAdd(issuedIn(s));
                     }
                     return (n << SEQ_BITS) | (k - 1);
                 }
