@@ -46,7 +46,24 @@ public record GeneratorStatus(
         Optional<Duration> clockSkew,
         Counters counters) {
 
-    /** Checks that nothing is null. */
+    /**
+     * Checks that nothing is null.
+     *
+     * @param state see the record
+     * @param reason see the record
+     * @param idc see the record
+     * @param workerId see the record
+     * @param product see the record
+     * @param allocator see the record
+     * @param leaseExpiresAt see the record
+     * @param fenceDeadline see the record
+     * @param issueLimit see the record
+     * @param lead see the record
+     * @param lastRenewal see the record
+     * @param clockSkew see the record
+     * @param counters see the record
+     * @throws NullPointerException if any but the numbers is null
+     */
     public GeneratorStatus {
         Objects.requireNonNull(state, "state");
         Objects.requireNonNull(reason, "reason");
@@ -96,7 +113,15 @@ public record GeneratorStatus(
      */
     public record Renewal(Instant at, Duration took, boolean succeeded, Optional<String> failure) {
 
-        /** Checks that nothing is null. */
+        /**
+         * Checks that nothing is null.
+         *
+         * @param at see the record
+         * @param took see the record
+         * @param succeeded see the record
+         * @param failure see the record
+         * @throws NullPointerException if {@code at}, {@code took} or {@code failure} is null
+         */
         public Renewal {
             Objects.requireNonNull(at, "at");
             Objects.requireNonNull(took, "took");
