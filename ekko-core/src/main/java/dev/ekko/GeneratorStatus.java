@@ -2,7 +2,6 @@ package dev.ekko;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -11,7 +10,9 @@ import java.util.Optional;
  * no coordinator, so a health check or a metrics scrape may take one as often as it likes.
  *
  * <p>Times are wall-clock instants by the generator's clock. Counters count from the generator's build and never go
- * down; {@link Counters#idsIssued()} may lag the calls still in flight by the IDs of one millisecond.
+ * down. {@link Counters#idsIssued()} is exact while no call is in flight; around a lost lease it may be off by the IDs of a
+ * call that passed its checks just before the loss (at most one millisecond's). The state and the counters are read one
+ * after the other: a loss shows in the state a moment before it shows in {@link Counters#leaseLosses()}.
  *
  * @param state whether it issues now, and if not, in which way not
  * @param reason empty while {@link State#LIVE}; otherwise why not, the message a caller of {@code next()} would get
@@ -45,37 +46,6 @@ public record GeneratorStatus(
         Optional<Renewal> lastRenewal,
         Optional<Duration> clockSkew,
         Counters counters) {
-
-    /**
-     * Checks that nothing is null.
-     *
-     * @param state see the record
-     * @param reason see the record
-     * @param idc see the record
-     * @param workerId see the record
-     * @param product see the record
-     * @param allocator see the record
-     * @param leaseExpiresAt see the record
-     * @param fenceDeadline see the record
-     * @param issueLimit see the record
-     * @param lead see the record
-     * @param lastRenewal see the record
-     * @param clockSkew see the record
-     * @param counters see the record
-     * @throws NullPointerException if any but the numbers is null
-     */
-    public GeneratorStatus {
-        Objects.requireNonNull(state, "state");
-        Objects.requireNonNull(reason, "reason");
-        Objects.requireNonNull(allocator, "allocator");
-        Objects.requireNonNull(leaseExpiresAt, "leaseExpiresAt");
-        Objects.requireNonNull(fenceDeadline, "fenceDeadline");
-        Objects.requireNonNull(issueLimit, "issueLimit");
-        Objects.requireNonNull(lead, "lead");
-        Objects.requireNonNull(lastRenewal, "lastRenewal");
-        Objects.requireNonNull(clockSkew, "clockSkew");
-        Objects.requireNonNull(counters, "counters");
-    }
 
     /** {@return whether the generator may issue now: {@code state() == LIVE}} */
     public boolean available() {
@@ -112,21 +82,6 @@ public record GeneratorStatus(
      * @param failure empty when it succeeded; otherwise what went wrong
      */
     public record Renewal(Instant at, Duration took, boolean succeeded, Optional<String> failure) {
-
-        /**
-         * Checks that nothing is null.
-         *
-         * @param at see the record
-         * @param took see the record
-         * @param succeeded see the record
-         * @param failure see the record
-         * @throws NullPointerException if {@code at}, {@code took} or {@code failure} is null
-         */
-        public Renewal {
-            Objects.requireNonNull(at, "at");
-            Objects.requireNonNull(took, "took");
-            Objects.requireNonNull(failure, "failure");
-        }
     }
 
     /**

@@ -640,13 +640,14 @@ public final class EkkoGenerator implements IdGenerator {
             return;
         }
         t.stop(Term.Stop.LEASE, reason);
+        // Counted before the term is swapped, so that a status showing the loss shows its counts too.
+        stats.flush(t);
+        stats.leaseLosses.getAndIncrement();
         if (!TERM.compareAndSet(this, t, Term.idle(Term.Kind.LOST, Term.Stop.LEASE, this, t.workerId, t.stateFile, reason))) {
             return; // closed meanwhile
         }
         // Every ID of the lost term is at or below its final mark: a new term on this worker ID starts past it.
         t.stateFile.advanceLastIssued(t.finalMarkMillis(t.stateFile.reservedUntil()));
-        stats.flush(t);
-        stats.leaseLosses.getAndIncrement();
         Events.leaseLost(idc, t.workerId, reason);
         LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": lease lost, no more IDs until a worker ID is acquired"
                 + " again: " + reason);
@@ -667,9 +668,9 @@ public final class EkkoGenerator implements IdGenerator {
         String reason = "stopped issuing with idc=" + idc + " worker=" + t.workerId + " for good: " + detail + ". The worker ID's lease"
                 + " is left to lapse; restore the state directory (no other process or cleaner may touch it) and restart the process";
         t.stop(Term.Stop.STATE_FILE, reason);
+        stats.flush(t);
+        stats.leaseLosses.getAndIncrement();
         if (TERM.compareAndSet(this, t, Term.idle(Term.Kind.LOST, Term.Stop.STATE_FILE, this, t.workerId, t.stateFile, reason))) {
-            stats.flush(t);
-            stats.leaseLosses.getAndIncrement();
             Events.leaseLost(idc, t.workerId, reason);
         }
         LOG.log(Level.ERROR, reason + ": " + t.stateFile.path());
@@ -687,6 +688,7 @@ public final class EkkoGenerator implements IdGenerator {
         } finally {
             reacquiring = false;
         }
+        stats.reacquires.getAndIncrement(); // before the swap: a status showing the new term shows its count
         if (!TERM.compareAndSet(this, idle, next)) {
             // close() ran meanwhile: it does not know this term, so give it up here.
             retire(next, lease);
@@ -696,7 +698,6 @@ public final class EkkoGenerator implements IdGenerator {
             previous.stateFile.close(previous.stateFile.lastIssued());
         }
         live = next;
-        stats.reacquires.getAndIncrement();
         failedRenewals = 0;
         LOG.log(Level.INFO, "idc=" + idc + ": acquired worker=" + next.workerId + " again after a lost lease");
     }
