@@ -85,4 +85,12 @@ class SampleApplicationTest {
         assertThat(ekko.path("details").path("idc").asInt()).isEqualTo(1);
         assertThat(ekko.path("details").path("allocator").asString()).isEqualTo("manual");
     }
+
+    @Test
+    void metricsShowTheGeneratorLive() throws Exception {
+        HttpResponse<String> response = get("/actuator/metrics/ekko.generator.live");
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        JsonNode value = new ObjectMapper().readTree(response.body()).path("measurements").path(0).path("value");
+        assertThat(value.asDouble()).as(response.body()).isEqualTo(1.0);
+    }
 }
