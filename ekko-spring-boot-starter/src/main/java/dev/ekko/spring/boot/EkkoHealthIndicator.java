@@ -2,8 +2,6 @@ package dev.ekko.spring.boot;
 
 import dev.ekko.GeneratorStatus;
 import dev.ekko.IdGenerator;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Objects;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
@@ -16,7 +14,8 @@ import org.springframework.boot.health.contributor.HealthIndicator;
  * endpoint may be polled as often as wanted.
  *
  * <p>Registered as {@code ekkoHealthIndicator}, shown as the {@code ekko} component of {@code /actuator/health}; off with
- * {@code management.health.ekko.enabled=false}.
+ * {@code management.health.ekko.enabled=false}. For Spring Boot 4 ({@code spring-boot-health}); Spring Boot 3 gets
+ * {@link EkkoBoot3HealthIndicator}, the same on its actuator's types.
  */
 public final class EkkoHealthIndicator implements HealthIndicator {
 
@@ -41,30 +40,6 @@ public final class EkkoHealthIndicator implements HealthIndicator {
     public Health health() {
         GeneratorStatus status = generator.status();
         Health.Builder health = status.available() ? Health.up() : Health.down();
-        return health.withDetails(details(status)).build();
-    }
-
-    /** {@return the status as health details: plain strings and numbers, absent values left out} */
-    static Map<String, Object> details(GeneratorStatus status) {
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("state", status.state().name());
-        status.reason().ifPresent(r -> d.put("reason", r));
-        d.put("idc", status.idc());
-        d.put("workerId", status.workerId());
-        d.put("allocator", status.allocator());
-        status.leaseExpiresAt().ifPresent(t -> d.put("leaseExpiresAt", t.toString()));
-        status.fenceDeadline().ifPresent(t -> d.put("fenceDeadline", t.toString()));
-        status.issueLimit().ifPresent(t -> d.put("issueLimit", t.toString()));
-        d.put("lead", status.lead().toString());
-        status.lastRenewal().ifPresent(r -> {
-            Map<String, Object> renewal = new LinkedHashMap<>();
-            renewal.put("at", r.at().toString());
-            renewal.put("took", r.took().toString());
-            renewal.put("succeeded", r.succeeded());
-            r.failure().ifPresent(f -> renewal.put("failure", f));
-            d.put("lastRenewal", renewal);
-        });
-        status.clockSkew().ifPresent(s -> d.put("clockSkew", s.toString()));
-        return d;
+        return health.withDetails(HealthDetails.of(status)).build();
     }
 }
