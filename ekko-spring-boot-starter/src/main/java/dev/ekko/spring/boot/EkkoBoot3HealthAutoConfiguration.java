@@ -7,15 +7,18 @@ import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.context.annotation.Bean;
 
 /**
  * {@link EkkoHealthAutoConfiguration} for Spring Boot 3: adds {@link EkkoBoot3HealthIndicator} when Spring Boot 3's
  * actuator is on the class path (its health types, which Spring Boot 4 moved to {@code spring-boot-health}), unless the
- * application has a bean named {@code ekkoHealthIndicator} or set {@code management.health.ekko.enabled=false}.
+ * application has a bean named {@code ekkoHealthIndicator} or set {@code management.health.ekko.enabled=false} (or
+ * {@code ekko.spring.enabled=false}).
  */
 @AutoConfiguration(after = EkkoAutoConfiguration.class)
 @ConditionalOnClass({HealthIndicator.class, ConditionalOnEnabledHealthIndicator.class})
+@ConditionalOnProperty(prefix = "ekko.spring", name = "enabled", havingValue = "true", matchIfMissing = true)
 @ConditionalOnBean(IdGenerator.class)
 @ConditionalOnEnabledHealthIndicator("ekko")
 public final class EkkoBoot3HealthAutoConfiguration {

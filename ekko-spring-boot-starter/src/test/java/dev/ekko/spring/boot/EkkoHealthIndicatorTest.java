@@ -84,6 +84,13 @@ class EkkoHealthIndicatorTest {
     }
 
     @Test
+    void absentWhenTheStarterIsTurnedOffEvenWithAnApplicationsOwnGenerator() {
+        runner().withPropertyValues("ekko.spring.enabled=false")
+                .withBean(IdGenerator.class, () -> reporting(null)).run(context ->
+                        assertThat(context).hasSingleBean(IdGenerator.class).doesNotHaveBean(EkkoHealthIndicator.class));
+    }
+
+    @Test
     void anApplicationsOwnIndicatorWins() {
         HealthIndicator own = () -> Health.unknown().build();
         runner().withBean("ekkoHealthIndicator", HealthIndicator.class, () -> own).run(context -> {
@@ -92,12 +99,15 @@ class EkkoHealthIndicatorTest {
         });
     }
 
-    /** {@return a generator that reports the given status, and does nothing else} */
+    /** {@return a generator that reports the given status, closes without doing anything, and does nothing else} */
     private static IdGenerator reporting(GeneratorStatus status) {
         return (IdGenerator) Proxy.newProxyInstance(IdGenerator.class.getClassLoader(), new Class<?>[] {IdGenerator.class},
                 (proxy, method, args) -> {
                     if (method.getName().equals("status")) {
                         return status;
+                    }
+                    if (method.getName().equals("close")) {
+                        return null;
                     }
                     throw new UnsupportedOperationException(method.getName());
                 });
