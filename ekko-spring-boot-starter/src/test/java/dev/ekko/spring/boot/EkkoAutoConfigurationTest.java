@@ -16,7 +16,9 @@ import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.boot.env.YamlPropertySourceLoader;
 import org.springframework.core.env.StandardEnvironment;
+import org.springframework.core.io.ClassPathResource;
 import org.springframework.core.env.SystemEnvironmentPropertySource;
 
 class EkkoAutoConfigurationTest {
@@ -65,6 +67,26 @@ class EkkoAutoConfigurationTest {
                     assertThat(decode(generator).worker()).isEqualTo(21);
                     assertThat(generator.idc()).isEqualTo(5);
                 });
+    }
+
+    @Test
+    void readsAnApplicationYmlAsSpringBootLoadsIt() {
+        // YAML gives numbers, booleans and what looks like a timestamp: each must reach the core as the text written.
+        runner().withInitializer(context -> {
+            try {
+                new YamlPropertySourceLoader().load("ekko-test.yml", new ClassPathResource("ekko-test.yml"))
+                        .forEach(context.getEnvironment().getPropertySources()::addLast);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }).run(context -> {
+            IdGenerator generator = context.getBean(IdGenerator.class);
+            assertThat(generator.layout().epoch()).isEqualTo(java.time.Instant.parse("2025-06-01T00:00:00Z"));
+            assertThat(generator.layout().isPositive()).isTrue();
+            DecodedId id = decode(generator);
+            assertThat(id.worker()).isEqualTo(30);
+            assertThat(id.idc()).isEqualTo(6);
+        });
     }
 
     @Test
