@@ -149,6 +149,26 @@ class GeneratorEventsTest {
         assertTrue(lost.get(0).getString("reason").contains("a watch saw the lease's key deleted"), lost.toString());
     }
 
+    /** {@code jcmd <pid> JFR.start} with no settings uses the "default" configuration: it must record Ekko's events. */
+    @Test
+    void theDefaultConfigurationOfJfrStartRecordsThem() throws Exception {
+        Path file = dir.resolve("default.jfr");
+        try (Recording recording = new Recording(jdk.jfr.Configuration.getConfiguration("default"))) {
+            recording.start();
+            LeaseRelay relay = new LeaseRelay();
+            WorkerLease first = lease(6, Handover.mark(0));
+            allocator.next = () -> first;
+            generator = EkkoGenerator.start(settings(), allocator, relay);
+            relay.leaseLost(first, "taken over");
+            await(s -> s.counters().leaseLosses() == 1);
+            recording.stop();
+            recording.dump(file);
+        }
+        List<RecordedEvent> events = RecordingFile.readAllEvents(file);
+        assertEquals(1, named(events, "dev.ekko.LeaseAcquired").size());
+        assertEquals(1, named(events, "dev.ekko.LeaseLost").size());
+    }
+
     @Test
     void withoutARecordingNothingIsRecorded() throws Exception {
         allocator.next = () -> lease(5, Handover.mark(0));
