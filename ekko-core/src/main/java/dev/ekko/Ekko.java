@@ -320,8 +320,8 @@ public final class Ekko {
         /**
          * Applies the environment variables of every known key ({@code EKKO_IDC}...), then the {@code ekko.*}
          * system properties, which win. Unknown {@code EKKO_*} variables are logged as warnings at build. Keys and variables
-         * of segment mode ({@code ekko.segment.*}), ekko-server ({@code ekko.server.*}) and its client ({@code ekko.client.*})
-         * are left to them: neither applied nor warned about.
+         * of segment mode ({@code ekko.segment.*}), ekko-server ({@code ekko.server.*}), its client ({@code ekko.client.*})
+         * and the Spring Boot starter ({@code ekko.spring.*}) are left to them: neither applied nor warned about.
          *
          * @return this
          */

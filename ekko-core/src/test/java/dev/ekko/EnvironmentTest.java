@@ -79,6 +79,15 @@ class EnvironmentTest {
     }
 
     @Test
+    void theSpringStartersOwnKeysAreLeftToIt() throws Exception {
+        // ekko-spring-boot-starter reads ekko.spring.* (product beans) from Spring's environment, where system properties and
+        // environment variables are sources too: a plain builder in the same JVM must neither refuse nor warn about them.
+        assertEquals(0, runCli(Map.of("EKKO_HOST_LOCK_DIR", hostLocks(), "EKKO_STATE_DIR", dir.toString(),
+                "EKKO_SPRING_PRODUCTS_ORDERS", "1"), List.of("-Dekko.spring.products.invoices=2"), "1"), stderr);
+        assertTrue(!stderr.contains("EKKO_SPRING_PRODUCTS_ORDERS") && !stderr.contains("unknown configuration key"), stderr);
+    }
+
+    @Test
     void aBadEnvironmentValueNamesTheVariable() throws Exception {
         assertEquals(2, runCli(Map.of("EKKO_STATE_DIR", dir.toString(), "EKKO_IDC", "8"), List.of(), "1"));
         assertEquals("ekko: must be >= 0 && <= 7: ekko.idc=8 (from environment variable EKKO_IDC)\n", stderr);

@@ -37,10 +37,12 @@ public final class ConfigKeys {
             "ekko.etcd.", new String[] {"etcd", "dev.ekko:ekko-worker-etcd"});
 
     /**
-     * Key prefixes of the project's other components (segment mode, ekko-server and its client), which read their keys and
-     * {@code EKKO_*} variables themselves: the generator's builder neither applies nor warns about them.
+     * Key prefixes of the project's other components (segment mode, ekko-server and its client, the Spring Boot starter's own
+     * settings), which read their keys and {@code EKKO_*} variables themselves: the generator's builder neither applies nor
+     * warns about them.
      */
-    public static final java.util.List<String> OTHER_COMPONENTS = java.util.List.of("ekko.segment.", "ekko.server.", "ekko.client.");
+    public static final java.util.List<String> OTHER_COMPONENTS = java.util.List.of("ekko.segment.", "ekko.server.", "ekko.client.",
+            "ekko.spring.");
 
     /**
      * Tells whether a key or an environment variable belongs to another component.
