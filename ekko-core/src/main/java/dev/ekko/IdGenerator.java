@@ -103,8 +103,8 @@ public interface IdGenerator extends AutoCloseable {
     /**
      * Tells how far this generator runs ahead of the wall clock.
      *
-     * @return how far the last issued millisecond is ahead of the wall clock, in ms (0 in real-time mode,
-     *     up to {@code ekko.clock.max.lead} in bounded-lead mode)
+     * @return how far the last issued millisecond is ahead of the wall clock, in ms: up to {@code ekko.clock.max.lead} in
+     *     bounded-lead mode; 0 in real-time mode, unless the clock stepped back (then up to the step callers waited out)
      */
     long leadMillis();
 

@@ -2,9 +2,11 @@ package dev.ekko.internal;
 
 import dev.ekko.ClockMovedBackwardsException;
 import dev.ekko.ClockSkewException;
+import dev.ekko.CoordinatorUnavailableException;
 import dev.ekko.EkkoClock;
 import dev.ekko.EkkoException;
 import dev.ekko.GenerationInterruptedException;
+import dev.ekko.GeneratorClosedException;
 import dev.ekko.GeneratorStatus;
 import dev.ekko.IdGenerator;
 import dev.ekko.IdRange;
@@ -544,8 +546,9 @@ public final class EkkoGenerator implements IdGenerator {
         } catch (ClockSkewException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw new EkkoException("cannot issue past the reservation " + Instant.ofEpochMilli(layout.epochMillis() + t.issueLimitOffset())
-                    + " of idc=" + idc + " worker=" + t.workerId + ": extending it failed: " + e.getMessage(), e);
+            throw new CoordinatorUnavailableException("cannot issue past the reservation " + Instant.ofEpochMilli(layout.epochMillis()
+                    + t.issueLimitOffset()) + " of idc=" + idc + " worker=" + t.workerId + ": extending it failed: " + e.getMessage()
+                    + "; IDs resume once the coordinator answers", e);
         }
     }
 
@@ -685,6 +688,11 @@ public final class EkkoGenerator implements IdGenerator {
         reacquiring = true;
         try {
             next = startTerm(previous);
+        } catch (LeaseLostException e) {
+            // The new lease was lost while its term waited for its floor (lose() only knows live terms): count it here.
+            stats.leaseLosses.getAndIncrement();
+            Events.leaseLost(idc, previous.workerId, e.getMessage());
+            throw e;
         } finally {
             reacquiring = false;
         }
@@ -765,10 +773,15 @@ public final class EkkoGenerator implements IdGenerator {
         long start = clock.nanos();
         for (;;) {
             try {
-                return term.sequencers[product].next();
-            } catch (LeaseLostException | ClockMovedBackwardsException | ClockSkewException e) {
+                // A clock behind is waited for within the call, for the time left (one wait, one event, no refusal).
                 long left = waitNanos - (clock.nanos() - start);
-                if (left <= 0 || closed.get()) {
+                return term.sequencers[product].next(Math.max(maxBackwardWaitNanos, left));
+            } catch (LeaseLostException | ClockMovedBackwardsException | ClockSkewException | CoordinatorUnavailableException e) {
+                if (closed.get()) {
+                    throw new GeneratorClosedException("generator is closed: idc=" + idc + " worker=" + term.workerId);
+                }
+                long left = waitNanos - (clock.nanos() - start);
+                if (left <= 0) {
                     throw e;
                 }
                 java.util.concurrent.locks.LockSupport.parkNanos(Math.min(left, RETRY_PARK_NANOS));
@@ -799,7 +812,7 @@ public final class EkkoGenerator implements IdGenerator {
             state = reacquiring ? GeneratorStatus.State.STARTING : GeneratorStatus.State.LOST;
             reason = reacquiring ? "acquiring a worker ID again after: " + t.stopReason() : t.stopReason();
         } else {
-            reason = t.unavailableReason(nowOffset);
+            reason = reasonFor(t, nowOffset);
             holds = t.stopped() == null;
             state = reason == null ? GeneratorStatus.State.LIVE : holds ? GeneratorStatus.State.PAUSED : GeneratorStatus.State.LOST;
         }
@@ -810,8 +823,8 @@ public final class EkkoGenerator implements IdGenerator {
         long skew = skewMillis;
         return new GeneratorStatus(state, java.util.Optional.ofNullable(reason), idc, t.workerId, product, settings.allocatorName(),
                 fence.map(f -> f.plus(settings.leaseMargin())), fence,
-                holds && limit != Long.MIN_VALUE ? java.util.Optional.of(Instant.ofEpochMilli(layout.epochMillis() + limit))
-                        : java.util.Optional.empty(),
+                state == GeneratorStatus.State.LIVE && limit != Long.MIN_VALUE
+                        ? java.util.Optional.of(Instant.ofEpochMilli(layout.epochMillis() + limit)) : java.util.Optional.empty(),
                 Duration.ofMillis(leadFor(product)), java.util.Optional.ofNullable(lastRenewal),
                 skew == WorkerLease.UNKNOWN_TIME ? java.util.Optional.empty() : java.util.Optional.of(Duration.ofMillis(skew)),
                 stats.snapshot(t.kind == Term.Kind.LIVE ? t : null));
@@ -862,7 +875,26 @@ public final class EkkoGenerator implements IdGenerator {
         if (closed.get()) {
             return java.util.Optional.of("generator is closed: idc=" + idc + " worker=" + t.workerId);
         }
-        return java.util.Optional.ofNullable(t.unavailableReason(clock.millis() - layout.epochMillis()));
+        return java.util.Optional.ofNullable(reasonFor(t, clock.millis() - layout.epochMillis()));
+    }
+
+    /**
+     * Why a term may not issue now (the term's own reasons), or, past its issue limit while the keeper's last renewal
+     * failed, that only the coordinator can extend the limit; null while it may issue.
+     */
+    private String reasonFor(Term t, long nowOffset) {
+        String r = t.unavailableReason(nowOffset);
+        if (r != null || t.kind != Term.Kind.LIVE) {
+            return r;
+        }
+        GeneratorStatus.Renewal last = lastRenewal;
+        long limit = t.issueLimitOffset();
+        if (last != null && !last.succeeded() && nowOffset > limit && limit != Long.MIN_VALUE) {
+            return "idc=" + idc + " worker=" + t.workerId + ": at its issue limit " + Instant.ofEpochMilli(layout.epochMillis() + limit)
+                    + ", which only a renewal can extend, and the coordinator does not answer (" + last.failure().orElse("")
+                    + "); IDs resume once it answers";
+        }
+        return null;
     }
 
     /**

@@ -18,6 +18,11 @@ final class GeneratorStats {
     final AtomicLong leaseLosses = new AtomicLong();
     final AtomicLong reacquires = new AtomicLong();
     final AtomicLong lateRenewals = new AtomicLong();
+    /**
+     * The highest IDs-issued count reported: a sequencer publishes a new millisecond's state before it adds the old one's
+     * count, so a computed count may briefly dip; what is reported never goes down (and never exceeds what was issued).
+     */
+    private final AtomicLong issuedReported = new AtomicLong();
 
     /**
      * A snapshot of the counters.
@@ -25,10 +30,11 @@ final class GeneratorStats {
      * @param current the live term, whose sequencers' current milliseconds are not counted yet (null if none)
      */
     GeneratorStatus.Counters snapshot(Term current) {
-        long issued = issuedBefore.get();
+        long computed = issuedBefore.get();
         if (current != null && !current.statsFlushed()) {
-            issued += current.issuedInCurrentMilliseconds();
+            computed += current.issuedInCurrentMilliseconds();
         }
+        long issued = issuedReported.accumulateAndGet(computed, Math::max);
         return new GeneratorStatus.Counters(issued, nextMillisecondWaits.get(), clockBackWaits.get(), clockBackRefusals.get(),
                 leaseLosses.get(), reacquires.get(), lateRenewals.get());
     }

@@ -36,6 +36,13 @@ final class Sequencer extends SequencerState {
     static final long SEQ_MASK = (1L << SEQ_BITS) - 1;
     /** A millisecond's first sequence is one of 2^SPREAD_BITS values: see {@link #firstSequence(long)}. */
     static final int SPREAD_BITS = 4;
+    /**
+     * The state of a sealed sequencer (its term stopped): a millisecond past any layout's end, sequence 0. A claim that
+     * reads it takes the same-millisecond path, where the term's check refuses it with the stop's exception; a CAS from any
+     * earlier state fails. So nothing is issued under a term after {@link #seal()}, not even by a call that passed its
+     * checks before the stop and stalled.
+     */
+    static final long SEALED = Long.MAX_VALUE & ~SEQ_MASK;
     private static final int SPINS_BEFORE_PARK = 1 << 14;
     private static final long PARK_NANOS = 100_000;
 
@@ -47,6 +54,8 @@ final class Sequencer extends SequencerState {
     private final long maxBackwardWaitNanos;
     private final long initialState;
     private final GeneratorStats stats;
+    /** The state a {@link #seal()} replaced; written before the CAS that seals, so a reader of SEALED sees it. */
+    private volatile long sealedFrom;
 
     Sequencer(Term term, long prefix, long floorOffset, EkkoClock clock, long epochMillis, long maxLeadMillis,
             long maxBackwardWaitNanos, GeneratorStats stats) {
@@ -74,7 +83,30 @@ final class Sequencer extends SequencerState {
 
     /** {@return the IDs issued in the current millisecond: 0 at the start state (the floor, "fully used", issued nothing)} */
     long issuedInCurrentMillisecond() {
-        return issuedIn(lvState());
+        return issuedIn(lastState());
+    }
+
+    /** {@return the last state IDs were claimed with: the state a seal replaced, once sealed} */
+    private long lastState() {
+        long s = lvState();
+        return s == SEALED ? sealedFrom : s;
+    }
+
+    /**
+     * Stops this sequencer for good: from now on every claim is refused by the term's check and every CAS from an earlier
+     * state fails. Idempotent; the state it replaced stays readable through {@link #lastMillisOffset()} and the counts.
+     */
+    void seal() {
+        for (;;) {
+            long s = lvState();
+            if (s == SEALED) {
+                return;
+            }
+            sealedFrom = s;
+            if (casState(s, SEALED)) {
+                return;
+            }
+        }
     }
 
     private long issuedIn(long s) {
@@ -82,7 +114,13 @@ final class Sequencer extends SequencerState {
     }
 
     long next() {
-        long r = claim(1);
+        long r = claim(1, maxBackwardWaitNanos);
+        return compose(r >> SEQ_BITS);
+    }
+
+    /** {@link #next()}, waiting up to {@code backwardWaitNanos} (not the configured bound) for a clock behind. */
+    long next(long backwardWaitNanos) {
+        long r = claim(1, backwardWaitNanos);
         return compose(r >> SEQ_BITS);
     }
 
@@ -92,7 +130,7 @@ final class Sequencer extends SequencerState {
 
     /** {@return the millisecond offset of the last state; for leads and shutdown marks} */
     long lastMillisOffset() {
-        return lvState() >> SEQ_BITS;
+        return lastState() >> SEQ_BITS;
     }
 
     /**
@@ -101,6 +139,10 @@ final class Sequencer extends SequencerState {
      * @return {@code lastState << 10 | (count - 1)}: the state after the claim, and how many were claimed
      */
     long claim(int wanted) {
+        return claim(wanted, maxBackwardWaitNanos);
+    }
+
+    private long claim(int wanted, long backwardWaitNanos) {
         long waitStart = 0;
         int spins = 0;
         for (;;) {
@@ -141,16 +183,14 @@ final class Sequencer extends SequencerState {
                 if (waitStart == 0) {
                     waitStart = t | 1;
                     if (gapMillis > 0) {
-                        stats.clockBackWaits.getAndIncrement();
-                        Events.clockStepBack(epochMillis + ms, epochMillis + now, maxBackwardWaitNanos / 1_000_000);
-                    } else {
-                        stats.nextMillisecondWaits.getAndIncrement();
+                        Events.clockStepBack(epochMillis + ms, epochMillis + now, backwardWaitNanos / 1_000_000);
                     }
-                    if (gapMillis * 1_000_000 > maxBackwardWaitNanos) {
+                    if (gapMillis * 1_000_000 > backwardWaitNanos) {
                         stats.clockBackRefusals.getAndIncrement();
                         throw new ClockMovedBackwardsException(epochMillis + now, epochMillis + ms, 0);
                     }
-                } else if (t - waitStart > maxBackwardWaitNanos + 1_000_000) {
+                    (gapMillis > 0 ? stats.clockBackWaits : stats.nextMillisecondWaits).getAndIncrement();
+                } else if (t - waitStart > backwardWaitNanos + 1_000_000) {
                     stats.clockBackRefusals.getAndIncrement();
                     throw new ClockMovedBackwardsException(epochMillis + now, epochMillis + ms, (t - waitStart) / 1_000_000);
                 }

@@ -210,18 +210,21 @@ final class Term {
 
     /** Stops every claim at once; the reason becomes the message of the exception callers get. Idempotent. */
     void stop(Stop why, String reason) {
-        if (stop != null) {
-            return;
+        if (stop == null) {
+            stopReason = reason;
+            stop = why;
         }
-        stopReason = reason;
-        stop = why;
         issueLimitOffset = Long.MIN_VALUE;
+        // Sealed by every caller, not only the first: none returns before the sequencers are sealed.
+        for (Sequencer s : sequencers) {
+            s.seal();
+        }
     }
 
     /**
-     * After {@link #stop}: the latest millisecond (Unix ms) any ID of this term can carry,
-     * including one still in flight in a thread that passed its checks before the stop. It is at most one
-     * past the last state of its sequencer, or the clock that thread read, and never past the reservation.
+     * After {@link #stop}: the latest millisecond (Unix ms) any ID of this term can carry. The stop sealed every sequencer,
+     * so no call still in flight can claim anything past their last states; one past them, or the clock, is a margin.
+     * Never past the reservation.
      */
     long finalMarkMillis(long reservedUntilMillis) {
         long maxOffset = Long.MIN_VALUE;
