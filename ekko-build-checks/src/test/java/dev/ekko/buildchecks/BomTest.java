@@ -46,7 +46,8 @@ class BomTest {
         assertEquals(List.of("dev.ekko:ekko-core:${project.version}", "dev.ekko:ekko-worker-redis:${project.version}",
                 "dev.ekko:ekko-worker-mysql:${project.version}", "dev.ekko:ekko-worker-etcd:${project.version}",
                 "dev.ekko:ekko-slf4j:${project.version}", "dev.ekko:ekko-testkit:${project.version}",
-                "dev.ekko:ekko-client:${project.version}", "dev.ekko:ekko-micrometer:${project.version}"), managed);
+                "dev.ekko:ekko-client:${project.version}", "dev.ekko:ekko-micrometer:${project.version}",
+                "dev.ekko:ekko-spring-boot-starter:${project.version}"), managed);
     }
 
     @Test
