@@ -3,6 +3,7 @@ package dev.ekko.internal;
 import jdk.jfr.Category;
 import jdk.jfr.Description;
 import jdk.jfr.Event;
+import jdk.jfr.FlightRecorder;
 import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.StackTrace;
@@ -14,13 +15,25 @@ import jdk.jfr.Timestamp;
  * step back met by a caller, the wait for the start floor, and a reservation extended by a caller. They cost nothing
  * unless a recording enables them ({@code jcmd <pid> JFR.start}, or {@code -XX:StartFlightRecording}); every one is
  * raised on a slow path (the keeper thread, a wait, a refusal), never per ID.
+ *
+ * <p>No event class is touched until the JVM's Flight Recorder is initialized (a recording was started, by
+ * {@code jcmd JFR.start}, {@code -XX:StartFlightRecording} or the API): the first use of an event class initializes
+ * JFR's event machinery, which cost a cold start about 100 ms and 400 KiB here ({@code ./bench short}, start-up).
  */
 final class Events {
 
     private Events() {
     }
 
+    /** {@return whether events may be recorded: JFR is initialized in this JVM (cheap: a static field)} */
+    private static boolean on() {
+        return FlightRecorder.isInitialized();
+    }
+
     static void leaseAcquired(int idc, int workerId, String allocator, long floorMillis, boolean reacquire) {
+        if (!on()) {
+            return;
+        }
         LeaseAcquired e = new LeaseAcquired();
         if (e.isEnabled()) {
             e.idc = idc;
@@ -33,6 +46,9 @@ final class Events {
     }
 
     static void leaseRenewedLate(int idc, int workerId, long sinceLastSuccessMillis, long pastFenceDeadlineMillis, int failedBefore) {
+        if (!on()) {
+            return;
+        }
         LeaseRenewedLate e = new LeaseRenewedLate();
         if (e.isEnabled()) {
             e.idc = idc;
@@ -45,6 +61,9 @@ final class Events {
     }
 
     static void leaseLost(int idc, int workerId, String reason) {
+        if (!on()) {
+            return;
+        }
         LeaseLost e = new LeaseLost();
         if (e.isEnabled()) {
             e.idc = idc;
@@ -55,6 +74,9 @@ final class Events {
     }
 
     static void clockStepBack(long lastIssuedMillis, long clockMillis, long allowedWaitMillis) {
+        if (!on()) {
+            return;
+        }
         ClockStepBack e = new ClockStepBack();
         if (e.isEnabled()) {
             e.lastIssued = lastIssuedMillis;
@@ -65,8 +87,11 @@ final class Events {
         }
     }
 
-    /** {@return a started floor-wait event, to {@link #end(FloorWait)} when the wait is over} */
+    /** {@return a started floor-wait event (null while JFR is not initialized), to {@link #end(FloorWait)} when the wait is over} */
     static FloorWait floorWait(int idc, int workerId, long floorMillis, String reason) {
+        if (!on()) {
+            return null;
+        }
         FloorWait e = new FloorWait();
         if (e.isEnabled()) {
             e.idc = idc;
@@ -79,13 +104,16 @@ final class Events {
     }
 
     static void end(FloorWait e) {
-        if (e.isEnabled()) {
+        if (e != null && e.isEnabled()) {
             e.commit();
         }
     }
 
-    /** {@return a started event for a caller extending the reservation, to {@link #end(ReservationExtended, long)}} */
+    /** {@return a started event for a caller extending the reservation (null while JFR is not initialized), to {@link #end(ReservationExtended, long)}} */
     static ReservationExtended reservationExtended(int idc, int workerId, long wantedMillis) {
+        if (!on()) {
+            return null;
+        }
         ReservationExtended e = new ReservationExtended();
         if (e.isEnabled()) {
             e.idc = idc;
@@ -97,7 +125,7 @@ final class Events {
     }
 
     static void end(ReservationExtended e, long issueLimitMillis) {
-        if (e.isEnabled()) {
+        if (e != null && e.isEnabled()) {
             e.issueLimit = issueLimitMillis;
             e.commit();
         }
