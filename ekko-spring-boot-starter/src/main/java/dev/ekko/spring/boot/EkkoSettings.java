@@ -24,6 +24,12 @@ final class EkkoSettings {
      */
     static final List<String> OTHER_COMPONENTS = List.of("ekko.segment.", "ekko.server.", "ekko.client.", SPRING_PREFIX);
 
+    /**
+     * Ekko's own test command exports {@code EKKO_TEST_*} variables (its servers' addresses), which Spring binds as
+     * {@code ekko.test.*}; the core's {@code environment()} skips those variables too ({@code ConfigKeys.TEST_ENV_PREFIX}).
+     */
+    static final String TEST_PREFIX = "ekko.test.";
+
     private EkkoSettings() {
     }
 
@@ -37,7 +43,7 @@ final class EkkoSettings {
         Map<String, String> settings = new TreeMap<>();
         bound.forEach((name, value) -> {
             String key = "ekko." + name;
-            if (OTHER_COMPONENTS.stream().noneMatch(key::startsWith)) {
+            if (OTHER_COMPONENTS.stream().noneMatch(key::startsWith) && !key.startsWith(TEST_PREFIX)) {
                 settings.put(key, value);
             }
         });

@@ -15,6 +15,19 @@ class EkkoSettingsTest {
         assertThat(EkkoSettings.OTHER_COMPONENTS).containsExactlyInAnyOrderElementsOf(ConfigKeys.OTHER_COMPONENTS);
     }
 
+    /**
+     * ./run-tests exports EKKO_TEST_REDIS_URI and the like; Spring binds them as ekko.test.*, which the core would refuse as
+     * unknown keys (the fresh-clone run of the test command failed every context test on it). The core's environment()
+     * skips the same variables.
+     */
+    @Test
+    void leavesTheTestCommandsVariablesAlone() {
+        org.springframework.mock.env.MockEnvironment env = new org.springframework.mock.env.MockEnvironment()
+                .withProperty("ekko.test.redis.uri", "redis://127.0.0.1:1").withProperty("ekko.idc", "3");
+        assertThat(EkkoSettings.from(env)).containsExactly(java.util.Map.entry("ekko.idc", "3"));
+        assertThat(ConfigKeys.TEST_ENV_PREFIX).isEqualTo("EKKO_TEST_");
+    }
+
     @Test
     void theConfigurationMetadataDescribesEveryCoreKey() throws IOException {
         String metadata;
