@@ -3,7 +3,9 @@ package dev.ekko;
 import dev.ekko.internal.ConfigKeys;
 import dev.ekko.internal.EkkoGenerator;
 import dev.ekko.internal.GeneratorSettings;
+import dev.ekko.internal.HostLocalAllocator;
 import dev.ekko.internal.LeaseRelay;
+import dev.ekko.internal.ManualAllocator;
 import dev.ekko.internal.Values;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.WorkerAllocator;
@@ -19,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
+import java.util.Set;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -326,16 +329,20 @@ public final class Ekko {
          * @return this
          */
         public Builder environment() {
-            Map<String, String> envToKey = new TreeMap<>();
-            for (String key : knownKeys(providers())) {
-                envToKey.put(ConfigKeys.envName(key), key);
-            }
+            // The core's own keys first: the class path is scanned for providers only for a variable they do not name.
+            Map<String, String> envToKey = envNames(knownKeys(builtIns()));
+            boolean scanned = false;
             for (Map.Entry<String, String> e : new TreeMap<>(System.getenv()).entrySet()) {
                 String name = e.getKey();
                 if (!name.startsWith("EKKO_") || name.startsWith(ConfigKeys.TEST_ENV_PREFIX) || ConfigKeys.ofOtherComponent(name)) {
                     continue;
                 }
                 String key = envToKey.get(name);
+                if (key == null && !scanned) {
+                    envToKey = envNames(knownKeys(providers()));
+                    scanned = true;
+                    key = envToKey.get(name);
+                }
                 if (key == null) {
                     unknownEnvironment.add(name);
                     continue;
@@ -451,10 +458,8 @@ public final class Ekko {
          * @throws EkkoException when the worker ID, the state file or the clock does not allow a start
          */
         public IdGenerator build() {
-            Map<String, WorkerAllocatorProvider> providers = providers();
-            if (provider != null) {
-                providers.put(provider.name(), provider); // the application's own instance wins over the one found
-            }
+            Map<String, WorkerAllocatorProvider> providers = providersFor(settings.getOrDefault(ConfigKeys.ALLOCATOR,
+                    settings.containsKey(ConfigKeys.WORKER_ID) ? "manual" : "host-local"));
             checkKeys(providers);
             Layout layout = layout();
             int product = intOr(ConfigKeys.PRODUCT, 0);
@@ -522,7 +527,7 @@ public final class Ekko {
             allocatorSettings.put(ConfigKeys.HOST_LOCK_DIR, hostLockDir.toString());
             Duration maxLead = durationOr(ConfigKeys.MAX_LEAD, Duration.ZERO);
             Map<String, String> fleet = new TreeMap<>();
-            fleet.put(ConfigKeys.EPOCH, layout.epoch().toString());
+            fleet.put(ConfigKeys.EPOCH, layout.epochText());
             fleet.put(ConfigKeys.POSITIVE, Boolean.toString(layout.isPositive()));
             fleet.put(ConfigKeys.PRODUCT_BITS, Integer.toString(layout.productBits()));
             fleet.put(ConfigKeys.LEASE_TTL, Values.format(ttl));
@@ -537,6 +542,46 @@ public final class Ekko {
                     durationOr(ConfigKeys.MAX_BACKWARD_WAIT, Duration.ofSeconds(1)), durationOr(ConfigKeys.MAX_LEAD, Duration.ZERO),
                     reservation, report, skewSetting, margin, instance, host, pid);
             return EkkoGenerator.start(gs, allocator, relay);
+        }
+
+        /**
+         * The providers a build needs. The core's own allocators ({@code host-local}, {@code manual}) and the application's
+         * {@link #allocatorProvider} are resolved without a class-path scan when they are the allocator asked for and every
+         * setting is theirs or the core's: {@link ServiceLoader} opens every jar of the class path to look for provider
+         * files, which cost a cold start tens of milliseconds on a service's class path (StartupBenchmark). Otherwise every
+         * provider on the class path is found, for the allocator and for the messages that name the known keys.
+         */
+        private Map<String, WorkerAllocatorProvider> providersFor(String allocatorName) {
+            Map<String, WorkerAllocatorProvider> near = builtIns();
+            if (provider != null) {
+                near.put(provider.name(), provider);
+            }
+            if (near.containsKey(allocatorName) && unknownEnvironment.isEmpty() && knownKeys(near).containsAll(settings.keySet())) {
+                return near;
+            }
+            Map<String, WorkerAllocatorProvider> all = providers();
+            if (provider != null) {
+                all.put(provider.name(), provider); // the application's own instance wins over the one found
+            }
+            return all;
+        }
+
+        /** {@return the allocators the core ships, by name} */
+        private static Map<String, WorkerAllocatorProvider> builtIns() {
+            Map<String, WorkerAllocatorProvider> builtIn = new TreeMap<>();
+            WorkerAllocatorProvider hostLocal = new HostLocalAllocator.Provider();
+            WorkerAllocatorProvider manual = new ManualAllocator.Provider();
+            builtIn.put(hostLocal.name(), hostLocal);
+            builtIn.put(manual.name(), manual);
+            return builtIn;
+        }
+
+        private static Map<String, String> envNames(Set<String> keys) {
+            Map<String, String> envToKey = new TreeMap<>();
+            for (String key : keys) {
+                envToKey.put(ConfigKeys.envName(key), key);
+            }
+            return envToKey;
         }
 
         private static Map<String, WorkerAllocatorProvider> providers() {

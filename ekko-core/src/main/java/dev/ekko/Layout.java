@@ -30,7 +30,9 @@ public final class Layout {
     /** The most bits the product line may take from the worker ID. */
     public static final int MAX_PRODUCT_BITS = 4;
     /** The default epoch: 2026-01-01T00:00:00Z. */
-    public static final Instant DEFAULT_EPOCH = Instant.parse("2026-01-01T00:00:00Z");
+    public static final Instant DEFAULT_EPOCH = Instant.ofEpochSecond(1_767_225_600L); // not parsed: java.time's parser costs a cold start ms
+    /** {@link #DEFAULT_EPOCH} as {@link Instant#toString()} writes it, without loading its formatter. */
+    private static final String DEFAULT_EPOCH_TEXT = "2026-01-01T00:00:00Z";
 
     private static final int PRODUCT_SHIFT = SEQUENCE_BITS;
     private static final int IDC_SHIFT = SEQUENCE_BITS + WORKER_AND_PRODUCT_BITS;
@@ -107,6 +109,11 @@ public final class Layout {
     /** {@return the epoch time is counted from} */
     public Instant epoch() {
         return Instant.ofEpochMilli(epochMillis);
+    }
+
+    /** {@return {@code epoch().toString()}, without java.time's formatter for the default epoch} */
+    String epochText() {
+        return epochMillis == DEFAULT_EPOCH.toEpochMilli() ? DEFAULT_EPOCH_TEXT : epoch().toString();
     }
 
     /** {@return the epoch in Unix milliseconds} */

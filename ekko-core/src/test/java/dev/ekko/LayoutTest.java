@@ -33,6 +33,16 @@ class LayoutTest {
     // ---------------------------------------------------------------- bit positions
 
     @Test
+    void theDefaultEpochConstantAndItsTextAreWhatParsingGives() {
+        // The default epoch is a constant and its text a literal so that a start loads no java.time parser or formatter.
+        assertEquals(Instant.parse("2026-01-01T00:00:00Z"), Layout.DEFAULT_EPOCH);
+        assertEquals(Layout.DEFAULT_EPOCH.toString(), Layout.defaults().epochText());
+        Instant other = Instant.parse("2020-02-29T12:34:56.789Z");
+        assertEquals(other.toString(), Layout.unsigned(other, 2).epochText());
+        assertEquals("2020-02-29T12:34:56.789Z", Layout.positive(other, 0).epochText());
+    }
+
+    @Test
     void defaultLayoutIsUnsignedFrom2026WithoutProductBits() {
         Layout layout = Layout.defaults();
         assertEquals(Layout.unsigned(EPOCH_2026, 0), layout);

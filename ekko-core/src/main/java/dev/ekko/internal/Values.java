@@ -10,7 +10,10 @@ import java.util.regex.Pattern;
 /** Parsing of configuration values, with messages that name the key, the value and what is allowed. */
 public final class Values {
 
-    private static final Pattern SIMPLE_DURATION = Pattern.compile("(\\d{1,12})\\s*(ms|s|m|h)");
+    /** In a holder: compiling a pattern costs a cold start a few ms, and most starts parse no duration. */
+    private static final class Patterns {
+        static final Pattern SIMPLE_DURATION = Pattern.compile("(\\d{1,12})\\s*(ms|s|m|h)");
+    }
 
     private Values() {
     }
@@ -23,7 +26,7 @@ public final class Values {
      */
     public static Duration duration(String key, String text) {
         String t = text.trim().toLowerCase(Locale.ROOT);
-        Matcher m = SIMPLE_DURATION.matcher(t);
+        Matcher m = Patterns.SIMPLE_DURATION.matcher(t);
         if (m.matches()) {
             long n = Long.parseLong(m.group(1));
             switch (m.group(2)) {
