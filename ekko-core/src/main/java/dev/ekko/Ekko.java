@@ -6,6 +6,7 @@ import dev.ekko.internal.GeneratorSettings;
 import dev.ekko.internal.HostLocalAllocator;
 import dev.ekko.internal.LeaseRelay;
 import dev.ekko.internal.ManualAllocator;
+import dev.ekko.internal.Processes;
 import dev.ekko.internal.Values;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.WorkerAllocator;
@@ -513,7 +514,7 @@ public final class Ekko {
             Path stateDir = settings.containsKey(ConfigKeys.STATE_DIR) ? Path.of(settings.get(ConfigKeys.STATE_DIR)) : defaultStateDir();
             String host = hostName();
             String instance = settings.getOrDefault(ConfigKeys.INSTANCE, host);
-            long pid = ProcessHandle.current().pid();
+            long pid = Processes.pid();
             Map<String, String> allocatorSettings = new LinkedHashMap<>(settings);
             allocatorSettings.put(ConfigKeys.STATE_DIR, stateDir.toString());
             Path hostLockDir = settings.containsKey(ConfigKeys.HOST_LOCK_DIR) ? Path.of(settings.get(ConfigKeys.HOST_LOCK_DIR))

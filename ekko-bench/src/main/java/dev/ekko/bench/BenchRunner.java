@@ -62,6 +62,7 @@ public final class BenchRunner {
         SEGMENT_STORE_1_THREAD(SegmentStoreBenchmark.class, "take", Mode.Throughput, TimeUnit.SECONDS, 1),
         SEGMENT_STORE_2_THREADS(SegmentStoreBenchmark.class, "take", Mode.Throughput, TimeUnit.SECONDS, 2),
         STARTUP(StartupBenchmark.class, "buildToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1),
+        PEER_STARTUP(PeerStartupBenchmark.class, "constructToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1),
         FIRST_START(FirstStartBenchmark.class, "buildToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1);
 
         final Class<?> benchmark;

@@ -90,6 +90,8 @@ public final class EkkoGenerator implements IdGenerator {
     private long lastRenewalSuccessNanos;
     final GeneratorStats stats = new GeneratorStats();
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    /** The start line is yet to be logged (see {@link #logStartLine}). */
+    private final java.util.concurrent.atomic.AtomicBoolean startLinePending = new java.util.concurrent.atomic.AtomicBoolean();
 
     private EkkoGenerator(GeneratorSettings settings, WorkerAllocator allocator) {
         this.settings = settings;
@@ -137,11 +139,13 @@ public final class EkkoGenerator implements IdGenerator {
             }
             long period = settings.reportInterval().toMillis();
             g.keeper.scheduleWithFixedDelay(g::keep, period, period, TimeUnit.MILLISECONDS);
-            LOG.log(Level.INFO, "started: idc=" + g.idc + " worker=" + g.live.workerId + " allocator=" + settings.allocatorName()
-                    + " " + g.layout + " stateDir=" + settings.stateDir() + " mode="
-                    + (g.maxLeadMillis > 0 ? "bounded-lead(" + Values.format(settings.maxLead()) + ")" : "real-time")
-                    + " reportInterval=" + Values.format(settings.reportInterval()) + " leaseTtl="
-                    + (g.lease.expires() ? Values.format(g.lease.ttl()) : "none") + " maxSkew=" + Values.format(settings.maxSkew()));
+            if (LOG.isLoggable(Level.INFO)) {
+                // Formatted and logged on the keeper thread, off the caller's start (a cold logging path costs milliseconds);
+                // close() logs it first if the keeper has not.
+                int worker = g.live.workerId;
+                g.startLinePending.set(true);
+                g.keeper.execute(() -> g.logStartLine(worker));
+            }
             return g;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -152,6 +156,17 @@ public final class EkkoGenerator implements IdGenerator {
             g.keeper.shutdownNow();
             allocator.close();
             throw e;
+        }
+    }
+
+    /** Logs the start line once, from the keeper or from {@link #close()}, whichever comes first. */
+    private void logStartLine(int worker) {
+        if (startLinePending.compareAndSet(true, false)) {
+            LOG.log(Level.INFO, "started: idc=" + idc + " worker=" + worker + " allocator=" + settings.allocatorName()
+                    + " " + layout + " stateDir=" + settings.stateDir() + " mode="
+                    + (maxLeadMillis > 0 ? "bounded-lead(" + Values.format(settings.maxLead()) + ")" : "real-time")
+                    + " reportInterval=" + Values.format(settings.reportInterval()) + " leaseTtl="
+                    + (lease.expires() ? Values.format(lease.ttl()) : "none") + " maxSkew=" + Values.format(settings.maxSkew()));
         }
     }
 
@@ -907,6 +922,7 @@ public final class EkkoGenerator implements IdGenerator {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        logStartLine(live.workerId);
         Term current = term;
         Term was = (Term) TERM.getAndSet(this, Term.idle(Term.Kind.CLOSED, Term.Stop.CLOSED, this, current.workerId, null, "closed"));
         was.stop(Term.Stop.CLOSED, "generator is closed");

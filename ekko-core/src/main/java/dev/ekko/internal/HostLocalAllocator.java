@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.UUID;
 
 /**
  * {@code host-local}: gives each process on one host a distinct worker ID through the host-wide locks in
@@ -75,7 +74,7 @@ public final class HostLocalAllocator implements WorkerAllocator {
             }
             String holder = locks.tryLock(worker);
             if (holder == null) {
-                return new WorkerLease(worker, UUID.randomUUID().toString(), Duration.ZERO, context.clock().nanos(),
+                return new WorkerLease(worker, Processes.randomHex(), Duration.ZERO, context.clock().nanos(),
                         handover(locks, worker), WorkerLease.UNKNOWN_TIME, null);
             }
             if (holders.size() < 5) {

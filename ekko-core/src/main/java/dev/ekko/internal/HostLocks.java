@@ -17,7 +17,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 
 /**
  * The host-wide worker-ID locks: one lock file per (IDC, worker ID) in {@code ekko.host.lock.dir}, which every
@@ -313,7 +312,7 @@ final class HostLocks {
      * created meanwhile is kept.
      */
     private static void create(Path file) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + "." + UUID.randomUUID() + ".tmp");
+        Path tmp = file.resolveSibling(file.getFileName() + "." + Processes.randomHex() + ".tmp");
         Files.newByteChannel(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
         try {
             if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {

@@ -9,7 +9,6 @@ import dev.ekko.spi.WorkerAllocatorProvider;
 import dev.ekko.spi.WorkerLease;
 import java.time.Duration;
 import java.util.Set;
-import java.util.UUID;
 
 /**
  * {@code manual}: the worker ID comes from configuration ({@code ekko.worker.id} / {@code EKKO_WORKER_ID}).
@@ -45,7 +44,7 @@ public final class ManualAllocator implements WorkerAllocator {
                     + " lock file " + locks.file(worker) + ", in " + locks.where() + ". Each process on a host needs its own"
                     + " ekko.worker.id (environment variable EKKO_WORKER_ID)");
         }
-        return new WorkerLease(worker, UUID.randomUUID().toString(), Duration.ZERO, context.clock().nanos(),
+        return new WorkerLease(worker, Processes.randomHex(), Duration.ZERO, context.clock().nanos(),
                 HostLocalAllocator.handover(locks, worker), WorkerLease.UNKNOWN_TIME, null);
     }
 

@@ -174,7 +174,7 @@ public final class StateFile implements AutoCloseable {
             set(map, OFF_CLEAN, 0);
             set(map, OFF_BOOT_HI, boot[0]);
             set(map, OFF_BOOT_LO, boot[1]);
-            set(map, OFF_PID, ProcessHandle.current().pid());
+            set(map, OFF_PID, Processes.pid());
             map.force();
             StateFile opened = new StateFile(path, held, map, floor, reason, !(clean || sameBoot));
             ok = true;
@@ -232,7 +232,7 @@ public final class StateFile implements AutoCloseable {
 
     /** {@link #create(Path, Path, Layout, int, int)} with the directory force given, for tests. */
     static void create(Path dir, Path path, Layout layout, int idc, int worker, DirectoryForce forceDirectory) throws IOException {
-        Path tmp = dir.resolve(path.getFileName() + "." + UUID.randomUUID() + ".tmp");
+        Path tmp = dir.resolve(path.getFileName() + "." + Processes.randomHex() + ".tmp");
         ByteBuffer buf = ByteBuffer.allocateDirect(SIZE);
         set(buf, OFF_MAGIC, MAGIC);
         set(buf, OFF_VERSION, VERSION);

@@ -33,7 +33,7 @@ public final class AllocatorContext {
         this.preferredWorkerId = b.preferredWorkerId;
         this.instance = b.instance;
         this.host = b.host;
-        this.pid = b.pid;
+        this.pid = b.pid >= 0 ? b.pid : dev.ekko.internal.Processes.pid();
         this.leaseTtl = b.leaseTtl;
         this.clock = b.clock;
         this.settings = Map.copyOf(b.settings);
@@ -180,7 +180,7 @@ public final class AllocatorContext {
         private int preferredWorkerId = -1;
         private String instance = "ekko";
         private String host = "localhost";
-        private long pid = ProcessHandle.current().pid();
+        private long pid = -1; // this process's, read at build() unless set
         private Duration leaseTtl = Duration.ofSeconds(30);
         private EkkoClock clock = EkkoClock.system();
         private final Map<String, String> settings = new TreeMap<>();

@@ -136,7 +136,8 @@ final class Charts {
         List<Double> warm = new ArrayList<>();
         String unit = "ms";
         for (Result r : report.results()) {
-            if (!r.benchmark().equals(Report.STARTUP) && !r.benchmark().equals(Report.FIRST_START)) {
+            if (!r.benchmark().equals(Report.STARTUP) && !r.benchmark().equals(Report.PEER_STARTUP)
+                    && !r.benchmark().equals(Report.FIRST_START)) {
                 continue;
             }
             List<Double> c = new ArrayList<>();

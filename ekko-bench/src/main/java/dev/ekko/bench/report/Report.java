@@ -4,6 +4,7 @@ import dev.ekko.bench.Contender;
 import dev.ekko.bench.Coordinator;
 import dev.ekko.bench.EkkoMode;
 import dev.ekko.bench.FirstStartBenchmark;
+import dev.ekko.bench.PeerStartupBenchmark;
 import dev.ekko.bench.SegmentContender;
 import dev.ekko.bench.SegmentStoreBenchmark;
 import java.io.IOException;
@@ -54,6 +55,9 @@ public final class Report {
     static final String DECODE = "DecodeBenchmark.decode";
     static final String STARTUP = "StartupBenchmark.buildToFirstId";
     static final String FIRST_START = "FirstStartBenchmark.buildToFirstId";
+    static final String PEER_STARTUP = "PeerStartupBenchmark.constructToFirstId";
+    /** Issue 17's start-up target: Ekko's cold start within this many milliseconds of the fastest peer's. */
+    static final double STARTUP_TARGET_MILLIS = 20;
     static final String BASELINE = "JmhBaselineBenchmark.waitOneMillisecond";
     static final String SEGMENT = "SegmentBenchmark.next";
     static final String SEGMENT_BATCH = "SegmentBatchBenchmark.nextBatch";
@@ -284,6 +288,7 @@ public final class Report {
             md.append("not run | –");
         }
         md.append(" |\n");
+        startupTarget(md);
         allocationTarget(md, "0 bytes allocated per Get (Ekko, both modes, 1 and 2 threads)",
                 results.stream().filter(r -> r.benchmark().equals(GET) && r.mode().equals("thrpt"))
                         .filter(r -> Contender.valueOf(r.param("generator")).isEkko()).toList());
@@ -297,6 +302,35 @@ public final class Report {
                 + " the JVM, JMH's own included, whose background of tens of kilobytes a second is more than a byte per call for"
                 + " calls that wait for the clock. The smallest object is 16 bytes, so below ").append(NO_ALLOCATION_BELOW)
                 .append(" B per call means the call itself allocates nothing._\n\n");
+    }
+
+    /** Cold start of the core's allocators against the fastest peer's cold start, medians of the same run. */
+    private void startupTarget(StringBuilder md) {
+        Optional<Result> fastestPeer = results.stream().filter(r -> r.benchmark().equals(PEER_STARTUP))
+                .min((a, b) -> Double.compare(coldMedian(a), coldMedian(b)));
+        for (String allocator : new String[] {"host-local", "manual"}) {
+            Optional<Result> ekko = results.stream().filter(r -> r.benchmark().equals(STARTUP) && r.param("allocator").equals(allocator))
+                    .findFirst();
+            md.append("| cold start to the first ID (").append(allocator).append(") within ").append(count(STARTUP_TARGET_MILLIS))
+                    .append(" ms of the fastest peer's, medians | ");
+            if (ekko.isPresent() && fastestPeer.isPresent()) {
+                double e = coldMedian(ekko.get());
+                double p = coldMedian(fastestPeer.get());
+                md.append(String.format(Locale.ROOT, "%.1f ms; fastest peer %s %.1f ms (%+.1f ms)", e,
+                        PeerStartupBenchmark.label(fastestPeer.get().param("generator")), p, e - p))
+                        .append(" | ").append(met(e - p <= STARTUP_TARGET_MILLIS));
+            } else {
+                md.append("not run | –");
+            }
+            md.append(" |\n");
+        }
+    }
+
+    /** {@return the median of a start-up result's cold shots (the first of each fork), in its unit (ms)} */
+    private static double coldMedian(Result r) {
+        List<Double> cold = new ArrayList<>();
+        shots(r, cold, new ArrayList<>());
+        return cold.isEmpty() ? Double.NaN : median(sorted(cold));
     }
 
     private void allocationTarget(StringBuilder md, String target, List<Result> rs) {
@@ -449,12 +483,15 @@ public final class Report {
     }
 
     private void startupSection(StringBuilder md) {
-        List<Result> rs = results.stream().filter(r -> r.benchmark().equals(STARTUP) || r.benchmark().equals(FIRST_START)).toList();
+        List<Result> rs = results.stream().filter(r -> r.benchmark().equals(STARTUP) || r.benchmark().equals(PEER_STARTUP)
+                || r.benchmark().equals(FIRST_START)).toList();
         if (rs.isEmpty()) {
             return;
         }
         md.append("### Start-up: `build()` to the first ID, fresh state directory\n\nCold: the first start in a new JVM"
-                + " (one per fork). Warm: later starts in the same JVM.\n\n");
+                + " (one per fork). Warm: later starts in the same JVM. The peers' rows (PeerStartupBenchmark, same counts and JVM"
+                + " flags, same run) go from the constructor to the first ID; they persist nothing, hold no worker ID and start no"
+                + " thread.\n\n");
         md.append("| allocator | cold: median (min – max) | cold starts | warm: median (min – max) | warm starts | allocated per shot (start, first ID, close) |\n");
         md.append("|---|---:|---:|---:|---:|---:|\n");
         boolean restarts = false;
@@ -503,6 +540,9 @@ public final class Report {
 
     /** {@return the row label of a start-up result in the table} */
     static String startupLabel(Result r) {
+        if (r.benchmark().equals(PEER_STARTUP)) {
+            return PeerStartupBenchmark.label(r.param("generator")) + " (peer)";
+        }
         String a = r.param("allocator");
         if (r.benchmark().equals(FIRST_START)) {
             return a + ", **first start** on a worker ID with no history (lease TTL " + r.param("leaseTtl") + ", max skew "
@@ -517,6 +557,9 @@ public final class Report {
 
     /** {@return the category of a start-up result in the chart} */
     static String startupCategory(Result r) {
+        if (r.benchmark().equals(PEER_STARTUP)) {
+            return PeerStartupBenchmark.label(r.param("generator"));
+        }
         String a = r.param("allocator");
         if (r.benchmark().equals(FIRST_START)) {
             return a + " first start (" + r.param("leaseTtl") + " TTL + " + r.param("maxSkew") + " skew)";
