@@ -54,6 +54,8 @@ public final class BenchRunner {
         GET_1_THREAD(GetBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 1),
         GET_2_THREADS(GetBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 2),
         GET_LATENCY_2_THREADS(GetBenchmark.class, "get", Mode.SampleTime, TimeUnit.NANOSECONDS, 2),
+        SUSTAINED_1_THREAD(SustainedBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 1),
+        SUSTAINED_2_THREADS(SustainedBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 2),
         MULTI_GET(MultiGetBenchmark.class, "multiGet", Mode.Throughput, TimeUnit.SECONDS, 1),
         DECODE(DecodeBenchmark.class, "decode", Mode.AverageTime, TimeUnit.NANOSECONDS, 1),
         SEGMENT_1_THREAD(SegmentBenchmark.class, "next", Mode.Throughput, TimeUnit.SECONDS, 1),
@@ -109,6 +111,11 @@ public final class BenchRunner {
             if (this == FIRST_START) {
                 return o.forks(profile.firstStartForks).warmupIterations(0).measurementIterations(profile.firstStartShots)
                         .warmupBatchSize(1).measurementBatchSize(1);
+            }
+            if (benchmark == SustainedBenchmark.class) {
+                // No warm-up: the first iteration is a service's first second, the last ones what it sustains.
+                return o.forks(profile.forks).warmupIterations(0).measurementIterations(Profile.SUSTAINED_SECONDS)
+                        .measurementTime(TimeValue.seconds(1));
             }
             if (mode == Mode.SingleShotTime) {
                 return o.forks(profile.startupForks).warmupIterations(0).measurementIterations(profile.startupShots)

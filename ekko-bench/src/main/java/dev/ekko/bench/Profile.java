@@ -33,6 +33,12 @@ public enum Profile {
     /** Single shots per {@link FirstStartBenchmark} fork. */
     public final int firstStartShots;
 
+    /**
+     * Consecutive one-second iterations of {@link SustainedBenchmark}, in both profiles: long enough to use up a lead of
+     * 10 s at the burst rates measured and show the rate that follows.
+     */
+    public static final int SUSTAINED_SECONDS = 15;
+
     /** Length of every warm-up and measured iteration. */
     public static final int ITERATION_SECONDS = 1;
 

@@ -56,6 +56,7 @@ public final class Report {
     static final String STARTUP = "StartupBenchmark.buildToFirstId";
     static final String FIRST_START = "FirstStartBenchmark.buildToFirstId";
     static final String PEER_STARTUP = "PeerStartupBenchmark.constructToFirstId";
+    static final String SUSTAINED = "SustainedBenchmark.get";
     /** Issue 17's start-up target: Ekko's cold start within this many milliseconds of the fastest peer's. */
     static final double STARTUP_TARGET_MILLIS = 20;
     static final String BASELINE = "JmhBaselineBenchmark.waitOneMillisecond";
@@ -143,6 +144,7 @@ public final class Report {
         report.runSection(md);
         report.targetsSection(md);
         md.append("![Ekko against its peers: Get throughput, Get latency, MultiGet and start-up](").append(link(from, png)).append(")\n\n");
+        report.sustainedSection(md);
         report.getSection(md);
         report.startupSection(md);
         rewriteSection(readme, md.toString(), README_BEGIN, README_END);
@@ -193,6 +195,7 @@ public final class Report {
         runSection(md);
         targetsSection(md);
         md.append("![Ekko against its peers: Get throughput, Get latency, MultiGet and start-up](").append(pngLink).append(")\n\n");
+        sustainedSection(md);
         getSection(md);
         latencySection(md);
         multiGetSection(md);
@@ -439,6 +442,55 @@ public final class Report {
             md.append(" | ").append(allocation(r)).append(" |\n");
         }
         md.append('\n');
+    }
+
+    /**
+     * Second after second with one generator that is never restarted: the first second, the last five (what it sustains),
+     * and how much of its lead each setting had used by the end.
+     */
+    private void sustainedSection(StringBuilder md) {
+        List<Result> rs = results.stream().filter(r -> r.benchmark().equals(SUSTAINED)).toList();
+        if (rs.isEmpty()) {
+            return;
+        }
+        long ceiling = Contender.EKKO_REAL_TIME.idsPerSecond();
+        md.append("### Sustained: what one generator gives second after second\n\nOne generator per fork, started once and"
+                + " never restarted, measured in consecutive one-second iterations with no warm-up (SustainedBenchmark): the first"
+                + " second is a service's first second, the last five what it sustains. A lead lets a burst run ahead of the wall"
+                + " clock until the lead is used up; then every setting is held to the real-time ceiling of ").append(count(ceiling))
+                .append(" IDs/s per worker ID.\n\n");
+        md.append("| setting | threads | first second, IDs | last 5 s, IDs/s (sustained) | of the ceiling | lead used by the end |\n");
+        md.append("|---|---:|---:|---:|---:|---|\n");
+        for (Result r : rs) {
+            List<Double> seconds = r.raw().isEmpty() ? List.of() : r.raw().get(0);
+            if (seconds.size() < 6) {
+                continue;
+            }
+            double last5 = seconds.subList(seconds.size() - 5, seconds.size()).stream().mapToDouble(Double::doubleValue).average()
+                    .orElse(Double.NaN);
+            double issued = seconds.stream().mapToDouble(Double::doubleValue).sum();
+            double leadUsed = Math.max(0, issued / ceiling - seconds.size());
+            String mode = r.param("mode");
+            long leadSeconds = mode.equals("LEAD_1S") ? 1 : mode.equals("LEAD_10S") ? 10 : mode.equals("LEAD_1H") ? 3600 : 0;
+            md.append("| ").append(sustainedLabel(mode)).append(" | ").append(r.threads()).append(" | ").append(count(seconds.get(0)))
+                    .append(" | ").append(count(last5)).append(" | ").append(pct(last5 / ceiling)).append(" | ")
+                    .append(leadSeconds == 0 ? "–" : leadUsed >= leadSeconds - 0.05 ? "all " + count(leadSeconds) + " s"
+                            : String.format(Locale.ROOT, "%.1f s of %s s", leadUsed, count(leadSeconds)))
+                    .append(" |\n");
+        }
+        md.append("\n_Counted per fork (the first fork's iterations when there are several). \"Lead used\" is the IDs issued beyond"
+                + " the ceiling times the elapsed seconds, in seconds of the ceiling: a lead still left at the end means the last"
+                + " seconds are a burst, not what the setting sustains once the lead is gone._\n\n");
+    }
+
+    private static String sustainedLabel(String mode) {
+        switch (mode) {
+            case "REAL_TIME": return "real time";
+            case "LEAD_1S": return "lead 1 s";
+            case "LEAD_10S": return "lead 10 s";
+            case "LEAD_1H": return "lead 1 h";
+            default: return mode;
+        }
     }
 
     private void multiGetSection(StringBuilder md) {

@@ -1,0 +1,75 @@
+package dev.ekko.bench;
+
+import dev.ekko.Ekko;
+import dev.ekko.IdGenerator;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+
+/**
+ * What a user gets second after second: one generator per fork, never restarted, measured in consecutive one-second
+ * iterations with no warm-up, so the first iteration is the first second of a service's life and the last ones are what it
+ * sustains. In real time every second is held to 1,024 IDs per millisecond per worker ID; a lead lets a burst run ahead of
+ * the wall clock until the lead is used up, after which it is held to the same ceiling ({@link GetBenchmark} starts a fresh
+ * generator each iteration instead, which shows the cost of issuing while a lead lasts, not what it sustains).
+ */
+@State(Scope.Benchmark)
+public class SustainedBenchmark {
+
+    /** The generator's setting: real time, or a lead of 1 s, 10 s or 1 h (the largest Ekko allows). */
+    public enum Mode {
+        /** Never ahead of the wall clock. */
+        REAL_TIME(Duration.ZERO),
+        /** {@code ekko.clock.max.lead=1s}. */
+        LEAD_1S(Duration.ofSeconds(1)),
+        /** {@code ekko.clock.max.lead=10s}. */
+        LEAD_10S(Duration.ofSeconds(10)),
+        /** {@code ekko.clock.max.lead=1h}. */
+        LEAD_1H(Duration.ofHours(1));
+
+        private final Duration maxLead;
+
+        Mode(Duration maxLead) {
+            this.maxLead = maxLead;
+        }
+
+        /** {@return how far the generator may run ahead of the wall clock} */
+        public Duration maxLead() {
+            return maxLead;
+        }
+
+        /** {@return the label in the tables} */
+        public String label() {
+            return maxLead.isZero() ? "real time" : "lead " + (maxLead.toHours() > 0 ? maxLead.toHours() + " h" : maxLead.toSeconds() + " s");
+        }
+    }
+
+    /** Which setting. */
+    @Param
+    public Mode mode;
+
+    private IdGenerator generator;
+
+    /** Starts the fork's one generator before its first iteration; it is closed when the forked JVM exits. */
+    @Setup(Level.Trial)
+    public void start() {
+        Quiet.ekkoLogs();
+        Path stateDir = StateDirectories.create();
+        Ekko.Builder builder = Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(stateDir.resolve("host-locks")).workerId(1);
+        if (!mode.maxLead().isZero()) {
+            builder.maxLead(mode.maxLead());
+        }
+        generator = builder.build();
+        StateDirectories.closeAtExit(generator, stateDir);
+    }
+
+    @Benchmark
+    public long get() {
+        return generator.next();
+    }
+}
