@@ -44,7 +44,14 @@ import java.util.concurrent.TimeUnit;
  */
 public final class EkkoGenerator implements IdGenerator {
 
-    private static final System.Logger LOG = System.getLogger("dev.ekko.generator");
+    /**
+     * The logger, created at its first use: {@code System.getLogger} looks for a {@code LoggerFinder} with
+     * {@code ServiceLoader}, which opens every jar of the class path, and a start that logs nothing on the caller's
+     * thread should not pay for that.
+     */
+    private static final class Log {
+        static final System.Logger LOG = System.getLogger("dev.ekko.generator");
+    }
     /** How many worker IDs a start tries when each one's history is ahead of this host's clock. */
     static final int MAX_WORKER_SWITCHES = 8;
     /** How long {@link #close()} waits for the keeper to stop before it goes on without it. */
@@ -139,13 +146,11 @@ public final class EkkoGenerator implements IdGenerator {
             }
             long period = settings.reportInterval().toMillis();
             g.keeper.scheduleWithFixedDelay(g::keep, period, period, TimeUnit.MILLISECONDS);
-            if (LOG.isLoggable(Level.INFO)) {
-                // Formatted and logged on the keeper thread, off the caller's start (a cold logging path costs milliseconds);
-                // close() logs it first if the keeper has not.
-                int worker = g.live.workerId;
-                g.startLinePending.set(true);
-                g.keeper.execute(() -> g.logStartLine(worker));
-            }
+            // Logged on the keeper thread, off the caller's start (finding the logging back end and a cold logging path cost
+            // milliseconds); close() logs it first if the keeper has not.
+            int worker = g.live.workerId;
+            g.startLinePending.set(true);
+            g.keeper.execute(() -> g.logStartLine(worker));
             return g;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -159,10 +164,16 @@ public final class EkkoGenerator implements IdGenerator {
         }
     }
 
-    /** Logs the start line once, from the keeper or from {@link #close()}, whichever comes first. */
+    /**
+     * Logs the start line (and host-local's note that its worker IDs are unique on this host only) once, from the keeper or
+     * from {@link #close()}, whichever comes first.
+     */
     private void logStartLine(int worker) {
         if (startLinePending.compareAndSet(true, false)) {
-            LOG.log(Level.INFO, "started: idc=" + idc + " worker=" + worker + " allocator=" + settings.allocatorName()
+            if (allocator instanceof HostLocalAllocator) {
+                ((HostLocalAllocator) allocator).announce();
+            }
+            Log.LOG.log(Level.INFO, "started: idc=" + idc + " worker=" + worker + " allocator=" + settings.allocatorName()
                     + " " + layout + " stateDir=" + settings.stateDir() + " mode="
                     + (maxLeadMillis > 0 ? "bounded-lead(" + Values.format(settings.maxLead()) + ")" : "real-time")
                     + " reportInterval=" + Values.format(settings.reportInterval()) + " leaseTtl="
@@ -177,7 +188,7 @@ public final class EkkoGenerator implements IdGenerator {
             throw new IdSpaceExhaustedException(layout, now);
         }
         if (left.compareTo(Duration.ofDays(365)) < 0) {
-            LOG.log(Level.WARNING, "less than a year left for this layout: IDs stop at " + layout.endOfTime() + " (" + left.toDays()
+            Log.LOG.log(Level.WARNING, "less than a year left for this layout: IDs stop at " + layout.endOfTime() + " (" + left.toDays()
                     + " days); plan a new epoch (ekko.epoch)");
         }
     }
@@ -236,7 +247,7 @@ public final class EkkoGenerator implements IdGenerator {
                 if (refused.size() >= MAX_WORKER_SWITCHES) {
                     throw e.refusal;
                 }
-                LOG.log(Level.WARNING, "idc=" + idc + ": not starting on worker=" + acquired.workerId() + ", gave it back and acquiring"
+                Log.LOG.log(Level.WARNING, "idc=" + idc + ": not starting on worker=" + acquired.workerId() + ", gave it back and acquiring"
                         + " another worker ID: " + e.getMessage());
             }
         }
@@ -437,7 +448,7 @@ public final class EkkoGenerator implements IdGenerator {
     private void awaitFloorUntilPassed(Term t, Floor floor, long gap) throws InterruptedException {
         if (gap > 50) {
             // A start held up for over a second is worth a warning: say why, so nobody wonders.
-            LOG.log(gap > 1000 ? Level.WARNING : Level.INFO, "idc=" + idc + " worker=" + t.workerId + ": waiting " + gap
+            Log.LOG.log(gap > 1000 ? Level.WARNING : Level.INFO, "idc=" + idc + " worker=" + t.workerId + ": waiting " + gap
                     + " ms before issuing, until the clock passes " + Instant.ofEpochMilli(floor.markMillis) + ": " + floor.reason);
         }
         long period = settings.reportInterval().toNanos();
@@ -512,14 +523,14 @@ public final class EkkoGenerator implements IdGenerator {
         if (outsideSkew(renewed, after) != 0) {
             limitOffset = Math.min(limitOffset, t.issueLimitOffset());
             if (t.skew() == null) {
-                LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": local clock " + Instant.ofEpochMilli(after)
+                Log.LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": local clock " + Instant.ofEpochMilli(after)
                         + " differs from the coordinator's " + Instant.ofEpochMilli(coordinator) + " by " + (after - coordinator)
                         + " ms, more than ekko.clock.max.skew=" + Values.format(settings.maxSkew()) + "; not issuing past "
                         + Instant.ofEpochMilli(layout.epochMillis() + limitOffset) + " until the clocks agree again");
             }
             t.skew(new Term.Skew(after, coordinator, skew));
         } else if (t.skew() != null) {
-            LOG.log(Level.INFO, "idc=" + idc + " worker=" + t.workerId + ": local clock agrees with the coordinator's again; issuing");
+            Log.LOG.log(Level.INFO, "idc=" + idc + " worker=" + t.workerId + ": local clock agrees with the coordinator's again; issuing");
             t.skew(null);
         }
         long ttlLessMargin = renewed.ttl().toMillis() - margin;
@@ -595,12 +606,12 @@ public final class EkkoGenerator implements IdGenerator {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": " + (term.kind == Term.Kind.LOST
+            Log.LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": " + (term.kind == Term.Kind.LOST
                     ? "acquiring a worker ID failed, retrying in " + Values.format(settings.reportInterval())
                     : "lease renewal failed; IDs stop at the fence deadline unless a renewal succeeds") + ": " + e.getMessage());
         } catch (Throwable e) {
             // An Error (OutOfMemoryError, a linkage error): log it and keep the schedule; the fence still holds.
-            LOG.log(Level.ERROR, "idc=" + idc + " worker=" + t.workerId + ": unexpected " + e + " in the keeper; it keeps running and"
+            Log.LOG.log(Level.ERROR, "idc=" + idc + " worker=" + t.workerId + ": unexpected " + e + " in the keeper; it keeps running and"
                     + " tries again in " + Values.format(settings.reportInterval()) + " (IDs stop at the fence deadline unless a renewal"
                     + " succeeds)", e);
         }
@@ -667,7 +678,7 @@ public final class EkkoGenerator implements IdGenerator {
         // Every ID of the lost term is at or below its final mark: a new term on this worker ID starts past it.
         t.stateFile.advanceLastIssued(t.finalMarkMillis(t.stateFile.reservedUntil()));
         Events.leaseLost(idc, t.workerId, reason);
-        LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": lease lost, no more IDs until a worker ID is acquired"
+        Log.LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": lease lost, no more IDs until a worker ID is acquired"
                 + " again: " + reason);
     }
 
@@ -691,7 +702,7 @@ public final class EkkoGenerator implements IdGenerator {
         if (TERM.compareAndSet(this, t, Term.idle(Term.Kind.LOST, Term.Stop.STATE_FILE, this, t.workerId, t.stateFile, reason))) {
             Events.leaseLost(idc, t.workerId, reason);
         }
-        LOG.log(Level.ERROR, reason + ": " + t.stateFile.path());
+        Log.LOG.log(Level.ERROR, reason + ": " + t.stateFile.path());
     }
 
     private synchronized void reacquire(Term previous) throws InterruptedException {
@@ -722,7 +733,7 @@ public final class EkkoGenerator implements IdGenerator {
         }
         live = next;
         failedRenewals = 0;
-        LOG.log(Level.INFO, "idc=" + idc + ": acquired worker=" + next.workerId + " again after a lost lease");
+        Log.LOG.log(Level.INFO, "idc=" + idc + ": acquired worker=" + next.workerId + " again after a lost lease");
     }
 
     // ---------------------------------------------------------------- the IdGenerator API
@@ -933,7 +944,7 @@ public final class EkkoGenerator implements IdGenerator {
         boolean interrupted = false;
         try {
             if (!keeper.awaitTermination(CLOSE_KEEPER_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
-                LOG.log(Level.WARNING, "idc=" + idc + ": closing while the keeper is still in a coordinator call; waiting for it");
+                Log.LOG.log(Level.WARNING, "idc=" + idc + ": closing while the keeper is still in a coordinator call; waiting for it");
             }
         } catch (InterruptedException e) {
             interrupted = true;
@@ -974,7 +985,7 @@ public final class EkkoGenerator implements IdGenerator {
         } catch (InterruptedException e) {
             interrupted = true;
         } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "idc=" + idc + " worker=" + l.workerId() + ": releasing the worker ID failed (it expires by itself): "
+            Log.LOG.log(Level.WARNING, "idc=" + idc + " worker=" + l.workerId() + ": releasing the worker ID failed (it expires by itself): "
                     + e.getMessage());
         } finally {
             if (interrupted) {

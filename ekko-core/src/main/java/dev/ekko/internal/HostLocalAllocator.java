@@ -32,7 +32,10 @@ public final class HostLocalAllocator implements WorkerAllocator {
      */
     public static final String DIR_KEY = "ekko.hostlocal.dir";
 
-    private static final System.Logger LOG = System.getLogger("dev.ekko.hostlocal");
+    /** The logger, created at its first use (see {@code EkkoGenerator.Log}). */
+    private static final class Log {
+        static final System.Logger LOG = System.getLogger("dev.ekko.hostlocal");
+    }
 
     private final AllocatorContext context;
     private final HostLocks locks;
@@ -49,6 +52,20 @@ public final class HostLocalAllocator implements WorkerAllocator {
         this.locks = new HostLocks(context);
     }
 
+    /**
+     * Logs, once, that worker IDs from host-local are unique on this host only. The generator calls it with its start line,
+     * on its keeper thread, so that a start logs nothing on the caller's thread.
+     */
+    synchronized void announce() {
+        if (!announced) {
+            announced = true;
+            Log.LOG.log(System.Logger.Level.INFO, "worker IDs from host-local are unique on this host only (among processes sharing "
+                    + locks.where() + "): another host, VM or container with its own lock directory can get the same worker ID"
+                    + " and issue the same IDs; where IDs from several of them meet, use a coordinator (redis, mysql, etcd)"
+                    + " or distinct manual worker IDs");
+        }
+    }
+
     @Override
     public synchronized WorkerLease acquire() {
         return acquire(Set.of());
@@ -57,13 +74,6 @@ public final class HostLocalAllocator implements WorkerAllocator {
     /** Skips the worker IDs in {@code avoid} (the core's refusals: their state files are ahead of this clock). */
     @Override
     public synchronized WorkerLease acquire(Set<Integer> avoid) {
-        if (!announced) {
-            announced = true;
-            LOG.log(System.Logger.Level.INFO, "worker IDs from host-local are unique on this host only (among processes sharing "
-                    + locks.where() + "): another host, VM or container with its own lock directory can get the same worker ID"
-                    + " and issue the same IDs; where IDs from several of them meet, use a coordinator (redis, mysql, etcd)"
-                    + " or distinct manual worker IDs");
-        }
         int n = context.workerIds();
         int start = Math.max(0, context.preferredWorkerId());
         List<String> holders = new ArrayList<>();
