@@ -664,6 +664,11 @@ public final class EkkoGenerator implements IdGenerator {
         }
     }
 
+    /** {@return the message of every refusal and status of a closed generator} */
+    String closedReason(int workerId) {
+        return "generator is closed: idc=" + idc + " worker=" + workerId;
+    }
+
     private synchronized void lose(Term t, String reason) {
         if (t != live || term != t) {
             return;
@@ -804,7 +809,7 @@ public final class EkkoGenerator implements IdGenerator {
                 return term.sequencers[product].next(Math.max(maxBackwardWaitNanos, left));
             } catch (LeaseLostException | ClockMovedBackwardsException | ClockSkewException | CoordinatorUnavailableException e) {
                 if (closed.get()) {
-                    throw new GeneratorClosedException("generator is closed: idc=" + idc + " worker=" + term.workerId);
+                    throw new GeneratorClosedException(closedReason(term.workerId));
                 }
                 long left = waitNanos - (clock.nanos() - start);
                 if (left <= 0) {
@@ -833,7 +838,7 @@ public final class EkkoGenerator implements IdGenerator {
         boolean holds = false;
         if (closed.get() || t.kind == Term.Kind.CLOSED) {
             state = GeneratorStatus.State.CLOSED;
-            reason = "generator is closed: idc=" + idc + " worker=" + t.workerId;
+            reason = closedReason(t.workerId);
         } else if (t.kind == Term.Kind.LOST) {
             state = reacquiring ? GeneratorStatus.State.STARTING : GeneratorStatus.State.LOST;
             reason = reacquiring ? "acquiring a worker ID again after: " + t.stopReason() : t.stopReason();
@@ -899,7 +904,7 @@ public final class EkkoGenerator implements IdGenerator {
     public java.util.Optional<String> unavailableReason() {
         Term t = term;
         if (closed.get()) {
-            return java.util.Optional.of("generator is closed: idc=" + idc + " worker=" + t.workerId);
+            return java.util.Optional.of(closedReason(t.workerId));
         }
         return java.util.Optional.ofNullable(reasonFor(t, clock.millis() - layout.epochMillis()));
     }

@@ -155,7 +155,7 @@ final class Term {
     private RuntimeException stopped(Stop s) {
         switch (s) {
             case CLOSED:
-                return new GeneratorClosedException("generator is closed: idc=" + owner.idc + " worker=" + workerId);
+                return new GeneratorClosedException(owner.closedReason(workerId));
             case STATE_FILE:
                 return new StateFileException(stateFile.path(), stopReason);
             default:
