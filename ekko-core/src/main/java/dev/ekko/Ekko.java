@@ -4,6 +4,7 @@ import dev.ekko.internal.ConfigKeys;
 import dev.ekko.internal.EkkoGenerator;
 import dev.ekko.internal.GeneratorSettings;
 import dev.ekko.internal.LeaseRelay;
+import dev.ekko.internal.StripedGenerator;
 import dev.ekko.internal.Values;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.WorkerAllocator;
@@ -63,6 +64,8 @@ public final class Ekko {
     public static final class Builder {
 
         private static final System.Logger LOG = System.getLogger("dev.ekko.config");
+        /** The most worker IDs one generator may hold ({@code ekko.worker.stripes}). */
+        private static final int MAX_STRIPES = 64;
 
         private final Map<String, String> settings = new TreeMap<>();
         private final Map<String, String> sources = new TreeMap<>();
@@ -136,6 +139,24 @@ public final class Ekko {
          */
         public Builder workerId(int workerId) {
             return set(ConfigKeys.WORKER_ID, Integer.toString(workerId));
+        }
+
+        /**
+         * Striping: holds {@code stripes} worker IDs at once, each a complete generator of its own (lease, keeper thread,
+         * state file, fence), and spreads callers over them, so that real-time throughput is {@code stripes} × 1,024 IDs per
+         * millisecond and threads do not contend on one word. A caller starts at its home stripe and, when that stripe's
+         * millisecond is used up, takes the rest of the same millisecond from the next stripes instead of waiting. IDs of one
+         * stripe strictly increase; a thread's IDs never go back in time (their millisecond never decreases) but are not
+         * strictly increasing within a millisecond (docs/striping.md). Needs an allocator that leases worker IDs
+         * ({@code host-local} or a coordinator): {@code manual} holds one fixed worker ID, so more than one stripe with it is
+         * refused at {@link #build()}. With a coordinator, stripe i &gt; 0 uses the instance name {@code <instance>.stripe<i>}.
+         *
+         * @param stripes worker IDs to hold, 1..64; default 1, an unstriped generator (no cost)
+         * @return this builder
+         * @throws IllegalArgumentException if the value is out of range; the message names the key
+         */
+        public Builder stripes(int stripes) {
+            return set(ConfigKeys.STRIPES, Integer.toString(stripes));
         }
 
         /**
@@ -279,7 +300,8 @@ public final class Ekko {
          * the application's own. Selects the allocator by the provider's name, as {@link #allocator(String)} does; its
          * {@link WorkerAllocatorProvider#configKeys() keys} are accepted as settings.
          *
-         * @param provider the provider; its {@code create} is called once per build
+         * @param provider the provider; its {@code create} is called once per build, or once per stripe with
+         *     {@link #stripes(int)}
          * @return this builder
          * @throws NullPointerException if {@code provider} is null
          */
@@ -395,6 +417,7 @@ public final class Ekko {
                 case ConfigKeys.IDC: Values.integer(key, v, 0, 7); break;
                 case ConfigKeys.WORKER_ID: Values.integer(key, v, 0, 4095); break;
                 case ConfigKeys.WORKER_IDS: Values.integer(key, v, 1, 4096); break;
+                case ConfigKeys.STRIPES: Values.integer(key, v, 1, MAX_STRIPES); break;
                 case ConfigKeys.ALLOCATOR:
                     if (!v.trim().matches("[a-z][a-z0-9-]*")) {
                         throw new IllegalArgumentException("must be lower-case letters, digits and '-', starting with a letter"
@@ -501,6 +524,16 @@ public final class Ekko {
                         + ConfigKeys.RESERVATION + "=" + Values.format(reservation));
             }
             String allocatorName = settings.getOrDefault(ConfigKeys.ALLOCATOR, worker >= 0 ? "manual" : "host-local");
+            int stripes = intOr(ConfigKeys.STRIPES, 1);
+            if (stripes > 1 && allocatorName.equals("manual")) {
+                throw new IllegalStateException("must be 1 with " + ConfigKeys.ALLOCATOR + "=manual, which holds the one worker ID of "
+                        + ConfigKeys.WORKER_ID + ": " + ConfigKeys.STRIPES + "=" + stripes + "; to hold several worker IDs, use "
+                        + ConfigKeys.ALLOCATOR + "=host-local or a coordinator (redis, mysql, etcd)");
+            }
+            if (stripes > pool) {
+                throw new IllegalStateException("must be <= " + ConfigKeys.WORKER_IDS + "=" + pool + " (each stripe holds a worker ID of"
+                        + " its own): " + ConfigKeys.STRIPES + "=" + stripes);
+            }
             WorkerAllocatorProvider provider = providers.get(allocatorName);
             if (provider == null) {
                 throw new IllegalArgumentException(missingAllocator(allocatorName, providers));
@@ -528,15 +561,25 @@ public final class Ekko {
             fleet.put(ConfigKeys.LEASE_TTL, Values.format(ttl));
             fleet.put(ConfigKeys.MAX_SKEW, Values.format(skewSetting));
             fleet.put(ConfigKeys.MAX_LEAD, Values.format(maxLead));
-            LeaseRelay relay = new LeaseRelay();
-            AllocatorContext context = AllocatorContext.builder().idc(intOr(ConfigKeys.IDC, 0)).workerIds(pool)
-                    .preferredWorkerId(worker).instance(instance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
-                    .settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
-            WorkerAllocator allocator = provider.create(context);
-            GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
-                    durationOr(ConfigKeys.MAX_BACKWARD_WAIT, Duration.ofSeconds(1)), durationOr(ConfigKeys.MAX_LEAD, Duration.ZERO),
-                    reservation, report, skewSetting, margin, instance, host, pid);
-            return EkkoGenerator.start(gs, allocator, relay);
+            int idc = intOr(ConfigKeys.IDC, 0);
+            Duration backwardWait = durationOr(ConfigKeys.MAX_BACKWARD_WAIT, Duration.ofSeconds(1));
+            List<java.util.function.Supplier<EkkoGenerator>> starters = new ArrayList<>();
+            for (int i = 0; i < stripes; i++) {
+                // Each stripe is the generator an unstriped build makes, with its own allocator, lease listener and, for
+                // a coordinator that remembers an instance's worker ID, its own instance name.
+                String stripeInstance = i == 0 ? instance : instance + ".stripe" + i;
+                starters.add(() -> {
+                    LeaseRelay relay = new LeaseRelay();
+                    AllocatorContext context = AllocatorContext.builder().idc(idc).workerIds(pool)
+                            .preferredWorkerId(worker).instance(stripeInstance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
+                            .settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
+                    WorkerAllocator allocator = provider.create(context);
+                    GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
+                            backwardWait, maxLead, reservation, report, skewSetting, margin, stripeInstance, host, pid);
+                    return EkkoGenerator.start(gs, allocator, relay);
+                });
+            }
+            return stripes == 1 ? starters.get(0).get() : StripedGenerator.start(starters, product);
         }
 
         private static Map<String, WorkerAllocatorProvider> providers() {

@@ -130,6 +130,17 @@ public interface IdGenerator extends AutoCloseable {
     GeneratorStatus status();
 
     /**
+     * One status per worker ID this generator holds: a generator built with {@code ekko.worker.stripes} of k holds k, each
+     * with its own lease, state and counters, which {@link #status()} sums up; any other generator holds one, and this is
+     * its {@link #status()}.
+     *
+     * @return the statuses, one per stripe, in stripe order; never empty
+     */
+    default java.util.List<GeneratorStatus> stripeStatuses() {
+        return java.util.List.of(status());
+    }
+
+    /**
      * Stops issuing at once, records a clean shutdown in the state file and releases the worker ID (also on an
      * interrupted thread, whose interrupt is kept). Returns within about a second whatever the keeper thread is doing,
      * plus a coordinator call already in flight (bounded by the back end's timeout). Idempotent. Calls to
