@@ -151,12 +151,39 @@ public final class Ekko {
          * ({@code host-local} or a coordinator): {@code manual} holds one fixed worker ID, so more than one stripe with it is
          * refused at {@link #build()}. With a coordinator, stripe i &gt; 0 uses the instance name {@code <instance>.stripe<i>}.
          *
+         * <p>With {@link #maxStripes(int)} above it, this is the number held from the start and kept.
+         *
          * @param stripes worker IDs to hold, 1..64; default 1, an unstriped generator (no cost)
          * @return this builder
          * @throws IllegalArgumentException if the value is out of range; the message names the key
          */
         public Builder stripes(int stripes) {
             return set(ConfigKeys.STRIPES, Integer.toString(stripes));
+        }
+
+        /**
+         * Automatic striping: a background thread leases one more worker ID (a stripe) when callers keep waiting for the next
+         * millisecond, up to {@code max}, and closes a stripe beyond {@link #stripes(int)} that issued nothing for
+         * {@link #stripeIdleTime(Duration)}, releasing its worker ID. Never on a caller's thread.
+         *
+         * @param max the most worker IDs to hold, 1..64, at least {@code ekko.worker.stripes}; default
+         *     {@code ekko.worker.stripes} (a fixed number, no automatic mode)
+         * @return this builder
+         * @throws IllegalArgumentException if the value is out of range; the message names the key
+         */
+        public Builder maxStripes(int max) {
+            return set(ConfigKeys.STRIPES_MAX, Integer.toString(max));
+        }
+
+        /**
+         * Sets how long a stripe added by automatic striping may issue nothing before it is closed.
+         *
+         * @param idle 1s..1h; default 1m
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or out of range; the message names the key
+         */
+        public Builder stripeIdleTime(Duration idle) {
+            return set(ConfigKeys.STRIPES_IDLE, text(ConfigKeys.STRIPES_IDLE, idle));
         }
 
         /**
@@ -417,7 +444,11 @@ public final class Ekko {
                 case ConfigKeys.IDC: Values.integer(key, v, 0, 7); break;
                 case ConfigKeys.WORKER_ID: Values.integer(key, v, 0, 4095); break;
                 case ConfigKeys.WORKER_IDS: Values.integer(key, v, 1, 4096); break;
-                case ConfigKeys.STRIPES: Values.integer(key, v, 1, MAX_STRIPES); break;
+                case ConfigKeys.STRIPES:
+                case ConfigKeys.STRIPES_MAX:
+                    Values.integer(key, v, 1, MAX_STRIPES);
+                    break;
+                case ConfigKeys.STRIPES_IDLE: Values.checkDuration(key, Values.duration(key, v), Duration.ofSeconds(1), Duration.ofHours(1)); break;
                 case ConfigKeys.ALLOCATOR:
                     if (!v.trim().matches("[a-z][a-z0-9-]*")) {
                         throw new IllegalArgumentException("must be lower-case letters, digits and '-', starting with a letter"
@@ -525,15 +556,22 @@ public final class Ekko {
             }
             String allocatorName = settings.getOrDefault(ConfigKeys.ALLOCATOR, worker >= 0 ? "manual" : "host-local");
             int stripes = intOr(ConfigKeys.STRIPES, 1);
-            if (stripes > 1 && allocatorName.equals("manual")) {
+            int maxStripes = intOr(ConfigKeys.STRIPES_MAX, stripes);
+            String stripesKey = maxStripes > stripes ? ConfigKeys.STRIPES_MAX : ConfigKeys.STRIPES;
+            if (maxStripes < stripes) {
+                throw new IllegalStateException("must be >= " + ConfigKeys.STRIPES + "=" + stripes + " (the stripes held from the start):"
+                        + " " + ConfigKeys.STRIPES_MAX + "=" + maxStripes);
+            }
+            if (maxStripes > 1 && allocatorName.equals("manual")) {
                 throw new IllegalStateException("must be 1 with " + ConfigKeys.ALLOCATOR + "=manual, which holds the one worker ID of "
-                        + ConfigKeys.WORKER_ID + ": " + ConfigKeys.STRIPES + "=" + stripes + "; to hold several worker IDs, use "
+                        + ConfigKeys.WORKER_ID + ": " + stripesKey + "=" + maxStripes + "; to hold several worker IDs, use "
                         + ConfigKeys.ALLOCATOR + "=host-local or a coordinator (redis, mysql, etcd)");
             }
-            if (stripes > pool) {
+            if (maxStripes > pool) {
                 throw new IllegalStateException("must be <= " + ConfigKeys.WORKER_IDS + "=" + pool + " (each stripe holds a worker ID of"
-                        + " its own): " + ConfigKeys.STRIPES + "=" + stripes);
+                        + " its own): " + stripesKey + "=" + maxStripes);
             }
+            Duration stripeIdle = durationOr(ConfigKeys.STRIPES_IDLE, Duration.ofMinutes(1));
             WorkerAllocatorProvider provider = providers.get(allocatorName);
             if (provider == null) {
                 throw new IllegalArgumentException(missingAllocator(allocatorName, providers));
@@ -563,23 +601,20 @@ public final class Ekko {
             fleet.put(ConfigKeys.MAX_LEAD, Values.format(maxLead));
             int idc = intOr(ConfigKeys.IDC, 0);
             Duration backwardWait = durationOr(ConfigKeys.MAX_BACKWARD_WAIT, Duration.ofSeconds(1));
-            List<java.util.function.Supplier<EkkoGenerator>> starters = new ArrayList<>();
-            for (int i = 0; i < stripes; i++) {
-                // Each stripe is the generator an unstriped build makes, with its own allocator, lease listener and, for
-                // a coordinator that remembers an instance's worker ID, its own instance name.
+            // Each stripe is the generator an unstriped build makes, with its own allocator, lease listener and, for a
+            // coordinator that remembers an instance's worker ID, its own instance name.
+            java.util.function.IntFunction<EkkoGenerator> starter = i -> {
                 String stripeInstance = i == 0 ? instance : instance + ".stripe" + i;
-                starters.add(() -> {
-                    LeaseRelay relay = new LeaseRelay();
-                    AllocatorContext context = AllocatorContext.builder().idc(idc).workerIds(pool)
-                            .preferredWorkerId(worker).instance(stripeInstance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
-                            .settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
-                    WorkerAllocator allocator = provider.create(context);
-                    GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
-                            backwardWait, maxLead, reservation, report, skewSetting, margin, stripeInstance, host, pid);
-                    return EkkoGenerator.start(gs, allocator, relay);
-                });
-            }
-            return stripes == 1 ? starters.get(0).get() : StripedGenerator.start(starters, product);
+                LeaseRelay relay = new LeaseRelay();
+                AllocatorContext context = AllocatorContext.builder().idc(idc).workerIds(pool)
+                        .preferredWorkerId(worker).instance(stripeInstance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
+                        .settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
+                WorkerAllocator allocator = provider.create(context);
+                GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
+                        backwardWait, maxLead, reservation, report, skewSetting, margin, stripeInstance, host, pid);
+                return EkkoGenerator.start(gs, allocator, relay);
+            };
+            return maxStripes == 1 ? starter.apply(0) : StripedGenerator.start(starter, stripes, maxStripes, stripeIdle, product);
         }
 
         private static Map<String, WorkerAllocatorProvider> providers() {

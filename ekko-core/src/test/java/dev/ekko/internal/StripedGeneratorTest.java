@@ -447,4 +447,155 @@ class StripedGeneratorTest {
             assertNotEquals(GeneratorStatus.State.LIVE, g.status().state());
         }
     }
+    // ---------------------------------------------------------------- automatic mode
+
+    private static void awaitStripes(IdGenerator g, int n) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (g.stripeStatuses().size() != n && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(n, g.stripeStatuses().size(), g.stripeStatuses().toString());
+    }
+
+    @Test
+    void automaticModeAddsAStripeWhenCallersKeepWaitingAndClosesItWhenIdle() throws Exception {
+        TestClock clock = new TestClock();
+        try (IdGenerator g = hostLocal(1).maxStripes(3).stripeIdleTime(Duration.ofSeconds(1)).clock(clock)
+                .maxBackwardWait(Duration.ZERO).build()) {
+            assertInstanceOf(StripedGenerator.class, g);
+            assertEquals(1, g.stripeStatuses().size());
+            int first = g.workerId();
+            g.next();
+            clock.stepMillis(5);
+            clock.freeze();
+            long ms = clock.millis();
+            // Use the frozen millisecond up, then wait for the next one (refused at once: no backward wait allowed), often.
+            int waits = 0;
+            while (waits < 3 * StripedGenerator.GROW_WAITS) {
+                try {
+                    g.next();
+                } catch (ClockMovedBackwardsException e) {
+                    waits++;
+                }
+                if (g.stripeStatuses().size() > 1) {
+                    break;
+                }
+            }
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (g.stripeStatuses().size() < 2 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            // One stripe added, or two when the waits went on while the first was starting.
+            Set<Integer> added = workers(g);
+            assertTrue(added.remove(first) && !added.isEmpty() && added.size() <= 2, g.stripeStatuses().toString());
+            assertEquals(first, g.workerId(), "the first stripe stays first");
+            // An added stripe has the frozen millisecond's numbers: the thread gets them instead of waiting.
+            DecodedId d = layout.decode(g.next());
+            assertEquals(ms, d.epochMillis());
+            assertTrue(added.contains(d.worker()), d.toString());
+            long issued = g.status().counters().idsIssued();
+            // Idle for longer than the idle time: the added stripes are closed and their worker IDs released; the first stays.
+            clock.unfreeze();
+            clock.stepMillis(1500);
+            awaitStripes(g, 1);
+            assertEquals(first, g.workerId());
+            for (int w : added) {
+                try (IdGenerator m = Ekko.newBuilder().stateDirectory(stateDir.resolve("m")).hostLockDirectory(hostLocks).workerId(w)
+                        .build()) {
+                    assertEquals(w, m.workerId());
+                }
+            }
+            assertEquals(issued, g.status().counters().idsIssued(), "counters changed when a stripe was closed");
+            Thread.sleep(3 * StripedGenerator.CHECK_INTERVAL_MILLIS);
+            assertEquals(1, g.stripeStatuses().size(), "closed below the minimum");
+            assertEquals(GeneratorStatus.State.LIVE, g.status().state());
+        }
+    }
+
+    @Test
+    void automaticModeKeepsIdsUniqueAndEachStripeIncreasingAcrossGrowAndShrink() throws Exception {
+        TestClock clock = new TestClock();
+        try (IdGenerator g = hostLocal(1).maxStripes(4).stripeIdleTime(Duration.ofSeconds(1)).clock(clock).build()) {
+            StripedGenerator striped = (StripedGenerator) g;
+            List<long[]> rounds = new ArrayList<>();
+            int[] sizes = new int[3];
+            for (int round = 0; round < 3; round++) {
+                // Four threads as fast as they can: callers wait for the next millisecond, so stripes are added meanwhile.
+                ExecutorService pool = Executors.newFixedThreadPool(4);
+                List<Future<long[]>> results = new ArrayList<>();
+                for (int t = 0; t < 4; t++) {
+                    results.add(pool.submit(() -> {
+                        long[] ids = new long[150_000];
+                        long lastMillis = Long.MIN_VALUE;
+                        for (int i = 0; i < ids.length; i++) {
+                            ids[i] = g.next();
+                            long m = layout.decode(ids[i]).epochMillis();
+                            assertTrue(m >= lastMillis, "a thread's millisecond went back");
+                            lastMillis = m;
+                        }
+                        return ids;
+                    }));
+                }
+                for (Future<long[]> f : results) {
+                    rounds.add(f.get());
+                }
+                pool.shutdown();
+                sizes[round] = g.stripeStatuses().size();
+                if (round < 2) {
+                    // Idle: every stripe but the first is closed, one per check.
+                    clock.stepMillis(1500);
+                    long deadline = System.nanoTime() + 10_000_000_000L;
+                    while (g.stripeStatuses().size() > 1 && System.nanoTime() < deadline) {
+                        striped.adjust();
+                        Thread.sleep(5);
+                    }
+                    assertEquals(1, g.stripeStatuses().size());
+                }
+            }
+            assertTrue(sizes[0] > 1 && sizes[2] > 1, "no stripe was added: " + Arrays.toString(sizes));
+            long[] all = rounds.stream().flatMapToLong(Arrays::stream).toArray();
+            // Per worker ID, in the order the rounds ran: strictly increasing across a stripe's close and a new stripe on it.
+            Map<Integer, Long> lastOfRound = new HashMap<>();
+            for (int round = 0; round < 3; round++) {
+                Map<Integer, Long> first = new HashMap<>();
+                Map<Integer, Long> last = new HashMap<>();
+                for (int t = 0; t < 4; t++) {
+                    for (long id : rounds.get(round * 4 + t)) {
+                        int w = layout.decode(id).worker();
+                        first.merge(w, id, (a, b) -> Layout.compare(a, b) <= 0 ? a : b);
+                        last.merge(w, id, (a, b) -> Layout.compare(a, b) >= 0 ? a : b);
+                    }
+                }
+                for (Map.Entry<Integer, Long> e : first.entrySet()) {
+                    Long before = lastOfRound.get(e.getKey());
+                    assertTrue(before == null || Layout.compare(before, e.getValue()) < 0, "worker " + e.getKey() + " went back");
+                }
+                lastOfRound.putAll(last);
+            }
+            Arrays.sort(all);
+            for (int i = 1; i < all.length; i++) {
+                assertNotEquals(all[i - 1], all[i], "duplicate ID " + Long.toUnsignedString(all[i]));
+            }
+            assertEquals((long) all.length, g.status().counters().idsIssued());
+        }
+    }
+
+    @Test
+    void automaticModeSettingsAreCheckedAgainstEachOther() {
+        IllegalStateException below = assertThrows(IllegalStateException.class, () -> hostLocal(3).maxStripes(2).build());
+        assertEquals("must be >= ekko.worker.stripes=3 (the stripes held from the start): ekko.worker.stripes.max=2", below.getMessage());
+        IllegalStateException manual = assertThrows(IllegalStateException.class,
+                () -> Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(hostLocks).workerId(3).maxStripes(2).build());
+        assertTrue(manual.getMessage().startsWith("must be 1 with ekko.worker.allocator=manual, which holds the one worker ID of"
+                + " ekko.worker.id: ekko.worker.stripes.max=2;"), manual.getMessage());
+        IllegalStateException pool = assertThrows(IllegalStateException.class,
+                () -> hostLocal(1).maxStripes(3).setting("ekko.worker.ids", "2").build());
+        assertEquals("must be <= ekko.worker.ids=2 (each stripe holds a worker ID of its own): ekko.worker.stripes.max=3",
+                pool.getMessage());
+        IllegalArgumentException idle = assertThrows(IllegalArgumentException.class,
+                () -> Ekko.newBuilder().stripeIdleTime(Duration.ofMillis(500)));
+        assertEquals("must be >= 1s && <= 1h: ekko.worker.stripes.idle=500ms", idle.getMessage());
+        IllegalArgumentException max = assertThrows(IllegalArgumentException.class, () -> Ekko.newBuilder().maxStripes(0));
+        assertEquals("must be >= 1 && <= 64: ekko.worker.stripes.max=0", max.getMessage());
+    }
 }
