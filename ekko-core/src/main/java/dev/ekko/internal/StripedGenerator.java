@@ -35,10 +35,11 @@ import java.util.function.Supplier;
  * <p>Ordering. IDs of one stripe strictly increase, across threads and restarts, as those of an unstriped generator
  * (invariant 1 per worker ID). A thread's IDs never go back in time: each carries the millisecond its home stripe is in
  * during the call (a spill claims in exactly that millisecond, and a stripe's millisecond only grows), so their
- * milliseconds never decrease. Within one millisecond they are not ordered: after a spill to a stripe with a higher worker
- * ID, the next millisecond's first ID, or a spill that wrapped around to a lower one, compares lower than the spilled one
- * would in the same millisecond. Keeping each thread strictly increasing would need every thread to start each millisecond at
- * the lowest worker ID, so all threads would contend on one word again, or a thread to reach fewer than k stripes.
+ * milliseconds never decrease. Within one millisecond they are not ordered: a thread takes the stripes in the order it
+ * reaches them from its home, which is not the order of their worker IDs (stripes start in parallel and take whatever worker
+ * ID is free), so a later ID of the same millisecond may carry a lower worker ID and compare lower. Keeping each thread
+ * strictly increasing would need every thread to start each millisecond at the lowest worker ID and move only upwards: all
+ * threads would contend on one word again, or a thread starting elsewhere would reach fewer than k stripes.
  *
  * <p>A stripe that may not issue (lost lease, fence, clock skew, coordinator down, changed state file) costs only its own
  * share: a caller whose home stripe refuses claims from the next stripes in turn (a normal claim, which may wait for the next
