@@ -18,7 +18,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.Supplier;
 
 /**
  * A generator that holds several worker IDs ({@code ekko.worker.stripes}): k stripes, each a complete {@link EkkoGenerator}
@@ -47,11 +46,11 @@ import java.util.function.Supplier;
  * went back is not sent elsewhere: every stripe reads the same clock.
  *
  * <p>Automatic mode ({@code ekko.worker.stripes.max} above {@code ekko.worker.stripes}): a striper thread checks every
- * {@link #CHECK_INTERVAL_MILLIS} ms. When callers waited for the next millisecond (every stripe used up) in at least
- * {@link #GROW_WAITS} milliseconds since the last check, it starts one more stripe (on its own thread, never a caller's) and
+ * {@link #CHECK_INTERVAL_MILLIS} ms. When callers waited for the next millisecond (every stripe used up) at least
+ * {@link #GROW_WAITS} times since the last check, it starts one more stripe (on its own thread, never a caller's) and
  * publishes it; when a stripe it added has issued nothing for {@code ekko.worker.stripes.idle}, it closes it (which
- * releases its worker ID), then drops it from the set, keeping its counters. The first {@code ekko.worker.stripes} stay. A caller that still reaches a closed
- * stripe through the set it read treats it as one that refuses. Each stripe remains a whole generator throughout, so
+ * releases its worker ID), then drops it from the set, keeping its counters. The first {@code ekko.worker.stripes} stay. A
+ * caller that still reaches a closed stripe through the set it read treats it as one that refuses. Each stripe remains a whole generator throughout, so
  * uniqueness does not depend on the set; the per-thread time order can only be lost to a clock step back (a thread's
  * home stripe changes with k).
  *
@@ -223,8 +222,8 @@ public final class StripedGenerator implements IdGenerator {
     }
 
     /**
-     * One check of the striper (tests call it directly): adds a stripe when callers waited for the next millisecond in at
-     * least {@link #GROW_WAITS} milliseconds since the last check and fewer than the maximum are held; otherwise, if none
+     * One check of the striper (tests call it directly): adds a stripe when callers waited for the next millisecond at least
+     * {@link #GROW_WAITS} times since the last check and fewer than the maximum are held; otherwise, if none
      * waited, closes the last stripe it added that issued nothing for the idle time, if any.
      *
      * @return +1 for a stripe added, -1 for one closed, 0 for no change
@@ -260,7 +259,7 @@ public final class StripedGenerator implements IdGenerator {
                 added.close();
                 return 0;
             }
-            LOG.log(System.Logger.Level.INFO, "idc=" + idc() + ": callers waited for the next millisecond in " + delta + " ms of the"
+            LOG.log(System.Logger.Level.INFO, "idc=" + idc() + ": callers waited for the next millisecond " + delta + " times in the"
                     + " last " + CHECK_INTERVAL_MILLIS + " ms; added stripe " + k + " (worker=" + live[k].workerId() + "), now " + (k + 1)
                     + " of at most " + sh.max);
             return 1;
