@@ -651,6 +651,39 @@ class StripedGeneratorTest {
     }
 
     @Test
+    void closeWhileTheStriperAddsStripesReleasesEveryWorkerId() throws Exception {
+        for (int round = 0; round < 5; round++) {
+            IdGenerator g = hostLocal(1).maxStripes(4).build();
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            List<Future<?>> callers = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                callers.add(pool.submit(() -> {
+                    try {
+                        for (;;) {
+                            g.next();
+                        }
+                    } catch (GeneratorClosedException e) {
+                        return null;
+                    }
+                }));
+            }
+            Thread.sleep(100 + 60 * round); // close at a different point of the growth each round
+            g.close();
+            for (Future<?> f : callers) {
+                f.get();
+            }
+            pool.shutdown();
+            Thread.sleep(50);
+            // Every worker ID the striper may have taken is free again.
+            for (int w = 0; w < 4; w++) {
+                try (IdGenerator m = Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(hostLocks).workerId(w).build()) {
+                    assertEquals(w, m.workerId());
+                }
+            }
+        }
+    }
+
+    @Test
     void automaticModeSettingsAreCheckedAgainstEachOther() {
         IllegalStateException below = assertThrows(IllegalStateException.class, () -> hostLocal(3).maxStripes(2).build());
         assertEquals("must be >= ekko.worker.stripes=3 (the stripes held from the start): ekko.worker.stripes.max=2", below.getMessage());
