@@ -7,6 +7,7 @@ import dev.ekko.internal.HostLocalAllocator;
 import dev.ekko.internal.LeaseRelay;
 import dev.ekko.internal.ManualAllocator;
 import dev.ekko.internal.Processes;
+import dev.ekko.internal.StripedGenerator;
 import dev.ekko.internal.Values;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.WorkerAllocator;
@@ -70,6 +71,8 @@ public final class Ekko {
         private static final class Log {
             static final System.Logger LOG = System.getLogger("dev.ekko.config");
         }
+        /** The most worker IDs one generator may hold ({@code ekko.worker.stripes}). */
+        private static final int MAX_STRIPES = 64;
 
         private final Map<String, String> settings = new TreeMap<>();
         private final Map<String, String> sources = new TreeMap<>();
@@ -143,6 +146,51 @@ public final class Ekko {
          */
         public Builder workerId(int workerId) {
             return set(ConfigKeys.WORKER_ID, Integer.toString(workerId));
+        }
+
+        /**
+         * Striping: holds {@code stripes} worker IDs at once, each a complete generator of its own (lease, keeper thread,
+         * state file, fence), and spreads callers over them, so that real-time throughput is {@code stripes} × 1,024 IDs per
+         * millisecond and threads do not contend on one word. A caller starts at its home stripe and, when that stripe's
+         * millisecond is used up, takes the rest of the same millisecond from the next stripes instead of waiting. IDs of one
+         * stripe strictly increase; a thread's IDs never go back in time (their millisecond never decreases) but are not
+         * strictly increasing within a millisecond (docs/striping.md). Needs an allocator that leases worker IDs
+         * ({@code host-local} or a coordinator): {@code manual} holds one fixed worker ID, so more than one stripe with it is
+         * refused at {@link #build()}. With a coordinator, stripe i &gt; 0 uses the instance name {@code <instance>.stripe<i>}.
+         *
+         * <p>With {@link #maxStripes(int)} above it, this is the number held from the start and kept.
+         *
+         * @param stripes worker IDs to hold, 1..64; default 1, an unstriped generator (no cost)
+         * @return this builder
+         * @throws IllegalArgumentException if the value is out of range; the message names the key
+         */
+        public Builder stripes(int stripes) {
+            return set(ConfigKeys.STRIPES, Integer.toString(stripes));
+        }
+
+        /**
+         * Automatic striping: a background thread leases one more worker ID (a stripe) when callers keep waiting for the next
+         * millisecond, up to {@code max}, and closes a stripe beyond {@link #stripes(int)} that issued nothing for
+         * {@link #stripeIdleTime(Duration)}, releasing its worker ID. Never on a caller's thread.
+         *
+         * @param max the most worker IDs to hold, 1..64, at least {@code ekko.worker.stripes}; default
+         *     {@code ekko.worker.stripes} (a fixed number, no automatic mode)
+         * @return this builder
+         * @throws IllegalArgumentException if the value is out of range; the message names the key
+         */
+        public Builder maxStripes(int max) {
+            return set(ConfigKeys.STRIPES_MAX, Integer.toString(max));
+        }
+
+        /**
+         * Sets how long a stripe added by automatic striping may issue nothing before it is closed.
+         *
+         * @param idle 1s..1h; default 1m
+         * @return this builder
+         * @throws IllegalArgumentException if the value is null or out of range; the message names the key
+         */
+        public Builder stripeIdleTime(Duration idle) {
+            return set(ConfigKeys.STRIPES_IDLE, text(ConfigKeys.STRIPES_IDLE, idle));
         }
 
         /**
@@ -286,7 +334,8 @@ public final class Ekko {
          * the application's own. Selects the allocator by the provider's name, as {@link #allocator(String)} does; its
          * {@link WorkerAllocatorProvider#configKeys() keys} are accepted as settings.
          *
-         * @param provider the provider; its {@code create} is called once per build
+         * @param provider the provider; its {@code create} is called once per build, or once per stripe with
+         *     {@link #stripes(int)}
          * @return this builder
          * @throws NullPointerException if {@code provider} is null
          */
@@ -406,6 +455,11 @@ public final class Ekko {
                 case ConfigKeys.IDC: Values.integer(key, v, 0, 7); break;
                 case ConfigKeys.WORKER_ID: Values.integer(key, v, 0, 4095); break;
                 case ConfigKeys.WORKER_IDS: Values.integer(key, v, 1, 4096); break;
+                case ConfigKeys.STRIPES:
+                case ConfigKeys.STRIPES_MAX:
+                    Values.integer(key, v, 1, MAX_STRIPES);
+                    break;
+                case ConfigKeys.STRIPES_IDLE: Values.checkDuration(key, Values.duration(key, v), Duration.ofSeconds(1), Duration.ofHours(1)); break;
                 case ConfigKeys.ALLOCATOR:
                     if (!v.trim().matches("[a-z][a-z0-9-]*")) {
                         throw new IllegalArgumentException("must be lower-case letters, digits and '-', starting with a letter"
@@ -510,6 +564,23 @@ public final class Ekko {
                         + ConfigKeys.RESERVATION + "=" + Values.format(reservation));
             }
             String allocatorName = settings.getOrDefault(ConfigKeys.ALLOCATOR, worker >= 0 ? "manual" : "host-local");
+            int stripes = intOr(ConfigKeys.STRIPES, 1);
+            int maxStripes = intOr(ConfigKeys.STRIPES_MAX, stripes);
+            String stripesKey = maxStripes > stripes ? ConfigKeys.STRIPES_MAX : ConfigKeys.STRIPES;
+            if (maxStripes < stripes) {
+                throw new IllegalStateException("must be >= " + ConfigKeys.STRIPES + "=" + stripes + " (the stripes held from the start):"
+                        + " " + ConfigKeys.STRIPES_MAX + "=" + maxStripes);
+            }
+            if (maxStripes > 1 && allocatorName.equals("manual")) {
+                throw new IllegalStateException("must be 1 with " + ConfigKeys.ALLOCATOR + "=manual, which holds the one worker ID of "
+                        + ConfigKeys.WORKER_ID + ": " + stripesKey + "=" + maxStripes + "; to hold several worker IDs, use "
+                        + ConfigKeys.ALLOCATOR + "=host-local or a coordinator (redis, mysql, etcd)");
+            }
+            if (maxStripes > pool) {
+                throw new IllegalStateException("must be <= " + ConfigKeys.WORKER_IDS + "=" + pool + " (each stripe holds a worker ID of"
+                        + " its own): " + stripesKey + "=" + maxStripes);
+            }
+            Duration stripeIdle = durationOr(ConfigKeys.STRIPES_IDLE, Duration.ofMinutes(1));
             WorkerAllocatorProvider provider = providers.get(allocatorName);
             if (provider == null) {
                 throw new IllegalArgumentException(missingAllocator(allocatorName, providers));
@@ -537,15 +608,22 @@ public final class Ekko {
             fleet.put(ConfigKeys.LEASE_TTL, Values.format(ttl));
             fleet.put(ConfigKeys.MAX_SKEW, Values.format(skewSetting));
             fleet.put(ConfigKeys.MAX_LEAD, Values.format(maxLead));
-            LeaseRelay relay = new LeaseRelay();
-            AllocatorContext context = AllocatorContext.builder().idc(intOr(ConfigKeys.IDC, 0)).workerIds(pool)
-                    .preferredWorkerId(worker).instance(instance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
-                    .settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
-            WorkerAllocator allocator = provider.create(context);
-            GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
-                    durationOr(ConfigKeys.MAX_BACKWARD_WAIT, Duration.ofSeconds(1)), durationOr(ConfigKeys.MAX_LEAD, Duration.ZERO),
-                    reservation, report, skewSetting, margin, instance, host, pid);
-            return EkkoGenerator.start(gs, allocator, relay);
+            int idc = intOr(ConfigKeys.IDC, 0);
+            Duration backwardWait = durationOr(ConfigKeys.MAX_BACKWARD_WAIT, Duration.ofSeconds(1));
+            // Each stripe is the generator an unstriped build makes, with its own allocator, lease listener and, for a
+            // coordinator that remembers an instance's worker ID, its own instance name.
+            java.util.function.IntFunction<EkkoGenerator> starter = i -> {
+                String stripeInstance = i == 0 ? instance : instance + ".stripe" + i;
+                LeaseRelay relay = new LeaseRelay();
+                AllocatorContext context = AllocatorContext.builder().idc(idc).workerIds(pool)
+                        .preferredWorkerId(worker).instance(stripeInstance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
+                        .settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
+                WorkerAllocator allocator = provider.create(context);
+                GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
+                        backwardWait, maxLead, reservation, report, skewSetting, margin, stripeInstance, host, pid);
+                return EkkoGenerator.start(gs, allocator, relay);
+            };
+            return maxStripes == 1 ? starter.apply(0) : StripedGenerator.start(starter, stripes, maxStripes, stripeIdle, product);
         }
 
         /**

@@ -5,7 +5,9 @@ package dev.ekko;
  *
  * <p>IDs are unsigned: compare them with {@link Layout#compare(long, long)} and print them with
  * {@link Layout#format(long)}. IDs from one generator and product are strictly increasing (as unsigned
- * values) across all threads in the order their calls take effect, and across restarts.
+ * values) across all threads in the order their calls take effect, and across restarts. A generator that holds several
+ * worker IDs ({@link Ekko.Builder#stripes(int)}) keeps that per worker ID only; a thread's IDs from it never go back to an
+ * earlier millisecond, but within one millisecond they are not ordered.
  *
  * <p>{@link #next()} takes no lock, allocates nothing and touches no file; it reads the clock, and the
  * monotonic clock once per new millisecond to check the lease. It waits (spin, then park) when 1024 IDs
@@ -94,7 +96,10 @@ public interface IdGenerator extends AutoCloseable {
     /** {@return the datacenter, 0..7} */
     int idc();
 
-    /** {@return the worker ID currently held (it can change after a lost lease is re-acquired)} */
+    /**
+     * {@return the worker ID currently held (it can change after a lost lease is re-acquired); with several, the first
+     * stripe's: {@link #stripeStatuses()} shows each}
+     */
     int workerId();
 
     /** {@return the product line of {@link #next()}} */
@@ -128,6 +133,17 @@ public interface IdGenerator extends AutoCloseable {
      * @return the snapshot; a view from {@link #forProduct(int)} reports the same generator with its own product and lead
      */
     GeneratorStatus status();
+
+    /**
+     * One status per worker ID this generator holds: a generator built with {@code ekko.worker.stripes} of k holds k, each
+     * with its own lease, state and counters, which {@link #status()} sums up; any other generator holds one, and this is
+     * its {@link #status()}.
+     *
+     * @return the statuses, one per stripe, in stripe order; never empty
+     */
+    default java.util.List<GeneratorStatus> stripeStatuses() {
+        return java.util.List.of(status());
+    }
 
     /**
      * Stops issuing at once, records a clean shutdown in the state file and releases the worker ID (also on an

@@ -34,7 +34,7 @@ class RejectedInputTest {
     private static final String KNOWN_KEYS = "ekko.clock.max.backward.wait, ekko.clock.max.lead, ekko.clock.max.skew, ekko.epoch, "
             + "ekko.host.lock.dir, ekko.hostlocal.dir, ekko.idc, ekko.positive, ekko.product, ekko.product.bits, ekko.state.dir, ekko.state.reservation, "
             + "ekko.worker.allocator, ekko.worker.id, ekko.worker.ids, ekko.worker.instance, ekko.worker.lease.margin, ekko.worker.lease.ttl, "
-            + "ekko.worker.report.interval";
+            + "ekko.worker.report.interval, ekko.worker.stripes, ekko.worker.stripes.idle, ekko.worker.stripes.max";
 
     @TempDir
     Path stateDir;

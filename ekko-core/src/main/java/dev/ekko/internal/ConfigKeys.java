@@ -14,6 +14,9 @@ public final class ConfigKeys {
     public static final String IDC = "ekko.idc";
     public static final String WORKER_ID = "ekko.worker.id";
     public static final String WORKER_IDS = "ekko.worker.ids";
+    public static final String STRIPES = "ekko.worker.stripes";
+    public static final String STRIPES_MAX = "ekko.worker.stripes.max";
+    public static final String STRIPES_IDLE = "ekko.worker.stripes.idle";
     public static final String ALLOCATOR = "ekko.worker.allocator";
     public static final String INSTANCE = "ekko.worker.instance";
     public static final String LEASE_TTL = "ekko.worker.lease.ttl";
@@ -27,7 +30,7 @@ public final class ConfigKeys {
     public static final String HOST_LOCK_DIR = "ekko.host.lock.dir";
 
     /** Every core key. */
-    public static final Set<String> CORE = Set.of(EPOCH, POSITIVE, PRODUCT_BITS, PRODUCT, IDC, WORKER_ID, WORKER_IDS, ALLOCATOR, INSTANCE, LEASE_TTL,
+    public static final Set<String> CORE = Set.of(EPOCH, POSITIVE, PRODUCT_BITS, PRODUCT, IDC, WORKER_ID, WORKER_IDS, STRIPES, STRIPES_MAX, STRIPES_IDLE, ALLOCATOR, INSTANCE, LEASE_TTL,
             LEASE_MARGIN, REPORT_INTERVAL, MAX_SKEW, MAX_BACKWARD_WAIT, MAX_LEAD, STATE_DIR, RESERVATION, HOST_LOCK_DIR);
 
     /** Back ends shipped by the project: key prefix to (allocator name, artifact), for hints when one is missing. */

@@ -762,6 +762,16 @@ public final class EkkoGenerator implements IdGenerator {
         return term.sequencers[product].next();
     }
 
+    /** {@return the sequencer of {@code product} in the current term (an idle one, which issues nothing, while none is live)} */
+    Sequencer sequencer(int product) {
+        return term.sequencers[product];
+    }
+
+    /** {@return whether {@link #close()} was called} */
+    boolean isClosed() {
+        return closed.get();
+    }
+
     void fill(int product, long[] ids, int offset, int length) {
         Objects.checkFromIndexSize(offset, length, ids.length);
         int i = offset;

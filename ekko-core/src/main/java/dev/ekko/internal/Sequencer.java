@@ -43,6 +43,13 @@ final class Sequencer extends SequencerState {
      * checks before the stop and stalled.
      */
     static final long SEALED = Long.MAX_VALUE & ~SEQ_MASK;
+    /**
+     * What {@link #claimOrUsedUp} returns, or-ed with the millisecond, when the current millisecond is used up and the
+     * claim would wait for the next one: negative, so never a claim (claims are below 2^59).
+     */
+    static final long USED_UP = Long.MIN_VALUE;
+    /** What {@link #claimIn} returns when it cannot claim in the millisecond asked for. */
+    static final long NONE = -1;
     private static final int SPINS_BEFORE_PARK = 1 << 14;
     private static final long PARK_NANOS = 100_000;
 
@@ -120,8 +127,13 @@ final class Sequencer extends SequencerState {
 
     /** {@link #next()}, waiting up to {@code backwardWaitNanos} (not the configured bound) for a clock behind. */
     long next(long backwardWaitNanos) {
-        long r = claim(1, backwardWaitNanos);
+        long r = claim(1, backwardWaitNanos, false);
         return compose(r >> SEQ_BITS);
+    }
+
+    /** {@return the wall clock as an offset from the epoch} */
+    long nowOffset() {
+        return clock.millis() - epochMillis;
     }
 
     long compose(long state) {
@@ -139,10 +151,65 @@ final class Sequencer extends SequencerState {
      * @return {@code lastState << 10 | (count - 1)}: the state after the claim, and how many were claimed
      */
     long claim(int wanted) {
-        return claim(wanted, maxBackwardWaitNanos);
+        return claim(wanted, maxBackwardWaitNanos, false);
     }
 
-    private long claim(int wanted, long backwardWaitNanos) {
+    /** {@link #claim(int)}, waiting up to {@code backwardWaitNanos} (not the configured bound) for a clock behind. */
+    long claim(int wanted, long backwardWaitNanos) {
+        return claim(wanted, backwardWaitNanos, false);
+    }
+
+    /**
+     * {@link #claim(int)}, except that where it would wait for the next millisecond because the current one is used up
+     * (not for a clock that went back), it returns {@code USED_UP | ms} at once, {@code ms} being that millisecond: a
+     * striped generator then claims in {@code ms} on another stripe ({@link #claimIn}) instead of waiting.
+     */
+    long claimOrUsedUp(int wanted, long backwardWaitNanos) {
+        return claim(wanted, backwardWaitNanos, true);
+    }
+
+    /**
+     * Claims up to {@code wanted} (1..1024) consecutive sequence numbers in millisecond {@code ms} exactly, never waiting:
+     * the rest of {@code ms} if this sequencer is in it, or the start of {@code ms} if it is behind it and could move there
+     * by itself ({@code ms} at most the clock plus the allowed lead). For a striped generator's spill, so a caller's IDs
+     * stay in the millisecond its home stripe is in. Does nothing the term does not permit without a slow path (a stopped
+     * term, a fence, a reservation to extend): those return {@link #NONE}, and the home stripe's own claim deals with them.
+     *
+     * @param ms the millisecond (offset from the epoch)
+     * @param nowOffset the wall clock the caller read (offset from the epoch)
+     * @return as {@link #claim(int)}, or {@link #NONE} when this sequencer is past {@code ms}, has used it up, or may not
+     *     issue in it now
+     */
+    long claimIn(long ms, int wanted, long nowOffset) {
+        for (;;) {
+            long s = lvState();
+            long at = s >> SEQ_BITS;
+            if (at > ms || (at == ms && (s & SEQ_MASK) == SEQ_MASK) || (at < ms && ms - nowOffset > maxLeadMillis)
+                    || !term.mayIssue(ms, nowOffset)) {
+                return NONE; // a sealed sequencer is past every millisecond
+            }
+            if (at == ms) {
+                int k = (int) Math.min(wanted, SEQ_MASK - (s & SEQ_MASK));
+                long n = s + k;
+                if (casState(s, n)) {
+                    return (n << SEQ_BITS) | (k - 1);
+                }
+            } else {
+                long first = firstSequence(ms);
+                int k = (int) Math.min(wanted, SEQ_MASK + 1 - first);
+                long n = (ms << SEQ_BITS) | (first + k - 1);
+                term.stateFile.advanceLastIssued(epochMillis + ms); // before the CAS, as in claim
+                if (casState(s, n)) {
+                    if (s != initialState) {
+                        stats.issuedBefore.getAndAdd(issuedIn(s));
+                    }
+                    return (n << SEQ_BITS) | (k - 1);
+                }
+            }
+        }
+    }
+
+    private long claim(int wanted, long backwardWaitNanos, boolean returnWhenUsedUp) {
         long waitStart = 0;
         int spins = 0;
         for (;;) {
@@ -178,8 +245,11 @@ final class Sequencer extends SequencerState {
                 n = ((ms + 1) << SEQ_BITS) | (first + k - 1);
             } else {
                 // This millisecond is used up and the clock (plus the allowed lead) has not passed it.
-                long t = clock.nanos();
                 long gapMillis = ms - now - maxLeadMillis;
+                if (returnWhenUsedUp && gapMillis <= 0 && waitStart == 0) {
+                    return USED_UP | ms;
+                }
+                long t = clock.nanos();
                 if (waitStart == 0) {
                     waitStart = t | 1;
                     if (gapMillis > 0) {

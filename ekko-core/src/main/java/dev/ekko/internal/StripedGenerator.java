@@ -1,0 +1,662 @@
+package dev.ekko.internal;
+
+import dev.ekko.ClockSkewException;
+import dev.ekko.ClockMovedBackwardsException;
+import dev.ekko.CoordinatorUnavailableException;
+import dev.ekko.GenerationInterruptedException;
+import dev.ekko.GeneratorClosedException;
+import dev.ekko.GeneratorStatus;
+import dev.ekko.IdGenerator;
+import dev.ekko.IdRange;
+import dev.ekko.Layout;
+import dev.ekko.LeaseLostException;
+import dev.ekko.StateFileException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A generator that holds several worker IDs ({@code ekko.worker.stripes}): k stripes, each a complete {@link EkkoGenerator}
+ * built from the same settings, with its own lease, keeper thread, term, state file and fence. Every invariant holds per
+ * stripe because each stripe is exactly the generator an unstriped build makes; this class only chooses, per call, which
+ * stripe's sequencer to claim from. Real-time throughput is k × 1,024 IDs per millisecond.
+ *
+ * <p>The choice: a caller starts at its <em>home</em> stripe, its thread ID modulo k, so that threads with different
+ * homes CAS different words. Where the home stripe's claim would wait for the next millisecond {@code m} because it used
+ * {@code m} up ({@link Sequencer#claimOrUsedUp}), the caller claims in {@code m} exactly on the next stripes, in turn
+ * (home + 1, ..., k - 1, 0, ..., home - 1; {@link Sequencer#claimIn}); only when every stripe used {@code m} up does it wait
+ * on its home stripe, as an unstriped generator would. So one thread alone gets all k × 1,024 numbers of a millisecond.
+ *
+ * <p>Ordering. IDs of one stripe strictly increase, across threads and restarts, as those of an unstriped generator
+ * (invariant 1 per worker ID). A thread's IDs never go back in time: each carries the millisecond its home stripe is in
+ * during the call (a spill claims in exactly that millisecond, and a stripe's millisecond only grows), so their
+ * milliseconds never decrease. Within one millisecond they are not ordered: a thread takes the stripes in the order it
+ * reaches them from its home, which is not the order of their worker IDs (stripes start in parallel and take whatever worker
+ * ID is free), so a later ID of the same millisecond may carry a lower worker ID and compare lower. Keeping each thread
+ * strictly increasing would need every thread to start each millisecond at the lowest worker ID and move only upwards: all
+ * threads would contend on one word again, or a thread starting elsewhere would reach fewer than k stripes.
+ *
+ * <p>A stripe that may not issue (lost lease, fence, clock skew, coordinator down, changed state file) costs only its own
+ * share: a caller whose home stripe refuses claims from the next stripes in turn (a normal claim, which may wait for the next
+ * millisecond), and gets the home stripe's refusal only if every stripe refuses. A spill skips such a stripe. A clock that
+ * went back is not sent elsewhere: every stripe reads the same clock.
+ *
+ * <p>Automatic mode ({@code ekko.worker.stripes.max} above {@code ekko.worker.stripes}): a striper thread checks every
+ * {@link #CHECK_INTERVAL_MILLIS} ms. When callers waited for the next millisecond (every stripe used up) at least
+ * {@link #GROW_WAITS} times since the last check, it starts one more stripe (on its own thread, never a caller's) and
+ * publishes it; when a stripe it added has issued nothing for {@code ekko.worker.stripes.idle}, it closes it (which
+ * releases its worker ID), then drops it from the set, keeping its counters. The first {@code ekko.worker.stripes} stay. A
+ * caller that still reaches a closed stripe through the set it read treats it as one that refuses. Each stripe remains a whole generator throughout, so
+ * uniqueness does not depend on the set; the per-thread time order can only be lost to a clock step back (a thread's
+ * home stripe changes with k).
+ *
+ * <p>The hot path allocates nothing, takes no lock and uses no thread-local: it reads the current set (one volatile read),
+ * the stripes' current sequencers (one volatile read each), the clock once more when it spills, and the home stripe's state.
+ */
+public final class StripedGenerator implements IdGenerator {
+
+    /** How long {@link #next(Duration)} parks between attempts while no stripe may issue, as an unstriped generator. */
+    private static final long RETRY_PARK_NANOS = 5_000_000;
+    /** How often the striper checks whether to grow or shrink, in automatic mode. */
+    static final long CHECK_INTERVAL_MILLIS = 100;
+    /** Waits for the next millisecond (all stripes used up) since the last check that make the striper add a stripe. */
+    static final long GROW_WAITS = 10;
+    private static final System.Logger LOG = System.getLogger("dev.ekko.generator");
+
+    /**
+     * The stripes, the wall-clock time each was added at (for the idle rule), and the counters of stripes closed by the
+     * striper: replaced as a whole, so a status never counts a stripe twice or not at all.
+     */
+    private record Stripes(EkkoGenerator[] live, long[] addedAt, GeneratorStatus.Counters retired) {
+    }
+
+    /** What the owner and its product views share. */
+    private static final class Shared {
+        volatile Stripes set;
+        final AtomicBoolean closed = new AtomicBoolean();
+        final java.util.function.IntFunction<EkkoGenerator> starter;
+        final int min;
+        final int max;
+        final long idleMillis;
+        final dev.ekko.EkkoClock clock;
+        java.util.concurrent.ScheduledExecutorService striper;
+        /** Striper only: waits for the next millisecond counted at the last check, retired stripes' included. */
+        long waitsSeen;
+
+        Shared(java.util.function.IntFunction<EkkoGenerator> starter, int min, int max, long idleMillis, dev.ekko.EkkoClock clock) {
+            this.starter = starter;
+            this.min = min;
+            this.max = max;
+            this.idleMillis = idleMillis;
+            this.clock = clock;
+        }
+    }
+
+    private final Shared shared;
+    private final int product;
+    private final boolean owner;
+    private final long maxBackwardWaitNanos;
+    private final long epochMillis;
+
+    private StripedGenerator(Shared shared, int product, boolean owner) {
+        this.shared = shared;
+        this.product = product;
+        this.owner = owner;
+        EkkoGenerator first = shared.set.live[0];
+        this.maxBackwardWaitNanos = first.maxBackwardWaitNanos;
+        this.epochMillis = first.layout.epochMillis();
+    }
+
+    /**
+     * Starts {@code min} stripes at once (each may wait for its start floor: together they wait as long as the slowest) and
+     * returns the striped generator; if any fails to start, closes those that started (releasing their worker IDs) and
+     * throws its failure. With {@code max > min}, a striper thread adds stripes up to {@code max} while callers keep waiting
+     * for the next millisecond and closes those beyond {@code min} that stay idle.
+     *
+     * @param starter starts stripe i (0-based) as a generator from the same settings with its own allocator
+     * @param min stripes to start with, and to keep
+     * @param max the most stripes to hold; {@code min} for a fixed number
+     * @param idle how long a stripe beyond {@code min} may issue nothing before it is closed
+     * @param product the default product of {@code next()}
+     * @return the running generator
+     * @throws GenerationInterruptedException if the calling thread is interrupted meanwhile (the interrupt is kept)
+     */
+    public static StripedGenerator start(java.util.function.IntFunction<EkkoGenerator> starter, int min, int max, Duration idle,
+            int product) {
+        EkkoGenerator[] started = startAll(starter, min);
+        Shared shared = new Shared(starter, min, max, idle.toMillis(), started[0].clock);
+        long now = shared.clock.millis();
+        long[] addedAt = new long[min];
+        java.util.Arrays.fill(addedAt, now);
+        shared.set = new Stripes(started, addedAt, new GeneratorStatus.Counters(0, 0, 0, 0, 0, 0, 0));
+        StripedGenerator g = new StripedGenerator(shared, product, true);
+        if (max > min) {
+            shared.striper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "ekko-striper-idc" + started[0].idc);
+                t.setDaemon(true);
+                return t;
+            });
+            shared.striper.scheduleWithFixedDelay(g::adjustQuietly, CHECK_INTERVAL_MILLIS, CHECK_INTERVAL_MILLIS,
+                    java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+        return g;
+    }
+
+    private static EkkoGenerator[] startAll(java.util.function.IntFunction<EkkoGenerator> starter, int k) {
+        EkkoGenerator[] started = new EkkoGenerator[k];
+        Throwable[] failures = new Throwable[k];
+        Thread[] threads = new Thread[k];
+        for (int i = 0; i < k; i++) {
+            int index = i;
+            threads[i] = new Thread(() -> {
+                try {
+                    started[index] = starter.apply(index);
+                } catch (RuntimeException | Error e) {
+                    failures[index] = e;
+                }
+            }, "ekko-stripe-start-" + i);
+            threads[i].setDaemon(true);
+            threads[i].start();
+        }
+        boolean interrupted = false;
+        for (Thread t : threads) {
+            for (;;) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                    for (Thread other : threads) {
+                        other.interrupt(); // a start waiting for its floor gives up, releasing its worker ID
+                    }
+                }
+            }
+        }
+        Throwable failure = null;
+        for (Throwable f : failures) {
+            if (f != null) {
+                if (failure == null) {
+                    failure = f;
+                } else if (f != failure) {
+                    failure.addSuppressed(f);
+                }
+            }
+        }
+        if (failure != null || interrupted) {
+            for (EkkoGenerator g : started) {
+                if (g != null) {
+                    g.close();
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+                GenerationInterruptedException e = new GenerationInterruptedException("starting " + k + " stripes");
+                if (failure != null) {
+                    e.addSuppressed(failure);
+                }
+                throw e;
+            }
+            if (failure instanceof RuntimeException r) {
+                throw r;
+            }
+            throw (Error) failure;
+        }
+        return started;
+    }
+
+    // ---------------------------------------------------------------- automatic mode
+
+    private void adjustQuietly() {
+        try {
+            adjust();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "idc=" + idc() + ": adding a stripe failed, trying again when callers still wait: "
+                    + e.getMessage());
+        } catch (Throwable e) {
+            LOG.log(System.Logger.Level.ERROR, "idc=" + idc() + ": unexpected " + e + " in the striper; it keeps running", e);
+        }
+    }
+
+    /**
+     * One check of the striper (tests call it directly): adds a stripe when callers waited for the next millisecond at least
+     * {@link #GROW_WAITS} times since the last check and fewer than the maximum are held; otherwise, if none
+     * waited, closes the last stripe it added that issued nothing for the idle time, if any.
+     *
+     * @return +1 for a stripe added, -1 for one closed, 0 for no change
+     */
+    synchronized int adjust() {
+        Shared sh = shared;
+        if (sh.closed.get() || sh.max <= sh.min) {
+            return 0;
+        }
+        Stripes set = sh.set;
+        long waits = set.retired.nextMillisecondWaits();
+        for (EkkoGenerator g : set.live) {
+            waits += g.stats.nextMillisecondWaits.get();
+        }
+        long delta = waits - sh.waitsSeen;
+        sh.waitsSeen = waits;
+        int k = set.live.length;
+        if (delta >= GROW_WAITS && k < sh.max) {
+            EkkoGenerator added = sh.starter.apply(k);
+            EkkoGenerator[] live = java.util.Arrays.copyOf(set.live, k + 1);
+            long[] addedAt = java.util.Arrays.copyOf(set.addedAt, k + 1);
+            live[k] = added;
+            addedAt[k] = sh.clock.millis();
+            synchronized (sh) {
+                // close() sets the flag and then reads the set under the same lock: a stripe is published before it, or
+                // not at all (and closed here).
+                if (!sh.closed.get()) {
+                    sh.set = new Stripes(live, addedAt, set.retired);
+                    added = null;
+                }
+            }
+            if (added != null) {
+                added.close();
+                return 0;
+            }
+            LOG.log(System.Logger.Level.INFO, "idc=" + idc() + ": callers waited for the next millisecond " + delta + " times in the"
+                    + " last " + CHECK_INTERVAL_MILLIS + " ms; added stripe " + k + " (worker=" + live[k].workerId() + "), now " + (k + 1)
+                    + " of at most " + sh.max);
+            return 1;
+        }
+        if (k <= sh.min || delta > 0) {
+            return 0;
+        }
+        long now = sh.clock.millis();
+        // Only stripes the striper added (those past the minimum: the first ones stay where they are) are ever closed.
+        for (int i = k - 1; i >= sh.min; i--) {
+            EkkoGenerator g = set.live[i];
+            long used = set.addedAt[i];
+            for (int p = 0; p < g.layout.products(); p++) {
+                used = Math.max(used, epochMillis + g.sequencer(p).lastMillisOffset());
+            }
+            if (now - used >= sh.idleMillis) {
+                // Closed while still in the set: a caller that reaches it gets a refusal and goes on to the next stripe. Its
+                // counters are final only once it is closed, and move to the retired ones in the same swap that drops it.
+                g.close();
+                GeneratorStatus.Counters c = g.statusFor(product).counters();
+                GeneratorStatus.Counters r = set.retired;
+                EkkoGenerator[] live = new EkkoGenerator[k - 1];
+                long[] addedAt = new long[k - 1];
+                for (int j = 0, n = 0; j < k; j++) {
+                    if (j != i) {
+                        live[n] = set.live[j];
+                        addedAt[n++] = set.addedAt[j];
+                    }
+                }
+                sh.set = new Stripes(live, addedAt, new GeneratorStatus.Counters(r.idsIssued() + c.idsIssued(),
+                        r.nextMillisecondWaits() + c.nextMillisecondWaits(), r.clockBackWaits() + c.clockBackWaits(),
+                        r.clockBackRefusals() + c.clockBackRefusals(), r.leaseLosses() + c.leaseLosses(),
+                        r.reacquires() + c.reacquires(), r.lateRenewals() + c.lateRenewals()));
+                LOG.log(System.Logger.Level.INFO, "idc=" + idc() + ": stripe " + i + " (worker=" + g.workerId() + ") issued nothing"
+                        + " for " + (now - used) + " ms; closed it and released its worker ID, now " + (k - 1) + " stripes");
+                return -1;
+            }
+        }
+        return 0;
+    }
+
+    /** {@return the stripe a calling thread starts at: its thread ID modulo k, so that threads started in turn spread evenly} */
+    private static int home(int k) {
+        long id = Thread.currentThread().getId();
+        return (k & (k - 1)) == 0 ? (int) id & (k - 1) : (int) (id % k);
+    }
+
+    /** Whether another stripe may serve a call this refusal ends: a refusal of this stripe alone, or one the striper closed. */
+    private boolean passes(RuntimeException e) {
+        return e instanceof LeaseLostException || e instanceof ClockSkewException || e instanceof CoordinatorUnavailableException
+                || e instanceof StateFileException || (e instanceof GeneratorClosedException && !shared.closed.get());
+    }
+
+    // ---------------------------------------------------------------- the hot path
+
+    @Override
+    public long next() {
+        return nextFor(product, maxBackwardWaitNanos);
+    }
+
+    private long nextFor(int p, long backwardWaitNanos) {
+        for (;;) {
+            EkkoGenerator[] g = shared.set.live;
+            int h = home(g.length);
+            Sequencer s = g[h].sequencer(p);
+            long r;
+            try {
+                r = s.claimOrUsedUp(1, backwardWaitNanos);
+            } catch (RuntimeException e) {
+                if (!passes(e)) {
+                    throw e;
+                }
+                try {
+                    return failover(g, p, h, backwardWaitNanos, e);
+                } catch (GeneratorClosedException closedStripe) {
+                    if (passes(closedStripe) && g != shared.set.live) {
+                        continue; // the striper closed this set's stripes meanwhile: the new set serves
+                    }
+                    throw closedStripe;
+                }
+            }
+            if (r >= 0) {
+                return s.compose(r >> Sequencer.SEQ_BITS);
+            }
+            long ms = r ^ Sequencer.USED_UP;
+            long now = s.nowOffset();
+            for (int i = 1; i < g.length; i++) {
+                Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
+                long x = o.claimIn(ms, 1, now);
+                if (x >= 0) {
+                    return o.compose(x >> Sequencer.SEQ_BITS);
+                }
+            }
+            return s.next(backwardWaitNanos); // every stripe used ms up: wait for the next millisecond on the home stripe
+        }
+    }
+
+    /** The home stripe refused: the others in turn, each a normal claim; the home's refusal if all refuse. */
+    private long failover(EkkoGenerator[] g, int p, int h, long backwardWaitNanos, RuntimeException homeRefusal) {
+        for (int i = 1; i < g.length; i++) {
+            try {
+                return g[h + i < g.length ? h + i : h + i - g.length].sequencer(p).next(backwardWaitNanos);
+            } catch (RuntimeException e) {
+                if (!passes(e)) {
+                    throw e;
+                }
+            }
+        }
+        throw homeRefusal;
+    }
+
+    @Override
+    public void next(long[] ids, int offset, int length) {
+        fill(product, ids, offset, length);
+    }
+
+    private void fill(int p, long[] ids, int offset, int length) {
+        Objects.checkFromIndexSize(offset, length, ids.length);
+        int i = offset;
+        int end = offset + length;
+        while (i < end) {
+            i = claimInto(p, Math.min(end - i, 1 << Layout.SEQUENCE_BITS), ids, i);
+        }
+    }
+
+    /** Claims up to {@code wanted} IDs of one millisecond of one stripe, writes them from {@code at}, returns the next index. */
+    private int claimInto(int p, int wanted, long[] ids, int at) {
+        for (;;) {
+            EkkoGenerator[] g = shared.set.live;
+            int h = home(g.length);
+            Sequencer s = g[h].sequencer(p);
+            long r;
+            try {
+                r = s.claimOrUsedUp(wanted, maxBackwardWaitNanos);
+            } catch (RuntimeException e) {
+                if (!passes(e)) {
+                    throw e;
+                }
+                for (int i = 1; i < g.length; i++) {
+                    Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
+                    try {
+                        return write(o, o.claim(wanted), ids, at);
+                    } catch (RuntimeException other) {
+                        if (!passes(other)) {
+                            throw other;
+                        }
+                    }
+                }
+                if (e instanceof GeneratorClosedException && g != shared.set.live) {
+                    continue; // the striper closed this set's stripes meanwhile: the new set serves
+                }
+                throw e;
+            }
+            if (r >= 0) {
+                return write(s, r, ids, at);
+            }
+            long ms = r ^ Sequencer.USED_UP;
+            long now = s.nowOffset();
+            for (int i = 1; i < g.length; i++) {
+                Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
+                long x = o.claimIn(ms, wanted, now);
+                if (x >= 0) {
+                    return write(o, x, ids, at);
+                }
+            }
+            return write(s, s.claim(wanted), ids, at);
+        }
+    }
+
+    private static int write(Sequencer s, long r, long[] ids, int at) {
+        int count = (int) (r & Sequencer.SEQ_MASK) + 1;
+        long id = s.compose(r >> Sequencer.SEQ_BITS) - (count - 1);
+        for (int j = 0; j < count; j++) {
+            ids[at + j] = id + j;
+        }
+        return at + count;
+    }
+
+    @Override
+    public IdRange nextRange(int maxCount) {
+        return range(product, maxCount);
+    }
+
+    private IdRange range(int p, int maxCount) {
+        if (maxCount < 1) {
+            throw new IllegalArgumentException("must be >= 1: maxCount=" + maxCount);
+        }
+        long[] ids = new long[Math.min(maxCount, 1 << Layout.SEQUENCE_BITS)];
+        int count = claimInto(p, ids.length, ids, 0);
+        return new IdRange(ids[0], count);
+    }
+
+    @Override
+    public long next(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("must be >= 0: timeout=" + timeout);
+        }
+        long waitNanos = Values.saturatedNanos(timeout);
+        dev.ekko.EkkoClock clock = shared.clock;
+        long start = clock.nanos();
+        for (;;) {
+            try {
+                long left = waitNanos - (clock.nanos() - start);
+                return nextFor(product, Math.max(maxBackwardWaitNanos, left));
+            } catch (LeaseLostException | ClockMovedBackwardsException | ClockSkewException | CoordinatorUnavailableException e) {
+                if (shared.closed.get()) {
+                    throw closedException();
+                }
+                long left = waitNanos - (clock.nanos() - start);
+                if (left <= 0) {
+                    throw e;
+                }
+                LockSupport.parkNanos(Math.min(left, RETRY_PARK_NANOS));
+                if (Thread.interrupted()) {
+                    Thread.currentThread().interrupt();
+                    throw new GenerationInterruptedException("waiting up to " + Values.format(timeout) + " for the generator to issue"
+                            + " again after: " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    private GeneratorClosedException closedException() {
+        return new GeneratorClosedException("generator is closed: idc=" + idc() + " stripes=" + shared.set.live.length);
+    }
+
+    // ---------------------------------------------------------------- everything else
+
+    @Override
+    public IdGenerator forProduct(int other) {
+        Layout layout = layout();
+        if (other < 0 || other >= layout.products()) {
+            throw new IllegalArgumentException("must be >= 0 && <= " + (layout.products() - 1) + " (ekko.product.bits="
+                    + layout.productBits() + "): product=" + other);
+        }
+        return other == product ? this : new StripedGenerator(shared, other, false);
+    }
+
+    @Override
+    public Layout layout() {
+        return shared.set.live[0].layout;
+    }
+
+    @Override
+    public int idc() {
+        return shared.set.live[0].idc;
+    }
+
+    /** {@return the worker ID the first stripe holds; {@link #stripeStatuses()} shows every stripe's} */
+    @Override
+    public int workerId() {
+        return shared.set.live[0].workerId();
+    }
+
+    @Override
+    public int product() {
+        return product;
+    }
+
+    /** {@return the largest lead of any stripe} */
+    @Override
+    public long leadMillis() {
+        long lead = 0;
+        for (EkkoGenerator g : shared.set.live) {
+            lead = Math.max(lead, g.leadFor(product));
+        }
+        return lead;
+    }
+
+    /** {@return empty while any stripe may issue (callers are served by the others); else why the first stripe may not} */
+    @Override
+    public Optional<String> unavailableReason() {
+        if (shared.closed.get()) {
+            return Optional.of(closedException().getMessage());
+        }
+        EkkoGenerator[] live = shared.set.live;
+        String first = null;
+        for (EkkoGenerator g : live) {
+            Optional<String> r = g.unavailableReason();
+            if (r.isEmpty()) {
+                return r;
+            }
+            if (first == null) {
+                first = r.get();
+            }
+        }
+        return Optional.of("none of the " + live.length + " stripes may issue; the first: " + first);
+    }
+
+    /**
+     * The generator as a whole: {@link GeneratorStatus.State#LIVE} while any stripe is (callers are served, at a share of the
+     * throughput per stripe that is not), with the lease, limit, renewal and skew of the first live stripe; otherwise those of
+     * the first stripe, its state, and its reason. The lead is the largest; the counters are summed over the stripes, those
+     * the striper closed included. {@link #stripeStatuses()} shows each stripe.
+     */
+    @Override
+    public GeneratorStatus status() {
+        Stripes set = shared.set;
+        List<GeneratorStatus> all = statuses(set);
+        GeneratorStatus shown = all.get(0);
+        for (GeneratorStatus st : all) {
+            if (st.state() == GeneratorStatus.State.LIVE) {
+                shown = st;
+                break;
+            }
+        }
+        GeneratorStatus.Counters r = set.retired();
+        long issued = r.idsIssued(), waits = r.nextMillisecondWaits(), backWaits = r.clockBackWaits();
+        long backRefusals = r.clockBackRefusals(), losses = r.leaseLosses(), reacquires = r.reacquires(), late = r.lateRenewals();
+        Duration lead = Duration.ZERO;
+        for (GeneratorStatus st : all) {
+            GeneratorStatus.Counters c = st.counters();
+            issued += c.idsIssued();
+            waits += c.nextMillisecondWaits();
+            backWaits += c.clockBackWaits();
+            backRefusals += c.clockBackRefusals();
+            losses += c.leaseLosses();
+            reacquires += c.reacquires();
+            late += c.lateRenewals();
+            lead = lead.compareTo(st.lead()) >= 0 ? lead : st.lead();
+        }
+        GeneratorStatus.State state = shared.closed.get() ? GeneratorStatus.State.CLOSED : shown.state();
+        Optional<String> reason = state == GeneratorStatus.State.CLOSED ? Optional.of(closedException().getMessage())
+                : shown.reason().map(why -> "none of the " + all.size() + " stripes may issue; the first: " + why);
+        return new GeneratorStatus(state, reason, shown.idc(), shown.workerId(), product, shown.allocator(),
+                shown.leaseExpiresAt(), shown.fenceDeadline(), shown.issueLimit(), lead, shown.lastRenewal(), shown.clockSkew(),
+                new GeneratorStatus.Counters(issued, waits, backWaits, backRefusals, losses, reacquires, late));
+    }
+
+    /** {@return one status per stripe held now, in stripe order: each its own worker ID, lease, state and counters} */
+    @Override
+    public List<GeneratorStatus> stripeStatuses() {
+        return statuses(shared.set);
+    }
+
+    private List<GeneratorStatus> statuses(Stripes set) {
+        List<GeneratorStatus> all = new ArrayList<>(set.live().length);
+        for (EkkoGenerator g : set.live()) {
+            all.add(g.statusFor(product));
+        }
+        return List.copyOf(all);
+    }
+
+    /**
+     * Stops the striper, then closes every stripe at once (each stops issuing, records a clean shutdown in its state file and
+     * releases its worker ID), and returns when all are closed. A view from {@link #forProduct(int)} closes nothing.
+     */
+    @Override
+    public void close() {
+        if (!owner) {
+            return;
+        }
+        synchronized (shared) {
+            if (!shared.closed.compareAndSet(false, true)) {
+                return;
+            }
+        }
+        boolean interrupted = false;
+        if (shared.striper != null) {
+            shared.striper.shutdownNow(); // a stripe being added gives up its start, or is closed by the striper itself
+            try {
+                shared.striper.awaitTermination(1, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        EkkoGenerator[] live = shared.set.live;
+        Thread[] closers = new Thread[live.length];
+        for (int i = 0; i < live.length; i++) {
+            closers[i] = new Thread(live[i]::close, "ekko-stripe-close-" + i);
+            closers[i].setDaemon(true);
+            closers[i].start();
+        }
+        for (Thread t : closers) {
+            for (;;) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder workers = new StringBuilder();
+        EkkoGenerator[] live = shared.set.live;
+        for (EkkoGenerator g : live) {
+            workers.append(workers.length() == 0 ? "" : ",").append(g.workerId());
+        }
+        return "IdGenerator{idc=" + idc() + ", stripes=" + live.length + (shared.max > shared.min ? " (" + shared.min + ".."
+                + shared.max + ")" : "") + ", workers=[" + workers + "], product=" + product + ", " + layout() + "}";
+    }
+}
