@@ -56,6 +56,8 @@ public final class EkkoGenerator implements IdGenerator {
     static final int MAX_WORKER_SWITCHES = 8;
     /** How long {@link #close()} waits for the keeper to stop before it goes on without it. */
     private static final long CLOSE_KEEPER_WAIT_MILLIS = 1000;
+    /** How long {@link #close()} waits for the keeper to finish logging the start line (a cold logging back end is slow). */
+    private static final long START_LINE_WAIT_MILLIS = 10_000;
     private static final VarHandle TERM;
 
     static {
@@ -97,8 +99,15 @@ public final class EkkoGenerator implements IdGenerator {
     private long lastRenewalSuccessNanos;
     final GeneratorStats stats = new GeneratorStats();
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
-    /** The start line is yet to be logged (see {@link #logStartLine}). */
-    private final java.util.concurrent.atomic.AtomicBoolean startLinePending = new java.util.concurrent.atomic.AtomicBoolean();
+    /**
+     * The start line: {@link #START_LINE_PENDING} until a thread takes it, {@link #START_LINE_LOGGING} while that thread logs
+     * it (the first log call may initialise a logging back end: {@link #close()} waits for it rather than interrupt it), then
+     * {@link #START_LINE_DONE}. See {@link #logStartLine}.
+     */
+    private final java.util.concurrent.atomic.AtomicInteger startLine = new java.util.concurrent.atomic.AtomicInteger(START_LINE_DONE);
+    private static final int START_LINE_DONE = 0;
+    private static final int START_LINE_PENDING = 1;
+    private static final int START_LINE_LOGGING = 2;
 
     private EkkoGenerator(GeneratorSettings settings, WorkerAllocator allocator) {
         this.settings = settings;
@@ -149,7 +158,7 @@ public final class EkkoGenerator implements IdGenerator {
             // Logged on the keeper thread, off the caller's start (finding the logging back end and a cold logging path cost
             // milliseconds); close() logs it first if the keeper has not.
             int worker = g.live.workerId;
-            g.startLinePending.set(true);
+            g.startLine.set(START_LINE_PENDING);
             g.keeper.execute(() -> g.logStartLine(worker));
             return g;
         } catch (InterruptedException e) {
@@ -169,7 +178,10 @@ public final class EkkoGenerator implements IdGenerator {
      * from {@link #close()}, whichever comes first.
      */
     private void logStartLine(int worker) {
-        if (startLinePending.compareAndSet(true, false)) {
+        if (!startLine.compareAndSet(START_LINE_PENDING, START_LINE_LOGGING)) {
+            return;
+        }
+        try {
             if (allocator instanceof HostLocalAllocator) {
                 ((HostLocalAllocator) allocator).announce();
             }
@@ -178,6 +190,30 @@ public final class EkkoGenerator implements IdGenerator {
                     + (maxLeadMillis > 0 ? "bounded-lead(" + Values.format(settings.maxLead()) + ")" : "real-time")
                     + " reportInterval=" + Values.format(settings.reportInterval()) + " leaseTtl="
                     + (lease.expires() ? Values.format(lease.ttl()) : "none") + " maxSkew=" + Values.format(settings.maxSkew()));
+        } finally {
+            synchronized (startLine) {
+                startLine.set(START_LINE_DONE);
+                startLine.notifyAll();
+            }
+        }
+    }
+
+    /** Logs the start line if nobody has, or waits (bounded, uninterruptibly) while the keeper logs it. */
+    private void finishStartLine(int worker) {
+        logStartLine(worker);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(START_LINE_WAIT_MILLIS);
+        boolean interrupted = false;
+        synchronized (startLine) {
+            for (long left; startLine.get() == START_LINE_LOGGING && (left = deadline - System.nanoTime()) > 0;) {
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(startLine, left);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -948,7 +984,9 @@ public final class EkkoGenerator implements IdGenerator {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        logStartLine(live.workerId);
+        // Before the keeper is interrupted: it may be logging the start line, and the first log call of a process may be
+        // initialising a logging back end (Log4j gives up with an error when interrupted there).
+        finishStartLine(live.workerId);
         Term current = term;
         Term was = (Term) TERM.getAndSet(this, Term.idle(Term.Kind.CLOSED, Term.Stop.CLOSED, this, current.workerId, null, "closed"));
         was.stop(Term.Stop.CLOSED, "generator is closed");
