@@ -67,10 +67,7 @@ public final class Ekko {
      */
     public static final class Builder {
 
-        /** The logger, created at its first use (see {@code EkkoGenerator.Log}): a build that warns of nothing does not find one. */
-        private static final class Log {
-            static final System.Logger LOG = System.getLogger("dev.ekko.config");
-        }
+        private static final System.Logger LOG = System.getLogger("dev.ekko.config");
         /** The most worker IDs one generator may hold ({@code ekko.worker.stripes}). */
         private static final int MAX_STRIPES = 64;
 
@@ -595,7 +592,7 @@ public final class Ekko {
                     : defaultHostLockDir();
             if (!settings.containsKey(ConfigKeys.HOST_LOCK_DIR) && !hostLockDir.startsWith("/run/lock")
                     && (allocatorName.equals("manual") || allocatorName.equals("host-local"))) {
-                Log.LOG.log(System.Logger.Level.WARNING, "host-wide worker-ID locks in " + hostLockDir + " (/run/lock is not writable):"
+                LOG.log(System.Logger.Level.WARNING, "host-wide worker-ID locks in " + hostLockDir + " (/run/lock is not writable):"
                         + " processes with a private /tmp (systemd PrivateTmp, some containers) do not see each other's locks there;"
                         + " set " + ConfigKeys.HOST_LOCK_DIR + " to a directory every process on this host shares");
             }
@@ -694,7 +691,7 @@ public final class Ekko {
                         + String.join("; ", unknown) + ". Known keys: " + String.join(", ", known));
             }
             for (String name : unknownEnvironment) {
-                Log.LOG.log(System.Logger.Level.WARNING, "ignoring environment variable " + name + ": no such Ekko setting"
+                LOG.log(System.Logger.Level.WARNING, "ignoring environment variable " + name + ": no such Ekko setting"
                         + hint(name.toLowerCase(java.util.Locale.ROOT).replace('_', '.'), providers));
             }
         }

@@ -45,13 +45,11 @@ import java.util.concurrent.TimeUnit;
 public final class EkkoGenerator implements IdGenerator {
 
     /**
-     * The logger, created at its first use: {@code System.getLogger} looks for a {@code LoggerFinder} with
-     * {@code ServiceLoader}, which opens every jar of the class path, and a start that logs nothing on the caller's
-     * thread should not pay for that.
+     * Created with the class, on the thread that builds the first generator: the first {@code System.getLogger} of a process
+     * looks for the logging back end ({@code LoggerFinder}, with {@code ServiceLoader}), which is left to happen there, before
+     * the keeper and a coordinator client's threads log, rather than at a first use on whichever thread logs first.
      */
-    private static final class Log {
-        static final System.Logger LOG = System.getLogger("dev.ekko.generator");
-    }
+    private static final System.Logger LOG = System.getLogger("dev.ekko.generator");
     /** How many worker IDs a start tries when each one's history is ahead of this host's clock. */
     static final int MAX_WORKER_SWITCHES = 8;
     /** How long {@link #close()} waits for the keeper to stop before it goes on without it. */
@@ -185,7 +183,7 @@ public final class EkkoGenerator implements IdGenerator {
             if (allocator instanceof HostLocalAllocator) {
                 ((HostLocalAllocator) allocator).announce();
             }
-            Log.LOG.log(Level.INFO, "started: idc=" + idc + " worker=" + worker + " allocator=" + settings.allocatorName()
+            LOG.log(Level.INFO, "started: idc=" + idc + " worker=" + worker + " allocator=" + settings.allocatorName()
                     + " " + layout + " stateDir=" + settings.stateDir() + " mode="
                     + (maxLeadMillis > 0 ? "bounded-lead(" + Values.format(settings.maxLead()) + ")" : "real-time")
                     + " reportInterval=" + Values.format(settings.reportInterval()) + " leaseTtl="
@@ -224,7 +222,7 @@ public final class EkkoGenerator implements IdGenerator {
             throw new IdSpaceExhaustedException(layout, now);
         }
         if (left.compareTo(Duration.ofDays(365)) < 0) {
-            Log.LOG.log(Level.WARNING, "less than a year left for this layout: IDs stop at " + layout.endOfTime() + " (" + left.toDays()
+            LOG.log(Level.WARNING, "less than a year left for this layout: IDs stop at " + layout.endOfTime() + " (" + left.toDays()
                     + " days); plan a new epoch (ekko.epoch)");
         }
     }
@@ -283,7 +281,7 @@ public final class EkkoGenerator implements IdGenerator {
                 if (refused.size() >= MAX_WORKER_SWITCHES) {
                     throw e.refusal;
                 }
-                Log.LOG.log(Level.WARNING, "idc=" + idc + ": not starting on worker=" + acquired.workerId() + ", gave it back and acquiring"
+                LOG.log(Level.WARNING, "idc=" + idc + ": not starting on worker=" + acquired.workerId() + ", gave it back and acquiring"
                         + " another worker ID: " + e.getMessage());
             }
         }
@@ -484,7 +482,7 @@ public final class EkkoGenerator implements IdGenerator {
     private void awaitFloorUntilPassed(Term t, Floor floor, long gap) throws InterruptedException {
         if (gap > 50) {
             // A start held up for over a second is worth a warning: say why, so nobody wonders.
-            Log.LOG.log(gap > 1000 ? Level.WARNING : Level.INFO, "idc=" + idc + " worker=" + t.workerId + ": waiting " + gap
+            LOG.log(gap > 1000 ? Level.WARNING : Level.INFO, "idc=" + idc + " worker=" + t.workerId + ": waiting " + gap
                     + " ms before issuing, until the clock passes " + Instant.ofEpochMilli(floor.markMillis) + ": " + floor.reason);
         }
         long period = settings.reportInterval().toNanos();
@@ -559,14 +557,14 @@ public final class EkkoGenerator implements IdGenerator {
         if (outsideSkew(renewed, after) != 0) {
             limitOffset = Math.min(limitOffset, t.issueLimitOffset());
             if (t.skew() == null) {
-                Log.LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": local clock " + Instant.ofEpochMilli(after)
+                LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": local clock " + Instant.ofEpochMilli(after)
                         + " differs from the coordinator's " + Instant.ofEpochMilli(coordinator) + " by " + (after - coordinator)
                         + " ms, more than ekko.clock.max.skew=" + Values.format(settings.maxSkew()) + "; not issuing past "
                         + Instant.ofEpochMilli(layout.epochMillis() + limitOffset) + " until the clocks agree again");
             }
             t.skew(new Term.Skew(after, coordinator, skew));
         } else if (t.skew() != null) {
-            Log.LOG.log(Level.INFO, "idc=" + idc + " worker=" + t.workerId + ": local clock agrees with the coordinator's again; issuing");
+            LOG.log(Level.INFO, "idc=" + idc + " worker=" + t.workerId + ": local clock agrees with the coordinator's again; issuing");
             t.skew(null);
         }
         long ttlLessMargin = renewed.ttl().toMillis() - margin;
@@ -642,12 +640,12 @@ public final class EkkoGenerator implements IdGenerator {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
-            Log.LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": " + (term.kind == Term.Kind.LOST
+            LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": " + (term.kind == Term.Kind.LOST
                     ? "acquiring a worker ID failed, retrying in " + Values.format(settings.reportInterval())
                     : "lease renewal failed; IDs stop at the fence deadline unless a renewal succeeds") + ": " + e.getMessage());
         } catch (Throwable e) {
             // An Error (OutOfMemoryError, a linkage error): log it and keep the schedule; the fence still holds.
-            Log.LOG.log(Level.ERROR, "idc=" + idc + " worker=" + t.workerId + ": unexpected " + e + " in the keeper; it keeps running and"
+            LOG.log(Level.ERROR, "idc=" + idc + " worker=" + t.workerId + ": unexpected " + e + " in the keeper; it keeps running and"
                     + " tries again in " + Values.format(settings.reportInterval()) + " (IDs stop at the fence deadline unless a renewal"
                     + " succeeds)", e);
         }
@@ -719,7 +717,7 @@ public final class EkkoGenerator implements IdGenerator {
         // Every ID of the lost term is at or below its final mark: a new term on this worker ID starts past it.
         t.stateFile.advanceLastIssued(t.finalMarkMillis(t.stateFile.reservedUntil()));
         Events.leaseLost(idc, t.workerId, reason);
-        Log.LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": lease lost, no more IDs until a worker ID is acquired"
+        LOG.log(Level.WARNING, "idc=" + idc + " worker=" + t.workerId + ": lease lost, no more IDs until a worker ID is acquired"
                 + " again: " + reason);
     }
 
@@ -743,7 +741,7 @@ public final class EkkoGenerator implements IdGenerator {
         if (TERM.compareAndSet(this, t, Term.idle(Term.Kind.LOST, Term.Stop.STATE_FILE, this, t.workerId, t.stateFile, reason))) {
             Events.leaseLost(idc, t.workerId, reason);
         }
-        Log.LOG.log(Level.ERROR, reason + ": " + t.stateFile.path());
+        LOG.log(Level.ERROR, reason + ": " + t.stateFile.path());
     }
 
     private synchronized void reacquire(Term previous) throws InterruptedException {
@@ -774,7 +772,7 @@ public final class EkkoGenerator implements IdGenerator {
         }
         live = next;
         failedRenewals = 0;
-        Log.LOG.log(Level.INFO, "idc=" + idc + ": acquired worker=" + next.workerId + " again after a lost lease");
+        LOG.log(Level.INFO, "idc=" + idc + ": acquired worker=" + next.workerId + " again after a lost lease");
     }
 
     // ---------------------------------------------------------------- the IdGenerator API
@@ -997,7 +995,7 @@ public final class EkkoGenerator implements IdGenerator {
         boolean interrupted = false;
         try {
             if (!keeper.awaitTermination(CLOSE_KEEPER_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
-                Log.LOG.log(Level.WARNING, "idc=" + idc + ": closing while the keeper is still in a coordinator call; waiting for it");
+                LOG.log(Level.WARNING, "idc=" + idc + ": closing while the keeper is still in a coordinator call; waiting for it");
             }
         } catch (InterruptedException e) {
             interrupted = true;
@@ -1038,7 +1036,7 @@ public final class EkkoGenerator implements IdGenerator {
         } catch (InterruptedException e) {
             interrupted = true;
         } catch (RuntimeException e) {
-            Log.LOG.log(Level.WARNING, "idc=" + idc + " worker=" + l.workerId() + ": releasing the worker ID failed (it expires by itself): "
+            LOG.log(Level.WARNING, "idc=" + idc + " worker=" + l.workerId() + ": releasing the worker ID failed (it expires by itself): "
                     + e.getMessage());
         } finally {
             if (interrupted) {

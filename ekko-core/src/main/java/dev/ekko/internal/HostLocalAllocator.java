@@ -32,10 +32,7 @@ public final class HostLocalAllocator implements WorkerAllocator {
      */
     public static final String DIR_KEY = "ekko.hostlocal.dir";
 
-    /** The logger, created at its first use (see {@code EkkoGenerator.Log}). */
-    private static final class Log {
-        static final System.Logger LOG = System.getLogger("dev.ekko.hostlocal");
-    }
+    private static final System.Logger LOG = System.getLogger("dev.ekko.hostlocal");
 
     private final AllocatorContext context;
     private final HostLocks locks;
@@ -59,7 +56,7 @@ public final class HostLocalAllocator implements WorkerAllocator {
     synchronized void announce() {
         if (!announced) {
             announced = true;
-            Log.LOG.log(System.Logger.Level.INFO, "worker IDs from host-local are unique on this host only (among processes sharing "
+            LOG.log(System.Logger.Level.INFO, "worker IDs from host-local are unique on this host only (among processes sharing "
                     + locks.where() + "): another host, VM or container with its own lock directory can get the same worker ID"
                     + " and issue the same IDs; where IDs from several of them meet, use a coordinator (redis, mysql, etcd)"
                     + " or distinct manual worker IDs");
