@@ -1,9 +1,11 @@
 package dev.ekko.bench;
 
 import cn.hutool.core.lang.Snowflake;
+import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
 import dev.ekko.Layout;
 import java.nio.file.Path;
+import java.time.Duration;
 import me.ahoo.cosid.snowflake.MillisecondSnowflakeId;
 import org.agrona.concurrent.SnowflakeIdGenerator;
 import org.apache.seata.common.util.IdWorker;
@@ -29,6 +31,29 @@ public enum Contender {
         @Override
         public IdSource start(Path stateDir) {
             return new EkkoSource(EkkoMode.BOUNDED_LEAD.start(stateDir));
+        }
+    },
+
+    EKKO_STRIPED_2("Ekko, real-time, 2 stripes", 2L << Layout.SEQUENCE_BITS, ekkoLayout() + "; host-local, ekko.worker.stripes=2:"
+            + " two worker IDs, a thread spills to the other stripe instead of waiting for the next millisecond") {
+        @Override
+        public IdSource start(Path stateDir) {
+            return new EkkoSource(striped(stateDir, 2, Duration.ZERO));
+        }
+    },
+
+    EKKO_STRIPED_4("Ekko, real-time, 4 stripes", 4L << Layout.SEQUENCE_BITS, ekkoLayout() + "; host-local, ekko.worker.stripes=4") {
+        @Override
+        public IdSource start(Path stateDir) {
+            return new EkkoSource(striped(stateDir, 4, Duration.ZERO));
+        }
+    },
+
+    EKKO_BOUNDED_LEAD_STRIPED_2("Ekko, bounded lead, 2 stripes", 2L << Layout.SEQUENCE_BITS, ekkoLayout() + "; host-local,"
+            + " ekko.worker.stripes=2, maxLead=1h, fresh generator each iteration") {
+        @Override
+        public IdSource start(Path stateDir) {
+            return new EkkoSource(striped(stateDir, 2, EkkoMode.BOUNDED_LEAD.maxLead()));
         }
     },
 
@@ -112,7 +137,28 @@ public enum Contender {
 
     /** {@return true if a benchmark must start a fresh generator every iteration (see {@link EkkoMode#freshEachIteration()})} */
     public boolean freshEachIteration() {
-        return this == EKKO_BOUNDED_LEAD;
+        return this == EKKO_BOUNDED_LEAD || this == EKKO_BOUNDED_LEAD_STRIPED_2;
+    }
+
+    /** {@return worker IDs it holds: its stripes for Ekko, 1 for the others} */
+    public int stripes() {
+        switch (this) {
+            case EKKO_STRIPED_2:
+            case EKKO_BOUNDED_LEAD_STRIPED_2: return 2;
+            case EKKO_STRIPED_4: return 4;
+            default: return 1;
+        }
+    }
+
+    /** A striped generator on {@code host-local} (the manual allocator holds one worker ID), in its own lock directory. */
+    static IdGenerator striped(Path stateDir, int stripes, Duration maxLead) {
+        Quiet.ekkoLogs();
+        Ekko.Builder builder = Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(stateDir.resolve("host-locks"))
+                .setting("ekko.worker.stripes", Integer.toString(stripes));
+        if (!maxLead.isZero()) {
+            builder.maxLead(maxLead);
+        }
+        return builder.build();
     }
 
     /** {@return true for Ekko, false for a peer} */

@@ -30,12 +30,27 @@ public class SustainedBenchmark {
         /** {@code ekko.clock.max.lead=10s}. */
         LEAD_10S(Duration.ofSeconds(10)),
         /** {@code ekko.clock.max.lead=1h}. */
-        LEAD_1H(Duration.ofHours(1));
+        LEAD_1H(Duration.ofHours(1)),
+        /** Real time, {@code ekko.worker.stripes=2} on {@code host-local}. */
+        STRIPED_2(Duration.ZERO, 2),
+        /** Real time, {@code ekko.worker.stripes=4} on {@code host-local}. */
+        STRIPED_4(Duration.ZERO, 4);
 
         private final Duration maxLead;
+        private final int stripes;
 
         Mode(Duration maxLead) {
+            this(maxLead, 1);
+        }
+
+        Mode(Duration maxLead, int stripes) {
             this.maxLead = maxLead;
+            this.stripes = stripes;
+        }
+
+        /** {@return worker IDs held} */
+        public int stripes() {
+            return stripes;
         }
 
         /** {@return how far the generator may run ahead of the wall clock} */
@@ -43,10 +58,6 @@ public class SustainedBenchmark {
             return maxLead;
         }
 
-        /** {@return the label in the tables} */
-        public String label() {
-            return maxLead.isZero() ? "real time" : "lead " + (maxLead.toHours() > 0 ? maxLead.toHours() + " h" : maxLead.toSeconds() + " s");
-        }
     }
 
     /** Which setting. */
@@ -60,11 +71,15 @@ public class SustainedBenchmark {
     public void start() {
         Quiet.ekkoLogs();
         Path stateDir = StateDirectories.create();
-        Ekko.Builder builder = Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(stateDir.resolve("host-locks")).workerId(1);
-        if (!mode.maxLead().isZero()) {
-            builder.maxLead(mode.maxLead());
+        if (mode.stripes() > 1) {
+            generator = Contender.striped(stateDir, mode.stripes(), mode.maxLead());
+        } else {
+            Ekko.Builder builder = Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(stateDir.resolve("host-locks")).workerId(1);
+            if (!mode.maxLead().isZero()) {
+                builder.maxLead(mode.maxLead());
+            }
+            generator = builder.build();
         }
-        generator = builder.build();
         StateDirectories.closeAtExit(generator, stateDir);
     }
 

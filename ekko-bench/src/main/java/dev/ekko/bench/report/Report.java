@@ -260,6 +260,7 @@ public final class Report {
             }
             md.append(" |\n");
         }
+        stripedTargets(md, ceiling);
         for (int threads : new int[] {1, 2}) {
             Optional<Result> bl = get("thrpt", threads, Contender.EKKO_BOUNDED_LEAD);
             Optional<Result> bestPeer = results.stream()
@@ -305,6 +306,48 @@ public final class Report {
                 + " the JVM, JMH's own included, whose background of tens of kilobytes a second is more than a byte per call for"
                 + " calls that wait for the clock. The smallest object is 16 bytes, so below ").append(NO_ALLOCATION_BELOW)
                 .append(" B per call means the call itself allocates nothing._\n\n");
+    }
+
+    /** Issue 17's striping targets: k stripes reach k ceilings; 4 stripes pass every peer; 2 threads on 2 stripes do not contend. */
+    private void stripedTargets(StringBuilder md, long ceiling) {
+        for (Contender c : new Contender[] {Contender.EKKO_STRIPED_2, Contender.EKKO_STRIPED_4}) {
+            for (int threads : new int[] {1, 2}) {
+                Optional<Result> r = get("thrpt", threads, c);
+                if (r.isEmpty()) {
+                    continue;
+                }
+                double f = r.get().score() / c.idsPerSecond();
+                md.append("| real-time Get with ").append(c.stripes()).append(" stripes ≥ ").append(pct(REAL_TIME_TARGET)).append(" of ")
+                        .append(c.stripes()).append(" × ").append(count(ceiling)).append(" IDs/s, ").append(threads(threads)).append(" | ")
+                        .append(pct(f)).append(" (").append(count(r.get().score())).append(" IDs/s) | ").append(met(f >= REAL_TIME_TARGET))
+                        .append(" |\n");
+            }
+        }
+        for (int threads : new int[] {1, 2}) {
+            Optional<Result> r = get("thrpt", threads, Contender.EKKO_STRIPED_4);
+            Optional<Result> bestPeer = results.stream()
+                    .filter(x -> x.benchmark().equals(GET) && x.mode().equals("thrpt") && x.threads() == threads)
+                    .filter(x -> !Contender.valueOf(x.param("generator")).isEkko())
+                    .max((a, b) -> Double.compare(a.score(), b.score()));
+            if (r.isEmpty() || bestPeer.isEmpty()) {
+                continue;
+            }
+            md.append("| real-time Get with 4 stripes at or above every 12-bit peer's, ").append(threads(threads)).append(" | ")
+                    .append(count(r.get().score())).append(" IDs/s; fastest peer ").append(label(bestPeer.get())).append(' ')
+                    .append(count(bestPeer.get().score())).append(" IDs/s | ").append(met(r.get().score() >= bestPeer.get().score()))
+                    .append(" |\n");
+        }
+        Optional<Result> one = get("thrpt", 1, Contender.EKKO_BOUNDED_LEAD_STRIPED_2);
+        Optional<Result> two = get("thrpt", 2, Contender.EKKO_BOUNDED_LEAD_STRIPED_2);
+        if (one.isPresent() && two.isPresent()) {
+            double spread = two.get().error() / two.get().score();
+            boolean steady = !Double.isNaN(spread) && spread < 0.10;
+            boolean faster = nanosPerId(two.get().score()) < nanosPerId(one.get().score());
+            md.append("| bounded lead with 2 stripes, 2 threads: 99.9% CI under 10% of the score, and faster per ID than 1 thread | ")
+                    .append(plusMinus(two.get())).append(" IDs/s (").append(pct(spread)).append("); ")
+                    .append(nanos(nanosPerId(two.get().score()))).append(" per ID against ").append(nanos(nanosPerId(one.get().score())))
+                    .append(" | ").append(met(steady && faster)).append(" |\n");
+        }
     }
 
     /** Cold start of the core's allocators against the fastest peer's cold start, medians of the same run. */
@@ -458,7 +501,7 @@ public final class Report {
                 + " never restarted, measured in consecutive one-second iterations with no warm-up (SustainedBenchmark): the first"
                 + " second is a service's first second, the last five what it sustains. A lead lets a burst run ahead of the wall"
                 + " clock until the lead is used up; then every setting is held to the real-time ceiling of ").append(count(ceiling))
-                .append(" IDs/s per worker ID.\n\n");
+                .append(" IDs/s per worker ID (a striped generator holds several: its ceiling is theirs added up).\n\n");
         md.append("| setting | threads | first second, IDs | last 5 s, IDs/s (sustained) | of the ceiling | lead used by the end |\n");
         md.append("|---|---:|---:|---:|---:|---|\n");
         for (Result r : rs) {
@@ -471,9 +514,10 @@ public final class Report {
             double issued = seconds.stream().mapToDouble(Double::doubleValue).sum();
             double leadUsed = Math.max(0, issued / ceiling - seconds.size());
             String mode = r.param("mode");
+            long ceilingHere = ceiling * (mode.equals("STRIPED_2") ? 2 : mode.equals("STRIPED_4") ? 4 : 1);
             long leadSeconds = mode.equals("LEAD_1S") ? 1 : mode.equals("LEAD_10S") ? 10 : mode.equals("LEAD_1H") ? 3600 : 0;
             md.append("| ").append(sustainedLabel(mode)).append(" | ").append(r.threads()).append(" | ").append(count(seconds.get(0)))
-                    .append(" | ").append(count(last5)).append(" | ").append(pct(last5 / ceiling)).append(" | ")
+                    .append(" | ").append(count(last5)).append(" | ").append(pct(last5 / ceilingHere)).append(" | ")
                     .append(leadSeconds == 0 ? "–" : leadUsed >= leadSeconds - 0.05 ? "all " + count(leadSeconds) + " s"
                             : String.format(Locale.ROOT, "%.1f s of %s s", leadUsed, count(leadSeconds)))
                     .append(" |\n");
@@ -489,6 +533,8 @@ public final class Report {
             case "LEAD_1S": return "lead 1 s";
             case "LEAD_10S": return "lead 10 s";
             case "LEAD_1H": return "lead 1 h";
+            case "STRIPED_2": return "real time, 2 stripes";
+            case "STRIPED_4": return "real time, 4 stripes";
             default: return mode;
         }
     }
