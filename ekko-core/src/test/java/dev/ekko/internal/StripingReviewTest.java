@@ -510,6 +510,48 @@ class StripingReviewTest {
         }
     }
 
+    /**
+     * HELD (claim 1, two processes on one host): two child JVMs with 3 stripes each, host-local, one host lock directory,
+     * each its own state directory, running at the same time, then the first killed and a third started on its state
+     * directory: six distinct worker IDs at a time, no ID repeated across all three.
+     */
+    @Test
+    void held_twoStripedProcessesOnOneHostAndARestartAfterKillRepeatNothing() throws Exception {
+        Map<String, String> a = Map.of("ekko.state.dir", stateDir.resolve("a").toString(), "ekko.host.lock.dir", hostLocks.toString(),
+                "ekko.worker.allocator", "host-local", "ekko.worker.stripes", "3");
+        Map<String, String> b = Map.of("ekko.state.dir", stateDir.resolve("b").toString(), "ekko.host.lock.dir", hostLocks.toString(),
+                "ekko.worker.allocator", "host-local", "ekko.worker.stripes", "3");
+        Set<Long> all = new HashSet<>();
+        try (dev.ekko.testkit.ChildJvm first = dev.ekko.testkit.ChildJvm.start(a);
+                dev.ekko.testkit.ChildJvm second = dev.ekko.testkit.ChildJvm.start(b)) {
+            assertTrue(first.ready(), first.firstLine());
+            assertTrue(second.ready(), second.firstLine());
+            Set<Integer> firstWorkers = new HashSet<>();
+            Set<Integer> secondWorkers = new HashSet<>();
+            for (int round = 0; round < 3; round++) {
+                for (long id : first.next(20_000)) {
+                    assertTrue(all.add(id), "repeated " + Long.toUnsignedString(id));
+                    firstWorkers.add(layout.decode(id).worker());
+                }
+                for (long id : second.next(20_000)) {
+                    assertTrue(all.add(id), "repeated " + Long.toUnsignedString(id));
+                    secondWorkers.add(layout.decode(id).worker());
+                }
+            }
+            Set<Integer> both = new HashSet<>(firstWorkers);
+            both.retainAll(secondWorkers);
+            assertTrue(both.isEmpty(), "two processes issued under one worker ID: " + firstWorkers + " / " + secondWorkers);
+            first.kill();
+            try (dev.ekko.testkit.ChildJvm third = dev.ekko.testkit.ChildJvm.start(a)) {
+                assertTrue(third.ready(), third.firstLine());
+                for (long id : third.next(60_000)) {
+                    assertTrue(all.add(id), "repeated after the restart " + Long.toUnsignedString(id));
+                    assertTrue(!secondWorkers.contains(layout.decode(id).worker()), "worker ID of the live second process");
+                }
+            }
+        }
+    }
+
     /** HELD (claim 6): bad values are refused naming the key, the value and what is allowed; the pool bound follows product bits. */
     @Test
     void held_badStripeSettingsNameKeyValueAndRange() {
