@@ -552,6 +552,56 @@ class StripingReviewTest {
         }
     }
 
+    /**
+     * HELD (claims 1, 4; invariant 7 per stripe): a spill that passed the target stripe's permission check and stalled right
+     * there (stopped inside the fence's clock read in {@code Term.mayIssue}, as in StatusReviewTest) while the target stripe's
+     * lease is dropped cannot issue afterwards: the drop sealed the target's sequencer, so the spill's CAS fails and it takes
+     * nothing under the dropped lease.
+     */
+    @Test
+    void held_aSpillStalledInsideItsPermissionCheckWhileTheTargetStripeIsLostIssuesNothingUnderTheLostLease() throws Exception {
+        StripedGeneratorTest.PoolProvider provider = new StripedGeneratorTest.PoolProvider();
+        TestClock base = new TestClock();
+        StatusReviewTest.TrapClock clock = new StatusReviewTest.TrapClock(base);
+        try (IdGenerator g = pool(provider, 2).clock(clock).build()) {
+            EkkoGenerator[] stripes = ((StripedGenerator) g).stripes();
+            int bWorker = stripes[1].workerId();
+            g.next();
+            base.stepMillis(5);
+            base.freeze();
+            long ms = base.millis();
+            int fresh = (int) (1024 - Sequencer.firstSequence(ms - layout.epochMillis()));
+            // Another thread at home on stripe 0 uses stripe 0's millisecond up, without spilling.
+            List<Long> first = threadWithHome(0, 2).submit(() -> {
+                List<Long> out = new ArrayList<>();
+                for (int i = 0; i < fresh; i++) {
+                    out.add(g.next());
+                }
+                return out;
+            }).get(30, TimeUnit.SECONDS);
+            for (long id : first) {
+                assertEquals(stripes[0].workerId(), layout.decode(id).worker());
+                assertEquals(ms, layout.decode(id).epochMillis());
+            }
+            // The caller's first clock.nanos() is the fence check of its spill into stripe 1 (claimIn -> Term.mayIssue).
+            ExecutorService callerPool = threadWithHome(0, 2);
+            Thread caller = callerPool.submit(Thread::currentThread).get();
+            clock.arm(caller, 0);
+            Future<Long> spilled = callerPool.submit(() -> g.next());
+            assertTrue(clock.entered.await(10, TimeUnit.SECONDS), "the spill never reached the fence check");
+            provider.lose(bWorker);
+            clock.release.countDown();
+            Thread.sleep(20);
+            base.unfreeze();
+            base.stepMillis(1);
+            DecodedId d = layout.decode(spilled.get(30, TimeUnit.SECONDS));
+            assertNotEquals(bWorker, d.worker(), "a stalled spill issued under the dropped lease: " + d);
+            assertEquals(stripes[0].workerId(), d.worker());
+        } finally {
+            clock.release.countDown();
+        }
+    }
+
     /** HELD (claim 6): bad values are refused naming the key, the value and what is allowed; the pool bound follows product bits. */
     @Test
     void held_badStripeSettingsNameKeyValueAndRange() {
