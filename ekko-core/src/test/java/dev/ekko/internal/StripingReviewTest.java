@@ -194,7 +194,8 @@ class StripingReviewTest {
      * millisecond (a clock step back during a lost lease)"). In bounded-lead mode ({@code ekko.clock.max.lead}) the home
      * stripe runs ahead of the clock by design, so ANY refusal of the home stripe (a lost lease, a fence, a coordinator
      * down) sends the thread to a stripe at the clock: its IDs go back by up to max.lead with the clock never stepping back.
-     * Either the docs must say so (the exception is every failover in bounded-lead mode), or failover must claim at or
+     * README ("a thread's IDs then never go back in time") and the javadoc of Builder.stripes / StripedGenerator state no
+     * exception at all. Either the docs must say so (the exception is every failover in bounded-lead mode), or failover must claim at or
      * above the millisecond the home stripe reached (claimIn(homeMs, ...) semantics).
      */
     @Test
