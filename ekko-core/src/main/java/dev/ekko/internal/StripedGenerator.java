@@ -649,6 +649,11 @@ public final class StripedGenerator implements IdGenerator {
         }
     }
 
+    /** For tests: the stripes held now, in stripe order. */
+    EkkoGenerator[] stripes() {
+        return shared.set.live.clone();
+    }
+
     @Override
     public String toString() {
         StringBuilder workers = new StringBuilder();
