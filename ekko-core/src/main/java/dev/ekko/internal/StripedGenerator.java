@@ -325,43 +325,51 @@ public final class StripedGenerator implements IdGenerator {
             EkkoGenerator[] g = shared.set.live;
             int h = home(g.length);
             Sequencer s = g[h].sequencer(p);
-            long r;
             try {
-                r = s.claimOrUsedUp(1, backwardWaitNanos);
-            } catch (RuntimeException e) {
-                if (!passes(e)) {
-                    throw e;
+                long r;
+                try {
+                    r = s.claimOrUsedUp(1, backwardWaitNanos);
+                } catch (RuntimeException e) {
+                    if (!passes(e)) {
+                        throw e;
+                    }
+                    return failover(g, p, h, s, backwardWaitNanos, e);
+                }
+                if (r >= 0) {
+                    return s.compose(r >> Sequencer.SEQ_BITS);
+                }
+                long ms = r ^ Sequencer.USED_UP;
+                long now = s.nowOffset();
+                for (int i = 1; i < g.length; i++) {
+                    Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
+                    long x = o.claimIn(ms, 1, now);
+                    if (x >= 0) {
+                        return o.compose(x >> Sequencer.SEQ_BITS);
+                    }
                 }
                 try {
-                    return failover(g, p, h, backwardWaitNanos, e);
-                } catch (GeneratorClosedException closedStripe) {
-                    if (passes(closedStripe) && g != shared.set.live) {
-                        continue; // the striper closed this set's stripes meanwhile: the new set serves
+                    return s.next(backwardWaitNanos); // every stripe used ms up: wait for the next millisecond on the home stripe
+                } catch (RuntimeException e) {
+                    if (!passes(e)) {
+                        throw e;
                     }
-                    throw closedStripe;
+                    return failover(g, p, h, s, backwardWaitNanos, e); // the home stripe refused during the wait
                 }
-            }
-            if (r >= 0) {
-                return s.compose(r >> Sequencer.SEQ_BITS);
-            }
-            long ms = r ^ Sequencer.USED_UP;
-            long now = s.nowOffset();
-            for (int i = 1; i < g.length; i++) {
-                Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
-                long x = o.claimIn(ms, 1, now);
-                if (x >= 0) {
-                    return o.compose(x >> Sequencer.SEQ_BITS);
+            } catch (GeneratorClosedException closedStripe) {
+                if (passes(closedStripe) && g != shared.set.live) {
+                    continue; // the striper closed this set's stripes meanwhile: the new set serves
                 }
+                throw closedStripe;
             }
-            return s.next(backwardWaitNanos); // every stripe used ms up: wait for the next millisecond on the home stripe
         }
     }
 
     /** The home stripe refused: the others in turn, each a normal claim; the home's refusal if all refuse. */
-    private long failover(EkkoGenerator[] g, int p, int h, long backwardWaitNanos, RuntimeException homeRefusal) {
+    private long failover(EkkoGenerator[] g, int p, int h, Sequencer home, long backwardWaitNanos, RuntimeException homeRefusal) {
         for (int i = 1; i < g.length; i++) {
+            Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
             try {
-                return g[h + i < g.length ? h + i : h + i - g.length].sequencer(p).next(backwardWaitNanos);
+                return o.next(backwardWaitNanos);
             } catch (RuntimeException e) {
                 if (!passes(e)) {
                     throw e;
@@ -395,23 +403,11 @@ public final class StripedGenerator implements IdGenerator {
             try {
                 r = s.claimOrUsedUp(wanted, maxBackwardWaitNanos);
             } catch (RuntimeException e) {
-                if (!passes(e)) {
-                    throw e;
-                }
-                for (int i = 1; i < g.length; i++) {
-                    Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
-                    try {
-                        return write(o, o.claim(wanted), ids, at);
-                    } catch (RuntimeException other) {
-                        if (!passes(other)) {
-                            throw other;
-                        }
-                    }
-                }
-                if (e instanceof GeneratorClosedException && g != shared.set.live) {
+                int next = failoverInto(g, p, h, s, wanted, ids, at, e);
+                if (next < 0) {
                     continue; // the striper closed this set's stripes meanwhile: the new set serves
                 }
-                throw e;
+                return next;
             }
             if (r >= 0) {
                 return write(s, r, ids, at);
@@ -425,8 +421,42 @@ public final class StripedGenerator implements IdGenerator {
                     return write(o, x, ids, at);
                 }
             }
-            return write(s, s.claim(wanted), ids, at);
+            try {
+                r = s.claim(wanted); // every stripe used ms up: wait for the next millisecond on the home stripe
+            } catch (RuntimeException e) {
+                int next = failoverInto(g, p, h, s, wanted, ids, at, e); // the home stripe refused during the wait
+                if (next < 0) {
+                    continue;
+                }
+                return next;
+            }
+            return write(s, r, ids, at);
         }
+    }
+
+    /**
+     * The home stripe refused a chunk: the others in turn, as {@link #failover}, the chunk written from {@code at}; returns
+     * the next index, or -1 when the striper closed this set's stripes meanwhile (the caller reads the new set).
+     */
+    private int failoverInto(EkkoGenerator[] g, int p, int h, Sequencer home, int wanted, long[] ids, int at,
+            RuntimeException homeRefusal) {
+        if (!passes(homeRefusal)) {
+            throw homeRefusal;
+        }
+        for (int i = 1; i < g.length; i++) {
+            Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
+            try {
+                return write(o, o.claim(wanted), ids, at);
+            } catch (RuntimeException other) {
+                if (!passes(other)) {
+                    throw other;
+                }
+            }
+        }
+        if (homeRefusal instanceof GeneratorClosedException && g != shared.set.live) {
+            return -1;
+        }
+        throw homeRefusal;
     }
 
     private static int write(Sequencer s, long r, long[] ids, int at) {

@@ -112,7 +112,7 @@ class StripingReviewTest {
      * stripe is LIVE and issues in the next millisecond. This is exactly the saturated case striping is for.
      */
     @Test
-    void FINDING_1_homeStripeLostWhileTheCallWaitsForTheNextMillisecondFailsTheCallThoughAnotherStripeIssues() throws Exception {
+    void foundInReview_1_homeStripeLostWhileTheCallWaitsForTheNextMillisecondFailsTheCallThoughAnotherStripeIssues() throws Exception {
         StripedGeneratorTest.PoolProvider provider = new StripedGeneratorTest.PoolProvider();
         TestClock clock = new TestClock();
         try (IdGenerator g = pool(provider, 2).clock(clock).build()) {
