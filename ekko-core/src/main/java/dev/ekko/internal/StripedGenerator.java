@@ -33,16 +33,21 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Ordering. IDs of one stripe strictly increase, across threads and restarts, as those of an unstriped generator
  * (invariant 1 per worker ID). A thread's IDs never go back in time: each carries the millisecond its home stripe is in
- * during the call (a spill claims in exactly that millisecond, and a stripe's millisecond only grows), so their
- * milliseconds never decrease. Within one millisecond they are not ordered: a thread takes the stripes in the order it
+ * during the call or a later one (a spill claims in exactly that millisecond, a failover at or above it,
+ * {@link Sequencer#claimAtOrAbove}, and a stripe's millisecond only grows), so their milliseconds never decrease. The
+ * exceptions: a clock step back (a failover while the clock is behind the home stripe by more than the allowed lead, or a
+ * home change in automatic mode); and, in bounded-lead mode, where stripes run ahead by different amounts, the home
+ * stripe issuing again after a stripe further ahead served the thread, or a home change in automatic mode, which can go
+ * back by up to {@code ekko.clock.max.lead}. Within one millisecond they are not ordered: a thread takes the stripes in the order it
  * reaches them from its home, which is not the order of their worker IDs (stripes start in parallel and take whatever worker
  * ID is free), so a later ID of the same millisecond may carry a lower worker ID and compare lower. Keeping each thread
  * strictly increasing would need every thread to start each millisecond at the lowest worker ID and move only upwards: all
  * threads would contend on one word again, or a thread starting elsewhere would reach fewer than k stripes.
  *
  * <p>A stripe that may not issue (lost lease, fence, clock skew, coordinator down, changed state file) costs only its own
- * share: a caller whose home stripe refuses claims from the next stripes in turn (a normal claim, which may wait for the next
- * millisecond), and gets the home stripe's refusal only if every stripe refuses. A spill skips such a stripe. A clock that
+ * share: a caller whose home stripe refuses claims from the next stripes in turn (a claim at or above the home stripe's
+ * millisecond, which may wait for the next millisecond), and gets the home stripe's refusal only if every stripe refuses;
+ * so does a caller whose home stripe refuses while it waits for the next millisecond. A spill skips such a stripe. A clock that
  * went back is not sent elsewhere: every stripe reads the same clock.
  *
  * <p>Automatic mode ({@code ekko.worker.stripes.max} above {@code ekko.worker.stripes}): a striper thread checks every
@@ -51,8 +56,8 @@ import java.util.concurrent.locks.LockSupport;
  * publishes it; when a stripe it added has issued nothing for {@code ekko.worker.stripes.idle}, it closes it (which
  * releases its worker ID), then drops it from the set, keeping its counters. The first {@code ekko.worker.stripes} stay. A
  * caller that still reaches a closed stripe through the set it read treats it as one that refuses. Each stripe remains a whole generator throughout, so
- * uniqueness does not depend on the set; the per-thread time order can only be lost to a clock step back (a thread's
- * home stripe changes with k).
+ * uniqueness does not depend on the set; the per-thread time order can only be lost to a clock step back or, in
+ * bounded-lead mode, by up to {@code ekko.clock.max.lead} (a thread's home stripe changes with k).
  *
  * <p>The hot path allocates nothing, takes no lock and uses no thread-local: it reads the current set (one volatile read),
  * the stripes' current sequencers (one volatile read each), the clock once more when it spills, and the home stripe's state.
@@ -364,12 +369,17 @@ public final class StripedGenerator implements IdGenerator {
         }
     }
 
-    /** The home stripe refused: the others in turn, each a normal claim; the home's refusal if all refuse. */
+    /**
+     * The home stripe refused: the others in turn, each a claim in a millisecond at or above the one the home stripe
+     * reached ({@link Sequencer#claimAtOrAbove}), so that the caller's IDs do not go back in time; the home's refusal if all
+     * refuse.
+     */
     private long failover(EkkoGenerator[] g, int p, int h, Sequencer home, long backwardWaitNanos, RuntimeException homeRefusal) {
+        long floor = homeMillis(g[h], p, home);
         for (int i = 1; i < g.length; i++) {
             Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
             try {
-                return o.next(backwardWaitNanos);
+                return o.compose(o.claimAtOrAbove(floor, 1, backwardWaitNanos) >> Sequencer.SEQ_BITS);
             } catch (RuntimeException e) {
                 if (!passes(e)) {
                     throw e;
@@ -377,6 +387,11 @@ public final class StripedGenerator implements IdGenerator {
             }
         }
         throw homeRefusal;
+    }
+
+    /** {@return the millisecond the home stripe reached: of the sequencer that refused, or the stripe's last live term} */
+    private static long homeMillis(EkkoGenerator home, int p, Sequencer refused) {
+        return Math.max(refused.lastMillisOffset(), home.lastMillisOffset(p));
     }
 
     @Override
@@ -443,10 +458,11 @@ public final class StripedGenerator implements IdGenerator {
         if (!passes(homeRefusal)) {
             throw homeRefusal;
         }
+        long floor = homeMillis(g[h], p, home);
         for (int i = 1; i < g.length; i++) {
             Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
             try {
-                return write(o, o.claim(wanted), ids, at);
+                return write(o, o.claimAtOrAbove(floor, wanted, maxBackwardWaitNanos), ids, at);
             } catch (RuntimeException other) {
                 if (!passes(other)) {
                     throw other;

@@ -199,7 +199,7 @@ class StripingReviewTest {
      * above the millisecond the home stripe reached (claimIn(homeMs, ...) semantics).
      */
     @Test
-    void FINDING_3_inBoundedLeadModeALeaseLossAloneSendsAThreadBackInTimeWithoutAnyClockStep() throws Exception {
+    void foundInReview_3_inBoundedLeadModeALeaseLossAloneSendsAThreadBackInTimeWithoutAnyClockStep() throws Exception {
         StripedGeneratorTest.PoolProvider provider = new StripedGeneratorTest.PoolProvider();
         TestClock clock = new TestClock();
         try (IdGenerator g = pool(provider, 2).clock(clock).maxLead(Duration.ofMillis(100)).build()) {
