@@ -777,6 +777,14 @@ public final class EkkoGenerator implements IdGenerator {
         return t == null ? current : Math.max(current, t.sequencers[product].lastMillisOffset());
     }
 
+    /** {@return whether this generator will not issue again: closed, or stopped for good by its state file} */
+    boolean stoppedForGood() {
+        Term t = term;
+        Term l = live;
+        return closed.get() || t.kind == Term.Kind.CLOSED || t.stopped() == Term.Stop.STATE_FILE
+                || (l != null && l.stopped() == Term.Stop.STATE_FILE);
+    }
+
     /** {@return whether {@link #close()} was called} */
     boolean isClosed() {
         return closed.get();

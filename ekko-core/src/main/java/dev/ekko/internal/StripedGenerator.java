@@ -511,7 +511,10 @@ public final class StripedGenerator implements IdGenerator {
             try {
                 long left = waitNanos - (clock.nanos() - start);
                 return nextFor(product, Math.max(maxBackwardWaitNanos, left));
-            } catch (LeaseLostException | ClockMovedBackwardsException | ClockSkewException | CoordinatorUnavailableException e) {
+            } catch (RuntimeException e) {
+                if (!mayComeBack(e)) {
+                    throw e;
+                }
                 if (shared.closed.get()) {
                     throw closedException();
                 }
@@ -527,6 +530,27 @@ public final class StripedGenerator implements IdGenerator {
                 }
             }
         }
+    }
+
+    /**
+     * Whether {@link #next(Duration)} tries again after this refusal: one an unstriped generator tries again after, or any
+     * other refusal of a single stripe (the home stripe's, when every stripe refused) while some stripe is not stopped for
+     * good (closed, or stopped by its state file) and so may issue again.
+     */
+    private boolean mayComeBack(RuntimeException e) {
+        if (e instanceof LeaseLostException || e instanceof ClockMovedBackwardsException || e instanceof ClockSkewException
+                || e instanceof CoordinatorUnavailableException) {
+            return true;
+        }
+        if (!passes(e)) {
+            return false;
+        }
+        for (EkkoGenerator g : shared.set.live) {
+            if (!g.stoppedForGood()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private GeneratorClosedException closedException() {

@@ -160,7 +160,7 @@ class StripingReviewTest {
      * whose home is the other stripe waits and is served. Whether next(Duration) waits depends on the caller's thread ID.
      */
     @Test
-    void FINDING_2_nextWithTimeoutGivesUpAtOnceWhenTheHomeStripeIsStoppedForGoodWhileAnotherStripeComesBack() throws Exception {
+    void foundInReview_2_nextWithTimeoutGivesUpAtOnceWhenTheHomeStripeIsStoppedForGoodWhileAnotherStripeComesBack() throws Exception {
         StripedGeneratorTest.PoolProvider provider = new StripedGeneratorTest.PoolProvider();
         try (IdGenerator g = pool(provider, 2).build()) {
             EkkoGenerator[] stripes = ((StripedGenerator) g).stripes();
