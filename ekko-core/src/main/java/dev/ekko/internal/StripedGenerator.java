@@ -489,13 +489,80 @@ public final class StripedGenerator implements IdGenerator {
         return range(product, maxCount);
     }
 
+    /**
+     * {@link #claimInto} for a range: the same choice of stripe, the range built from the claim itself, as
+     * {@link EkkoGenerator#range} does, so that only the returned {@link IdRange} is allocated.
+     */
     private IdRange range(int p, int maxCount) {
         if (maxCount < 1) {
             throw new IllegalArgumentException("must be >= 1: maxCount=" + maxCount);
         }
-        long[] ids = new long[Math.min(maxCount, 1 << Layout.SEQUENCE_BITS)];
-        int count = claimInto(p, ids.length, ids, 0);
-        return new IdRange(ids[0], count);
+        int wanted = Math.min(maxCount, 1 << Layout.SEQUENCE_BITS);
+        for (;;) {
+            EkkoGenerator[] g = shared.set.live;
+            int h = home(g.length);
+            Sequencer s = g[h].sequencer(p);
+            long r;
+            try {
+                r = s.claimOrUsedUp(wanted, maxBackwardWaitNanos);
+            } catch (RuntimeException e) {
+                IdRange served = failoverRange(g, p, h, s, wanted, e);
+                if (served == null) {
+                    continue; // the striper closed this set's stripes meanwhile: the new set serves
+                }
+                return served;
+            }
+            if (r >= 0) {
+                return range(s, r);
+            }
+            long ms = r ^ Sequencer.USED_UP;
+            long now = s.nowOffset();
+            for (int i = 1; i < g.length; i++) {
+                Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
+                long x = o.claimIn(ms, wanted, now);
+                if (x >= 0) {
+                    return range(o, x);
+                }
+            }
+            try {
+                r = s.claim(wanted); // every stripe used ms up: wait for the next millisecond on the home stripe
+            } catch (RuntimeException e) {
+                IdRange served = failoverRange(g, p, h, s, wanted, e); // the home stripe refused during the wait
+                if (served == null) {
+                    continue;
+                }
+                return served;
+            }
+            return range(s, r);
+        }
+    }
+
+    /** {@link #failoverInto} for a range: the range served, or null when the striper closed this set's stripes meanwhile. */
+    private IdRange failoverRange(EkkoGenerator[] g, int p, int h, Sequencer home, int wanted, RuntimeException homeRefusal) {
+        if (!passes(homeRefusal)) {
+            throw homeRefusal;
+        }
+        long floor = homeMillis(g[h], p, home);
+        for (int i = 1; i < g.length; i++) {
+            Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
+            try {
+                return range(o, o.claimAtOrAbove(floor, wanted, maxBackwardWaitNanos));
+            } catch (RuntimeException other) {
+                if (!passes(other)) {
+                    throw other;
+                }
+            }
+        }
+        if (homeRefusal instanceof GeneratorClosedException && g != shared.set.live) {
+            return null;
+        }
+        throw homeRefusal;
+    }
+
+    /** {@return the range a claim of {@code s} took} */
+    private static IdRange range(Sequencer s, long r) {
+        int count = (int) (r & Sequencer.SEQ_MASK) + 1;
+        return new IdRange(s.compose(r >> Sequencer.SEQ_BITS) - (count - 1), count);
     }
 
     @Override

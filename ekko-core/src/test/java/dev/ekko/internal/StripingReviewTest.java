@@ -231,7 +231,7 @@ class StripingReviewTest {
      * or keep the range path array-free as EkkoGenerator.range is.
      */
     @Test
-    void FINDING_4_stripedNextRangeAllocatesAScratchArrayPerCall() throws Exception {
+    void foundInReview_4_stripedNextRangeAllocatesAScratchArrayPerCall() throws Exception {
         // Through reflection: the test classes are compiled into the core's module, which does not read java.management.
         Object mx = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
         Class<?> sunMx = Class.forName("com.sun.management.ThreadMXBean");
