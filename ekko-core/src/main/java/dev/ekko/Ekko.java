@@ -150,8 +150,9 @@ public final class Ekko {
          * state file, fence), and spreads callers over them, so that real-time throughput is {@code stripes} × 1,024 IDs per
          * millisecond and threads do not contend on one word. A caller starts at its home stripe and, when that stripe's
          * millisecond is used up, takes the rest of the same millisecond from the next stripes instead of waiting. IDs of one
-         * stripe strictly increase; a thread's IDs never go back in time (their millisecond never decreases) but are not
-         * strictly increasing within a millisecond (docs/striping.md). Needs an allocator that leases worker IDs
+         * stripe strictly increase; a thread's IDs never go back in time (their millisecond never decreases, except with a clock
+         * step back, and in bounded-lead mode by up to {@code ekko.clock.max.lead} when the thread's home stripe issues again
+         * after another stripe served it) but are not strictly increasing within a millisecond (docs/striping.md). Needs an allocator that leases worker IDs
          * ({@code host-local} or a coordinator): {@code manual} holds one fixed worker ID, so more than one stripe with it is
          * refused at {@link #build()}. With a coordinator, stripe i &gt; 0 uses the instance name {@code <instance>.stripe<i>}.
          *

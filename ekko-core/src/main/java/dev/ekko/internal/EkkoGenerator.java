@@ -80,8 +80,8 @@ public final class EkkoGenerator implements IdGenerator {
      * thread without the monitor ({@link #close()}) may replace it too, so a closed generator is never revived.
      */
     private volatile Term term;
-    /** The last live term; guarded by this. */
-    private Term live;
+    /** The last live term; written under this, volatile for {@link #lastMillisOffset(int)}. */
+    private volatile Term live;
     /** The lease of {@link #live}; guarded by this. */
     private WorkerLease lease;
     /** A term being started (waiting for its floor), not yet {@link #live}: a lease lost meanwhile stops it too. */
@@ -799,6 +799,24 @@ public final class EkkoGenerator implements IdGenerator {
     /** {@return the sequencer of {@code product} in the current term (an idle one, which issues nothing, while none is live)} */
     Sequencer sequencer(int product) {
         return term.sequencers[product];
+    }
+
+    /**
+     * {@return the last millisecond (offset from the epoch) {@code product}'s IDs were claimed in, by the current term or the
+     * last live one (a lost term's, while an idle term stands in for it)}: for a striped generator's failover.
+     */
+    long lastMillisOffset(int product) {
+        long current = term.sequencers[product].lastMillisOffset();
+        Term t = live;
+        return t == null ? current : Math.max(current, t.sequencers[product].lastMillisOffset());
+    }
+
+    /** {@return whether this generator will not issue again: closed, or stopped for good by its state file} */
+    boolean stoppedForGood() {
+        Term t = term;
+        Term l = live;
+        return closed.get() || t.kind == Term.Kind.CLOSED || t.stopped() == Term.Stop.STATE_FILE
+                || (l != null && l.stopped() == Term.Stop.STATE_FILE);
     }
 
     /** {@return whether {@link #close()} was called} */

@@ -209,6 +209,40 @@ final class Sequencer extends SequencerState {
         }
     }
 
+    /**
+     * {@link #claim(int, long)} in a millisecond at or above {@code floorMs}: for a striped generator's failover, so that a
+     * call its home stripe refused is served in a millisecond at or above the one the home stripe reached (in bounded-lead
+     * mode a stripe runs ahead of the clock, and another stripe may be at the clock). Where this sequencer is behind
+     * {@code floorMs} and the clock is too, it moves to {@code floorMs} if it could by itself ({@code floorMs} at most the
+     * clock plus the allowed lead), extending its reservation on the slow path as a claim would, or refusing as a claim
+     * would. Where {@code floorMs} is further ahead than that (the clock went back past the lead), it is a plain claim.
+     *
+     * @param floorMs the lowest millisecond to claim in (offset from the epoch)
+     * @param wanted 1..1024
+     * @param backwardWaitNanos how long to wait for a clock behind
+     * @return as {@link #claim(int)}
+     */
+    long claimAtOrAbove(long floorMs, int wanted, long backwardWaitNanos) {
+        for (;;) {
+            long s = lvState();
+            long now = nowOffset();
+            if ((s >> SEQ_BITS) >= floorMs || now >= floorMs || floorMs - now > maxLeadMillis) {
+                // From here a claim only moves up to the clock or past the state (a sealed one refuses): at or above the floor;
+                // or the clock is behind the floor by more than the lead, a clock step back a claim waits for or refuses.
+                return claim(wanted, backwardWaitNanos, false);
+            }
+            if (!term.mayIssue(floorMs, now)) {
+                term.awaitPermit(floorMs, now); // throws the refusal, or extends the reservation
+                continue;
+            }
+            long r = claimIn(floorMs, wanted, now);
+            if (r != NONE) {
+                return r;
+            }
+            // The state moved (past or up to the floor) or the permission changed meanwhile: look again.
+        }
+    }
+
     private long claim(int wanted, long backwardWaitNanos, boolean returnWhenUsedUp) {
         long waitStart = 0;
         int spins = 0;

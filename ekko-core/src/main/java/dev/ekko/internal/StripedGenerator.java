@@ -33,16 +33,21 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Ordering. IDs of one stripe strictly increase, across threads and restarts, as those of an unstriped generator
  * (invariant 1 per worker ID). A thread's IDs never go back in time: each carries the millisecond its home stripe is in
- * during the call (a spill claims in exactly that millisecond, and a stripe's millisecond only grows), so their
- * milliseconds never decrease. Within one millisecond they are not ordered: a thread takes the stripes in the order it
+ * during the call or a later one (a spill claims in exactly that millisecond, a failover at or above it,
+ * {@link Sequencer#claimAtOrAbove}, and a stripe's millisecond only grows), so their milliseconds never decrease. The
+ * exceptions: a clock step back (a failover while the clock is behind the home stripe by more than the allowed lead, or a
+ * home change in automatic mode); and, in bounded-lead mode, where stripes run ahead by different amounts, the home
+ * stripe issuing again after a stripe further ahead served the thread, or a home change in automatic mode, which can go
+ * back by up to {@code ekko.clock.max.lead}. Within one millisecond they are not ordered: a thread takes the stripes in the order it
  * reaches them from its home, which is not the order of their worker IDs (stripes start in parallel and take whatever worker
  * ID is free), so a later ID of the same millisecond may carry a lower worker ID and compare lower. Keeping each thread
  * strictly increasing would need every thread to start each millisecond at the lowest worker ID and move only upwards: all
  * threads would contend on one word again, or a thread starting elsewhere would reach fewer than k stripes.
  *
  * <p>A stripe that may not issue (lost lease, fence, clock skew, coordinator down, changed state file) costs only its own
- * share: a caller whose home stripe refuses claims from the next stripes in turn (a normal claim, which may wait for the next
- * millisecond), and gets the home stripe's refusal only if every stripe refuses. A spill skips such a stripe. A clock that
+ * share: a caller whose home stripe refuses claims from the next stripes in turn (a claim at or above the home stripe's
+ * millisecond, which may wait for the next millisecond), and gets the home stripe's refusal only if every stripe refuses;
+ * so does a caller whose home stripe refuses while it waits for the next millisecond. A spill skips such a stripe. A clock that
  * went back is not sent elsewhere: every stripe reads the same clock.
  *
  * <p>Automatic mode ({@code ekko.worker.stripes.max} above {@code ekko.worker.stripes}): a striper thread checks every
@@ -51,8 +56,8 @@ import java.util.concurrent.locks.LockSupport;
  * publishes it; when a stripe it added has issued nothing for {@code ekko.worker.stripes.idle}, it closes it (which
  * releases its worker ID), then drops it from the set, keeping its counters. The first {@code ekko.worker.stripes} stay. A
  * caller that still reaches a closed stripe through the set it read treats it as one that refuses. Each stripe remains a whole generator throughout, so
- * uniqueness does not depend on the set; the per-thread time order can only be lost to a clock step back (a thread's
- * home stripe changes with k).
+ * uniqueness does not depend on the set; the per-thread time order can only be lost to a clock step back or, in
+ * bounded-lead mode, by up to {@code ekko.clock.max.lead} (a thread's home stripe changes with k).
  *
  * <p>The hot path allocates nothing, takes no lock and uses no thread-local: it reads the current set (one volatile read),
  * the stripes' current sequencers (one volatile read each), the clock once more when it spills, and the home stripe's state.
@@ -325,43 +330,56 @@ public final class StripedGenerator implements IdGenerator {
             EkkoGenerator[] g = shared.set.live;
             int h = home(g.length);
             Sequencer s = g[h].sequencer(p);
-            long r;
             try {
-                r = s.claimOrUsedUp(1, backwardWaitNanos);
-            } catch (RuntimeException e) {
-                if (!passes(e)) {
-                    throw e;
+                long r;
+                try {
+                    r = s.claimOrUsedUp(1, backwardWaitNanos);
+                } catch (RuntimeException e) {
+                    if (!passes(e)) {
+                        throw e;
+                    }
+                    return failover(g, p, h, s, backwardWaitNanos, e);
+                }
+                if (r >= 0) {
+                    return s.compose(r >> Sequencer.SEQ_BITS);
+                }
+                long ms = r ^ Sequencer.USED_UP;
+                long now = s.nowOffset();
+                for (int i = 1; i < g.length; i++) {
+                    Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
+                    long x = o.claimIn(ms, 1, now);
+                    if (x >= 0) {
+                        return o.compose(x >> Sequencer.SEQ_BITS);
+                    }
                 }
                 try {
-                    return failover(g, p, h, backwardWaitNanos, e);
-                } catch (GeneratorClosedException closedStripe) {
-                    if (passes(closedStripe) && g != shared.set.live) {
-                        continue; // the striper closed this set's stripes meanwhile: the new set serves
+                    return s.next(backwardWaitNanos); // every stripe used ms up: wait for the next millisecond on the home stripe
+                } catch (RuntimeException e) {
+                    if (!passes(e)) {
+                        throw e;
                     }
-                    throw closedStripe;
+                    return failover(g, p, h, s, backwardWaitNanos, e); // the home stripe refused during the wait
                 }
-            }
-            if (r >= 0) {
-                return s.compose(r >> Sequencer.SEQ_BITS);
-            }
-            long ms = r ^ Sequencer.USED_UP;
-            long now = s.nowOffset();
-            for (int i = 1; i < g.length; i++) {
-                Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
-                long x = o.claimIn(ms, 1, now);
-                if (x >= 0) {
-                    return o.compose(x >> Sequencer.SEQ_BITS);
+            } catch (GeneratorClosedException closedStripe) {
+                if (passes(closedStripe) && g != shared.set.live) {
+                    continue; // the striper closed this set's stripes meanwhile: the new set serves
                 }
+                throw closedStripe;
             }
-            return s.next(backwardWaitNanos); // every stripe used ms up: wait for the next millisecond on the home stripe
         }
     }
 
-    /** The home stripe refused: the others in turn, each a normal claim; the home's refusal if all refuse. */
-    private long failover(EkkoGenerator[] g, int p, int h, long backwardWaitNanos, RuntimeException homeRefusal) {
+    /**
+     * The home stripe refused: the others in turn, each a claim in a millisecond at or above the one the home stripe
+     * reached ({@link Sequencer#claimAtOrAbove}), so that the caller's IDs do not go back in time; the home's refusal if all
+     * refuse.
+     */
+    private long failover(EkkoGenerator[] g, int p, int h, Sequencer home, long backwardWaitNanos, RuntimeException homeRefusal) {
+        long floor = homeMillis(g[h], p, home);
         for (int i = 1; i < g.length; i++) {
+            Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
             try {
-                return g[h + i < g.length ? h + i : h + i - g.length].sequencer(p).next(backwardWaitNanos);
+                return o.compose(o.claimAtOrAbove(floor, 1, backwardWaitNanos) >> Sequencer.SEQ_BITS);
             } catch (RuntimeException e) {
                 if (!passes(e)) {
                     throw e;
@@ -369,6 +387,11 @@ public final class StripedGenerator implements IdGenerator {
             }
         }
         throw homeRefusal;
+    }
+
+    /** {@return the millisecond the home stripe reached: of the sequencer that refused, or the stripe's last live term} */
+    private static long homeMillis(EkkoGenerator home, int p, Sequencer refused) {
+        return Math.max(refused.lastMillisOffset(), home.lastMillisOffset(p));
     }
 
     @Override
@@ -395,23 +418,11 @@ public final class StripedGenerator implements IdGenerator {
             try {
                 r = s.claimOrUsedUp(wanted, maxBackwardWaitNanos);
             } catch (RuntimeException e) {
-                if (!passes(e)) {
-                    throw e;
-                }
-                for (int i = 1; i < g.length; i++) {
-                    Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
-                    try {
-                        return write(o, o.claim(wanted), ids, at);
-                    } catch (RuntimeException other) {
-                        if (!passes(other)) {
-                            throw other;
-                        }
-                    }
-                }
-                if (e instanceof GeneratorClosedException && g != shared.set.live) {
+                int next = failoverInto(g, p, h, s, wanted, ids, at, e);
+                if (next < 0) {
                     continue; // the striper closed this set's stripes meanwhile: the new set serves
                 }
-                throw e;
+                return next;
             }
             if (r >= 0) {
                 return write(s, r, ids, at);
@@ -425,8 +436,43 @@ public final class StripedGenerator implements IdGenerator {
                     return write(o, x, ids, at);
                 }
             }
-            return write(s, s.claim(wanted), ids, at);
+            try {
+                r = s.claim(wanted); // every stripe used ms up: wait for the next millisecond on the home stripe
+            } catch (RuntimeException e) {
+                int next = failoverInto(g, p, h, s, wanted, ids, at, e); // the home stripe refused during the wait
+                if (next < 0) {
+                    continue;
+                }
+                return next;
+            }
+            return write(s, r, ids, at);
         }
+    }
+
+    /**
+     * The home stripe refused a chunk: the others in turn, as {@link #failover}, the chunk written from {@code at}; returns
+     * the next index, or -1 when the striper closed this set's stripes meanwhile (the caller reads the new set).
+     */
+    private int failoverInto(EkkoGenerator[] g, int p, int h, Sequencer home, int wanted, long[] ids, int at,
+            RuntimeException homeRefusal) {
+        if (!passes(homeRefusal)) {
+            throw homeRefusal;
+        }
+        long floor = homeMillis(g[h], p, home);
+        for (int i = 1; i < g.length; i++) {
+            Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
+            try {
+                return write(o, o.claimAtOrAbove(floor, wanted, maxBackwardWaitNanos), ids, at);
+            } catch (RuntimeException other) {
+                if (!passes(other)) {
+                    throw other;
+                }
+            }
+        }
+        if (homeRefusal instanceof GeneratorClosedException && g != shared.set.live) {
+            return -1;
+        }
+        throw homeRefusal;
     }
 
     private static int write(Sequencer s, long r, long[] ids, int at) {
@@ -443,13 +489,80 @@ public final class StripedGenerator implements IdGenerator {
         return range(product, maxCount);
     }
 
+    /**
+     * {@link #claimInto} for a range: the same choice of stripe, the range built from the claim itself, as
+     * {@link EkkoGenerator#range} does, so that only the returned {@link IdRange} is allocated.
+     */
     private IdRange range(int p, int maxCount) {
         if (maxCount < 1) {
             throw new IllegalArgumentException("must be >= 1: maxCount=" + maxCount);
         }
-        long[] ids = new long[Math.min(maxCount, 1 << Layout.SEQUENCE_BITS)];
-        int count = claimInto(p, ids.length, ids, 0);
-        return new IdRange(ids[0], count);
+        int wanted = Math.min(maxCount, 1 << Layout.SEQUENCE_BITS);
+        for (;;) {
+            EkkoGenerator[] g = shared.set.live;
+            int h = home(g.length);
+            Sequencer s = g[h].sequencer(p);
+            long r;
+            try {
+                r = s.claimOrUsedUp(wanted, maxBackwardWaitNanos);
+            } catch (RuntimeException e) {
+                IdRange served = failoverRange(g, p, h, s, wanted, e);
+                if (served == null) {
+                    continue; // the striper closed this set's stripes meanwhile: the new set serves
+                }
+                return served;
+            }
+            if (r >= 0) {
+                return range(s, r);
+            }
+            long ms = r ^ Sequencer.USED_UP;
+            long now = s.nowOffset();
+            for (int i = 1; i < g.length; i++) {
+                Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
+                long x = o.claimIn(ms, wanted, now);
+                if (x >= 0) {
+                    return range(o, x);
+                }
+            }
+            try {
+                r = s.claim(wanted); // every stripe used ms up: wait for the next millisecond on the home stripe
+            } catch (RuntimeException e) {
+                IdRange served = failoverRange(g, p, h, s, wanted, e); // the home stripe refused during the wait
+                if (served == null) {
+                    continue;
+                }
+                return served;
+            }
+            return range(s, r);
+        }
+    }
+
+    /** {@link #failoverInto} for a range: the range served, or null when the striper closed this set's stripes meanwhile. */
+    private IdRange failoverRange(EkkoGenerator[] g, int p, int h, Sequencer home, int wanted, RuntimeException homeRefusal) {
+        if (!passes(homeRefusal)) {
+            throw homeRefusal;
+        }
+        long floor = homeMillis(g[h], p, home);
+        for (int i = 1; i < g.length; i++) {
+            Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
+            try {
+                return range(o, o.claimAtOrAbove(floor, wanted, maxBackwardWaitNanos));
+            } catch (RuntimeException other) {
+                if (!passes(other)) {
+                    throw other;
+                }
+            }
+        }
+        if (homeRefusal instanceof GeneratorClosedException && g != shared.set.live) {
+            return null;
+        }
+        throw homeRefusal;
+    }
+
+    /** {@return the range a claim of {@code s} took} */
+    private static IdRange range(Sequencer s, long r) {
+        int count = (int) (r & Sequencer.SEQ_MASK) + 1;
+        return new IdRange(s.compose(r >> Sequencer.SEQ_BITS) - (count - 1), count);
     }
 
     @Override
@@ -465,7 +578,10 @@ public final class StripedGenerator implements IdGenerator {
             try {
                 long left = waitNanos - (clock.nanos() - start);
                 return nextFor(product, Math.max(maxBackwardWaitNanos, left));
-            } catch (LeaseLostException | ClockMovedBackwardsException | ClockSkewException | CoordinatorUnavailableException e) {
+            } catch (RuntimeException e) {
+                if (!mayComeBack(e)) {
+                    throw e;
+                }
                 if (shared.closed.get()) {
                     throw closedException();
                 }
@@ -481,6 +597,27 @@ public final class StripedGenerator implements IdGenerator {
                 }
             }
         }
+    }
+
+    /**
+     * Whether {@link #next(Duration)} tries again after this refusal: one an unstriped generator tries again after, or any
+     * other refusal of a single stripe (the home stripe's, when every stripe refused) while some stripe is not stopped for
+     * good (closed, or stopped by its state file) and so may issue again.
+     */
+    private boolean mayComeBack(RuntimeException e) {
+        if (e instanceof LeaseLostException || e instanceof ClockMovedBackwardsException || e instanceof ClockSkewException
+                || e instanceof CoordinatorUnavailableException) {
+            return true;
+        }
+        if (!passes(e)) {
+            return false;
+        }
+        for (EkkoGenerator g : shared.set.live) {
+            if (!g.stoppedForGood()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private GeneratorClosedException closedException() {
@@ -647,6 +784,11 @@ public final class StripedGenerator implements IdGenerator {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** For tests: the stripes held now, in stripe order. */
+    EkkoGenerator[] stripes() {
+        return shared.set.live.clone();
     }
 
     @Override

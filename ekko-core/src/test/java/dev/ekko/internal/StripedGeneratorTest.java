@@ -42,6 +42,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -324,6 +326,61 @@ class StripedGeneratorTest {
     }
 
     // ---------------------------------------------------------------- a stripe losing its lease
+
+    /**
+     * As StripingReviewTest's foundInReview_1 for {@code next()}, through {@code next(long[])} and {@code nextRange}: every
+     * stripe used the frozen millisecond up, the caller waits on its home stripe, the home stripe loses its lease during the
+     * wait; the call is served by the other stripe in the next millisecond, not refused.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"array", "range"})
+    void aHomeStripeLostWhileAnArrayOrRangeCallWaitsForTheNextMillisecondIsServedByTheOtherStripe(String api) throws Exception {
+        PoolProvider provider = new PoolProvider();
+        TestClock clock = new TestClock();
+        ExecutorService caller = Executors.newSingleThreadExecutor();
+        try (IdGenerator g = Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(hostLocks).allocatorProvider(provider)
+                .instance("app").stripes(2).reportInterval(Duration.ofMillis(200)).leaseMargin(Duration.ofMillis(500))
+                .maxClockSkew(Duration.ofMillis(100)).leaseTtl(Duration.ofSeconds(10)).clock(clock).build()) {
+            EkkoGenerator[] stripes = ((StripedGenerator) g).stripes();
+            EkkoGenerator home = stripes[(int) (caller.submit(() -> Thread.currentThread().getId()).get() % 2)];
+            int homeWorker = home.workerId();
+            g.next();
+            clock.stepMillis(5);
+            clock.freeze();
+            long waitsBefore = home.status().counters().nextMillisecondWaits();
+            AtomicBoolean released = new AtomicBoolean();
+            Future<Long> last = caller.submit(() -> {
+                long[] buf = new long[300];
+                for (;;) {
+                    long id;
+                    if (api.equals("array")) {
+                        g.next(buf);
+                        id = buf[buf.length - 1];
+                    } else {
+                        IdRange r = g.nextRange(300);
+                        id = r.get(r.count() - 1);
+                    }
+                    if (released.get()) {
+                        return id;
+                    }
+                }
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            while (home.status().counters().nextMillisecondWaits() == waitsBefore) {
+                assertTrue(System.nanoTime() < deadline, "never waited on the home stripe");
+                Thread.sleep(2);
+            }
+            provider.lose(homeWorker);
+            released.set(true);
+            Thread.sleep(50);
+            clock.unfreeze();
+            clock.stepMillis(1);
+            DecodedId d = layout.decode(last.get(10, TimeUnit.SECONDS));
+            assertNotEquals(homeWorker, d.worker(), "served by the lost home stripe: " + d);
+        } finally {
+            caller.shutdownNow();
+        }
+    }
 
     /** Leases worker IDs 0, 1, 2, ... from one pool shared by every stripe's allocator; leases can be lost on demand. */
     static final class PoolProvider implements WorkerAllocatorProvider {
