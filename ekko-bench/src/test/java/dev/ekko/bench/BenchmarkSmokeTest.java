@@ -26,8 +26,9 @@ class BenchmarkSmokeTest {
                 .warmupIterations(0)
                 .measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(20))
-                .param("generator", "EKKO_BOUNDED_LEAD")
-                .param("mode", "BOUNDED_LEAD")
+                .param("generator", suite == BenchRunner.Suite.PEER_STARTUP ? "hutool" : "EKKO_BOUNDED_LEAD")
+                .param("mode", suite == BenchRunner.Suite.SUSTAINED_1_THREAD || suite == BenchRunner.Suite.SUSTAINED_2_THREADS
+                        ? "LEAD_1S" : "BOUNDED_LEAD")
                 .param("batch", "16")
                 .param("allocator", "manual")
                 .param("contender", "EKKO")
