@@ -514,6 +514,7 @@ public final class Ekko {
          * @throws EkkoException when the worker ID, the state file or the clock does not allow a start
          */
         public IdGenerator build() {
+            dev.ekko.internal.ClassPreload.start();
             Map<String, WorkerAllocatorProvider> providers = providersFor(settings.getOrDefault(ConfigKeys.ALLOCATOR,
                     settings.containsKey(ConfigKeys.WORKER_ID) ? "manual" : "host-local"));
             checkKeys(providers);
@@ -610,16 +611,21 @@ public final class Ekko {
             Duration backwardWait = durationOr(ConfigKeys.MAX_BACKWARD_WAIT, Duration.ofSeconds(1));
             // Each stripe is the generator an unstriped build makes, with its own allocator, lease listener and, for a
             // coordinator that remembers an instance's worker ID, its own instance name.
-            java.util.function.IntFunction<EkkoGenerator> starter = i -> {
-                String stripeInstance = i == 0 ? instance : instance + ".stripe" + i;
-                LeaseRelay relay = new LeaseRelay();
-                AllocatorContext context = AllocatorContext.builder().idc(idc).workerIds(pool)
-                        .preferredWorkerId(worker).instance(stripeInstance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
-                        .settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
-                WorkerAllocator allocator = provider.create(context);
-                GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
-                        backwardWait, maxLead, reservation, report, skewSetting, margin, stripeInstance, host, pid);
-                return EkkoGenerator.start(gs, allocator, relay);
+            // An anonymous class, not a lambda: a JVM spins a lambda's class at its first use, which a cold start pays for
+            // every lambda on its path (StartupBenchmark); this class is loaded like any other.
+            java.util.function.IntFunction<EkkoGenerator> starter = new java.util.function.IntFunction<>() {
+                @Override
+                public EkkoGenerator apply(int i) {
+                    String stripeInstance = i == 0 ? instance : instance + ".stripe" + i;
+                    LeaseRelay relay = new LeaseRelay();
+                    AllocatorContext context = AllocatorContext.builder().idc(idc).workerIds(pool)
+                            .preferredWorkerId(worker).instance(stripeInstance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
+                            .settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
+                    WorkerAllocator allocator = provider.create(context);
+                    GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
+                            backwardWait, maxLead, reservation, report, skewSetting, margin, stripeInstance, host, pid);
+                    return EkkoGenerator.start(gs, allocator, relay);
+                }
             };
             return maxStripes == 1 ? starter.apply(0) : StripedGenerator.start(starter, stripes, maxStripes, stripeIdle, product);
         }
@@ -675,7 +681,9 @@ public final class Ekko {
         /** {@return the core's keys and those of every provider found} */
         private static TreeSet<String> knownKeys(Map<String, WorkerAllocatorProvider> providers) {
             TreeSet<String> keys = new TreeSet<>(ConfigKeys.CORE);
-            providers.values().forEach(p -> keys.addAll(p.configKeys()));
+            for (WorkerAllocatorProvider p : providers.values()) {
+                keys.addAll(p.configKeys());
+            }
             return keys;
         }
 

@@ -115,11 +115,43 @@ public final class EkkoGenerator implements IdGenerator {
         this.idc = settings.idc();
         this.maxLeadMillis = settings.maxLead().toMillis();
         this.maxBackwardWaitNanos = settings.maxBackwardWait().toNanos();
-        this.keeper = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "ekko-keeper-idc" + settings.idc());
+        this.keeper = Executors.newSingleThreadScheduledExecutor(new KeeperTask(this, KeeperTask.THREADS, 0));
+    }
+
+    /**
+     * The keeper's thread factory and its two start-up tasks in one class, not three lambdas: a JVM spins a lambda's class at
+     * its first use, which a cold start pays for each (StartupBenchmark).
+     */
+    private static final class KeeperTask implements Runnable, java.util.concurrent.ThreadFactory {
+        static final int THREADS = 0;
+        static final int KEEP = 1;
+        static final int START_LINE = 2;
+
+        private final EkkoGenerator generator;
+        private final int kind;
+        private final int worker;
+
+        KeeperTask(EkkoGenerator generator, int kind, int worker) {
+            this.generator = generator;
+            this.kind = kind;
+            this.worker = worker;
+        }
+
+        @Override
+        public Thread newThread(Runnable r) {
+            Thread t = new Thread(r, "ekko-keeper-idc" + generator.settings.idc());
             t.setDaemon(true);
             return t;
-        });
+        }
+
+        @Override
+        public void run() {
+            if (kind == KEEP) {
+                generator.keep();
+            } else if (kind == START_LINE) {
+                generator.logStartLine(worker);
+            }
+        }
     }
 
     /**
@@ -152,12 +184,12 @@ public final class EkkoGenerator implements IdGenerator {
                 g.term = g.live;
             }
             long period = settings.reportInterval().toMillis();
-            g.keeper.scheduleWithFixedDelay(g::keep, period, period, TimeUnit.MILLISECONDS);
+            g.keeper.scheduleWithFixedDelay(new KeeperTask(g, KeeperTask.KEEP, 0), period, period, TimeUnit.MILLISECONDS);
             // Logged on the keeper thread, off the caller's start (finding the logging back end and a cold logging path cost
             // milliseconds); close() logs it first if the keeper has not.
             int worker = g.live.workerId;
             g.startLine.set(START_LINE_PENDING);
-            g.keeper.execute(() -> g.logStartLine(worker));
+            g.keeper.execute(new KeeperTask(g, KeeperTask.START_LINE, worker));
             return g;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -182,6 +214,9 @@ public final class EkkoGenerator implements IdGenerator {
         try {
             if (allocator instanceof HostLocalAllocator) {
                 ((HostLocalAllocator) allocator).announce();
+            }
+            if (!LOG.isLoggable(Level.INFO)) {
+                return; // the line is not built: formatting the layout's epoch loads java.time's formatting classes
             }
             LOG.log(Level.INFO, "started: idc=" + idc + " worker=" + worker + " allocator=" + settings.allocatorName()
                     + " " + layout + " stateDir=" + settings.stateDir() + " mode="

@@ -56,6 +56,9 @@ public final class HostLocalAllocator implements WorkerAllocator {
     synchronized void announce() {
         if (!announced) {
             announced = true;
+            if (!LOG.isLoggable(System.Logger.Level.INFO)) {
+                return;
+            }
             LOG.log(System.Logger.Level.INFO, "worker IDs from host-local are unique on this host only (among processes sharing "
                     + locks.where() + "): another host, VM or container with its own lock directory can get the same worker ID"
                     + " and issue the same IDs; where IDs from several of them meet, use a coordinator (redis, mysql, etcd)"

@@ -70,7 +70,8 @@ final class HostLocks {
         this.idc = context.idc();
         this.pid = context.pid();
         this.holderLine = "pid=" + context.pid() + " instance=" + context.instance() + "\n";
-        this.stateDir = context.setting(ConfigKeys.STATE_DIR).map(d -> Path.of(d).toAbsolutePath().normalize().toString()).orElse("");
+        String stateDirSetting = context.setting(ConfigKeys.STATE_DIR).orElse(null);
+        this.stateDir = stateDirSetting == null ? "" : Path.of(stateDirSetting).toAbsolutePath().normalize().toString();
     }
 
     /** {@return the lock directory} */
@@ -108,7 +109,7 @@ final class HostLocks {
                     create(file);
                 }
                 try {
-                    attempt = JvmFileLocks.tryLock(file, true, HostLocks::readHolder);
+                    attempt = JvmFileLocks.tryLock(file, true, READ_HOLDER);
                 } catch (NoSuchFileException removed) {
                     // removed between the check and the open (by its owner): create it again
                 }
@@ -157,7 +158,10 @@ final class HostLocks {
      * of every renewal, before the generator may issue past it.
      */
     void checkHeld(int worker, long reservedUntilMillis) {
-        marks.merge(worker, reservedUntilMillis, Math::max);
+        Long mark = marks.get(worker);
+        if (mark == null || mark < reservedUntilMillis) {
+            marks.put(worker, reservedUntilMillis);
+        }
         checkHeld(worker);
     }
 
@@ -273,6 +277,14 @@ final class HostLocks {
             return "";
         }
     }
+
+    /** {@link #readHolder}; an anonymous class, not a method reference, whose class a JVM would spin at a cold start. */
+    private static final java.util.function.Function<FileChannel, String> READ_HOLDER = new java.util.function.Function<>() {
+        @Override
+        public String apply(FileChannel ch) {
+            return readHolder(ch);
+        }
+    };
 
     /** {@return the holder line (pid and instance) for messages} */
     private static String readHolder(FileChannel ch) {

@@ -129,7 +129,7 @@ public final class StateFile implements AutoCloseable {
         }
         JvmFileLocks.Attempt held;
         try {
-            held = JvmFileLocks.tryLock(path, false, StateFile::holderPid);
+            held = JvmFileLocks.tryLock(path, false, HOLDER_PID);
         } catch (IOException e) {
             throw new StateFileException(path, "cannot open state file: " + e, e);
         }
@@ -220,8 +220,23 @@ public final class StateFile implements AutoCloseable {
      * directory is forced afterwards, so the new name survives a power loss as well as the contents do.
      */
     static void create(Path dir, Path path, Layout layout, int idc, int worker) throws IOException {
-        create(dir, path, layout, idc, worker, StateFile::forceDirectory);
+        create(dir, path, layout, idc, worker, FORCE_DIRECTORY);
     }
+
+    // Anonymous classes, not method references: a JVM spins a lambda's class at its first use, which a cold start pays
+    // (StartupBenchmark); these are loaded like any other class.
+    private static final DirectoryForce FORCE_DIRECTORY = new DirectoryForce() {
+        @Override
+        public void force(Path dir) throws IOException {
+            forceDirectory(dir);
+        }
+    };
+    private static final java.util.function.Function<FileChannel, String> HOLDER_PID = new java.util.function.Function<>() {
+        @Override
+        public String apply(FileChannel channel) {
+            return holderPid(channel);
+        }
+    };
 
     /** Forces a directory's entries to disk; {@link #forceDirectory(Path)} outside tests. */
     @FunctionalInterface

@@ -321,7 +321,9 @@ public final class AllocatorContext {
          * @throws NullPointerException if a key or value is null
          */
         public Builder settings(Map<String, String> all) {
-            all.forEach(this::setting);
+            for (Map.Entry<String, String> e : all.entrySet()) {
+                setting(e.getKey(), e.getValue());
+            }
             return this;
         }
 
@@ -333,7 +335,9 @@ public final class AllocatorContext {
          * @throws NullPointerException if a key or value is null
          */
         public Builder fleetSettings(Map<String, String> all) {
-            all.forEach((k, v) -> fleetSettings.put(Objects.requireNonNull(k, "key"), Objects.requireNonNull(v, "value")));
+            for (Map.Entry<String, String> e : all.entrySet()) {
+                fleetSettings.put(Objects.requireNonNull(e.getKey(), "key"), Objects.requireNonNull(e.getValue(), "value"));
+            }
             return this;
         }
 

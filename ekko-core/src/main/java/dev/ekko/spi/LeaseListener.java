@@ -13,7 +13,10 @@ package dev.ekko.spi;
 public interface LeaseListener {
 
     /** A listener that ignores every call: the default of {@link AllocatorContext.Builder#leaseListener}. */
-    LeaseListener NONE = (lease, reason) -> {
+    LeaseListener NONE = new LeaseListener() { // not a lambda: its class would be spun at a cold start
+        @Override
+        public void leaseLost(WorkerLease lease, String reason) {
+        }
     };
 
     /**
