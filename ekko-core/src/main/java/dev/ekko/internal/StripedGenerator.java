@@ -306,10 +306,29 @@ public final class StripedGenerator implements IdGenerator {
         return 0;
     }
 
-    /** {@return the stripe a calling thread starts at: its thread ID modulo k, so that threads started in turn spread evenly} */
+    /**
+     * Each calling thread's number, handed out in turn at its first call on any striped generator: so any k threads that
+     * call in turn have k different home stripes. A thread ID would not do: IDs are handed to every thread the JVM starts
+     * (keepers, pools, the runtime's own), so two callers' IDs modulo k collide as often as chance says, and two threads on
+     * one stripe contend on one word while another stripe idles.
+     */
+    private static final java.util.concurrent.atomic.AtomicInteger NEXT_CALLER = new java.util.concurrent.atomic.AtomicInteger();
+    private static final ThreadLocal<int[]> CALLER = new ThreadLocal<>() {
+        @Override
+        protected int[] initialValue() {
+            return new int[] {NEXT_CALLER.getAndIncrement() & Integer.MAX_VALUE};
+        }
+    };
+
+    /** {@return the calling thread's number (see {@link #CALLER}); for tests that need a thread with a given home stripe} */
+    static int callerNumber() {
+        return CALLER.get()[0];
+    }
+
+    /** {@return the stripe a calling thread starts at: its number modulo k} */
     private static int home(int k) {
-        long id = Thread.currentThread().getId();
-        return (k & (k - 1)) == 0 ? (int) id & (k - 1) : (int) (id % k);
+        int n = CALLER.get()[0];
+        return (k & (k - 1)) == 0 ? n & (k - 1) : n % k;
     }
 
     /** Whether another stripe may serve a call this refusal ends: a refusal of this stripe alone, or one the striper closed. */

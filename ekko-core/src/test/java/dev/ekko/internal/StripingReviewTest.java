@@ -70,7 +70,7 @@ class StripingReviewTest {
                 .maxClockSkew(Duration.ofMillis(100)).leaseTtl(Duration.ofSeconds(10));
     }
 
-    /** A single-thread executor whose thread's home stripe is {@code home} (thread ID modulo {@code k}). */
+    /** A single-thread executor whose thread's home stripe is {@code home} (its caller number modulo {@code k}). */
     private ExecutorService threadWithHome(int home, int k) {
         for (;;) {
             ExecutorService e = Executors.newSingleThreadExecutor(r -> {
@@ -80,7 +80,7 @@ class StripingReviewTest {
             });
             executors.add(e);
             try {
-                long id = e.submit(() -> Thread.currentThread().getId()).get();
+                long id = e.submit(StripedGenerator::callerNumber).get();
                 if (id % k == home) {
                     return e;
                 }
