@@ -65,6 +65,10 @@ public final class BenchRunner {
         SEGMENT_STORE_2_THREADS(SegmentStoreBenchmark.class, "take", Mode.Throughput, TimeUnit.SECONDS, 2),
         STARTUP(StartupBenchmark.class, "buildToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1),
         PEER_STARTUP(PeerStartupBenchmark.class, "constructToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1),
+        /** {@link #STARTUP} for host-local and manual in forks with an application class-data archive ({@link AppCds}). */
+        STARTUP_APPCDS(AppCdsStartupBenchmark.class, "buildToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1),
+        /** {@link #PEER_STARTUP} with the same archive and flags as {@link #STARTUP_APPCDS}. */
+        PEER_STARTUP_APPCDS(AppCdsPeerStartupBenchmark.class, "constructToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1),
         FIRST_START(FirstStartBenchmark.class, "buildToFirstId", Mode.SingleShotTime, TimeUnit.MILLISECONDS, 1);
 
         final Class<?> benchmark;
@@ -84,6 +88,11 @@ public final class BenchRunner {
         /** {@return whether it measures coordinator back ends ({@link Coordinator}), which need their servers} */
         boolean usesCoordinators() {
             return this == STARTUP || this == FIRST_START;
+        }
+
+        /** {@return whether its forks map the run's application class-data archive ({@link AppCds})} */
+        boolean usesAppCds() {
+            return this == STARTUP_APPCDS || this == PEER_STARTUP_APPCDS;
         }
 
         /** {@return whether it starts servers of its own in each fork ({@link SegmentStoreBenchmark}), which must be installed} */
@@ -116,6 +125,9 @@ public final class BenchRunner {
                 // No warm-up: the first iteration is a service's first second, the last ones what it sustains.
                 return o.forks(profile.forks).warmupIterations(0).measurementIterations(Profile.SUSTAINED_SECONDS)
                         .measurementTime(TimeValue.seconds(1));
+            }
+            if (this == STARTUP_APPCDS) {
+                o.param("allocator", "host-local", "manual");
             }
             if (mode == Mode.SingleShotTime) {
                 return o.forks(profile.startupForks).warmupIterations(0).measurementIterations(profile.startupShots)
@@ -204,6 +216,8 @@ public final class BenchRunner {
         }
 
         List<RunResult> all = new ArrayList<>();
+        String[] appCds = null;
+        Path appCdsDir = null;
         try {
             if (coordinators) {
                 Quiet.ekkoLogs();
@@ -219,10 +233,21 @@ public final class BenchRunner {
                         suite.threads == 1 ? "" : "s");
                 String[] extra = suite.usesCoordinators() ? new String[] {"-D" + Coordinator.NAMESPACE_PROPERTY + "=" + namespace}
                         : new String[0];
+                if (suite.usesAppCds()) {
+                    if (appCds == null) {
+                        appCdsDir = Files.createTempDirectory("ekko-bench-appcds");
+                        appCds = AppCds.create(appCdsDir.resolve("startup.jsa"));
+                        System.out.printf(Locale.ROOT, "bench: AppCDS archive from a training run: %s%n", String.join(" ", appCds));
+                    }
+                    extra = appCds;
+                }
                 Collection<RunResult> r = new Runner(suite.options(profile, extra).build()).run();
                 all.addAll(r);
             }
         } finally {
+            if (appCdsDir != null) {
+                StateDirectories.delete(appCdsDir);
+            }
             if (coordinators) {
                 for (Coordinator c : Coordinator.values()) {
                     // Each back end's own: one that fails does not keep the others' from being deleted.

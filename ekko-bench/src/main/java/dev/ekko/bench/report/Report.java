@@ -56,6 +56,9 @@ public final class Report {
     static final String STARTUP = "StartupBenchmark.buildToFirstId";
     static final String FIRST_START = "FirstStartBenchmark.buildToFirstId";
     static final String PEER_STARTUP = "PeerStartupBenchmark.constructToFirstId";
+    /** {@link #STARTUP} and {@link #PEER_STARTUP} in forks that map an application class-data archive (a JVM setting). */
+    static final String STARTUP_APPCDS = "AppCdsStartupBenchmark.buildToFirstId";
+    static final String PEER_STARTUP_APPCDS = "AppCdsPeerStartupBenchmark.constructToFirstId";
     static final String SUSTAINED = "SustainedBenchmark.get";
     /** Issue 17's start-up target: Ekko's cold start within this many milliseconds of the fastest peer's. */
     static final double STARTUP_TARGET_MILLIS = 20;
@@ -352,13 +355,20 @@ public final class Report {
 
     /** Cold start of the core's allocators against the fastest peer's cold start, medians of the same run. */
     private void startupTarget(StringBuilder md) {
-        Optional<Result> fastestPeer = results.stream().filter(r -> r.benchmark().equals(PEER_STARTUP))
+        startupTarget(md, STARTUP, PEER_STARTUP, "");
+        if (results.stream().anyMatch(r -> r.benchmark().equals(STARTUP_APPCDS))) {
+            startupTarget(md, STARTUP_APPCDS, PEER_STARTUP_APPCDS, ", **all with AppCDS** (a JVM setting: one archive, same flags)");
+        }
+    }
+
+    private void startupTarget(StringBuilder md, String ekkoBenchmark, String peerBenchmark, String condition) {
+        Optional<Result> fastestPeer = results.stream().filter(r -> r.benchmark().equals(peerBenchmark))
                 .min((a, b) -> Double.compare(coldMedian(a), coldMedian(b)));
         for (String allocator : new String[] {"host-local", "manual"}) {
-            Optional<Result> ekko = results.stream().filter(r -> r.benchmark().equals(STARTUP) && r.param("allocator").equals(allocator))
-                    .findFirst();
+            Optional<Result> ekko = results.stream()
+                    .filter(r -> r.benchmark().equals(ekkoBenchmark) && r.param("allocator").equals(allocator)).findFirst();
             md.append("| cold start to the first ID (").append(allocator).append(") within ").append(count(STARTUP_TARGET_MILLIS))
-                    .append(" ms of the fastest peer's, medians | ");
+                    .append(" ms of the fastest peer's, medians").append(condition).append(" | ");
             if (ekko.isPresent() && fastestPeer.isPresent()) {
                 double e = coldMedian(ekko.get());
                 double p = coldMedian(fastestPeer.get());
@@ -583,6 +593,7 @@ public final class Report {
 
     private void startupSection(StringBuilder md) {
         List<Result> rs = results.stream().filter(r -> r.benchmark().equals(STARTUP) || r.benchmark().equals(PEER_STARTUP)
+                || r.benchmark().equals(STARTUP_APPCDS) || r.benchmark().equals(PEER_STARTUP_APPCDS)
                 || r.benchmark().equals(FIRST_START)).toList();
         if (rs.isEmpty()) {
             return;
@@ -591,6 +602,14 @@ public final class Report {
                 + " (one per fork). Warm: later starts in the same JVM. The peers' rows (PeerStartupBenchmark, same counts and JVM"
                 + " flags, same run) go from the constructor to the first ID; they persist nothing, hold no worker ID and start no"
                 + " thread.\n\n");
+        if (rs.stream().anyMatch(r -> r.benchmark().equals(STARTUP_APPCDS))) {
+            md.append("**With AppCDS** rows (a JVM setting): the forks map an application class-data archive"
+                    + " (`-XX:SharedArchiveFile=... -Xshare:on`), which one training run of the same starts wrote on the same class"
+                    + " path (`-XX:ArchiveClassesAtExit`, as a user would: see the README), so the JVM maps the classes a start"
+                    + " loads, already parsed and verified, instead of loading them from the class path. Ekko and the peers use"
+                    + " the same archive and flags. The difference to the row without is what loading classes costs a cold"
+                    + " start.\n\n");
+        }
         md.append("| allocator | cold: median (min – max) | cold starts | warm: median (min – max) | warm starts | allocated per shot (start, first ID, close) |\n");
         md.append("|---|---:|---:|---:|---:|---:|\n");
         boolean restarts = false;
@@ -642,7 +661,13 @@ public final class Report {
         if (r.benchmark().equals(PEER_STARTUP)) {
             return PeerStartupBenchmark.label(r.param("generator")) + " (peer)";
         }
+        if (r.benchmark().equals(PEER_STARTUP_APPCDS)) {
+            return PeerStartupBenchmark.label(r.param("generator")) + " (peer), **with AppCDS**";
+        }
         String a = r.param("allocator");
+        if (r.benchmark().equals(STARTUP_APPCDS)) {
+            return a + ", **with AppCDS**";
+        }
         if (r.benchmark().equals(FIRST_START)) {
             return a + ", **first start** on a worker ID with no history (lease TTL " + r.param("leaseTtl") + ", max skew "
                     + r.param("maxSkew") + ")";
