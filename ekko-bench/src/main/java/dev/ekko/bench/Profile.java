@@ -3,9 +3,10 @@ package dev.ekko.bench;
 /**
  * How long to measure: every count is stated here, none left to JMH's defaults.
  *
- * <p>Iterations last one second in both profiles: Ekko's bounded-lead figures are only the cost of issuing
+ * <p>Measured iterations last one second in both profiles: Ekko's bounded-lead figures are only the cost of issuing
  * while the lead lasts, and a fresh generator's hour of lead lasts a second or two at the batch rates
- * measured; the full profile gets its precision from more forks and iterations instead.
+ * measured; the full profile gets its precision from more forks and iterations instead. Warm-up iterations last one
+ * second too, except where a suite needs a longer warm-up ({@link #REAL_TIME_WARMUP_SECONDS}).
  */
 public enum Profile {
 
@@ -39,8 +40,18 @@ public enum Profile {
      */
     public static final int SUSTAINED_SECONDS = 15;
 
-    /** Length of every warm-up and measured iteration. */
+    /** Length of every measured iteration, and of every warm-up iteration but the longer ones below. */
     public static final int ITERATION_SECONDS = 1;
+
+    /**
+     * The least warm-up, in seconds per fork, of a suite whose real-time calls wait for the clock ({@code multi-get}): its
+     * warm-up iterations are lengthened (not multiplied) to reach it. In real time the code Ekko runs once per millisecond
+     * (a new millisecond's claim, the state file's mark) runs 1,000 times a second at any batch, so HotSpot's C2 compiles
+     * it only after about 5 s (5,000 invocations, later on a busy machine); each class's first C2 compile allocates a
+     * few kilobytes once on the calling thread (see {@link WorkerAllocationProfiler}). Ten seconds leaves that inside
+     * the warm-up with a margin.
+     */
+    public static final int REAL_TIME_WARMUP_SECONDS = 10;
 
     Profile(int forks, int warmupIterations, int measurementIterations, int startupForks, int startupShots, int firstStartForks,
             int firstStartShots) {

@@ -556,7 +556,12 @@ public final class Report {
             return;
         }
         md.append("### MultiGet: `next(long[])` into the caller's array, 1 thread\n\nOne call fills the whole array;"
-                + " no peer has a batch call.\n\n");
+                + " no peer has a batch call.");
+        Result.Settings settings = rs.get(0).settings();
+        md.append(" Warm-up ").append(settings.warmupIterations()).append(" × ").append(settings.warmupTime())
+                .append(" per fork, longer than the other suites': in real time the code run once per millisecond reaches the"
+                        + " JIT's C2 about 5 s into a fork, and its first C2 compile allocates a few kilobytes once, which at"
+                        + " these call rates would read as bytes per call (ekko-bench's WorkerAllocationProfiler).\n\n");
         md.append("| mode | batch | calls/s | IDs/s | ns/ID | of the real-time ceiling | B/call | JVM B/call | lead used per iteration |\n");
         md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (EkkoMode mode : EkkoMode.values()) {
