@@ -126,9 +126,6 @@ public final class BenchRunner {
                 return o.forks(profile.forks).warmupIterations(0).measurementIterations(Profile.SUSTAINED_SECONDS)
                         .measurementTime(TimeValue.seconds(1));
             }
-            if (this == STARTUP_APPCDS) {
-                o.param("allocator", "host-local", "manual");
-            }
             if (mode == Mode.SingleShotTime) {
                 return o.forks(profile.startupForks).warmupIterations(0).measurementIterations(profile.startupShots)
                         .warmupBatchSize(1).measurementBatchSize(1);
@@ -258,7 +255,11 @@ public final class BenchRunner {
                     }
                     extra = appCds;
                 }
-                Collection<RunResult> r = new Runner(suite.options(profile, extra).build()).run();
+                ChainedOptionsBuilder options = suite.options(profile, extra);
+                if (suite == Suite.STARTUP_APPCDS) {
+                    options.param("allocator", "host-local", "manual"); // what the training run started
+                }
+                Collection<RunResult> r = new Runner(options.build()).run();
                 all.addAll(r);
             }
         } finally {

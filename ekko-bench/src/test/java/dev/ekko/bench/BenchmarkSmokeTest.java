@@ -26,7 +26,8 @@ class BenchmarkSmokeTest {
                 .warmupIterations(0)
                 .measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(20))
-                .param("generator", suite == BenchRunner.Suite.PEER_STARTUP ? "hutool" : "EKKO_BOUNDED_LEAD")
+                .param("generator", suite == BenchRunner.Suite.PEER_STARTUP || suite == BenchRunner.Suite.PEER_STARTUP_APPCDS
+                        ? "hutool" : "EKKO_BOUNDED_LEAD")
                 .param("mode", suite == BenchRunner.Suite.SUSTAINED_1_THREAD || suite == BenchRunner.Suite.SUSTAINED_2_THREADS
                         ? "LEAD_1S" : "BOUNDED_LEAD")
                 .param("batch", "16")
