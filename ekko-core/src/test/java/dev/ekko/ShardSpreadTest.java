@@ -11,9 +11,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Sharding by {@code id % N} at low rates: with one ID per millisecond, a sequence that always started at 0 put every ID
- * of a worker on one shard for every power of two N up to 1024. A millisecond's first sequence is now 0..15 by a hash of
- * the millisecond, so N up to 16 spreads, also for callers that come at a fixed period. On a stepped clock: every figure
- * is deterministic.
+ * of a worker on one shard for every power of two N up to 1024. A millisecond entered from one that was not used up (at
+ * these rates, every one) now starts at 0..15 by a hash of the millisecond, so N up to 16 spreads, also for callers that
+ * come at a fixed period. On a stepped clock: every figure is deterministic.
  */
 class ShardSpreadTest {
 
@@ -70,10 +70,11 @@ class ShardSpreadTest {
         }
     }
 
-    /** A caller on a timer (once a second, or every 16 ms) must not fall on one shard with the clock's period. */
+    /** A caller on a timer (once a second, or every 16 or 2 ms) must not fall on one shard with the clock's period. */
     @Test
     void periodicCallersSpreadEvenly() {
         assertEven(shards(16, 4_000, 1000), 4_000, 0.10, "id % 16, one ID per second");
         assertEven(shards(16, 4_000, 16), 4_000, 0.10, "id % 16, one ID every 16 ms");
+        assertEven(shards(16, 4_000, 2), 4_000, 0.10, "id % 16, one ID every 2 ms");
     }
 }

@@ -16,8 +16,16 @@ import java.util.concurrent.locks.LockSupport;
  * number used in it. A claim reads it, computes the successor and CASes it in: the winner owns every
  * sequence number between the two states, so no two callers ever get the same ID, and successive
  * states only grow, so IDs are strictly increasing. The state starts exhausted at the start floor
- * ({@code floor << 10 | 1023}), so nothing at or below the floor is ever issued. A new millisecond's sequence starts at
- * {@link #firstSequence(long)} (0..15), not 0, so that IDs issued at low rates spread over {@code id % 16}.
+ * ({@code floor << 10 | 1023}), so nothing at or below the floor is ever issued.
+ *
+ * <p>The spread: a new millisecond's sequence starts at 0 when the millisecond the state moves from was used up (sequence
+ * 1023), and at {@link #firstSequence(long)} (0..15, a hash of the millisecond) otherwise, the start state included
+ * ({@link #firstSequenceAfter}). At low rates, where the millisecond before was not used up, IDs so spread over
+ * {@code id % 16}; a saturated stream, every millisecond used up before the next, starts each at 0 and loses no number.
+ * Either way the new state is in a later millisecond than the old one, so it is still above it: the order and the floor
+ * above do not depend on the first sequence. The IDs-issued count no longer follows from a state alone (its millisecond's
+ * first sequence depends on the millisecond before): {@link GeneratorStats} keeps the numbers skipped below first sequences
+ * apart, and says why its count never runs ahead of the IDs issued.
  *
  * <p>Every claim checks the term's permission ({@link Term#mayIssue}): the issue limit (the forced,
  * reported reservation) and, for an expiring lease, the fence deadline on both clocks. Moving to a new
@@ -78,19 +86,43 @@ final class Sequencer extends SequencerState {
     }
 
     /**
-     * The first sequence number of millisecond {@code ms} (offset from the epoch): 0..15, from a multiplicative hash of
-     * the millisecond, so that at low rates, where most milliseconds issue one ID, {@code id % 16} (and any power of two up
-     * to 16) spreads evenly, also for callers that come at a fixed period. IDs stay strictly increasing: the sequence
-     * still only grows within a millisecond. The cost is the numbers below it: 7.5 of a millisecond's 1,024 on average
-     * (0.73%), paid only by a millisecond that is used up.
+     * The first sequence number of millisecond {@code ms} (offset from the epoch) when it is entered from a millisecond
+     * that was not used up ({@link #firstSequenceAfter}): 0..15, from a multiplicative hash of the millisecond, so that at
+     * low rates, where most milliseconds issue one ID, {@code id % 16} (and any power of two up to 16) spreads evenly, also
+     * for callers that come at a fixed period. IDs stay strictly increasing: the sequence still only grows within a
+     * millisecond. The cost is the numbers below it, 7.5 on average, and only in a millisecond that is then used up: the
+     * first millisecond of a burst that follows a quieter one. A millisecond entered from a used-up one starts at 0 and
+     * costs nothing, so a saturated stream issues all 1,024 numbers of every millisecond after its first (it lost 0.73% of
+     * the real-time ceiling when every millisecond started here).
      */
     static long firstSequence(long ms) {
         return (ms * 0x9E3779B97F4A7C15L) >>> (Long.SIZE - SPREAD_BITS);
     }
 
-    /** {@return the IDs issued in the current millisecond: 0 at the start state (the floor, "fully used", issued nothing)} */
-    long issuedInCurrentMillisecond() {
-        return issuedIn(lastState());
+    /**
+     * The first sequence number of millisecond {@code ms}, entered from state {@code s} (in an earlier millisecond): 0 if
+     * {@code s} used its millisecond up, {@link #firstSequence(long) firstSequence(ms)} otherwise.
+     *
+     * <p>The start state ({@code floor << 10 | 1023}) has sequence 1023 only to keep the floor, and counts as not used up:
+     * were it taken as used up, the first ID of every term, of every product and of every stripe would carry sequence 0, so
+     * processes that issue a few IDs each (a command line, a batch job, a function invocation) would all fall on shard
+     * {@code id % 16 == 0}, which the spread is there to prevent. It costs at most 15 numbers once per term and product.
+     *
+     * @param s the state moved from
+     * @param ms the millisecond entered (offset from the epoch), above {@code s}'s
+     * @return 0..15
+     */
+    long firstSequenceAfter(long s, long ms) {
+        return (s & SEQ_MASK) == SEQ_MASK && s != initialState ? 0 : firstSequence(ms);
+    }
+
+    /**
+     * {@return the sequence numbers up to the last one used in the current millisecond, those below its first included
+     * (sequence + 1): 0 at the start state (the floor, "fully used", issued nothing)}
+     */
+    long usedInCurrentMillisecond() {
+        long s = lastState();
+        return s == initialState ? 0 : (s & SEQ_MASK) + 1;
     }
 
     /** {@return the last state IDs were claimed with: the state a seal replaced, once sealed} */
@@ -114,10 +146,6 @@ final class Sequencer extends SequencerState {
                 return;
             }
         }
-    }
-
-    private long issuedIn(long s) {
-        return s == initialState ? 0 : (s & SEQ_MASK) + 1 - firstSequence(s >> SEQ_BITS);
     }
 
     long next() {
@@ -195,14 +223,10 @@ final class Sequencer extends SequencerState {
                     return (n << SEQ_BITS) | (k - 1);
                 }
             } else {
-                long first = firstSequence(ms);
+                long first = firstSequenceAfter(s, ms);
                 int k = (int) Math.min(wanted, SEQ_MASK + 1 - first);
                 long n = (ms << SEQ_BITS) | (first + k - 1);
-                term.stateFile.advanceLastIssued(epochMillis + ms); // before the CAS, as in claim
-                if (casState(s, n)) {
-                    if (s != initialState) {
-                        stats.issuedBefore.getAndAdd(issuedIn(s));
-                    }
+                if (enter(s, n, first)) {
                     return (n << SEQ_BITS) | (k - 1);
                 }
             }
@@ -252,12 +276,13 @@ final class Sequencer extends SequencerState {
             long now = clock.millis() - epochMillis;
             long n;
             int k;
+            long first = 0;
             if (now > ms) {
                 if (!term.mayIssue(now, now)) {
                     term.awaitPermit(now, now);
                     continue;
                 }
-                long first = firstSequence(now);
+                first = firstSequenceAfter(s, now);
                 k = (int) Math.min(wanted, SEQ_MASK + 1 - first);
                 n = (now << SEQ_BITS) | (first + k - 1);
             } else if ((s & SEQ_MASK) != SEQ_MASK) {
@@ -274,7 +299,7 @@ final class Sequencer extends SequencerState {
                     term.awaitPermit(ms + 1, now);
                     continue;
                 }
-                long first = firstSequence(ms + 1);
+                first = firstSequenceAfter(s, ms + 1); // 0 unless s is the start state: ms is used up
                 k = (int) Math.min(wanted, SEQ_MASK + 1 - first);
                 n = ((ms + 1) << SEQ_BITS) | (first + k - 1);
             } else {
@@ -302,18 +327,40 @@ final class Sequencer extends SequencerState {
                 continue;
             }
             if ((n >> SEQ_BITS) != ms) {
-                term.stateFile.advanceLastIssued(epochMillis + (n >> SEQ_BITS));
-                if (casState(s, n)) {
-                    // This CAS moved past ms for good (states only grow): count ms's IDs, once, off the per-ID path.
-                    if (s != initialState) {
-                        stats.issuedBefore.getAndAdd(issuedIn(s));
-                    }
+                if (enter(s, n, first)) {
                     return (n << SEQ_BITS) | (k - 1);
                 }
             } else if (casState(s, n)) {
                 return (n << SEQ_BITS) | (k - 1);
             }
         }
+    }
+
+    /**
+     * Moves from {@code s} to {@code n}, a state in a later millisecond whose first sequence number is {@code first}, and
+     * keeps the counts (see {@link GeneratorStats}): the state file's mark and {@code skipped} are raised before the CAS,
+     * {@code issuedBefore} after it; a failed CAS takes its {@code skipped} back. A millisecond entered at 0 (the one a
+     * saturated stream enters) touches nothing but the mark, the CAS and {@code issuedBefore}, as before the spread.
+     *
+     * @return whether the CAS won
+     */
+    private boolean enter(long s, long n, long first) {
+        term.stateFile.advanceLastIssued(epochMillis + (n >> SEQ_BITS));
+        if (first != 0) {
+            stats.skipped.getAndAdd(first);
+        }
+        if (casState(s, n)) {
+            // This CAS moved past s's millisecond for good (states only grow): count its numbers up to s, once, off the
+            // per-ID path. The start state used none.
+            if (s != initialState) {
+                stats.issuedBefore.getAndAdd((s & SEQ_MASK) + 1);
+            }
+            return true;
+        }
+        if (first != 0) {
+            stats.skipped.getAndAdd(-first);
+        }
+        return false;
     }
 
     private static int backOff(int spins) {

@@ -244,11 +244,14 @@ final class Term {
         return fenceDeadlineWallOffset;
     }
 
-    /** {@return the IDs its sequencers issued in their current milliseconds, not yet in the generator's counters} */
-    long issuedInCurrentMilliseconds() {
+    /**
+     * {@return the sequence numbers its sequencers used in their current milliseconds (sequence + 1 each, those below a
+     * millisecond's first included; 0 for one still at its start state), not yet in the generator's counters}
+     */
+    long usedInCurrentMilliseconds() {
         long n = 0;
         for (Sequencer s : sequencers) {
-            n += s.issuedInCurrentMillisecond();
+            n += s.usedInCurrentMillisecond();
         }
         return n;
     }

@@ -172,6 +172,8 @@ class StripedGeneratorTest {
                 assertEquals(ms, d.epochMillis());
                 perWorker.merge(d.worker(), 1, Integer::sum);
             }
+            // Every stripe enters ms from a millisecond it did not use up (the home one issued one ID, the others are at their
+            // start states), so at the hash; AdaptiveSpreadTest covers a spill into stripes that used theirs up.
             long first = Sequencer.firstSequence(ms - layout.epochMillis());
             int expected = (int) (3 * (1024 - first));
             // A batch that does not fit the last stripe's rest takes what is left, then the next call waits.

@@ -459,6 +459,7 @@ class StripingReviewTest {
                 assertNotEquals(otherWorker, d.worker(), "a spill issued under a dropped lease");
                 assertEquals(clock.millis(), d.epochMillis());
             }
+            // The home stripe entered the millisecond from one with a single ID (not used up): at the hash.
             assertEquals(1024 - Sequencer.firstSequence(clock.millis() - layout.epochMillis()), ids.size());
         }
     }
@@ -498,6 +499,7 @@ class StripingReviewTest {
                 DecodedId d = layout.decode(id);
                 assertNotEquals(bWorker, d.worker(), "a spill issued past stripe B's reservation " + bLimit + ": " + d);
             }
+            // The home stripe entered the millisecond from one with a single ID (not used up): at the hash.
             assertEquals(1024 - Sequencer.firstSequence(clock.millis() - layout.epochMillis()), ids.size());
             // A caller whose home is B is served by A (B's own claim cannot extend its reservation).
             long served = threadWithHome(1 - home, 2).submit(() -> {
@@ -571,6 +573,7 @@ class StripingReviewTest {
             base.stepMillis(5);
             base.freeze();
             long ms = base.millis();
+            // Stripe 0 enters ms from a millisecond with a single ID or from its start state, neither used up: at the hash.
             int fresh = (int) (1024 - Sequencer.firstSequence(ms - layout.epochMillis()));
             // Another thread at home on stripe 0 uses stripe 0's millisecond up, without spilling.
             List<Long> first = threadWithHome(0, 2).submit(() -> {
