@@ -24,28 +24,35 @@ public class SustainedBenchmark {
     /** The generator's setting: real time, or a lead of 1 s, 10 s or 1 h (the largest Ekko allows). */
     public enum Mode {
         /** Never ahead of the wall clock. */
-        REAL_TIME(Duration.ZERO),
+        REAL_TIME(Duration.ZERO, "real time"),
         /** {@code ekko.clock.max.lead=1s}. */
-        LEAD_1S(Duration.ofSeconds(1)),
+        LEAD_1S(Duration.ofSeconds(1), "lead 1 s"),
         /** {@code ekko.clock.max.lead=10s}. */
-        LEAD_10S(Duration.ofSeconds(10)),
+        LEAD_10S(Duration.ofSeconds(10), "lead 10 s"),
         /** {@code ekko.clock.max.lead=1h}. */
-        LEAD_1H(Duration.ofHours(1)),
+        LEAD_1H(Duration.ofHours(1), "lead 1 h"),
         /** Real time, {@code ekko.worker.stripes=2} on {@code host-local}. */
-        STRIPED_2(Duration.ZERO, 2),
+        STRIPED_2(Duration.ZERO, 2, "real time, 2 stripes"),
         /** Real time, {@code ekko.worker.stripes=4} on {@code host-local}. */
-        STRIPED_4(Duration.ZERO, 4);
+        STRIPED_4(Duration.ZERO, 4, "real time, 4 stripes");
 
         private final Duration maxLead;
         private final int stripes;
+        private final String label;
 
-        Mode(Duration maxLead) {
-            this(maxLead, 1);
+        Mode(Duration maxLead, String label) {
+            this(maxLead, 1, label);
         }
 
-        Mode(Duration maxLead, int stripes) {
+        Mode(Duration maxLead, int stripes, String label) {
             this.maxLead = maxLead;
             this.stripes = stripes;
+            this.label = label;
+        }
+
+        /** {@return the setting's name in the report's tables} */
+        public String label() {
+            return label;
         }
 
         /** {@return worker IDs held} */

@@ -7,6 +7,7 @@ import dev.ekko.bench.FirstStartBenchmark;
 import dev.ekko.bench.PeerStartupBenchmark;
 import dev.ekko.bench.SegmentContender;
 import dev.ekko.bench.SegmentStoreBenchmark;
+import dev.ekko.bench.SustainedBenchmark;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -538,16 +539,14 @@ public final class Report {
                 + " the end means the last seconds are a burst, not what the setting sustains once the lead is gone._\n\n");
     }
 
+    /** {@return the name of a {@link SustainedBenchmark.Mode} in the table, or the name as recorded if no mode has it now} */
     private static String sustainedLabel(String mode) {
-        switch (mode) {
-            case "REAL_TIME": return "real time";
-            case "LEAD_1S": return "lead 1 s";
-            case "LEAD_10S": return "lead 10 s";
-            case "LEAD_1H": return "lead 1 h";
-            case "STRIPED_2": return "real time, 2 stripes";
-            case "STRIPED_4": return "real time, 4 stripes";
-            default: return mode;
+        for (SustainedBenchmark.Mode m : SustainedBenchmark.Mode.values()) {
+            if (m.name().equals(mode)) {
+                return m.label();
+            }
         }
+        return mode;
     }
 
     private void multiGetSection(StringBuilder md) {
