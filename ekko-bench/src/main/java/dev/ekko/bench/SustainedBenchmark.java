@@ -34,11 +34,17 @@ public class SustainedBenchmark {
         /** Real time, {@code ekko.worker.stripes=2} on {@code host-local}. */
         STRIPED_2(Duration.ZERO, 2, "real time, 2 stripes"),
         /** Real time, {@code ekko.worker.stripes=4} on {@code host-local}. */
-        STRIPED_4(Duration.ZERO, 4, "real time, 4 stripes");
+        STRIPED_4(Duration.ZERO, 4, "real time, 4 stripes"),
+        /** The peers, each with its own 12-bit ceiling of 4,096 IDs per millisecond: what they sustain, measured alike. */
+        HUTOOL(Contender.HUTOOL),
+        COSID(Contender.COSID),
+        AGRONA(Contender.AGRONA),
+        SEATA(Contender.SEATA);
 
         private final Duration maxLead;
         private final int stripes;
         private final String label;
+        private final Contender peer;
 
         Mode(Duration maxLead, String label) {
             this(maxLead, 1, label);
@@ -48,6 +54,24 @@ public class SustainedBenchmark {
             this.maxLead = maxLead;
             this.stripes = stripes;
             this.label = label;
+            this.peer = null;
+        }
+
+        Mode(Contender peer) {
+            this.maxLead = Duration.ZERO;
+            this.stripes = 0;
+            this.label = peer.label() + " (peer)";
+            this.peer = peer;
+        }
+
+        /** {@return the peer measured, or null for Ekko's settings} */
+        public Contender peer() {
+            return peer;
+        }
+
+        /** {@return IDs per second this setting may issue held to the clock: worker IDs held × 1,024,000, or the peer's own} */
+        public long ceiling() {
+            return peer != null ? peer.idsPerSecond() : stripes * Contender.EKKO_REAL_TIME.idsPerSecond();
         }
 
         /** {@return the setting's name in the report's tables} */
@@ -55,7 +79,7 @@ public class SustainedBenchmark {
             return label;
         }
 
-        /** {@return worker IDs held} */
+        /** {@return worker IDs held (0 for a peer)} */
         public int stripes() {
             return stripes;
         }
@@ -72,12 +96,19 @@ public class SustainedBenchmark {
     public Mode mode;
 
     private IdGenerator generator;
+    /** A peer's generator, or null: Ekko's is called directly, as users call it. */
+    private IdSource peer;
 
     /** Starts the fork's one generator before its first iteration; it is closed when the forked JVM exits. */
     @Setup(Level.Trial)
     public void start() {
         Quiet.ekkoLogs();
         Path stateDir = StateDirectories.create();
+        if (mode.peer() != null) {
+            peer = mode.peer().start(stateDir);
+            StateDirectories.closeAtExit(peer, stateDir);
+            return;
+        }
         if (mode.stripes() > 1) {
             generator = Contender.striped(stateDir, mode.stripes(), mode.maxLead());
         } else {
@@ -92,6 +123,7 @@ public class SustainedBenchmark {
 
     @Benchmark
     public long get() {
-        return generator.next();
+        IdSource p = peer;
+        return p != null ? p.next() : generator.next();
     }
 }

@@ -42,4 +42,16 @@ class BenchmarkSmokeTest {
         double score = results.iterator().next().getPrimaryResult().getScore();
         assertTrue(score > 0, suite + " scored " + score);
     }
+
+    /** The sustained suites run the peers too, each through its own generator. */
+    @ParameterizedTest
+    @EnumSource(value = SustainedBenchmark.Mode.class, names = {"HUTOOL", "COSID", "AGRONA", "SEATA", "STRIPED_2"})
+    void theSustainedSuiteRunsEachPeer(SustainedBenchmark.Mode mode) throws RunnerException {
+        var options = BenchRunner.Suite.SUSTAINED_1_THREAD.options(Profile.SHORT).forks(0).measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(20)).param("mode", mode.name()).shouldFailOnError(true)
+                .verbosity(org.openjdk.jmh.runner.options.VerboseMode.SILENT);
+        Collection<RunResult> results = new Runner(options.build()).run();
+        assertEquals(1, results.size(), mode.name());
+        assertTrue(results.iterator().next().getPrimaryResult().getScore() > 0, mode.name());
+    }
 }
