@@ -134,8 +134,14 @@ final class Sequencer extends SequencerState {
     /**
      * Stops this sequencer for good: from now on every claim is refused by the term's check and every CAS from an earlier
      * state fails. Idempotent; the state it replaced stays readable through {@link #lastMillisOffset()} and the counts.
+     *
+     * <p>Synchronized: two seals can race (a lease loss on the allocator's thread and {@code close()} stop one term at once),
+     * and a seal that read a state, then lost the CAS to the other, would otherwise write its stale state into
+     * {@link #sealedFrom} after the winner's: the last millisecond and the count after close would then be an earlier
+     * millisecond's (an adversarial review found it; SpreadReviewTest). Under the monitor a seal's write and its CAS are one
+     * step among seals, so {@code sealedFrom} keeps the state the sealing CAS replaced. Claims never take the monitor.
      */
-    void seal() {
+    synchronized void seal() {
         for (;;) {
             long s = lvState();
             if (s == SEALED) {

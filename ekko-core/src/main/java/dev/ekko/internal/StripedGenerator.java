@@ -59,8 +59,9 @@ import java.util.concurrent.locks.LockSupport;
  * uniqueness does not depend on the set; the per-thread time order can only be lost to a clock step back or, in
  * bounded-lead mode, by up to {@code ekko.clock.max.lead} (a thread's home stripe changes with k).
  *
- * <p>The hot path allocates nothing, takes no lock and uses no thread-local: it reads the current set (one volatile read),
- * the stripes' current sequencers (one volatile read each), the clock once more when it spills, and the home stripe's state.
+ * <p>The hot path allocates nothing (after a thread's first call, which allocates its number) and takes no lock: it reads
+ * the calling thread's number (a thread-local), the current set (one volatile read), the stripes' current sequencers (one
+ * volatile read each), the clock once more when it spills, and the home stripe's state.
  */
 public final class StripedGenerator implements IdGenerator {
 

@@ -25,6 +25,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -67,16 +68,17 @@ class SpreadReviewTest {
      * failover floor homeMillis, the striper's idle rule, finalMarkMillis) reads m instead of m + 1. The state file's
      * mark is safe (advanceLastIssued only raises, and enter raised it to m + 1).
      *
-     * <p>No call-out lies between seal's read and its write, so no injectable hook can stall a thread there; the test
-     * replays the interleaving step by step on the real objects: step 4's write is done by reflection, exactly as line
-     * 144 would do it with A's stale {@code s}. Suggested fix: make {@code seal()} {@code synchronized} (claims never take
-     * the lock; only seals write sealedFrom, so the write and the CAS become atomic among seals), or write sealedFrom
-     * only when the CAS that seals wins and let {@code lastState()} spin while it is not yet written (e.g. a sentinel).
+     * <p>Fixed by making {@code seal()} hold the sequencer's monitor (claims never take it): a seal's write of sealedFrom and
+     * its CAS are then one step among seals. No call-out lies between a seal's read and its write, so no hook can stall a
+     * thread there; the test plays seal A by holding the monitor itself (A between its read and its write), lets a caller
+     * enter m + 1 and starts seal B from a lease loss, which must wait (before the fix it went ahead: step 3), then completes
+     * A through the real {@code seal()} and checks the count and the last millisecond after close.
      */
     @Test
     void foundInReview_1_racingSealsLeaveAStaleSealedFromAndTheCountOverCountsAfterClose() throws Exception {
         TestClock clock = new TestClock();
         IdGenerator g = Ekko.newBuilder().clock(clock).stateDirectory(stateDir).hostLockDirectory(hostLocks).workerId(7).build();
+        Thread sealB = null;
         try {
             clock.freeze();
             clock.stepMillis(1);
@@ -89,16 +91,24 @@ class SpreadReviewTest {
                     break;
                 }
             }
-            long s1 = seq.lvState(); // (1) seal A reads s1 and is descheduled
-            long m = s1 >> Sequencer.SEQ_BITS;
-            clock.stepMillis(1);
-            assertEquals(0, layout.decode(g.next()).sequence()); // (2) a caller enters m + 1 at sequence 0
-            n[0]++;
-            long issued = n[0];
+            long m = seq.lvState() >> Sequencer.SEQ_BITS;
             Term term = (Term) field(EkkoGenerator.class, "term").get(eg);
-            term.stop(Term.Stop.LEASE, "lost (review)"); // (3) seal B, from leaseLost's stop: sealedFrom = s2, SEALED
-            field(Sequencer.class, "sealedFrom").setLong(seq, s1); // (4) A's line 144 with its stale s1; its CAS fails
-            assertFalse(seq.casState(s1, Sequencer.SEALED));
+            synchronized (seq) { // (1) seal A is between its read of s1 and its write
+                clock.stepMillis(1);
+                assertEquals(0, layout.decode(g.next()).sequence()); // (2) a caller enters m + 1 at sequence 0
+                n[0]++;
+                sealB = new Thread(() -> term.stop(Term.Stop.LEASE, "lost (review)"), "seal-b"); // (3) seal B, from a loss
+                sealB.start();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (sealB.getState() != Thread.State.BLOCKED && sealB.getState() != Thread.State.TERMINATED
+                        && System.nanoTime() < deadline) {
+                    Thread.sleep(1);
+                }
+                assertEquals(Thread.State.BLOCKED, sealB.getState(), "seal B went ahead while seal A was sealing");
+                seq.seal(); // (4) A goes on: it reads the state now, writes sealedFrom and seals
+            }
+            sealB.join(TimeUnit.SECONDS.toMillis(10));
+            long issued = n[0];
             g.close(); // (5) close(): its stop sees SEALED and returns; the flush reads sealedFrom
             long counted = g.status().counters().idsIssued();
             long lastMs = seq.lastMillisOffset();
@@ -106,6 +116,9 @@ class SpreadReviewTest {
                 () -> assertEquals(issued, counted, "IDs issued after close (" + (counted - issued) + " more than issued)"),
                 () -> assertEquals(m + 1, lastMs, "the last millisecond IDs were claimed in"));
         } finally {
+            if (sealB != null) {
+                sealB.join(TimeUnit.SECONDS.toMillis(10));
+            }
             g.close();
         }
     }
