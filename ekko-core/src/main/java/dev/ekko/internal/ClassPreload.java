@@ -56,7 +56,7 @@ public final class ClassPreload implements Runnable {
             dev.ekko.GenerationInterruptedException.class, dev.ekko.StateFileException.class,
             dev.ekko.IdSpaceExhaustedException.class, dev.ekko.ClockMovedBackwardsException.class,
             dev.ekko.ClockSkewException.class, dev.ekko.CoordinatorUnavailableException.class,
-            dev.ekko.GeneratorClosedException.class, Term.class, JvmFileLocks.class, HostLocks.class,
+            dev.ekko.GeneratorClosedException.class, Term.class, JvmFileLocks.class,
             dev.ekko.spi.WorkerLease.class, dev.ekko.spi.Handover.class, dev.ekko.spi.Handover.Kind.class, StateFile.class,
             Sequencer.class, dev.ekko.spi.ClockReport.class, Events.class,
             java.nio.channels.FileChannel.class, java.nio.channels.FileLock.class, java.nio.MappedByteBuffer.class,
