@@ -54,6 +54,8 @@ public final class BenchRunner {
         GET_1_THREAD(GetBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 1),
         GET_2_THREADS(GetBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 2),
         GET_LATENCY_2_THREADS(GetBenchmark.class, "get", Mode.SampleTime, TimeUnit.NANOSECONDS, 2),
+        /** {@link #GET_2_THREADS} for bounded lead with 1 and 2 stripes, in {@link Profile#contentionForks} forks. */
+        CONTENTION_2_THREADS(ContentionBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 2),
         SUSTAINED_1_THREAD(SustainedBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 1),
         SUSTAINED_2_THREADS(SustainedBenchmark.class, "get", Mode.Throughput, TimeUnit.SECONDS, 2),
         MULTI_GET(MultiGetBenchmark.class, "multiGet", Mode.Throughput, TimeUnit.SECONDS, 1),
@@ -125,6 +127,11 @@ public final class BenchRunner {
                 // No warm-up: the first iteration is a service's first second, the last ones what it sustains.
                 return o.forks(profile.forks).warmupIterations(0).measurementIterations(Profile.SUSTAINED_SECONDS)
                         .measurementTime(TimeValue.seconds(1));
+            }
+            if (this == CONTENTION_2_THREADS) {
+                return o.forks(profile.contentionForks).warmupIterations(profile.warmupIterations)
+                        .warmupTime(TimeValue.seconds(Profile.ITERATION_SECONDS)).measurementIterations(profile.contentionIterations)
+                        .measurementTime(TimeValue.seconds(Profile.ITERATION_SECONDS));
             }
             if (mode == Mode.SingleShotTime) {
                 return o.forks(profile.startupForks).warmupIterations(0).measurementIterations(profile.startupShots)
@@ -199,6 +206,8 @@ public final class BenchRunner {
         env.put("startupShots", profile.startupShots);
         env.put("firstStartForks", profile.firstStartForks);
         env.put("firstStartShots", profile.firstStartShots);
+        env.put("contentionForks", profile.contentionForks);
+        env.put("contentionIterations", profile.contentionIterations);
         env.put("suites", suites.stream().map(Enum::name).collect(Collectors.toList()));
         Map<String, Object> libraries = new LinkedHashMap<>();
         for (Contender c : Contender.values()) {
@@ -258,6 +267,9 @@ public final class BenchRunner {
                 ChainedOptionsBuilder options = suite.options(profile, extra);
                 if (suite == Suite.STARTUP_APPCDS) {
                     options.param("allocator", "host-local", "manual"); // what the training run started
+                }
+                if (suite == Suite.CONTENTION_2_THREADS) {
+                    options.param("generator", ContentionBenchmark.GENERATORS);
                 }
                 Collection<RunResult> r = new Runner(options.build()).run();
                 all.addAll(r);

@@ -11,10 +11,10 @@ package dev.ekko.bench;
 public enum Profile {
 
     /** A few minutes on 2 cores: one fork per benchmark. */
-    SHORT(1, 2, 3, 5, 10, 1, 3),
+    SHORT(1, 2, 3, 5, 10, 1, 3, 4, 5),
 
     /** About half an hour on 2 cores: three forks, longer warm-up, more samples. */
-    FULL(3, 5, 10, 20, 20, 2, 5);
+    FULL(3, 5, 10, 20, 20, 2, 5, 6, 10);
 
     /** JVMs forked per benchmark and parameter set. */
     public final int forks;
@@ -33,6 +33,13 @@ public enum Profile {
     public final int firstStartForks;
     /** Single shots per {@link FirstStartBenchmark} fork. */
     public final int firstStartShots;
+    /**
+     * Forks of {@link ContentionBenchmark}, in both profiles more than one: whether two threads on one generator are
+     * steady shows only across forks (each fork's threads meet the generator's words in their own way).
+     */
+    public final int contentionForks;
+    /** Measured iterations per {@link ContentionBenchmark} fork (its warm-up is {@link #warmupIterations}). */
+    public final int contentionIterations;
 
     /**
      * Consecutive one-second iterations of {@link SustainedBenchmark}, in both profiles: long enough to use up a lead of
@@ -54,7 +61,7 @@ public enum Profile {
     public static final int REAL_TIME_WARMUP_SECONDS = 10;
 
     Profile(int forks, int warmupIterations, int measurementIterations, int startupForks, int startupShots, int firstStartForks,
-            int firstStartShots) {
+            int firstStartShots, int contentionForks, int contentionIterations) {
         this.forks = forks;
         this.warmupIterations = warmupIterations;
         this.measurementIterations = measurementIterations;
@@ -62,6 +69,8 @@ public enum Profile {
         this.startupShots = startupShots;
         this.firstStartForks = firstStartForks;
         this.firstStartShots = firstStartShots;
+        this.contentionForks = contentionForks;
+        this.contentionIterations = contentionIterations;
     }
 
     /** {@return the name used on the command line and in file names: {@code short}, {@code full}} */

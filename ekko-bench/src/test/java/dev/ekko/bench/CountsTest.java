@@ -39,6 +39,17 @@ class CountsTest {
         assertEquals(Profile.ITERATION_SECONDS, o.getMeasurementTime().get().convertTo(TimeUnit.SECONDS));
     }
 
+    /** Contention shows across forks: the suite runs several in every profile, each warmed up as the Get suites are. */
+    @ParameterizedTest
+    @EnumSource(Profile.class)
+    void contentionRunsSeveralForks(Profile profile) {
+        Options o = BenchRunner.Suite.CONTENTION_2_THREADS.options(profile).build();
+        assertTrue(o.getForkCount().get() >= 4, profile + ": " + o.getForkCount().get() + " forks");
+        assertEquals(2, o.getThreads().get());
+        assertEquals(profile.warmupIterations, o.getWarmupIterations().get());
+        assertEquals(profile.contentionIterations, o.getMeasurementIterations().get());
+    }
+
     @ParameterizedTest
     @EnumSource(Profile.class)
     void otherSuitesKeepTheProfilesWarmup(Profile profile) {

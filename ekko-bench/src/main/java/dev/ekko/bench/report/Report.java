@@ -52,6 +52,7 @@ public final class Report {
     static final int MULTI_GET_TARGET_BATCH = 1024;
 
     static final String GET = "GetBenchmark.get";
+    static final String CONTENTION = "ContentionBenchmark.get";
     static final String MULTI_GET = "MultiGetBenchmark.multiGet";
     static final String DECODE = "DecodeBenchmark.decode";
     static final String STARTUP = "StartupBenchmark.buildToFirstId";
@@ -201,6 +202,7 @@ public final class Report {
         md.append("![Ekko against its peers: Get throughput, Get latency, MultiGet and start-up](").append(pngLink).append(")\n\n");
         sustainedSection(md);
         getSection(md);
+        contentionSection(md);
         latencySection(md);
         multiGetSection(md);
         decodeSection(md);
@@ -368,16 +370,57 @@ public final class Report {
                     .append(" |\n");
         }
         Optional<Result> one = get("thrpt", 1, Contender.EKKO_BOUNDED_LEAD_STRIPED_2);
-        Optional<Result> two = get("thrpt", 2, Contender.EKKO_BOUNDED_LEAD_STRIPED_2);
+        Optional<Result> across = contention(Contender.EKKO_BOUNDED_LEAD_STRIPED_2);
+        Optional<Result> two = across.or(() -> get("thrpt", 2, Contender.EKKO_BOUNDED_LEAD_STRIPED_2));
         if (one.isPresent() && two.isPresent()) {
             double spread = two.get().error() / two.get().score();
             boolean steady = !Double.isNaN(spread) && spread < 0.10;
             boolean faster = nanosPerId(two.get().score()) < nanosPerId(one.get().score());
-            md.append("| bounded lead with 2 stripes, 2 threads: 99.9% CI under 10% of the score, and faster per ID than 1 thread | ")
+            md.append("| bounded lead with 2 stripes, 2 threads: 99.9% CI under 10% of the score");
+            if (across.isPresent()) {
+                md.append(" across ").append(across.get().settings().forks()).append(" forks (ContentionBenchmark)");
+            }
+            md.append(", and faster per ID than 1 thread | ")
                     .append(plusMinus(two.get())).append(" IDs/s (").append(pct(spread)).append("); ")
                     .append(nanos(nanosPerId(two.get().score()))).append(" per ID against ").append(nanos(nanosPerId(one.get().score())))
                     .append(" | ").append(met(steady && faster)).append(" |\n");
         }
+    }
+
+    /** {@return ContentionBenchmark's result for a generator: 2 threads, many forks} */
+    Optional<Result> contention(Contender c) {
+        return results.stream().filter(r -> r.benchmark().equals(CONTENTION) && c.name().equals(r.param("generator"))).findFirst();
+    }
+
+    /**
+     * Two threads on one generator in bounded lead, across forks: one worker ID, whose threads CAS one word, and 2 stripes.
+     * Each fork's mean is shown, since contention shows as forks that differ, not as iterations that do.
+     */
+    private void contentionSection(StringBuilder md) {
+        List<Result> rs = results.stream().filter(r -> r.benchmark().equals(CONTENTION)).toList();
+        if (rs.isEmpty()) {
+            return;
+        }
+        md.append("### Contention: 2 threads on one generator, across forks\n\nContentionBenchmark: the Get benchmark at 2 threads in"
+                + " bounded lead, run in more forks than the others, so that the 99.9% CI is taken across forks, where two threads"
+                + " that CAS one word show as forks that differ. A fresh generator each iteration, as in the Get table.\n\n");
+        md.append("| generator | forks × iterations | IDs/s (± 99.9% CI) | CI of the score | ns/ID | fork means, IDs/s | slowest – fastest iteration |\n");
+        md.append("|---|---:|---:|---:|---:|---|---:|\n");
+        for (Result r : rs) {
+            List<String> means = new ArrayList<>();
+            List<Double> all = new ArrayList<>();
+            for (List<Double> fork : r.raw()) {
+                means.add(count(fork.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN)));
+                all.addAll(fork);
+            }
+            List<Double> s = sorted(all);
+            md.append("| ").append(label(r)).append(" | ").append(r.settings().forks()).append(" × ")
+                    .append(r.settings().measurementIterations()).append(" | ").append(plusMinus(r)).append(" | ")
+                    .append(pct(r.error() / r.score())).append(" | ").append(nanos(nanosPerId(r.score()))).append(" | ")
+                    .append(String.join(", ", means)).append(" | ")
+                    .append(s.isEmpty() ? "–" : count(s.get(0)) + " – " + count(s.get(s.size() - 1))).append(" |\n");
+        }
+        md.append('\n');
     }
 
     /** Cold start of the core's allocators against the fastest peer's cold start, medians of the same run. */

@@ -68,6 +68,31 @@ class ReportTest {
         assertTrue(md.contains("| real time | 1,024 | 1,000 | 1,024,000 | 977 ns | 100.0% | 0.100 | 0.500 | – |"), md);
     }
 
+    /** The contention target is judged across forks when ContentionBenchmark ran, not by the one-fork Get row (± 40% here). */
+    @Test
+    void judgesContentionAcrossForksAndShowsEachForksMean() throws IOException {
+        Report.generate(json, null);
+        String md = Files.readString(dir.resolve("results/short.md"));
+        assertTrue(md.contains("| bounded lead with 2 stripes, 2 threads: 99.9% CI under 10% of the score across 2 forks"
+                + " (ContentionBenchmark), and faster per ID than 1 thread | 45,500,000 ± 2,500,000 IDs/s (5.5%); 22.0 ns per ID"
+                + " against 25.0 ns | **yes** |"), md);
+        assertTrue(md.contains("| Ekko, bounded lead, 2 stripes | 2 × 2 | 45,500,000 ± 2,500,000 | 5.5% | 22.0 ns | 45,000,000,"
+                + " 46,000,000 | 44,000,000 – 47,000,000 |"), md);
+        assertTrue(md.contains("| Ekko, bounded lead | 2 × 2 | 16,000,000 ± 9,000,000 | 56.3% | 62.5 ns | 11,000,000, 21,000,000 |"), md);
+    }
+
+    /** Without ContentionBenchmark the one-fork Get row is judged, and its wide CI fails the target. */
+    @Test
+    void judgesContentionByTheGetRowWhenContentionDidNotRun() throws IOException {
+        String without = Files.readString(json).replace("dev.ekko.bench.ContentionBenchmark.get", "dev.ekko.bench.NotRun.get");
+        Files.writeString(json, without);
+        Report.generate(json, null);
+        String md = Files.readString(dir.resolve("results/short.md"));
+        assertTrue(md.contains("| bounded lead with 2 stripes, 2 threads: 99.9% CI under 10% of the score, and faster per ID than"
+                + " 1 thread | 30,000,000 ± 12,000,000 IDs/s (40.0%); 33.3 ns per ID against 25.0 ns | **no** |"), md);
+        assertTrue(!md.contains("### Contention"), md);
+    }
+
     @Test
     void showsColdAndWarmStartsFromTheRawShots() throws IOException {
         Report.generate(json, null);
