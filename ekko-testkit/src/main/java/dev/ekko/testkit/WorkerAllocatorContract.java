@@ -9,7 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.ekko.DecodedId;
 import dev.ekko.Ekko;
+import dev.ekko.GeneratorStatus;
 import dev.ekko.IdGenerator;
 import dev.ekko.LeaseLostException;
 import dev.ekko.WorkerIdsExhaustedException;
@@ -28,6 +30,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -43,7 +47,9 @@ import org.junit.jupiter.api.io.TempDir;
  * {@link #settings()}, and override the hooks where the allocator differs.
  *
  * <p>What it pins: acquire; exhaustion with a clear error; renew; expiry and takeover; fencing after a
- * pause; release; handover past the previous holder's reservation; concurrent acquires never sharing an ID.
+ * pause; release; handover past the previous holder's reservation; concurrent acquires never sharing an ID; and a striped
+ * generator on this coordinator: every stripe's worker ID leased there and released by close, automatic mode's added
+ * stripe leased and given back when idle, and each stripe's IDs followed past by the next holder after a kill.
  */
 public abstract class WorkerAllocatorContract {
 
@@ -390,5 +396,132 @@ public abstract class WorkerAllocatorContract {
             }
         }
         assertTrue(Long.compareUnsigned(after, before) > 0);
+    }
+
+    // ---------------------------------------------------------------- striping on this coordinator
+
+    /** Settings of a generator on another host: its own state directory and host-lock directory, so only the coordinator is shared. */
+    private Map<String, String> otherHostSettings(String host, int preferred) {
+        Map<String, String> s = generatorSettings(stateDir.resolve(host), host, preferred);
+        s.put("ekko.host.lock.dir", stateDir.resolve(host + "-locks").toString());
+        return s;
+    }
+
+    /** {@return the worker IDs of a generator's stripes, in stripe order} */
+    private static List<Integer> stripeWorkers(IdGenerator g) {
+        List<Integer> workers = new ArrayList<>();
+        for (GeneratorStatus s : g.stripeStatuses()) {
+            workers.add(s.workerId());
+        }
+        return workers;
+    }
+
+    /**
+     * {@return the worker ID another host is granted when it asks this coordinator for {@code preferred}} The grant is
+     * released at once.
+     */
+    private int grantedTo(String host, int preferred) throws Exception {
+        WorkerAllocator a = allocator(context().preferredWorkerId(preferred).host(host).instance(host).leaseTtl(shortTtl()).build());
+        WorkerLease l = a.acquire();
+        a.release(l, report(System.currentTimeMillis()));
+        return l.workerId();
+    }
+
+    @Test
+    void everyStripeIsLeasedAtTheCoordinatorAndCloseReleasesThemAll() throws Exception {
+        Map<String, String> s = generatorSettings(stateDir.resolve("striped"), "host-a", -1);
+        s.put("ekko.worker.stripes", "3");
+        IdGenerator g = generator(s, dev.ekko.EkkoClock.system());
+        List<Integer> held = stripeWorkers(g);
+        assertEquals(3, new HashSet<>(held).size(), "stripes " + held);
+        g.next();
+        // Another host that asks for one of them is given another: each stripe's lease is held at the coordinator.
+        for (int w : held) {
+            int granted = grantedTo("host-b", w);
+            assertFalse(held.contains(granted), "host-b was granted worker " + granted + ", held by a stripe of " + held);
+        }
+        g.close();
+        // Closing released every stripe's lease at once: each is granted to the next host that asks.
+        for (int w : held) {
+            assertEquals(w, grantedTo("host-c", w), "worker " + w + " was not released by close");
+        }
+    }
+
+    @Test
+    void automaticModeLeasesAnAddedStripeAtTheCoordinatorAndGivesItBackWhenIdle() throws Exception {
+        Map<String, String> s = generatorSettings(stateDir.resolve("auto"), "host-a", -1);
+        s.put("ekko.worker.stripes.max", "2");
+        s.put("ekko.worker.stripes.idle", "1s");
+        IdGenerator g = generator(s, dev.ekko.EkkoClock.system());
+        int first = g.workerId();
+        // One thread at full speed in real time waits for the next millisecond about a thousand times a second: the striper
+        // adds a stripe, leasing a second worker ID (whose first start on this coordinator may wait a lease TTL plus skew).
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        Map<Integer, Long> lastPerWorker = new TreeMap<>();
+        while (g.stripeStatuses().size() < 2 || lastPerWorker.size() < 2) {
+            if (System.nanoTime() > deadline) {
+                fail("no stripe added, or none issued, in 20 s of waiting callers: " + g.stripeStatuses());
+            }
+            long id = g.next();
+            DecodedId d = g.layout().decode(id);
+            Long before = lastPerWorker.put(d.worker(), id);
+            assertTrue(before == null || Long.compareUnsigned(before, id) < 0, "worker " + d.worker() + " went back");
+        }
+        List<Integer> workers = stripeWorkers(g);
+        assertEquals(first, workers.get(0), "the first stripe stays first");
+        int added = workers.get(1);
+        assertNotEquals(first, added);
+        assertFalse(workers.contains(grantedTo("host-b", added)), "the added stripe's worker " + added + " is not leased at the coordinator");
+        // Idle for longer than the idle time: the added stripe is closed and its worker ID released at the coordinator.
+        deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (g.stripeStatuses().size() > 1) {
+            if (System.nanoTime() > deadline) {
+                fail("the added stripe was not closed 15 s after its last ID: " + g.stripeStatuses());
+            }
+            Thread.sleep(50);
+        }
+        assertEquals(first, g.workerId());
+        assertEquals(added, grantedTo("host-c", added), "the closed stripe's worker " + added + " was not released");
+        assertEquals(GeneratorStatus.State.LIVE, g.status().state());
+        assertTrue(Long.compareUnsigned(g.next(), lastPerWorker.get(first)) > 0);
+    }
+
+    @Test
+    void aKilledStripedHolderIsFollowedPastEveryIdOfEachStripe() throws Exception {
+        Map<String, String> s = generatorSettings(stateDir.resolve("host-a"), "host-a", -1);
+        s.put("ekko.worker.stripes", "2");
+        Map<Integer, Long> maxPerWorker = new TreeMap<>();
+        try (ChildJvm child = ChildJvm.start(s)) {
+            assertTrue(child.ready(), child.firstLine());
+            // Fast enough to use up the home stripe's milliseconds, so the other stripe issues too.
+            for (int round = 0; round < 5 && maxPerWorker.size() < 2; round++) {
+                for (long id : child.next(20_000)) {
+                    int w = dev.ekko.Layout.unsigned(dev.ekko.Layout.DEFAULT_EPOCH, 4).decode(id).worker();
+                    maxPerWorker.merge(w, id, (a, b) -> Long.compareUnsigned(a, b) >= 0 ? a : b);
+                }
+            }
+            child.kill();
+        }
+        assertEquals(2, maxPerWorker.size(), "IDs of both stripes: " + maxPerWorker.keySet());
+        for (Map.Entry<Integer, Long> e : maxPerWorker.entrySet()) {
+            int worker = e.getKey();
+            Map<String, String> next = sharesStateDirectoryAcrossHolders() ? generatorSettings(stateDir.resolve("host-a"), "host-b", worker)
+                    : otherHostSettings("host-b-" + worker, worker);
+            IdGenerator g = null;
+            long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+            while (g == null || g.workerId() != worker) {
+                if (g != null) {
+                    g.close();
+                }
+                if (System.nanoTime() > deadline) {
+                    fail("worker " + worker + " was not free 15 s after its striped holder was killed");
+                }
+                g = generator(next, dev.ekko.EkkoClock.system());
+            }
+            long first = g.next();
+            assertTrue(Long.compareUnsigned(first, e.getValue()) > 0, "the next holder of worker " + worker + " issued "
+                    + g.layout().decode(first) + " at or before the killed stripe's last ID " + g.layout().decode(e.getValue()));
+            g.close();
+        }
     }
 }
