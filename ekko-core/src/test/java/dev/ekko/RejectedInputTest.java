@@ -304,8 +304,14 @@ class RejectedInputTest {
         assertRejected(rule + "Redis!", () -> Ekko.newBuilder().allocator("Redis!"));
         assertRejected(rule + "Redis", () -> Ekko.newBuilder().allocator("Redis"));
         assertRejected(rule + "1redis", () -> Ekko.newBuilder().allocator("1redis"));
+        for (String bad : new String[] {"-a", "my_sql", "a b", "é", "a.b", "aB"}) {
+            assertRejected(rule + bad, () -> Ekko.newBuilder().allocator(bad));
+        }
         assertRejected("must not be null: ekko.worker.allocator", () -> Ekko.newBuilder().allocator(null));
         assertDoesNotThrow(() -> Ekko.newBuilder().allocator("host-local2"));
+        for (String ok : new String[] {"a", "a-", "etcd3", " manual "}) {
+            assertDoesNotThrow(() -> Ekko.newBuilder().allocator(ok), ok);
+        }
     }
 
     @Test

@@ -8,15 +8,23 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * instead of adding to it. A cold start spends most of its time loading classes, in the class loader's Java code, which
  * runs interpreted at that point (StartupBenchmark); a peer that persists nothing needs a handful.
  *
- * <p>Only loads (a class literal resolves its class without initializing it), so no class initializer runs on this thread
- * and no initialization order changes: the caller still links and initializes each class where it first uses it, and
- * finds it loaded, or waits for the load in progress (class loading is per class, so nothing is loaded twice). Once per
- * class loader of this class: later starts find everything loaded. A failure here changes nothing, the caller loads
- * what it needs itself.
+ * <p>Only loads (a class literal resolves its class without initializing it), so no initializer of Ekko's runs on this
+ * thread and no initialization order of Ekko's changes: the caller still links and initializes each class where it first
+ * uses it, and finds it loaded, or waits for the load in progress (class loading is per class, so nothing is loaded twice).
+ * One exception, first: it initializes the JDK's {@value #MAP_MODES}, whose initializer builds a method handle (a lambda
+ * and several generated classes: about 8 ms of a cold JVM's first {@code FileChannel.map}, measured on JDK 17) and
+ * touches nothing but the JDK's own classes, so it cannot wait on a lock the caller holds. Once per class loader of this
+ * class: later starts find everything loaded. A failure here changes nothing, the caller loads what it needs itself.
  */
 public final class ClassPreload implements Runnable {
 
     private static final AtomicBoolean STARTED = new AtomicBoolean();
+
+    /**
+     * The JDK class {@code FileChannel.map} initializes on its first call (JDK 17 and later; a JDK without it is skipped). Not
+     * exported: {@code Class.forName} finds and initializes it all the same, and no member of it is used.
+     */
+    static final String MAP_MODES = "jdk.internal.misc.ExtendedMapMode";
 
     private ClassPreload() {
     }
@@ -36,6 +44,11 @@ public final class ClassPreload implements Runnable {
 
     @Override
     public void run() {
+        try {
+            Class.forName(MAP_MODES, true, null);
+        } catch (ClassNotFoundException | RuntimeException | LinkageError e) {
+            // another JDK: its first map() does what it does
+        }
         try {
             load();
         } catch (RuntimeException | LinkageError e) {

@@ -4,16 +4,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /** Parsing of configuration values, with messages that name the key, the value and what is allowed. */
 public final class Values {
-
-    /** In a holder: compiling a pattern costs a cold start a few ms, and most starts parse no duration. */
-    private static final class Patterns {
-        static final Pattern SIMPLE_DURATION = Pattern.compile("(\\d{1,12})\\s*(ms|s|m|h)");
-    }
 
     private Values() {
     }
@@ -26,14 +19,24 @@ public final class Values {
      */
     public static Duration duration(String key, String text) {
         String t = text.trim().toLowerCase(Locale.ROOT);
-        Matcher m = Patterns.SIMPLE_DURATION.matcher(t);
-        if (m.matches()) {
-            long n = Long.parseLong(m.group(1));
-            switch (m.group(2)) {
+        // 1 to 12 ASCII digits, optional whitespace, a unit: scanned by hand, since compiling a regular expression costs a
+        // cold start about a millisecond
+        int digits = 0;
+        while (digits < t.length() && t.charAt(digits) >= '0' && t.charAt(digits) <= '9') {
+            digits++;
+        }
+        int unit = digits;
+        while (unit < t.length() && isRegexSpace(t.charAt(unit))) {
+            unit++;
+        }
+        if (digits >= 1 && digits <= 12) {
+            long n = Long.parseLong(t.substring(0, digits));
+            switch (t.substring(unit)) {
                 case "ms": return Duration.ofMillis(n);
                 case "s": return Duration.ofSeconds(n);
                 case "m": return Duration.ofMinutes(n);
-                default: return Duration.ofHours(n);
+                case "h": return Duration.ofHours(n);
+                default: break;
             }
         }
         try {
@@ -41,6 +44,11 @@ public final class Values {
         } catch (DateTimeParseException e) {
             throw new IllegalArgumentException("must be a duration such as 500ms, 3s, 2m, 1h or PT3S: " + key + "=" + text, e);
         }
+    }
+
+    /** {@return whether {@code c} is whitespace as a regular expression's {@code \\s} means it: space, tab, line breaks} */
+    private static boolean isRegexSpace(char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == 0x0B || c == '\f' || c == '\r';
     }
 
     /**
