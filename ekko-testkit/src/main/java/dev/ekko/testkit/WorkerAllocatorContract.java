@@ -352,21 +352,27 @@ public abstract class WorkerAllocatorContract {
             max = ids[ids.length - 1];
             child.kill();
         }
-        Map<String, String> s = generatorSettings(dirB, "host-b", worker);
-        IdGenerator g = null;
-        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-        while (g == null || g.workerId() != worker) {
-            if (g != null) {
-                g.close();
-            }
-            if (System.nanoTime() > deadline) {
-                fail("worker " + worker + " was not free 15 s after its holder was killed");
-            }
-            g = generator(s, dev.ekko.EkkoClock.system());
-        }
+        IdGenerator g = generatorOnceFree(generatorSettings(dirB, "host-b", worker), worker);
         long first = g.next();
         assertTrue(Long.compareUnsigned(first, max) > 0, "new holder issued " + g.layout().decode(first)
                 + " at or before the crashed holder's last ID " + g.layout().decode(max));
+    }
+
+    /**
+     * Builds generators that prefer {@code worker} until one gets it (its killed holder's lease has expired), closing the
+     * others; fails after 15 s.
+     */
+    private IdGenerator generatorOnceFree(Map<String, String> settings, int worker) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        IdGenerator g = generator(settings, dev.ekko.EkkoClock.system());
+        while (g.workerId() != worker) {
+            g.close();
+            if (System.nanoTime() > deadline) {
+                fail("worker " + worker + " was not free 15 s after its holder was killed");
+            }
+            g = generator(settings, dev.ekko.EkkoClock.system());
+        }
+        return g;
     }
 
     // ---------------------------------------------------------------- fencing
@@ -507,17 +513,7 @@ public abstract class WorkerAllocatorContract {
             int worker = e.getKey();
             Map<String, String> next = sharesStateDirectoryAcrossHolders() ? generatorSettings(stateDir.resolve("host-a"), "host-b", worker)
                     : otherHostSettings("host-b-" + worker, worker);
-            IdGenerator g = null;
-            long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-            while (g == null || g.workerId() != worker) {
-                if (g != null) {
-                    g.close();
-                }
-                if (System.nanoTime() > deadline) {
-                    fail("worker " + worker + " was not free 15 s after its striped holder was killed");
-                }
-                g = generator(next, dev.ekko.EkkoClock.system());
-            }
+            IdGenerator g = generatorOnceFree(next, worker);
             long first = g.next();
             assertTrue(Long.compareUnsigned(first, e.getValue()) > 0, "the next holder of worker " + worker + " issued "
                     + g.layout().decode(first) + " at or before the killed stripe's last ID " + g.layout().decode(e.getValue()));
