@@ -600,13 +600,29 @@ public final class Report {
             md.append("| ").append(sustainedLabel(mode)).append(" | ").append(r.threads()).append(" | ").append(count(seconds.get(0)))
                     .append(" | ").append(count(last5)).append(" | ").append(pct(last5 / ceilingHere)).append(" | ")
                     .append(leadSeconds == 0 ? "–" : last5 <= ceilingHere * 1.01 ? "all " + count(leadSeconds) + " s (the last 5 s at"
-                            + " the ceiling)" : String.format(Locale.ROOT, "%.1f s of %s s", leadUsed, count(leadSeconds)))
+                            + " the ceiling)" : String.format(Locale.ROOT, "%.1f s of %s s; %s", leadUsed, count(leadSeconds),
+                                    leadLeftNote(leadSeconds - leadUsed, last5 / ceilingHere, seconds.size())))
                     .append(" |\n");
         }
         md.append("\n_Counted per fork (the first fork's iterations when there are several). \"Lead used\" is all of it when the last"
                 + " five seconds ran at the ceiling; otherwise the IDs issued beyond the ceiling times the measured seconds, in seconds"
                 + " of the ceiling (the wall clock also runs between iterations, so this slightly undercounts): a lead still left at"
-                + " the end means the last seconds are a burst, not what the setting sustains once the lead is gone._\n\n");
+                + " the end means the last seconds are a burst, not what the setting sustains once the lead is gone: when it would be used up"
+                + " is the lead left divided by the lead the last five seconds used per second._\n\n");
+    }
+
+    /**
+     * {@return when a lead still left at the end would be used up at the last five seconds' rate, and what follows} At
+     * {@code ratio} times the ceiling, each wall-clock second uses {@code ratio - 1} seconds of lead.
+     *
+     * @param leftSeconds lead left at the end, in seconds of the ceiling
+     * @param ratio the last five seconds' rate over the ceiling (above 1)
+     * @param measuredSeconds seconds measured so far
+     */
+    static String leadLeftNote(double leftSeconds, double ratio, int measuredSeconds) {
+        double more = leftSeconds / (ratio - 1);
+        return String.format(Locale.ROOT, "at this rate used up about %s s after the start, then held to the ceiling",
+                count(measuredSeconds + more));
     }
 
     /** {@return the name of a {@link SustainedBenchmark.Mode} in the table, or the name as recorded if no mode has it now} */

@@ -68,6 +68,14 @@ class ReportTest {
         assertTrue(md.contains("| real time | 1,024 | 1,000 | 1,024,000 | 977 ns | 100.0% | 0.100 | 0.500 | – |"), md);
     }
 
+    /** A lead left at the end of the sustained run: when it would be used up at the last seconds' rate (1 h at 30× the ceiling). */
+    @Test
+    void saysWhenALeadLeftAtTheEndWouldBeUsedUp() {
+        assertEquals("at this rate used up about 124 s after the start, then held to the ceiling",
+                Report.leadLeftNote(3600 - 412.5, 30.23, 15));
+        assertEquals("at this rate used up about 25 s after the start, then held to the ceiling", Report.leadLeftNote(5, 1.5, 15));
+    }
+
     /** The contention target is judged across forks when ContentionBenchmark ran, not by the one-fork Get row (± 40% here). */
     @Test
     void judgesContentionAcrossForksAndShowsEachForksMean() throws IOException {
