@@ -154,7 +154,8 @@ public final class Ekko {
          * step back, and in bounded-lead mode by up to {@code ekko.clock.max.lead} when the thread's home stripe issues again
          * after another stripe served it) but are not strictly increasing within a millisecond (docs/striping.md). Needs an allocator that leases worker IDs
          * ({@code host-local} or a coordinator): {@code manual} holds one fixed worker ID, so more than one stripe with it is
-         * refused at {@link #build()}. With a coordinator, stripe i &gt; 0 uses the instance name {@code <instance>.stripe<i>}.
+         * refused at {@link #build()}. With a coordinator, stripe i &gt; 0 uses the instance name {@code <instance>.stripe<i>} (a
+         * stripe added in automatic mode takes the lowest number no live stripe has).
          *
          * <p>With {@link #maxStripes(int)} above it, this is the number held from the start and kept.
          *

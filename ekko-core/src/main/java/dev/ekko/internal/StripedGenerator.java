@@ -74,10 +74,25 @@ public final class StripedGenerator implements IdGenerator {
     private static final System.Logger LOG = System.getLogger("dev.ekko.generator");
 
     /**
-     * The stripes, the wall-clock time each was added at (for the idle rule), and the counters of stripes closed by the
-     * striper: replaced as a whole, so a status never counts a stripe twice or not at all.
+     * The stripes, the wall-clock time each was added at (for the idle rule), each one's slot (the number its start was given:
+     * a coordinator records its worker ID under the instance name {@code <instance>.stripe<slot>}, so no two live stripes
+     * may share one), and the counters of stripes closed by the striper: replaced as a whole, so a status never counts a
+     * stripe twice or not at all.
      */
-    private record Stripes(EkkoGenerator[] live, long[] addedAt, GeneratorStatus.Counters retired) {
+    private record Stripes(EkkoGenerator[] live, long[] addedAt, int[] slots, GeneratorStatus.Counters retired) {
+
+        /** {@return the lowest slot no live stripe has} */
+        int freeSlot() {
+            for (int slot = 0;; slot++) {
+                boolean taken = false;
+                for (int t : slots) {
+                    taken |= t == slot;
+                }
+                if (!taken) {
+                    return slot;
+                }
+            }
+        }
     }
 
     /** What the owner and its product views share. */
@@ -138,7 +153,11 @@ public final class StripedGenerator implements IdGenerator {
         long now = shared.clock.millis();
         long[] addedAt = new long[min];
         java.util.Arrays.fill(addedAt, now);
-        shared.set = new Stripes(started, addedAt, new GeneratorStatus.Counters(0, 0, 0, 0, 0, 0, 0));
+        int[] slots = new int[min];
+        for (int i = 0; i < min; i++) {
+            slots[i] = i;
+        }
+        shared.set = new Stripes(started, addedAt, slots, new GeneratorStatus.Counters(0, 0, 0, 0, 0, 0, 0));
         StripedGenerator g = new StripedGenerator(shared, product, true);
         if (max > min) {
             shared.striper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
@@ -248,16 +267,20 @@ public final class StripedGenerator implements IdGenerator {
         sh.waitsSeen = waits;
         int k = set.live.length;
         if (delta >= GROW_WAITS && k < sh.max) {
-            EkkoGenerator added = sh.starter.apply(k);
+            // The lowest free slot, not k: a stripe closed from the middle of the set leaves its slot free and k taken.
+            int slot = set.freeSlot();
+            EkkoGenerator added = sh.starter.apply(slot);
             EkkoGenerator[] live = java.util.Arrays.copyOf(set.live, k + 1);
             long[] addedAt = java.util.Arrays.copyOf(set.addedAt, k + 1);
+            int[] slots = java.util.Arrays.copyOf(set.slots, k + 1);
             live[k] = added;
             addedAt[k] = sh.clock.millis();
+            slots[k] = slot;
             synchronized (sh) {
                 // close() sets the flag and then reads the set under the same lock: a stripe is published before it, or
                 // not at all (and closed here).
                 if (!sh.closed.get()) {
-                    sh.set = new Stripes(live, addedAt, set.retired);
+                    sh.set = new Stripes(live, addedAt, slots, set.retired);
                     added = null;
                 }
             }
@@ -281,7 +304,7 @@ public final class StripedGenerator implements IdGenerator {
             for (int p = 0; p < g.layout.products(); p++) {
                 used = Math.max(used, epochMillis + g.sequencer(p).lastMillisOffset());
             }
-            if (now - used >= sh.idleMillis) {
+            if (now - used >= sh.idleMillis && anotherMayIssue(set.live, i)) {
                 // Closed while still in the set: a caller that reaches it gets a refusal and goes on to the next stripe. Its
                 // counters are final only once it is closed, and move to the retired ones in the same swap that drops it.
                 g.close();
@@ -289,13 +312,15 @@ public final class StripedGenerator implements IdGenerator {
                 GeneratorStatus.Counters r = set.retired;
                 EkkoGenerator[] live = new EkkoGenerator[k - 1];
                 long[] addedAt = new long[k - 1];
+                int[] slots = new int[k - 1];
                 for (int j = 0, n = 0; j < k; j++) {
                     if (j != i) {
                         live[n] = set.live[j];
+                        slots[n] = set.slots[j];
                         addedAt[n++] = set.addedAt[j];
                     }
                 }
-                sh.set = new Stripes(live, addedAt, new GeneratorStatus.Counters(r.idsIssued() + c.idsIssued(),
+                sh.set = new Stripes(live, addedAt, slots, new GeneratorStatus.Counters(r.idsIssued() + c.idsIssued(),
                         r.nextMillisecondWaits() + c.nextMillisecondWaits(), r.clockBackWaits() + c.clockBackWaits(),
                         r.clockBackRefusals() + c.clockBackRefusals(), r.leaseLosses() + c.leaseLosses(),
                         r.reacquires() + c.reacquires(), r.lateRenewals() + c.lateRenewals()));
@@ -305,6 +330,20 @@ public final class StripedGenerator implements IdGenerator {
             }
         }
         return 0;
+    }
+
+    /**
+     * {@return whether a stripe other than {@code i} may issue now} An idle stripe is closed only then: closing the one stripe
+     * that still may (the others lost their leases, say, and the coordinator refuses them new ones) would stop a generator
+     * that was serving, and give its worker ID to whoever asks next.
+     */
+    private static boolean anotherMayIssue(EkkoGenerator[] live, int i) {
+        for (int j = 0; j < live.length; j++) {
+            if (j != i && live[j].unavailableReason().isEmpty()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -396,6 +435,7 @@ public final class StripedGenerator implements IdGenerator {
      */
     private long failover(EkkoGenerator[] g, int p, int h, Sequencer home, long backwardWaitNanos, RuntimeException homeRefusal) {
         long floor = homeMillis(g[h], p, home);
+        RuntimeException other = null;
         for (int i = 1; i < g.length; i++) {
             Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
             try {
@@ -404,9 +444,24 @@ public final class StripedGenerator implements IdGenerator {
                 if (!passes(e)) {
                     throw e;
                 }
+                other = other == null ? e : other;
             }
         }
-        throw homeRefusal;
+        throw refusal(g, homeRefusal, other);
+    }
+
+    /**
+     * {@return what a call every stripe of {@code g} refused throws: the home stripe's refusal, unless that says "closed" of a
+     * stripe the striper is retiring while the set is still the same, and another stripe's refusal says why it cannot issue
+     * (a lease lost, say): "closed" would tell the caller the whole generator is} A set that changed meanwhile is the
+     * caller's to read again (it sees the home's "closed").
+     */
+    private RuntimeException refusal(EkkoGenerator[] g, RuntimeException homeRefusal, RuntimeException other) {
+        if (homeRefusal instanceof GeneratorClosedException && !shared.closed.get() && g == shared.set.live && other != null
+                && !(other instanceof GeneratorClosedException)) {
+            return other;
+        }
+        return homeRefusal;
     }
 
     /** {@return the millisecond the home stripe reached: of the sequencer that refused, or the stripe's last live term} */
@@ -479,20 +534,22 @@ public final class StripedGenerator implements IdGenerator {
             throw homeRefusal;
         }
         long floor = homeMillis(g[h], p, home);
+        RuntimeException other = null;
         for (int i = 1; i < g.length; i++) {
             Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
             try {
                 return write(o, o.claimAtOrAbove(floor, wanted, maxBackwardWaitNanos), ids, at);
-            } catch (RuntimeException other) {
-                if (!passes(other)) {
-                    throw other;
+            } catch (RuntimeException e) {
+                if (!passes(e)) {
+                    throw e;
                 }
+                other = other == null ? e : other;
             }
         }
         if (homeRefusal instanceof GeneratorClosedException && g != shared.set.live) {
             return -1;
         }
-        throw homeRefusal;
+        throw refusal(g, homeRefusal, other);
     }
 
     private static int write(Sequencer s, long r, long[] ids, int at) {
@@ -563,20 +620,22 @@ public final class StripedGenerator implements IdGenerator {
             throw homeRefusal;
         }
         long floor = homeMillis(g[h], p, home);
+        RuntimeException other = null;
         for (int i = 1; i < g.length; i++) {
             Sequencer o = g[h + i < g.length ? h + i : h + i - g.length].sequencer(p);
             try {
                 return range(o, o.claimAtOrAbove(floor, wanted, maxBackwardWaitNanos));
-            } catch (RuntimeException other) {
-                if (!passes(other)) {
-                    throw other;
+            } catch (RuntimeException e) {
+                if (!passes(e)) {
+                    throw e;
                 }
+                other = other == null ? e : other;
             }
         }
         if (homeRefusal instanceof GeneratorClosedException && g != shared.set.live) {
             return null;
         }
-        throw homeRefusal;
+        throw refusal(g, homeRefusal, other);
     }
 
     /** {@return the range a claim of {@code s} took} */

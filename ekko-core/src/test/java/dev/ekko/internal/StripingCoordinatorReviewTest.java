@@ -186,12 +186,13 @@ class StripingCoordinatorReviewTest {
             int added = g.stripeStatuses().get(1).workerId();
             caller = threadWithHome(1, 2);
 
-            // The added stripe's release will take a while; the first stripe loses its lease and cannot get one back.
+            // The added stripe's release will take a while. The striper closes it once it has issued nothing for 1 s (the
+            // first stripe is live then: the striper closes an idle stripe only while another may issue), and is then in
+            // its release; only now does the first stripe lose its lease, and it cannot get one back.
             coordinator.holdReleaseOf = added;
+            assertTrue(coordinator.releaseEntered.await(10, TimeUnit.SECONDS), "setup: the idle stripe was not closed");
             coordinator.refuseAcquires = true;
             coordinator.lose(first);
-            // The striper closes the added stripe once it has issued nothing for 1 s, and is then in its release.
-            assertTrue(coordinator.releaseEntered.await(10, TimeUnit.SECONDS), "setup: the idle stripe was not closed");
             Future<Object> call = caller.submit(() -> {
                 try {
                     return g.next();
