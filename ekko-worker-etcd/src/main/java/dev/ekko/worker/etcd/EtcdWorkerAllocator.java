@@ -300,23 +300,65 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     }
 
     /**
-     * One clock reading in the ring: who wrote it (the worker ID, and the create revision of its lease key: its tenure), and the
-     * writer's clock just before it sent the write. Stored as {@code key=value} lines.
+     * One clock reading in the ring: who wrote it (the worker ID, and the create revision of its lease key: its tenure), the
+     * writer's clock just before it sent the write, and the writer's generator ({@link #generator()}; null in a reading of
+     * an earlier version). Stored as {@code key=value} lines.
      */
-    record Reading(int worker, long tenure, long at) {
+    record Reading(int worker, long tenure, long at, String generator) {
         byte[] encode() {
-            return ("worker=" + worker + "\ntenure=" + tenure + "\nat=" + at + "\n").getBytes(StandardCharsets.UTF_8);
+            return ("worker=" + worker + "\ntenure=" + tenure + "\nat=" + at + "\n" + (generator == null ? "" : "generator=" + generator + "\n"))
+                    .getBytes(StandardCharsets.UTF_8);
         }
 
         /** {@return the reading a ring key holds, or null if it is not one} */
         static Reading decode(byte[] bytes) {
             Map<String, String> m = parseLines(new String(bytes, StandardCharsets.UTF_8));
             try {
-                return new Reading(Integer.parseInt(m.get("worker")), Long.parseLong(m.get("tenure")), Long.parseLong(m.get("at")));
+                return new Reading(Integer.parseInt(m.get("worker")), Long.parseLong(m.get("tenure")), Long.parseLong(m.get("at")),
+                        m.get("generator"));
             } catch (RuntimeException e) {
                 return null;
             }
         }
+
+        /** {@return whether this generator wrote it: one of its other stripes, whose clock is this one's, not another holder's} */
+        boolean writtenBy(String self) {
+            return self.equals(generator);
+        }
+    }
+
+    /**
+     * {@return this allocator's generator as readings name it: {@code host/pid/instance}, the instance without the suffix
+     * {@code .stripe<i>} the core gives stripe i > 0} A striped generator holds several worker IDs, each with its own allocator:
+     * their readings share one clock, so none is a reference for another (with two stripes against one other holder, a median
+     * counting them would be the generator's own clock, and a skew would pass unseen).
+     */
+    private String generator() {
+        return generatorOf(context.host(), context.pid(), context.instance());
+    }
+
+    static String generatorOf(String host, long pid, String instance) {
+        return host + "/" + pid + "/" + stripeBase(instance);
+    }
+
+    /** {@return the instance name without a trailing {@code .stripe<i>} (i a positive decimal number without leading zeros)} */
+    static String stripeBase(String instance) {
+        int dot = instance.lastIndexOf(".stripe");
+        int digits = dot + ".stripe".length();
+        if (dot < 0 || digits >= instance.length() || instance.charAt(digits) == '0') {
+            return instance;
+        }
+        for (int i = digits; i < instance.length(); i++) {
+            if (instance.charAt(i) < '0' || instance.charAt(i) > '9') {
+                return instance;
+            }
+        }
+        return instance.substring(0, dot);
+    }
+
+    /** {@return whether a history was written by a stripe of this allocator's generator (its report names it)} */
+    private boolean writtenByThisGenerator(EtcdHistory o) {
+        return o.report() != null && generator().equals(generatorOf(o.report().host(), o.report().pid(), o.report().instance()));
     }
 
     private ByteSequence instanceKey() {
@@ -480,7 +522,13 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         // Live holders' readings are of unknown age (a crashed holder's key outlives its lease's TTL when etcd refreshes
         // leases at a leader election): only a lower bound of the fleet's clock. Those in the ring, and those of live holders
         // with no reading there (holders of the previous version write only their history), read from their histories.
-        List<Long> readings = new ArrayList<>(sample.liveReadings(survey, w).values());
+        List<Long> readings = new ArrayList<>();
+        String self = generator();
+        for (Reading o : sample.liveReadings(survey, w).values()) {
+            if (!o.writtenBy(self)) {
+                readings.add(o.at());
+            }
+        }
         List<Integer> unrepresented = sample.unrepresented(survey, w, UNREPRESENTED_READS);
         if (!unrepresented.isEmpty()) {
             readings.addAll(historyReadings(what, unrepresented, sample.tenures()));
@@ -520,7 +568,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             for (KeyValue kv : g.getKvs()) {
                 Integer u = workerOf(kv, "history/");
                 EtcdHistory o = u == null ? null : EtcdHistory.decode(kv.getValue().getBytes());
-                if (o != null && o.clockReading() != EtcdHistory.NO_TIME && kv.getModRevision() > tenures.getOrDefault(u, Long.MAX_VALUE)) {
+                if (o != null && o.clockReading() != EtcdHistory.NO_TIME && kv.getModRevision() > tenures.getOrDefault(u, Long.MAX_VALUE)
+                        && !writtenByThisGenerator(o)) {
                     readings.add(o.clockReading());
                 }
             }
@@ -594,7 +643,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             }
             then.add(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT));
             then.add(Op.delete(freeKey(w), io.etcd.jetcd.options.DeleteOption.DEFAULT));
-            ByteSequence reading = ByteSequence.from(new Reading(w, h.tenure(), now).encode());
+            ByteSequence reading = ByteSequence.from(new Reading(w, h.tenure(), now, generator()).encode());
             List<Integer> candidates = h.ring().candidates(w, context.clock().nanos(), staleSlotNanos());
             Op slotOp = slotWrite(h.ring(), candidates, reading);
             if (slotOp != null) {
@@ -653,7 +702,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         readings.put(k, o);
                         newestTenure.merge(o.worker(), o.tenure(), Math::max);
                     }
-                    if (o != null && o.worker() != w && kv.getModRevision() > h.revision()) {
+                    if (o != null && o.worker() != w && kv.getModRevision() > h.revision() && !o.writtenBy(generator())) {
                         KeyValue prior = freshRing.get(o.worker());
                         if (prior == null || prior.getModRevision() < kv.getModRevision()) {
                             freshRing.put(o.worker(), kv);
@@ -683,7 +732,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                     List<KeyValue> kvs = gets.get(1 + i).getKvs();
                     EtcdHistory o = kvs.isEmpty() || kvs.get(0).getModRevision() <= h.revision() ? null
                             : EtcdHistory.decode(kvs.get(0).getValue().getBytes());
-                    if (o != null && o.clockReading() != EtcdHistory.NO_TIME) {
+                    if (o != null && o.clockReading() != EtcdHistory.NO_TIME && !writtenByThisGenerator(o)) {
                         reports.add(o.clockReading());
                         stillUnrepresented.put(u, 0);
                     } else if (h.unrepresented().get(u) < 1) {
@@ -1011,14 +1060,14 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
          * The ring's readings whose writer still holds its worker ID under the tenure that wrote them, but {@code w}'s: one per
          * writer (the latest).
          */
-        Map<Integer, Long> liveReadings(Survey survey, int w) {
-            Map<Integer, Long> readings = new HashMap<>();
+        Map<Integer, Reading> liveReadings(Survey survey, int w) {
+            Map<Integer, Reading> readings = new HashMap<>();
             Map<Integer, Long> written = new HashMap<>();
             for (Slot s : survey.ring()) {
                 Reading r = s.reading();
                 if (r != null && r.worker() != w && tenures.getOrDefault(r.worker(), 0L) == r.tenure() && r.tenure() != 0
                         && written.getOrDefault(r.worker(), -1L) < s.modRevision()) {
-                    readings.put(r.worker(), r.at());
+                    readings.put(r.worker(), r);
                     written.put(r.worker(), s.modRevision());
                 }
             }
@@ -1049,7 +1098,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
         /** Live holders (lease keys listed) other than {@code w} with no live reading in the ring: at most {@code max}. */
         List<Integer> unrepresented(Survey survey, int w, int max) {
-            Map<Integer, Long> inRing = liveReadings(survey, w);
+            Map<Integer, Reading> inRing = liveReadings(survey, w);
             List<Integer> out = new ArrayList<>();
             for (int u : listed) {
                 if (u != w && !inRing.containsKey(u) && out.size() < max) {
