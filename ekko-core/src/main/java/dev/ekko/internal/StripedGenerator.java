@@ -98,6 +98,8 @@ public final class StripedGenerator implements IdGenerator {
     /** What the owner and its product views share. */
     private static final class Shared {
         volatile Stripes set;
+        /** True while the striper starts a stripe (which may wait for its floor): close() interrupts that, and nothing else. */
+        volatile boolean adding;
         final AtomicBoolean closed = new AtomicBoolean();
         final java.util.function.IntFunction<EkkoGenerator> starter;
         final int min;
@@ -269,7 +271,16 @@ public final class StripedGenerator implements IdGenerator {
         if (delta >= GROW_WAITS && k < sh.max) {
             // The lowest free slot, not k: a stripe closed from the middle of the set leaves its slot free and k taken.
             int slot = set.freeSlot();
-            EkkoGenerator added = sh.starter.apply(slot);
+            EkkoGenerator added;
+            sh.adding = true;
+            try {
+                if (sh.closed.get()) {
+                    return 0; // close() began: it may have seen adding still false, and interrupts nothing
+                }
+                added = sh.starter.apply(slot);
+            } finally {
+                sh.adding = false;
+            }
             EkkoGenerator[] live = java.util.Arrays.copyOf(set.live, k + 1);
             long[] addedAt = java.util.Arrays.copyOf(set.addedAt, k + 1);
             int[] slots = java.util.Arrays.copyOf(set.slots, k + 1);
@@ -447,7 +458,7 @@ public final class StripedGenerator implements IdGenerator {
                 other = other == null ? e : other;
             }
         }
-        throw refusal(g, homeRefusal, other);
+        throw refusal(g, shared.set.live, homeRefusal, other);
     }
 
     /**
@@ -456,8 +467,8 @@ public final class StripedGenerator implements IdGenerator {
      * (a lease lost, say): "closed" would tell the caller the whole generator is} A set that changed meanwhile is the
      * caller's to read again (it sees the home's "closed").
      */
-    private RuntimeException refusal(EkkoGenerator[] g, RuntimeException homeRefusal, RuntimeException other) {
-        if (homeRefusal instanceof GeneratorClosedException && !shared.closed.get() && g == shared.set.live && other != null
+    private RuntimeException refusal(EkkoGenerator[] g, EkkoGenerator[] current, RuntimeException homeRefusal, RuntimeException other) {
+        if (homeRefusal instanceof GeneratorClosedException && !shared.closed.get() && g == current && other != null
                 && !(other instanceof GeneratorClosedException)) {
             return other;
         }
@@ -546,10 +557,11 @@ public final class StripedGenerator implements IdGenerator {
                 other = other == null ? e : other;
             }
         }
-        if (homeRefusal instanceof GeneratorClosedException && g != shared.set.live) {
+        EkkoGenerator[] current = shared.set.live; // read once: a swap after it must not turn "retry" into "closed"
+        if (homeRefusal instanceof GeneratorClosedException && g != current) {
             return -1;
         }
-        throw refusal(g, homeRefusal, other);
+        throw refusal(g, current, homeRefusal, other);
     }
 
     private static int write(Sequencer s, long r, long[] ids, int at) {
@@ -632,10 +644,11 @@ public final class StripedGenerator implements IdGenerator {
                 other = other == null ? e : other;
             }
         }
-        if (homeRefusal instanceof GeneratorClosedException && g != shared.set.live) {
+        EkkoGenerator[] current = shared.set.live; // read once: a swap after it must not turn "retry" into "closed"
+        if (homeRefusal instanceof GeneratorClosedException && g != current) {
             return null;
         }
-        throw refusal(g, homeRefusal, other);
+        throw refusal(g, current, homeRefusal, other);
     }
 
     /** {@return the range a claim of {@code s} took} */
@@ -836,11 +849,25 @@ public final class StripedGenerator implements IdGenerator {
         }
         boolean interrupted = false;
         if (shared.striper != null) {
-            shared.striper.shutdownNow(); // a stripe being added gives up its start, or is closed by the striper itself
-            try {
-                shared.striper.awaitTermination(1, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                interrupted = true;
+            // Wait for the striper's check in progress to end, however long its coordinator takes: a stripe it is closing
+            // finishes its release, and a stripe it is adding is closed by it (it sees the flag). Interrupted only while it
+            // adds (a start may wait for its floor, up to a lease TTL plus the skew): an interrupt would cut a release short.
+            if (shared.adding) {
+                shared.striper.shutdownNow();
+            } else {
+                shared.striper.shutdown();
+            }
+            for (;;) {
+                try {
+                    if (shared.striper.awaitTermination(1, java.util.concurrent.TimeUnit.SECONDS)) {
+                        break;
+                    }
+                    if (shared.adding) {
+                        shared.striper.shutdownNow(); // an add that began after the first look
+                    }
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
             }
         }
         EkkoGenerator[] live = shared.set.live;
