@@ -458,21 +458,25 @@ public final class StripedGenerator implements IdGenerator {
                 other = other == null ? e : other;
             }
         }
-        throw refusal(g, shared.set.live, homeRefusal, other);
+        RuntimeException end = refusal(g, homeRefusal, other);
+        throw end != null ? end : homeRefusal; // a changed set: next()'s catch of "closed" reads the new one
     }
 
     /**
-     * {@return what a call every stripe of {@code g} refused throws: the home stripe's refusal, unless that says "closed" of a
-     * stripe the striper is retiring while the set is still the same, and another stripe's refusal says why it cannot issue
-     * (a lease lost, say): "closed" would tell the caller the whole generator is} A set that changed meanwhile is the
-     * caller's to read again (it sees the home's "closed").
+     * {@return what a call every stripe of {@code g} refused throws, or null when the home stripe said "closed" and the set
+     * changed meanwhile (the striper retired a stripe: the caller reads the new set and tries again)} Otherwise the home
+     * stripe's refusal, unless that says "closed" of a stripe the striper is retiring and another stripe's refusal says why it
+     * cannot issue (a lease lost, say): "closed" would tell the caller the whole generator is. The set is read once, so a swap
+     * after it cannot turn "try again" into "closed".
      */
-    private RuntimeException refusal(EkkoGenerator[] g, EkkoGenerator[] current, RuntimeException homeRefusal, RuntimeException other) {
-        if (homeRefusal instanceof GeneratorClosedException && !shared.closed.get() && g == current && other != null
-                && !(other instanceof GeneratorClosedException)) {
-            return other;
+    private RuntimeException refusal(EkkoGenerator[] g, RuntimeException homeRefusal, RuntimeException other) {
+        if (!(homeRefusal instanceof GeneratorClosedException)) {
+            return homeRefusal;
         }
-        return homeRefusal;
+        if (g != shared.set.live) {
+            return null;
+        }
+        return !shared.closed.get() && other != null && !(other instanceof GeneratorClosedException) ? other : homeRefusal;
     }
 
     /** {@return the millisecond the home stripe reached: of the sequencer that refused, or the stripe's last live term} */
@@ -557,11 +561,11 @@ public final class StripedGenerator implements IdGenerator {
                 other = other == null ? e : other;
             }
         }
-        EkkoGenerator[] current = shared.set.live; // read once: a swap after it must not turn "retry" into "closed"
-        if (homeRefusal instanceof GeneratorClosedException && g != current) {
+        RuntimeException end = refusal(g, homeRefusal, other);
+        if (end == null) {
             return -1;
         }
-        throw refusal(g, current, homeRefusal, other);
+        throw end;
     }
 
     private static int write(Sequencer s, long r, long[] ids, int at) {
@@ -644,11 +648,11 @@ public final class StripedGenerator implements IdGenerator {
                 other = other == null ? e : other;
             }
         }
-        EkkoGenerator[] current = shared.set.live; // read once: a swap after it must not turn "retry" into "closed"
-        if (homeRefusal instanceof GeneratorClosedException && g != current) {
+        RuntimeException end = refusal(g, homeRefusal, other);
+        if (end == null) {
             return null;
         }
-        throw refusal(g, current, homeRefusal, other);
+        throw end;
     }
 
     /** {@return the range a claim of {@code s} took} */

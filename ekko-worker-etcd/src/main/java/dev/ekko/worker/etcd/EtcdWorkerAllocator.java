@@ -103,6 +103,13 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     static final int ROUNDS = 4;
 
     private final AllocatorContext context;
+    /**
+     * This allocator's generator as readings name it: {@code host/pid/instance}, the instance without the suffix
+     * {@code .stripe<i>} the core gives stripe i > 0. A striped generator holds several worker IDs, each with its own allocator:
+     * their readings share one clock, so none is a reference for another (with two stripes against one other holder, a median
+     * counting them would be the generator's own clock, and a skew would pass unseen).
+     */
+    private final String generator;
     private final EtcdSettings settings;
     private final Client client;
     private final String prefix;
@@ -254,6 +261,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      */
     EtcdWorkerAllocator(AllocatorContext context, EtcdSettings settings, Client client, AutoCloseable clientRelease) {
         this.context = context;
+        this.generator = generatorOf(context.host(), context.pid(), context.instance());
         this.settings = settings;
         this.client = client;
         this.clientRelease = clientRelease;
@@ -301,7 +309,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     /**
      * One clock reading in the ring: who wrote it (the worker ID, and the create revision of its lease key: its tenure), the
-     * writer's clock just before it sent the write, and the writer's generator ({@link #generator()}; null in a reading of
+     * writer's clock just before it sent the write, and the writer's generator ({@link #generator}; null in a reading of
      * an earlier version). Stored as {@code key=value} lines.
      */
     record Reading(int worker, long tenure, long at, String generator) {
@@ -327,16 +335,6 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         }
     }
 
-    /**
-     * {@return this allocator's generator as readings name it: {@code host/pid/instance}, the instance without the suffix
-     * {@code .stripe<i>} the core gives stripe i > 0} A striped generator holds several worker IDs, each with its own allocator:
-     * their readings share one clock, so none is a reference for another (with two stripes against one other holder, a median
-     * counting them would be the generator's own clock, and a skew would pass unseen).
-     */
-    private String generator() {
-        return generatorOf(context.host(), context.pid(), context.instance());
-    }
-
     static String generatorOf(String host, long pid, String instance) {
         return host + "/" + pid + "/" + stripeBase(instance);
     }
@@ -358,7 +356,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     /** {@return whether a history was written by a stripe of this allocator's generator (its report names it)} */
     private boolean writtenByThisGenerator(EtcdHistory o) {
-        return o.report() != null && generator().equals(generatorOf(o.report().host(), o.report().pid(), o.report().instance()));
+        return o.report() != null && generator.equals(generatorOf(o.report().host(), o.report().pid(), o.report().instance()));
     }
 
     private ByteSequence instanceKey() {
@@ -523,7 +521,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         // leases at a leader election): only a lower bound of the fleet's clock. Those in the ring, and those of live holders
         // with no reading there (holders of the previous version write only their history), read from their histories.
         List<Long> readings = new ArrayList<>();
-        String self = generator();
+        String self = generator;
         for (Reading o : sample.liveReadings(survey, w).values()) {
             if (!o.writtenBy(self)) {
                 readings.add(o.at());
@@ -643,7 +641,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             }
             then.add(Op.put(historyKey(w), ByteSequence.from(next.encode()), PutOption.DEFAULT));
             then.add(Op.delete(freeKey(w), io.etcd.jetcd.options.DeleteOption.DEFAULT));
-            ByteSequence reading = ByteSequence.from(new Reading(w, h.tenure(), now, generator()).encode());
+            ByteSequence reading = ByteSequence.from(new Reading(w, h.tenure(), now, generator).encode());
             List<Integer> candidates = h.ring().candidates(w, context.clock().nanos(), staleSlotNanos());
             Op slotOp = slotWrite(h.ring(), candidates, reading);
             if (slotOp != null) {
@@ -702,7 +700,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         readings.put(k, o);
                         newestTenure.merge(o.worker(), o.tenure(), Math::max);
                     }
-                    if (o != null && o.worker() != w && kv.getModRevision() > h.revision() && !o.writtenBy(generator())) {
+                    if (o != null && o.worker() != w && kv.getModRevision() > h.revision() && !o.writtenBy(generator)) {
                         KeyValue prior = freshRing.get(o.worker());
                         if (prior == null || prior.getModRevision() < kv.getModRevision()) {
                             freshRing.put(o.worker(), kv);
