@@ -135,8 +135,8 @@ class StripingCoordinatorReviewTest {
         }
     }
 
-    /** A single-thread executor whose thread's home stripe is {@code home} of {@code k}. */
-    private static ExecutorService threadWithHome(int home, int k) throws Exception {
+    /** A single-thread executor whose thread's home stripe is {@code home} of {@code k} (StripingFixesReviewTest's too). */
+    static ExecutorService threadWithHome(int home, int k) throws Exception {
         for (;;) {
             ExecutorService e = Executors.newSingleThreadExecutor(r -> {
                 Thread t = new Thread(r, "review-caller");

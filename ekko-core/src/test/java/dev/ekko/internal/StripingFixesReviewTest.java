@@ -216,21 +216,6 @@ class StripingFixesReviewTest {
         return count.get();
     }
 
-    /** A single-thread executor whose thread's home stripe is {@code home} of {@code k}. */
-    private static ExecutorService threadWithHome(int home, int k) throws Exception {
-        for (;;) {
-            ExecutorService e = Executors.newSingleThreadExecutor(r -> {
-                Thread t = new Thread(r, "review-caller");
-                t.setDaemon(true);
-                return t;
-            });
-            if (e.submit(StripedGenerator::callerNumber).get() % k == home) {
-                return e;
-            }
-            e.shutdownNow();
-        }
-    }
-
     /**
      * close() while the striper is retiring an idle stripe whose release to the coordinator has not answered yet. The
      * striped close() says it "closes every stripe at once (each ... releases its worker ID), and returns when all are
@@ -338,7 +323,7 @@ class StripingFixesReviewTest {
             assertEquals(2, g.stripeStatuses().size(), "setup: no stripe added");
             int first = g.stripeStatuses().get(0).workerId();
             int added = g.stripeStatuses().get(1).workerId();
-            caller = threadWithHome(1, 2);
+            caller = StripingCoordinatorReviewTest.threadWithHome(1, 2);
             coordinator.holdReleaseOf = added;
             assertTrue(coordinator.releaseEntered.await(10, TimeUnit.SECONDS), "setup: the idle stripe was not closed");
             coordinator.refuseAcquires = true;

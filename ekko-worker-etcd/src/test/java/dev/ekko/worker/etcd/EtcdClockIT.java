@@ -43,6 +43,19 @@ class EtcdClockIT {
         return peers;
     }
 
+    /** {@return the first ClockSkewException of {@code g.next()} called in a loop for up to {@code seconds}, or null} */
+    static ClockSkewException skewRefusalWithin(IdGenerator g, long seconds) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < deadline) {
+            try {
+                g.next();
+            } catch (ClockSkewException e) {
+                return e;
+            }
+        }
+        return null;
+    }
+
     private static void closeAll(List<IdGenerator> gs) {
         gs.forEach(IdGenerator::close);
     }
@@ -58,16 +71,7 @@ class EtcdClockIT {
         TestClock ahead = new TestClock();
         ahead.stepMillis(1200);
         try (IdGenerator c = start(namespace, "c", ahead)) {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            ClockSkewException refused = null;
-            while (refused == null && System.nanoTime() < deadline) {
-                try {
-                    c.next();
-                } catch (ClockSkewException e) {
-                    refused = e;
-                }
-            }
-            assertTrue(refused != null, "a clock 1.2 s ahead of the other holders still issued after 5 s");
+            assertTrue(skewRefusalWithin(c, 5) != null, "a clock 1.2 s ahead of the other holders still issued after 5 s");
             for (IdGenerator p : peers) {
                 p.next(); // the holders on the real clock go on
             }

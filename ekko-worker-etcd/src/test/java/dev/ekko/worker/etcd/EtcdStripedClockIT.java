@@ -2,12 +2,10 @@ package dev.ekko.worker.etcd;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ekko.ClockSkewException;
 import dev.ekko.IdGenerator;
 import dev.ekko.testkit.TestClock;
 import dev.ekko.testsupport.TestServers;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,16 +41,7 @@ class EtcdStripedClockIT {
             ahead.stepMillis(1200);
             try (IdGenerator c = FastGenerators.builder(SharedEtcd.endpoints(), namespace, dir.resolve("c"), "c").stripes(3)
                     .clock(ahead).build()) {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(6);
-                ClockSkewException refused = null;
-                while (refused == null && System.nanoTime() < deadline) {
-                    try {
-                        c.next();
-                    } catch (ClockSkewException e) {
-                        refused = e;
-                    }
-                }
-                assertTrue(refused != null, "a process 1.2 s ahead of the other holder (worker " + other.workerId() + "), with 3"
+                assertTrue(EtcdClockIT.skewRefusalWithin(c, 6) != null, "a process 1.2 s ahead of the other holder (worker " + other.workerId() + "), with 3"
                         + " stripes, still issued after 6 s: " + c.stripeStatuses());
             }
 
