@@ -76,6 +76,45 @@ class ReportTest {
         assertEquals("at this rate used up about 25 s after the start, then held to the ceiling", Report.leadLeftNote(5, 1.5, 15));
     }
 
+    /**
+     * The 4-stripe target counts each side at most at its own ceiling: a peer above it (Seata, whose timestamp lags the clock
+     * while idle, spends the milliseconds between iterations) is counted at it, and a tie at the ceiling is met; a rate below
+     * the ceiling is not.
+     */
+    @Test
+    void judgesFourStripesAgainstAPeerAboveItsOwnCeilingAtThatCeiling() throws IOException {
+        addSustained(1, "STRIPED_4", 4_096_379);
+        addSustained(1, "SEATA", 4_105_639);
+        addSustained(1, "AGRONA", 4_096_050);
+        addSustained(2, "STRIPED_4", 4_050_000);
+        addSustained(2, "SEATA", 4_096_066);
+        Report.generate(json, null);
+        String md = Files.readString(dir.resolve("results/short.md"));
+        assertTrue(md.contains("| real time with 4 stripes at or above every 12-bit peer's sustained rate (last 5 s of 15; each counted"
+                + " at most at its own ceiling), 1 thread | 4,096,379 IDs/s; fastest peer Seata IdWorker (peer) 4,105,639 IDs/s (100.2%"
+                + " of its own ceiling: more IDs than its milliseconds per second of iteration hold, so it also spent milliseconds"
+                + " that passed between iterations), counted at its ceiling of 4,096,000 IDs/s | **yes** |"), md);
+        assertTrue(md.contains("2 threads | 4,050,000 IDs/s; fastest peer Seata IdWorker (peer) 4,096,066 IDs/s | **no** |"), md);
+        assertEquals(4_096_000, Report.sustainable(4_095_000, 4_096_000), "within 0.1% of the ceiling is at it");
+        assertEquals(4_000_000, Report.sustainable(4_000_000, 4_096_000));
+        assertEquals(4_096_000, Report.sustainable(4_105_639, 4_096_000));
+    }
+
+    /** Appends a SustainedBenchmark result of 15 one-second iterations, the last five at {@code lastFive} IDs/s. */
+    private void addSustained(int threads, String mode, double lastFive) throws IOException {
+        StringBuilder raw = new StringBuilder();
+        for (int i = 0; i < 15; i++) {
+            raw.append(i == 0 ? "" : ", ").append(i < 10 ? lastFive * 0.99 : lastFive);
+        }
+        String entry = "{\"jmhVersion\": \"1.37\", \"benchmark\": \"dev.ekko.bench.SustainedBenchmark.get\", \"mode\": \"thrpt\","
+                + " \"threads\": " + threads + ", \"forks\": 1, \"jvmArgs\": [], \"vmName\": \"VM\", \"vmVersion\": \"17\","
+                + " \"warmupIterations\": 0, \"warmupTime\": \"10 s\", \"measurementIterations\": 15, \"measurementTime\": \"1 s\","
+                + " \"params\": {\"mode\": \"" + mode + "\"}, \"primaryMetric\": {\"score\": " + lastFive + ", \"scoreError\": 1.0,"
+                + " \"scoreUnit\": \"ops/s\", \"rawData\": [[" + raw + "]]}, \"secondaryMetrics\": {}}";
+        String all = Files.readString(json).strip();
+        Files.writeString(json, all.substring(0, all.length() - 1) + ", " + entry + "]\n");
+    }
+
     /** The contention target is judged across forks when ContentionBenchmark ran, not by the one-fork Get row (± 40% here). */
     @Test
     void judgesContentionAcrossForksAndShowsEachForksMean() throws IOException {
