@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ekko.internal.LogCapture;
 import dev.ekko.testkit.TestClock;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -279,33 +280,13 @@ class GeneratorClockTest {
 
     @Test
     void warnsAtStartWhenLessThanAYearIsLeft() {
-        java.util.logging.Logger log = java.util.logging.Logger.getLogger("dev.ekko");
-        List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
-        java.util.logging.Handler h = new java.util.logging.Handler() {
-            @Override
-            public void publish(java.util.logging.LogRecord r) {
-                if (r.getLevel() == java.util.logging.Level.WARNING) {
-                    warnings.add(java.text.MessageFormat.format(r.getMessage(), r.getParameters()));
-                }
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        log.addHandler(h);
-        try {
+        try (LogCapture log = LogCapture.of("dev.ekko", java.util.logging.Level.WARNING)) {
             // 38 time bits last 2^38 ms (about 3181 days); start the epoch 3000 days ago: about 181 days are left.
             Instant epoch = Instant.ofEpochMilli(clock.millis()).minus(Duration.ofDays(3000)).truncatedTo(java.time.temporal.ChronoUnit.DAYS);
             generator = builder().epoch(epoch).positiveIds(true).build();
+            List<String> warnings = log.messages(java.util.logging.Level.WARNING);
             assertTrue(warnings.stream().anyMatch(w -> w.startsWith("less than a year left for this layout: IDs stop at "
                     + epoch.plusMillis(1L << 38))), warnings.toString());
-        } finally {
-            log.removeHandler(h);
         }
     }
 

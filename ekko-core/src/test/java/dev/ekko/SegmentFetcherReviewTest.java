@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.ekko.internal.LogCapture;
 import dev.ekko.spi.Segment;
 import dev.ekko.spi.SegmentStore;
 import dev.ekko.spi.SegmentStoreProvider;
@@ -28,9 +29,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
-import java.util.logging.Handler;
 import java.util.logging.Level;
-import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -193,33 +192,12 @@ class SegmentFetcherReviewTest {
     private final List<SegmentIds> opened = new ArrayList<>();
     private final List<Thread> started = new CopyOnWriteArrayList<>();
     private final List<CountDownLatch> toRelease = new ArrayList<>();
-    private final Logger segmentLog = Logger.getLogger("dev.ekko.segment");
-    private final List<LogRecord> logged = new CopyOnWriteArrayList<>();
-    private final Handler capture = new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-            logged.add(r);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
-    private Level savedLevel;
-    private boolean savedUseParent;
+    private LogCapture segmentLog;
 
     @BeforeEach
     void captureLog() {
-        // WARNING is logged (the JUL default for this logger, made explicit), into a list instead of the console.
-        savedLevel = segmentLog.getLevel();
-        savedUseParent = segmentLog.getUseParentHandlers();
-        segmentLog.setLevel(Level.INFO);
-        segmentLog.setUseParentHandlers(false);
-        segmentLog.addHandler(capture);
+        // INFO and above are logged, into a list instead of the console.
+        segmentLog = LogCapture.quiet("dev.ekko.segment", Level.INFO);
     }
 
     @AfterEach
@@ -230,9 +208,7 @@ class SegmentFetcherReviewTest {
             t.interrupt();
             t.join(5000);
         }
-        segmentLog.removeHandler(capture);
-        segmentLog.setLevel(savedLevel);
-        segmentLog.setUseParentHandlers(savedUseParent);
+        segmentLog.close();
     }
 
     private SegmentIds build(Provider p, int stores, String... settings) {
@@ -950,7 +926,7 @@ class SegmentFetcherReviewTest {
             drain(bad, 6);
             assertTrue(await(() -> store.fetchThreadFailures.get() == 1), thrown + ": the failing fetch never ran");
             if (thrown instanceof Error) {
-                assertTrue(await(() -> logged.stream().anyMatch(r -> r.getThrown() == thrown && r.getLevel() == Level.WARNING)),
+                assertTrue(await(() -> segmentLog.records().stream().anyMatch(r -> r.getThrown() == thrown && r.getLevel() == Level.WARNING)),
                         thrown + ": the Error was not logged as a WARNING");
             }
             drain(good, 6);
@@ -1011,7 +987,7 @@ class SegmentFetcherReviewTest {
      */
     @Test
     void claim5_fetchThreadSurvivesAStoreRuntimeExceptionWithDebugLoggingWhileTheStoresDescribeAlsoThrows() throws Exception {
-        segmentLog.setLevel(Level.ALL);
+        Logger.getLogger("dev.ekko.segment").setLevel(Level.ALL); // put back by segmentLog.close()
         Provider p = new Provider();
         SegmentIds ids = build10(p);
         ReviewStore store = p.made.get(0);

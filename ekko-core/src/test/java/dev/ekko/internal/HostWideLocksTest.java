@@ -19,9 +19,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -158,33 +155,13 @@ class HostWideLocksTest {
 
     @Test
     void aGeneratorOnHostLocalLogsTheNoteOnceBeforeItsStartLineEvenWhenClosedAtOnce() {
-        List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
-        Handler h = new Handler() {
-            @Override
-            public void publish(LogRecord r) {
-                logged.add(r.getMessage());
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        Logger log = Logger.getLogger("dev.ekko");
-        java.util.logging.Level level = log.getLevel();
-        log.setLevel(java.util.logging.Level.INFO);
-        log.addHandler(h);
-        try {
+        List<String> logged;
+        try (LogCapture log = LogCapture.of("dev.ekko", java.util.logging.Level.INFO)) {
             // Closed at once: the keeper may not have run the start line yet, so close() logs it.
             try (IdGenerator g = builder("state").build()) {
                 g.next();
             }
-        } finally {
-            log.removeHandler(h);
-            log.setLevel(level);
+            logged = log.messages();
         }
         List<String> lines = logged.stream().filter(m -> m.contains("unique on this host only") || m.startsWith("started:")).toList();
         assertEquals(2, lines.size(), lines.toString());
@@ -195,36 +172,20 @@ class HostWideLocksTest {
     @Test
     void hostLocalSaysItsWorkerIdsAreUniqueOnThisHostOnly() {
         List<String> logged = new ArrayList<>();
-        Handler h = new Handler() {
-            @Override
-            public void publish(LogRecord r) {
-                logged.add(r.getLevel() + " " + r.getMessage());
+        // The CLI, run in-process by MainTest, may have raised dev.ekko's level: the capture sets INFO and puts it back.
+        try (LogCapture log = LogCapture.of("dev.ekko", java.util.logging.Level.INFO)) {
+            HostLocalAllocator a = new HostLocalAllocator(context(-1));
+            try {
+                a.acquire();
+                assertEquals(List.of(), log.messages().stream().filter(m -> m.contains("host-local")).toList(), "an acquire logs"
+                        + " nothing: the generator has the note logged with its start line, on its keeper thread");
+                a.announce();
+                a.acquire();
+                a.announce();
+            } finally {
+                a.close();
             }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        Logger log = Logger.getLogger("dev.ekko");
-        java.util.logging.Level level = log.getLevel(); // the CLI, run in-process by MainTest, may have raised it
-        log.setLevel(java.util.logging.Level.INFO);
-        log.addHandler(h);
-        HostLocalAllocator a = new HostLocalAllocator(context(-1));
-        try {
-            a.acquire();
-            assertEquals(List.of(), logged.stream().filter(m -> m.contains("host-local")).toList(), "an acquire logs nothing: the"
-                    + " generator has the note logged with its start line, on its keeper thread");
-            a.announce();
-            a.acquire();
-            a.announce();
-        } finally {
-            a.close();
-            log.removeHandler(h);
-            log.setLevel(level);
+            log.records().forEach(r -> logged.add(r.getLevel() + " " + r.getMessage()));
         }
         List<String> notes = logged.stream().filter(m -> m.contains("host-local")).toList();
         assertEquals(List.of("INFO worker IDs from host-local are unique on this host only (among processes sharing ekko.host.lock.dir="

@@ -542,31 +542,11 @@ class SpreadReviewTest {
      */
     @Test
     void held_startLineAndHostLocalNoteOnceWithInfoNoneWithout() {
-        java.util.logging.Logger log = java.util.logging.Logger.getLogger("dev.ekko");
-        java.util.logging.Level old = log.getLevel();
-        List<String> messages = new CopyOnWriteArrayList<>();
-        java.util.logging.Handler h = new java.util.logging.Handler() {
-            @Override
-            public void publish(java.util.logging.LogRecord r) {
-                if (r.getLevel() == java.util.logging.Level.INFO) {
-                    messages.add(r.getMessage());
-                }
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        log.addHandler(h);
-        try {
+        try (LogCapture capture = LogCapture.of("dev.ekko", java.util.logging.Level.INFO)) {
             for (int run = 0; run < 6; run++) {
                 boolean info = run % 2 == 0;
-                log.setLevel(info ? java.util.logging.Level.INFO : java.util.logging.Level.WARNING);
-                messages.clear();
+                java.util.logging.Logger.getLogger("dev.ekko").setLevel(info ? java.util.logging.Level.INFO : java.util.logging.Level.WARNING);
+                capture.clear();
                 Path dir = stateDir.resolve("r" + run);
                 IdGenerator g = Ekko.newBuilder().stateDirectory(dir).hostLockDirectory(hostLocks).build(); // host-local
                 int worker = g.workerId();
@@ -574,6 +554,7 @@ class SpreadReviewTest {
                     g.next();
                 }
                 g.close(); // logs the start line first if the keeper has not (runs 4 and 5: at once)
+                List<String> messages = capture.messages(java.util.logging.Level.INFO);
                 long starts = messages.stream().filter(m -> m.startsWith("started: ")).count();
                 long notes = messages.stream().filter(m -> m.startsWith("worker IDs from host-local are unique on this host only")).count();
                 assertEquals(info ? 1 : 0, starts, "run " + run + ": " + messages);
@@ -585,9 +566,6 @@ class SpreadReviewTest {
                     assertTrue(line.startsWith(expected), line + "\nexpected to start with\n" + expected);
                 }
             }
-        } finally {
-            log.removeHandler(h);
-            log.setLevel(old);
         }
     }
 
