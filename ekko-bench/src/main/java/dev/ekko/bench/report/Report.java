@@ -325,7 +325,7 @@ public final class Report {
         Optional<Result> ekko = results.stream().filter(x -> x.benchmark().equals(SUSTAINED) && x.threads() == threads
                 && "STRIPED_4".equals(x.param("mode"))).findFirst();
         Optional<Result> bestPeer = results.stream().filter(x -> x.benchmark().equals(SUSTAINED) && x.threads() == threads)
-                .filter(x -> sustainedMode(x.param("mode")) != null && sustainedMode(x.param("mode")).peer() != null)
+                .filter(Report::isSustainedPeer)
                 .max((a, b) -> Double.compare(lastFiveSeconds(a), lastFiveSeconds(b)));
         if (ekko.isEmpty() || bestPeer.isEmpty()) {
             return;
@@ -385,7 +385,7 @@ public final class Report {
             }
         }
         boolean sustainedPeers = results.stream().anyMatch(x -> x.benchmark().equals(SUSTAINED)
-                && sustainedMode(x.param("mode")) != null && sustainedMode(x.param("mode")).peer() != null);
+                && isSustainedPeer(x));
         for (int threads : new int[] {1, 2}) {
             if (sustainedPeers) {
                 stripedSustainedTarget(md, threads);
@@ -664,6 +664,12 @@ public final class Report {
     private static String sustainedLabel(String mode) {
         SustainedBenchmark.Mode m = sustainedMode(mode);
         return m == null ? mode : m.label();
+    }
+
+    /** {@return whether a sustained result is a peer's (its mode names a peer)} */
+    private static boolean isSustainedPeer(Result r) {
+        SustainedBenchmark.Mode m = sustainedMode(r.param("mode"));
+        return m != null && m.peer() != null;
     }
 
     /** {@return the mode a result names, or null if no mode has that name now} */
