@@ -116,7 +116,7 @@ class StripingEtcdReviewIT {
             d.next();
         } catch (ClockSkewException e) {
             fail("a process on the real clock, with two of three other processes on the real clock too, was refused because the"
-                    + " third holds 3 stripes 1.5 s ahead (ring " + ringWriters(namespace) + ", c " + c.stripeStatuses() + "): " + e.getMessage(), e);
+                    + " third holds 3 stripes 1.5 s ahead (ring " + ringWriters(namespace) + ", c's stripes " + c.stripeStatuses().size() + "): " + e.getMessage(), e);
         }
     }
 
@@ -155,6 +155,35 @@ class StripingEtcdReviewIT {
             }
             Thread.sleep(5);
         }
+    }
+
+    /**
+     * Attack: the instance name itself ends with {@code .stripe<n>} (here {@code c.stripe1}, a legal name: the core checks only
+     * printable characters). The process holds 4 stripes and its clock is 1.2 s ahead of the one other holder, as in
+     * EtcdStripedClockIT.
+     *
+     * <p>Expected (docs/etcd.md: "The readings of the holder's own generator are left out"; docs/striping.md: clock skew checks
+     * hold per stripe): every stripe is stopped, so the generator throws ClockSkewException, as it does with the instance
+     * {@code c} (EtcdStripedClockIT).
+     *
+     * <p>Actual: {@code EtcdWorkerAllocator.generatorOf} recovers the generator by stripping one trailing {@code .stripe<i>}
+     * from the stripe's instance name. Stripe 0's name {@code c.stripe1} becomes {@code c}, stripes 1..3
+     * ({@code c.stripe1.stripe<i>}) become {@code c.stripe1}: stripe 0 counts its three siblings' readings (its own clock) as
+     * other holders, its median [a, s1, s2, s3] is its own clock, its skew passes, and the generator issues on, 1.2 s ahead.
+     */
+    @Test
+    void foundInReview_3_anInstanceNameEndingInStripeNHidesAStripedProcessSkew() throws Exception {
+        String namespace = PREFIX + "suffix";
+        keep(builder(namespace, "a").build()).next();
+        Thread.sleep(700); // renewed at least twice: its reading is fresh
+        TestClock ahead = new TestClock();
+        ahead.stepMillis(1200);
+        IdGenerator c = keep(FastGenerators.builder(SharedEtcd.endpoints(), namespace, dir.resolve("c"), "c.stripe1")
+                .setting("ekko.etcd.timeout", "2s").stripes(4).clock(ahead).build());
+        ClockSkewException refusal = EtcdClockIT.skewRefusalWithin(c, 6);
+        assertNotNull(refusal, "a process 1.2 s ahead of the other holder, instance c.stripe1 with 4 stripes, still issued after 6 s;"
+                + " stripes LIVE: " + c.stripeStatuses().stream().filter(st -> st.state() == dev.ekko.GeneratorStatus.State.LIVE)
+                .map(st -> st.workerId()).toList() + " of " + c.stripeStatuses().stream().map(st -> st.workerId()).toList());
     }
 
     /**
