@@ -1,0 +1,212 @@
+package dev.ekko.worker.etcd;
+
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.ekko.ClockSkewException;
+import dev.ekko.Ekko;
+import dev.ekko.IdGenerator;
+import dev.ekko.testkit.TestClock;
+import dev.ekko.testsupport.TestServers;
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.options.GetOption;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Review of striping on the etcd back end (docs/striping.md, docs/etcd.md "Clock checks"): every guarantee holds per stripe,
+ * the clock checks among them. Fast timings (FastGenerators: TTL 2 s, report interval 300 ms, max skew 400 ms), with a 2 s
+ * etcd timeout so that a cold JVM's first request does not fail the start.
+ */
+class StripingEtcdReviewIT {
+
+    private static final String PREFIX = TestServers.etcdKeyPrefix(StripingEtcdReviewIT.class);
+
+    @TempDir
+    Path dir;
+
+    private final List<IdGenerator> open = new ArrayList<>();
+
+    @AfterEach
+    void closeAll() {
+        open.forEach(IdGenerator::close);
+        open.clear();
+    }
+
+    @AfterAll
+    static void deleteKeys() {
+        SharedEtcd.deleteKeys(PREFIX);
+    }
+
+    private Ekko.Builder builder(String namespace, String instance) {
+        return FastGenerators.builder(SharedEtcd.endpoints(), namespace, dir.resolve(instance), instance).setting("ekko.etcd.timeout", "2s");
+    }
+
+    private IdGenerator keep(IdGenerator g) {
+        open.add(g);
+        return g;
+    }
+
+    /** {@return how many readings of the clock ring each generator (its instance, the last part of generator=) wrote} */
+    private static Map<String, Integer> ringWriters(String namespace) throws Exception {
+        Map<String, Integer> writers = new TreeMap<>();
+        try (Client c = Client.builder().endpoints(TestServers.etcdEndpoints().toArray(new String[0])).build()) {
+            ByteSequence ring = ByteSequence.from(namespace + "/idc" + FastGenerators.IDC + "/clock/", StandardCharsets.UTF_8);
+            for (KeyValue kv : c.getKVClient().get(ring, GetOption.builder().isPrefix(true).build()).get(10, TimeUnit.SECONDS).getKvs()) {
+                for (String line : kv.getValue().toString(StandardCharsets.UTF_8).split("\n")) {
+                    if (line.startsWith("generator=")) {
+                        writers.merge(line.substring(line.lastIndexOf('/') + 1), 1, Integer::sum);
+                    }
+                }
+            }
+        }
+        return writers;
+    }
+
+    /** Waits until the ring holds (at least) the given number of readings per generator instance. */
+    private static void awaitRing(String namespace, Map<String, Integer> wanted) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        Map<String, Integer> seen = Map.of();
+        while (System.nanoTime() < deadline) {
+            seen = ringWriters(namespace);
+            Map<String, Integer> now = seen;
+            if (wanted.entrySet().stream().allMatch(e -> now.getOrDefault(e.getKey(), 0) >= e.getValue())) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        fail("the clock ring never held " + wanted + ": " + seen);
+    }
+
+    /**
+     * Attack: one process whose clock is 1.5 s ahead holds 3 stripes; two processes on the real clock hold one worker ID each.
+     * A third process on the real clock then starts.
+     *
+     * <p>Expected (docs/etcd.md: "a majority of holders whose clocks moved together moves it; one outlier does not (the
+     * median)"; the generator= exclusion exists because a striped generator's stripes "read one clock"): the fleet is two
+     * correct clocks and one bad one, so the newcomer's reference is a correct clock and it starts.
+     *
+     * <p>Actual: the acquire's median counts one reading per ring slot (per worker ID), so the bad process votes three times:
+     * readings [a, b, c, c, c], lower median = c's clock; the correct newcomer is "behind" it by 1.5 s and is refused at the
+     * start with ClockSkewException.
+     */
+    @Test
+    void foundInReview_1_aStripedOutlierOutvotesTheFleetAndACorrectClockIsRefusedAtTheStart() throws Exception {
+        String namespace = PREFIX + "acquire";
+        keep(builder(namespace, "a").build()).next();
+        keep(builder(namespace, "b").build()).next();
+        TestClock ahead = new TestClock();
+        ahead.stepMillis(1500);
+        IdGenerator c = keep(builder(namespace, "c").stripes(3).clock(ahead).build());
+        awaitRing(namespace, Map.of("a", 1, "b", 1, "c", 3));
+        try {
+            IdGenerator d = keep(builder(namespace, "d").build());
+            d.next();
+        } catch (ClockSkewException e) {
+            fail("a process on the real clock, with two of three other processes on the real clock too, was refused because the"
+                    + " third holds 3 stripes 1.5 s ahead (ring " + ringWriters(namespace) + ", c's stripes " + c.stripeStatuses().size() + "): " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Attack: three processes on the real clock hold one worker ID each; a fourth, 1.5 s ahead, holds 4 stripes.
+     *
+     * <p>Expected: the outlier is stopped by its renewals (it is, per stripe) and the three correct processes issue on
+     * ("one outlier does not [move the median]").
+     *
+     * <p>Actual: a renewal counts one fresh reading per worker ID ({@code freshRing} is keyed by the reading's worker), and
+     * excludes only its own generator's stripes; a correct holder sees [x, y, c, c, c, c], lower median = c's clock, so every
+     * correct process is stopped with ClockSkewException ("not permitted further") within seconds, just like the outlier.
+     */
+    @Test
+    void foundInReview_2_aStripedOutlierOutvotesTheFleetAndStopsTheCorrectHoldersAtTheirRenewals() throws Exception {
+        String namespace = PREFIX + "renew";
+        List<IdGenerator> correct = List.of(keep(builder(namespace, "a").build()), keep(builder(namespace, "b").build()),
+                keep(builder(namespace, "e").build()));
+        for (IdGenerator g : correct) {
+            g.next();
+        }
+        TestClock ahead = new TestClock();
+        ahead.stepMillis(1500);
+        IdGenerator c = keep(builder(namespace, "c").stripes(4).clock(ahead).build());
+        awaitRing(namespace, Map.of("a", 1, "b", 1, "e", 1, "c", 4));
+        assertNotNull(EtcdClockIT.skewRefusalWithin(c, 6), "the outlier 1.5 s ahead was not stopped: " + c.stripeStatuses());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(4);
+        while (System.nanoTime() < deadline) {
+            for (int i = 0; i < correct.size(); i++) {
+                try {
+                    correct.get(i).next();
+                } catch (ClockSkewException e) {
+                    fail("correct process " + i + " of three was stopped by a single striped outlier 1.5 s ahead (ring "
+                            + ringWriters(namespace) + "): " + e.getMessage(), e);
+                }
+            }
+            Thread.sleep(5);
+        }
+    }
+
+    /**
+     * Attack: the instance name itself ends with {@code .stripe<n>} (here {@code c.stripe1}, a legal name: the core checks only
+     * printable characters). The process holds 4 stripes and its clock is 1.2 s ahead of the one other holder, as in
+     * EtcdStripedClockIT.
+     *
+     * <p>Expected (docs/etcd.md: "The readings of the holder's own generator are left out"; docs/striping.md: clock skew checks
+     * hold per stripe): every stripe is stopped, so the generator throws ClockSkewException, as it does with the instance
+     * {@code c} (EtcdStripedClockIT).
+     *
+     * <p>Actual: {@code EtcdWorkerAllocator.generatorOf} recovers the generator by stripping one trailing {@code .stripe<i>}
+     * from the stripe's instance name. Stripe 0's name {@code c.stripe1} becomes {@code c}, stripes 1..3
+     * ({@code c.stripe1.stripe<i>}) become {@code c.stripe1}: stripe 0 counts its three siblings' readings (its own clock) as
+     * other holders, its median [a, s1, s2, s3] is its own clock, its skew passes, and the generator issues on, 1.2 s ahead.
+     */
+    @Test
+    void foundInReview_3_anInstanceNameEndingInStripeNHidesAStripedProcessSkew() throws Exception {
+        String namespace = PREFIX + "suffix";
+        keep(builder(namespace, "a").build()).next();
+        Thread.sleep(700); // renewed at least twice: its reading is fresh
+        TestClock ahead = new TestClock();
+        ahead.stepMillis(1200);
+        IdGenerator c = keep(FastGenerators.builder(SharedEtcd.endpoints(), namespace, dir.resolve("c"), "c.stripe1")
+                .setting("ekko.etcd.timeout", "2s").stripes(4).clock(ahead).build());
+        ClockSkewException refusal = EtcdClockIT.skewRefusalWithin(c, 6);
+        assertNotNull(refusal, "a process 1.2 s ahead of the other holder, instance c.stripe1 with 4 stripes, still issued after 6 s;"
+                + " stripes LIVE: " + c.stripeStatuses().stream().filter(st -> st.state() == dev.ekko.GeneratorStatus.State.LIVE)
+                .map(st -> st.workerId()).toList() + " of " + c.stripeStatuses().stream().map(st -> st.workerId()).toList());
+    }
+
+    /**
+     * Control of the two findings: the same fleet with the outlier unstriped. The newcomer starts and the correct holders issue
+     * on; only the outlier is stopped (so the findings are the striping, not the timings).
+     */
+    @Test
+    void held_anUnstripedOutlierDoesNotMoveTheMedian() throws Exception {
+        String namespace = PREFIX + "control";
+        List<IdGenerator> correct = new ArrayList<>(List.of(keep(builder(namespace, "a").build()), keep(builder(namespace, "b").build())));
+        for (IdGenerator g : correct) {
+            g.next();
+        }
+        TestClock ahead = new TestClock();
+        ahead.stepMillis(1500);
+        IdGenerator c = keep(builder(namespace, "c").clock(ahead).build());
+        awaitRing(namespace, Map.of("a", 1, "b", 1, "c", 1));
+        IdGenerator d = keep(builder(namespace, "d").build());
+        d.next();
+        correct.add(d);
+        assertNotNull(EtcdClockIT.skewRefusalWithin(c, 6), "the outlier 1.5 s ahead was not stopped");
+        for (IdGenerator g : correct) {
+            assertNull(EtcdClockIT.skewRefusalWithin(g, 1), "a correct process was stopped");
+        }
+    }
+}
