@@ -589,6 +589,9 @@ public final class Ekko {
             String host = hostName();
             String instance = settings.getOrDefault(ConfigKeys.INSTANCE, host);
             long pid = Processes.pid();
+            // One name for every stripe's allocator: readings a back end compares clocks by are this generator's own when they
+            // carry it (one clock), whatever the instance names.
+            String generatorName = AllocatorContext.newGeneratorName(host, pid);
             Map<String, String> allocatorSettings = new LinkedHashMap<>(settings);
             allocatorSettings.put(ConfigKeys.STATE_DIR, stateDir.toString());
             Path hostLockDir = settings.containsKey(ConfigKeys.HOST_LOCK_DIR) ? Path.of(settings.get(ConfigKeys.HOST_LOCK_DIR))
@@ -620,8 +623,8 @@ public final class Ekko {
                     String stripeInstance = i == 0 ? instance : instance + ".stripe" + i;
                     LeaseRelay relay = new LeaseRelay();
                     AllocatorContext context = AllocatorContext.builder().idc(idc).workerIds(pool)
-                            .preferredWorkerId(worker).instance(stripeInstance).host(host).pid(pid).leaseTtl(ttl).clock(clock)
-                            .settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
+                            .preferredWorkerId(worker).instance(stripeInstance).host(host).pid(pid).generator(generatorName)
+                            .leaseTtl(ttl).clock(clock).settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
                     WorkerAllocator allocator = provider.create(context);
                     GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,
                             backwardWait, maxLead, reservation, report, skewSetting, margin, stripeInstance, host, pid);

@@ -21,6 +21,7 @@ public final class AllocatorContext {
     private final String instance;
     private final String host;
     private final long pid;
+    private final String generator;
     private final Duration leaseTtl;
     private final EkkoClock clock;
     private final Map<String, String> settings;
@@ -34,6 +35,7 @@ public final class AllocatorContext {
         this.instance = b.instance;
         this.host = b.host;
         this.pid = b.pid >= 0 ? b.pid : dev.ekko.internal.Processes.pid();
+        this.generator = b.generator != null ? b.generator : newGeneratorName(host, pid);
         this.leaseTtl = b.leaseTtl;
         this.clock = b.clock;
         this.settings = Map.copyOf(b.settings);
@@ -77,6 +79,27 @@ public final class AllocatorContext {
     /** {@return this process's ID} */
     public long pid() {
         return pid;
+    }
+
+    /**
+     * {@return the generator this allocator serves, by a name no other generator has} Every stripe of a striped generator has
+     * an allocator and a context of its own, and the same generator name in each: a back end that checks a holder's clock
+     * against other holders' readings can leave out the readings of its own generator, whose clock is its own (one clock
+     * counted once). Unique per generator the core builds ({@link #newGeneratorName}); unless set, unique per context.
+     */
+    public String generator() {
+        return generator;
+    }
+
+    /**
+     * {@return a generator name no other has}: the host, the process ID and 64 random bits, so that it also tells apart two
+     * generators of one process and two processes with the same host name and process ID (containers).
+     *
+     * @param host this host's name
+     * @param pid this process's ID
+     */
+    public static String newGeneratorName(String host, long pid) {
+        return host + "/" + pid + "/" + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong());
     }
 
     /** {@return how long a lease lasts unless renewed} */
@@ -170,7 +193,8 @@ public final class AllocatorContext {
         Map<String, String> shown = new TreeMap<>();
         settings.forEach((k, v) -> shown.put(k, Values.printable(k, v)));
         return "AllocatorContext{idc=" + idc + ", workerIds=" + workerIds + ", preferredWorkerId=" + preferredWorkerId
-                + ", instance=" + instance + ", host=" + host + ", pid=" + pid + ", leaseTtl=" + leaseTtl + ", settings=" + shown + "}";
+                + ", instance=" + instance + ", host=" + host + ", pid=" + pid + ", generator=" + generator + ", leaseTtl=" + leaseTtl
+                + ", settings=" + shown + "}";
     }
 
     /** Builds an {@link AllocatorContext}. */
@@ -181,6 +205,7 @@ public final class AllocatorContext {
         private String instance = "ekko";
         private String host = "localhost";
         private long pid = -1; // this process's, read at build() unless set
+        private String generator; // a new name at build() unless set
         private Duration leaseTtl = Duration.ofSeconds(30);
         private EkkoClock clock = EkkoClock.system();
         private final Map<String, String> settings = new TreeMap<>();
@@ -267,6 +292,24 @@ public final class AllocatorContext {
          */
         public Builder pid(long pid) {
             this.pid = pid;
+            return this;
+        }
+
+        /**
+         * Sets the name of the generator this allocator serves: the same for every stripe of one generator, and no other
+         * generator's (see {@link AllocatorContext#generator()}).
+         *
+         * @param generator the generator's name, from {@link AllocatorContext#newGeneratorName}; no line breaks
+         * @return this builder
+         * @throws NullPointerException if {@code generator} is null
+         * @throws IllegalArgumentException if it is blank or holds a line break
+         */
+        public Builder generator(String generator) {
+            Objects.requireNonNull(generator, "generator");
+            if (generator.isBlank() || generator.indexOf('\n') >= 0 || generator.indexOf('\r') >= 0) {
+                throw new IllegalArgumentException("must not be blank or hold a line break: generator=" + generator);
+            }
+            this.generator = generator;
             return this;
         }
 

@@ -16,8 +16,10 @@ import java.util.Map;
  * @param report the last clock report, or null
  * @param writtenAt the writer's clock just before it sent the write, Unix ms, or {@link #NO_TIME}: a clock reading younger than
  *     the report's (which is read before the renewal's other round trips), for other holders' reference time
+ * @param writer the generator that wrote it ({@code AllocatorContext.generator()}), or null in a history from an earlier
+ *     version: a holder leaves its own generator's clock readings out of its reference, and counts one per generator
  */
-record EtcdHistory(long mark, String cluster, String generation, ClockReport report, long writtenAt) {
+record EtcdHistory(long mark, String cluster, String generation, ClockReport report, long writtenAt, String writer) {
 
     static final long NO_TIME = Long.MIN_VALUE;
 
@@ -40,6 +42,9 @@ record EtcdHistory(long mark, String cluster, String generation, ClockReport rep
         }
         if (writtenAt != NO_TIME) {
             m.put("written.at", Long.toString(writtenAt));
+        }
+        if (writer != null) {
+            m.put("written.by", writer);
         }
         StringBuilder b = new StringBuilder();
         m.forEach((k, v) -> b.append(k).append('=').append(v.replace('\n', ' ')).append('\n'));
@@ -70,9 +75,9 @@ record EtcdHistory(long mark, String cluster, String generation, ClockReport rep
                     Long.parseLong(m.get("report.reserved")), m.get("report.host"), Long.parseLong(m.get("report.pid")),
                     m.get("report.instance")) : null;
             long at = m.containsKey("written.at") ? Long.parseLong(m.get("written.at")) : NO_TIME;
-            return new EtcdHistory(mark, m.getOrDefault("cluster", ""), m.getOrDefault("generation", ""), report, at);
+            return new EtcdHistory(mark, m.getOrDefault("cluster", ""), m.getOrDefault("generation", ""), report, at, m.get("written.by"));
         } catch (RuntimeException e) {
-            return new EtcdHistory(mark, "", "", null, NO_TIME); // damaged: the mark is still a lower bound
+            return new EtcdHistory(mark, "", "", null, NO_TIME, null); // damaged: the mark is still a lower bound
         }
     }
 }

@@ -104,10 +104,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     private final AllocatorContext context;
     /**
-     * This allocator's generator as readings name it: {@code host/pid/instance}, the instance without the suffix
-     * {@code .stripe<i>} the core gives stripe i > 0. A striped generator holds several worker IDs, each with its own allocator:
-     * their readings share one clock, so none is a reference for another (with two stripes against one other holder, a median
-     * counting them would be the generator's own clock, and a skew would pass unseen).
+     * This allocator's generator as its readings and histories name it ({@link AllocatorContext#generator()}, the same for every
+     * stripe of one generator). A striped generator holds several worker IDs, each with its own allocator: their readings share
+     * one clock, so none is a reference for another, and another generator's stripes count once between them ({@link Votes}):
+     * with two stripes against one other holder, a median counting them would be the generator's own clock, and a skew would
+     * pass unseen; a striped outlier would outvote the fleet.
      */
     private final String generator;
     private final EtcdSettings settings;
@@ -261,7 +262,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      */
     EtcdWorkerAllocator(AllocatorContext context, EtcdSettings settings, Client client, AutoCloseable clientRelease) {
         this.context = context;
-        this.generator = generatorOf(context.host(), context.pid(), context.instance());
+        this.generator = context.generator();
         this.settings = settings;
         this.client = client;
         this.clientRelease = clientRelease;
@@ -335,28 +336,26 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         }
     }
 
-    static String generatorOf(String host, long pid, String instance) {
-        return host + "/" + pid + "/" + stripeBase(instance);
-    }
-
-    /** {@return the instance name without a trailing {@code .stripe<i>} (i a positive decimal number without leading zeros)} */
-    static String stripeBase(String instance) {
-        int dot = instance.lastIndexOf(".stripe");
-        int digits = dot + ".stripe".length();
-        if (dot < 0 || digits >= instance.length() || instance.charAt(digits) == '0') {
-            return instance;
-        }
-        for (int i = digits; i < instance.length(); i++) {
-            if (instance.charAt(i) < '0' || instance.charAt(i) > '9') {
-                return instance;
-            }
-        }
-        return instance.substring(0, dot);
-    }
-
-    /** {@return whether a history was written by a stripe of this allocator's generator (its report names it)} */
+    /** {@return whether a history was written by a stripe of this allocator's generator (it names its writer)} */
     private boolean writtenByThisGenerator(EtcdHistory o) {
-        return o.report() != null && generator.equals(generatorOf(o.report().host(), o.report().pid(), o.report().instance()));
+        return generator.equals(o.writer());
+    }
+
+    /**
+     * Other holders' clock readings, one per generator: the newest of each generator's (its stripes read one clock, and a
+     * generator holding k worker IDs is one vote, not k), and one per worker ID for readings from an earlier version, which
+     * name no generator.
+     */
+    static final class Votes {
+        private final Map<String, Long> newest = new HashMap<>();
+
+        void add(String generator, int worker, long at) {
+            newest.merge(generator != null ? "generator " + generator : "worker " + worker, at, Math::max);
+        }
+
+        List<Long> readings() {
+            return new ArrayList<>(newest.values());
+        }
     }
 
     private ByteSequence instanceKey() {
@@ -520,18 +519,17 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         // Live holders' readings are of unknown age (a crashed holder's key outlives its lease's TTL when etcd refreshes
         // leases at a leader election): only a lower bound of the fleet's clock. Those in the ring, and those of live holders
         // with no reading there (holders of the previous version write only their history), read from their histories.
-        List<Long> readings = new ArrayList<>();
-        String self = generator;
+        Votes votes = new Votes();
         for (Reading o : sample.liveReadings(survey, w).values()) {
-            if (!o.writtenBy(self)) {
-                readings.add(o.at());
+            if (!o.writtenBy(generator)) {
+                votes.add(o.generator(), o.worker(), o.at());
             }
         }
         List<Integer> unrepresented = sample.unrepresented(survey, w, UNREPRESENTED_READS);
         if (!unrepresented.isEmpty()) {
-            readings.addAll(historyReadings(what, unrepresented, sample.tenures()));
+            historyReadings(what, unrepresented, sample.tenures(), votes);
         }
-        long median = median(readings);
+        long median = median(votes.readings());
         Reference reference = median == WorkerLease.UNKNOWN_TIME ? null : new Reference(median, sentAt, WorkerLease.UNBOUNDED_AGE);
         WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, median, WorkerLease.UNBOUNDED_AGE,
                 h == null ? null : h.report());
@@ -557,22 +555,21 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      * their holders wrote under their current tenure (a history written after the lease key was created; an older one is a
      * previous holder's).
      */
-    private List<Long> historyReadings(String what, List<Integer> workers, Map<Integer, Long> tenures) throws InterruptedException {
+    private void historyReadings(String what, List<Integer> workers, Map<Integer, Long> tenures, Votes votes)
+            throws InterruptedException {
         List<Op> gets = new ArrayList<>();
         workers.forEach(u -> gets.add(Op.get(historyKey(u), GetOption.DEFAULT)));
         TxnResponse r = call(what, () -> client.getKVClient().txn().Then(gets.toArray(new Op[0])).commit());
-        List<Long> readings = new ArrayList<>();
         for (GetResponse g : r.getGetResponses()) {
             for (KeyValue kv : g.getKvs()) {
                 Integer u = workerOf(kv, "history/");
                 EtcdHistory o = u == null ? null : EtcdHistory.decode(kv.getValue().getBytes());
                 if (o != null && o.clockReading() != EtcdHistory.NO_TIME && kv.getModRevision() > tenures.getOrDefault(u, Long.MAX_VALUE)
                         && !writtenByThisGenerator(o)) {
-                    readings.add(o.clockReading());
+                    votes.add(o.writer(), u, o.clockReading());
                 }
             }
         }
-        return readings;
     }
 
     @Override
@@ -628,7 +625,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             }
             long mark = Math.max(oldMark, report.reservedUntilMillis());
             long now = context.clock().millis();
-            EtcdHistory next = new EtcdHistory(mark, cluster, generation, report, now);
+            EtcdHistory next = new EtcdHistory(mark, cluster, generation, report, now, generator);
             // The whole clock ring (at most CLOCK_SLOTS keys, whatever the number of worker IDs) and the histories of the live
             // holders this one's acquire found with no reading in the ring (at most UNREPRESENTED_READS), for the reference
             // time, in the same transaction: the readings written since this holder's previous renewal count.
@@ -719,8 +716,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         free.add(k); // empty
                     }
                 }
-                List<Long> reports = new ArrayList<>();
-                freshRing.values().forEach(kv -> reports.add(Reading.decode(kv.getValue().getBytes()).at()));
+                Votes reports = new Votes();
+                freshRing.values().forEach(kv -> {
+                    Reading o = Reading.decode(kv.getValue().getBytes());
+                    reports.add(o.generator(), o.worker(), o.at());
+                });
                 Map<Integer, Integer> stillUnrepresented = new java.util.TreeMap<>();
                 for (int i = 0; i < unrepresented.size(); i++) {
                     int u = unrepresented.get(i);
@@ -731,7 +731,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                     EtcdHistory o = kvs.isEmpty() || kvs.get(0).getModRevision() <= h.revision() ? null
                             : EtcdHistory.decode(kvs.get(0).getValue().getBytes());
                     if (o != null && o.clockReading() != EtcdHistory.NO_TIME && !writtenByThisGenerator(o)) {
-                        reports.add(o.clockReading());
+                        reports.add(o.writer(), u, o.clockReading());
                         stillUnrepresented.put(u, 0);
                     } else if (h.unrepresented().get(u) < 1) {
                         stillUnrepresented.put(u, h.unrepresented().get(u) + 1); // given up after two renewals with nothing new
@@ -742,8 +742,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 // (so a clock caught ahead stays caught when no one writes; one of unknown age only while live holders may still
                 // write: two TTLs), each bounds the fleet's clock: together, as tightly as both do. After a long gap (an outage)
                 // the readings may be old, and the carried reference keeps the lower bound where it was.
-                Reference fresh = reports.isEmpty() ? null
-                        : new Reference(median(reports), sentAt, Math.max(0, (sentAt - h.sentAtNanos() + 999_999) / 1_000_000));
+                List<Long> fleetClock = reports.readings();
+                Reference fresh = fleetClock.isEmpty() ? null
+                        : new Reference(median(fleetClock), sentAt, Math.max(0, (sentAt - h.sentAtNanos() + 999_999) / 1_000_000));
                 Reference carried = h.reference() == null || (h.reference().maxAge() == WorkerLease.UNBOUNDED_AGE
                         && sentAt - h.acquiredAtNanos() >= 2 * lease.ttl().toNanos()) ? null : h.reference().at(sentAt);
                 Reference ref = fresh == null ? carried : carried == null ? fresh : carried.tighten(fresh);
@@ -828,7 +829,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             // stays a lower bound under the new one.
             String label = got.generation().equals(h.generation()) ? got.generation() : h.generation();
             long now = context.clock().millis();
-            EtcdHistory next = new EtcdHistory(mark, got.cluster(), label, finalReport, now);
+            EtcdHistory next = new EtcdHistory(mark, got.cluster(), label, finalReport, now, generator);
             // The worker ID goes into the index of released ones (acquires look there first: its mark is safe to start on
             // soon), and its ring slot, if still its own, is emptied: a released holder's reading stops counting at once, and
             // the slot is free for another holder to claim.

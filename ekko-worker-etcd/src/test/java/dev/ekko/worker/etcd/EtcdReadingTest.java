@@ -5,24 +5,55 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ekko.spi.AllocatorContext;
 import java.nio.charset.StandardCharsets;
+import java.util.Collections;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** A clock-ring reading names its generator, so that a striped generator's stripes are no reference for each other. */
+/**
+ * A clock-ring reading and a history name their generator, so that a striped generator's stripes are no reference for each
+ * other and count once for other holders.
+ */
 class EtcdReadingTest {
 
+    /** A generator holding k worker IDs is one vote, its newest reading; readings of an earlier version count per worker ID. */
     @Test
-    void stripesOfOneGeneratorShareItsNameAndOtherInstancesDoNot() {
-        assertEquals("app", EtcdWorkerAllocator.stripeBase("app"));
-        assertEquals("app", EtcdWorkerAllocator.stripeBase("app.stripe1"));
-        assertEquals("app", EtcdWorkerAllocator.stripeBase("app.stripe63"));
-        assertEquals("a.stripe1", EtcdWorkerAllocator.stripeBase("a.stripe1.stripe2"));
-        for (String kept : new String[] {"app.stripe", "app.stripe0", "app.stripe01", "app.stripe1x", "app.stripes1", "stripe1"}) {
-            assertEquals(kept, EtcdWorkerAllocator.stripeBase(kept), kept);
-        }
-        assertEquals(EtcdWorkerAllocator.generatorOf("h", 7, "app"), EtcdWorkerAllocator.generatorOf("h", 7, "app.stripe2"));
-        assertFalse(EtcdWorkerAllocator.generatorOf("h", 7, "a").equals(EtcdWorkerAllocator.generatorOf("h", 7, "b")));
-        assertFalse(EtcdWorkerAllocator.generatorOf("h", 7, "a").equals(EtcdWorkerAllocator.generatorOf("h", 8, "a")));
+    void votesCountEachGeneratorOnceAndUnnamedReadingsPerWorkerId() {
+        EtcdWorkerAllocator.Votes votes = new EtcdWorkerAllocator.Votes();
+        votes.add("h/7/a1", 1, 1_000);
+        votes.add("h/7/a1", 2, 1_005);
+        votes.add("h/7/a1", 3, 1_002);
+        votes.add("h/8/b2", 4, 2_000);
+        votes.add(null, 5, 3_000);
+        votes.add(null, 6, 3_001);
+        votes.add(null, 5, 2_999);
+        List<Long> readings = votes.readings();
+        Collections.sort(readings);
+        assertEquals(List.of(1_005L, 2_000L, 3_000L, 3_001L), readings);
+    }
+
+    /** Every stripe's context of one build names the same generator; a context built without one names its own. */
+    @Test
+    void generatorNamesAreUniquePerGeneratorAndSharedByItsStripes() {
+        String name = AllocatorContext.newGeneratorName("h", 7);
+        assertTrue(name.startsWith("h/7/"), name);
+        assertFalse(name.equals(AllocatorContext.newGeneratorName("h", 7)), "64 random bits tell two generators of one process apart");
+        AllocatorContext stripe0 = AllocatorContext.builder().instance("a.stripe1").generator(name).build();
+        AllocatorContext stripe1 = AllocatorContext.builder().instance("a.stripe1.stripe1").generator(name).build();
+        assertEquals(stripe0.generator(), stripe1.generator());
+        assertFalse(AllocatorContext.builder().instance("a").build().generator()
+                .equals(AllocatorContext.builder().instance("a").build().generator()));
+    }
+
+    /** A history names the generator that wrote it; one of an earlier version names none, and is no one's own. */
+    @Test
+    void aHistoryRoundTripsItsWriter() {
+        EtcdHistory h = new EtcdHistory(100, "c", "g", null, 99, "h/7/a1");
+        assertEquals(h, EtcdHistory.decode(h.encode()));
+        EtcdHistory old = EtcdHistory.decode("mark=100\ncluster=c\ngeneration=g\nwritten.at=99\n".getBytes(StandardCharsets.UTF_8));
+        assertNull(old.writer());
+        assertEquals(99, old.clockReading());
     }
 
     @Test

@@ -98,7 +98,7 @@ class EtcdRenewCompareHeldReviewIT {
             a = x.renew(a, report(now, now + 10_000));
             a = x.renew(a, report(now, now + 10_000));
             EtcdHistory mine = EtcdHistory.decode(history(c).getValue().getBytes());
-            EtcdHistory lost = new EtcdHistory(now + 50_000, mine.cluster(), mine.generation(), report(now, now + 50_000), now);
+            EtcdHistory lost = new EtcdHistory(now + 50_000, mine.cluster(), mine.generation(), report(now, now + 50_000), now, null);
             c.getKVClient().put(bytes("held/idc1/history/" + W), ByteSequence.from(lost.encode())).get(10, TimeUnit.SECONDS);
             a = x.renew(a, report(now, now + 20_000));
             assertEquals(now + 50_000, EtcdHistory.decode(history(c).getValue().getBytes()).mark(), "the mark after the renewal");

@@ -101,7 +101,7 @@ class EtcdRenewCostIT {
             ByteSequence key = ByteSequence.from("wentback/idc1/history/" + lease.workerId(), StandardCharsets.UTF_8);
             KeyValue kv = c.getKVClient().get(key).get().getKvs().get(0);
             EtcdHistory current = EtcdHistory.decode(kv.getValue().getBytes());
-            EtcdHistory older = new EtcdHistory(now + 10_000, current.cluster(), current.generation(), report(now + 10_000), now);
+            EtcdHistory older = new EtcdHistory(now + 10_000, current.cluster(), current.generation(), report(now + 10_000), now, null);
             c.getKVClient().put(key, ByteSequence.from(older.encode())).get();
             WorkerLease held = lease;
             LeaseLostException e = assertThrows(LeaseLostException.class, () -> a.renew(held, report(now + 30_000)));
