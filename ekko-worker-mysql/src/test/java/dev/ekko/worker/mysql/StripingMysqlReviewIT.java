@@ -271,6 +271,92 @@ class StripingMysqlReviewIT {
     // ---------------------------------------------------------------- attacks that held
 
     /**
+     * A chaos of data loss under two striped processes that hammer (one in automatic mode), with a seeded schedule: the
+     * worker-ID table truncated, one row deleted, a new generation written by hand, the generation row deleted. Stripes lose
+     * their leases, give back worker IDs whose state file a sibling stripe still holds, and acquire again; no ID repeats.
+     */
+    @Test
+    void held_dataLossChaosUnderTwoStripedProcessesRepeatsNoId() throws Exception {
+        IdGenerator a = build(host("host-a", "a").maxStripes(3).stripeIdleTime(Duration.ofSeconds(1)).setting("ekko.worker.ids", "6"));
+        IdGenerator b = build(host("host-b", "b").stripes(2).setting("ekko.worker.ids", "6"));
+        java.util.Random rnd = new java.util.Random(42);
+        long[] fromA;
+        long[] fromB;
+        try (Hammer ha = new Hammer(a, 1, 8_000_000); Hammer hb = new Hammer(b, 1, 8_000_000)) {
+            String where = " WHERE namespace = '" + namespace + "' AND idc = " + FastGenerators.IDC;
+            for (int round = 0; round < 6; round++) {
+                Thread.sleep(1200);
+                switch (rnd.nextInt(4)) {
+                    case 0 -> db.execute("TRUNCATE TABLE ekko_worker_ids");
+                    case 1 -> db.execute("DELETE FROM ekko_worker_ids" + where + " AND worker = " + rnd.nextInt(6));
+                    case 2 -> db.execute("UPDATE ekko_worker_ids_meta SET generation = MD5(RAND()) WHERE id = 1");
+                    default -> db.execute("DELETE FROM ekko_worker_ids_meta");
+                }
+            }
+            Thread.sleep(1500);
+            ha.halt();
+            hb.halt();
+            fromA = ha.ids();
+            fromB = hb.ids();
+        }
+        assertTrue(fromA.length > 0 && fromB.length > 0, "setup: both issued");
+        assertDistinct("data loss chaos under two striped processes", fromA, fromB);
+    }
+
+    /**
+     * A striped process's database becomes unreachable for longer than its leases (it keeps hammering until its fences);
+     * another host then takes both its worker IDs (ekko.worker.ids=2) and starts past every ID the stripes issued on each;
+     * when the database is back, the first process cannot take them back (all held) and repeats nothing.
+     */
+    @Test
+    void held_databaseOutagePastTheFenceAndAnotherHostTakesEveryStripesWorkerId() throws Exception {
+        try (HikariDataSource pool = db.realisticPool(500)) {
+            Switchable s = new Switchable(pool);
+            IdGenerator a = build(host("host-a", "a", s.dataSource).setting("ekko.worker.ids", "2").stripes(2));
+            long[] fromA;
+            long[] fromC;
+            try (Hammer h = new Hammer(a, 2, 8_000_000)) {
+                Thread.sleep(500);
+                s.down.set(true);
+                awaitDb("a's leases expired at the database", Duration.ofSeconds(10), () -> held("%") == 0);
+                IdGenerator c = build(host("host-c", "c").setting("ekko.worker.ids", "2").stripes(2));
+                fromC = take(c, 400_000);
+                s.down.set(false);
+                Thread.sleep(1000);
+                h.halt();
+                fromA = h.ids();
+            }
+            assertEquals(2, maxPerWorker(a.layout(), fromA).size(), "setup: both of a's stripes issued");
+            assertEquals(2, maxPerWorker(a.layout(), fromC).size(), "setup: both of c's stripes issued");
+            assertPast("the next host after an outage past the fence", a.layout(), fromA, fromC);
+            assertDistinct("outage past the fence", fromA, fromC);
+        }
+    }
+
+    /**
+     * A restart with fewer, then more stripes (each time on another host: no state file) gets each stripe's own worker ID
+     * back by its instance name, and starts past what that stripe issued before.
+     */
+    @Test
+    void held_restartWithFewerThenMoreStripesGetsEachStripesWorkerIdBackAndStartsPast() throws Exception {
+        IdGenerator a1 = build(host("host-a", "a").stripes(3));
+        List<Integer> three = workers(a1);
+        long[] first = take(a1, 300_000);
+        a1.close();
+        IdGenerator a2 = build(host("host-b", "a").stripes(2));
+        assertEquals(three.subList(0, 2), workers(a2), "two stripes after three");
+        long[] second = take(a2, 300_000);
+        a2.close();
+        IdGenerator a3 = build(host("host-c", "a").stripes(3));
+        assertEquals(three, workers(a3), "three stripes again");
+        long[] third = take(a3, 300_000);
+        assertPast("two stripes after three", a2.layout(), first, second);
+        assertPast("three after two", a3.layout(), second, third);
+        assertPast("three after three", a3.layout(), first, third);
+        assertDistinct("restarts with fewer and more stripes", first, second, third);
+    }
+
+    /**
      * Instance names that collide with a stripe suffix: process "a" with 2 stripes (instances a, a.stripe1) runs and
      * closes; process "a.stripe1" (one stripe) then starts and takes a's second stripe's worker ID by its instance name;
      * "a" starts again with 2 stripes while it runs. The live stripes never share a worker ID, "a.stripe1" starts past
@@ -422,6 +508,28 @@ class StripingMysqlReviewIT {
         wa.retainAll(workers(b));
         assertTrue(wa.isEmpty(), "live stripes of both share workers " + wa);
         assertDistinct("table truncated under two striped processes", fromA, fromB);
+    }
+
+    /**
+     * close() while the striper adds a stripe that holds its lease at the database and waits for its start floor (a fresh
+     * row: no history, so one TTL plus the skew): close() interrupts that start, and when it returns no worker ID of the
+     * process is leased at the database, the stripe being added included.
+     */
+    @Test
+    void held_closeWhileTheStriperAddsAStripeWaitingForItsFloorLeavesNoLease() throws Exception {
+        IdGenerator a = build(host("host-a", "a").maxStripes(2).stripeIdleTime(Duration.ofSeconds(5)));
+        try (Hammer h = new Hammer(a, 1, 1)) {
+            awaitDb("the added stripe leased at the database, waiting for its floor", Duration.ofSeconds(10),
+                    () -> held("a.stripe1") == 1);
+            assertEquals(1, a.stripeStatuses().size(), "setup: the added stripe was published before its floor");
+            long start = System.nanoTime();
+            a.close();
+            long tookMillis = (System.nanoTime() - start) / 1_000_000;
+            h.halt();
+            assertEquals(0, held("a%"), "a worker ID still leased at the database after close() (took " + tookMillis + " ms)");
+            assertTrue(tookMillis < FastGenerators.TTL.toMillis(), "close() waited out the added stripe's floor: " + tookMillis
+                    + " ms");
+        }
     }
 
     /**
