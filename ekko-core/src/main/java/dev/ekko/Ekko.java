@@ -622,8 +622,10 @@ public final class Ekko {
                 public EkkoGenerator apply(int i) {
                     String stripeInstance = i == 0 ? instance : instance + ".stripe" + i;
                     LeaseRelay relay = new LeaseRelay();
+                    // ekko.worker.id is the first stripe's preference only: the others have their own instance names, by which
+                    // a coordinator gives each its previous worker ID back, and would race stripe 0 for the preferred one.
                     AllocatorContext context = AllocatorContext.builder().idc(idc).workerIds(pool)
-                            .preferredWorkerId(worker).instance(stripeInstance).host(host).pid(pid).generator(generatorName)
+                            .preferredWorkerId(i == 0 ? worker : -1).instance(stripeInstance).host(host).pid(pid).generator(generatorName)
                             .leaseTtl(ttl).clock(clock).settings(allocatorSettings).fleetSettings(fleet).leaseListener(relay).build();
                     WorkerAllocator allocator = provider.create(context);
                     GeneratorSettings gs = new GeneratorSettings(layout, context.idc(), product, clock, stateDir, allocatorName,

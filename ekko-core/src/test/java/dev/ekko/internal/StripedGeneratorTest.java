@@ -765,6 +765,22 @@ class StripedGeneratorTest {
         }
     }
 
+    /**
+     * {@code ekko.worker.id} with stripes is the first stripe's preference only (found by the MariaDB striping review): every
+     * stripe used to prefer it, so on a restart where it was free whichever stripe asked first took it, and a stripe other than
+     * the first could take it from under its own instance's worker ID.
+     */
+    @Test
+    void theConfiguredWorkerIdIsTheFirstStripesPreferenceOnly() {
+        PoolProvider provider = new PoolProvider();
+        try (IdGenerator g = Ekko.newBuilder().stateDirectory(stateDir).hostLockDirectory(hostLocks).allocatorProvider(provider)
+                .instance("app").workerId(5).stripes(3).build()) {
+            g.next();
+            assertEquals(List.of("app:5", "app.stripe1:-1", "app.stripe2:-1"), provider.contexts.stream()
+                    .map(c -> c.instance() + ":" + c.preferredWorkerId()).toList());
+        }
+    }
+
     @Test
     void automaticModeSettingsAreCheckedAgainstEachOther() {
         IllegalStateException below = assertThrows(IllegalStateException.class, () -> hostLocal(3).maxStripes(2).build());
