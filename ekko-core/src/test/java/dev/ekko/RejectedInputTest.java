@@ -541,16 +541,24 @@ class RejectedInputTest {
         assertRejected("must be >= 0 && <= 15: ekko.redis.db=16", () -> context.intSetting("ekko.redis.db", 0, 0, 15));
     }
 
+    /** A generator name is written into a back end's line-based records (etcd's readings and histories). */
+    @Test
+    void allocatorContextRefusesABlankOrMultiLineGeneratorName() {
+        assertRejected("must not be blank or hold a line break: generator= ", () -> AllocatorContext.builder().generator(" "));
+        assertRejected("must not be blank or hold a line break: generator=a\nb", () -> AllocatorContext.builder().generator("a\nb"));
+    }
+
     // ---------------------------------------------------------------- secrets
 
     @Test
     void allocatorContextToStringMasksSecrets() {
         AllocatorContext context = AllocatorContext.builder().idc(3).workerIds(256).preferredWorkerId(7).instance("app-1").host("h1")
-                .pid(42).leaseTtl(Duration.ofSeconds(30)).setting("ekko.redis.password", "hunter2")
+                .pid(42).generator("h1/42/g").leaseTtl(Duration.ofSeconds(30)).setting("ekko.redis.password", "hunter2")
                 .setting("ekko.redis.uri", "redis://h:6379").setting("ekko.etcd.token", "tok-123")
                 .setting("ekko.mysql.client.secret", "s3cr3t").build();
         String shown = context.toString();
-        assertEquals("AllocatorContext{idc=3, workerIds=256, preferredWorkerId=7, instance=app-1, host=h1, pid=42, leaseTtl=PT30S,"
+        assertEquals("AllocatorContext{idc=3, workerIds=256, preferredWorkerId=7, instance=app-1, host=h1, pid=42, generator=h1/42/g,"
+                + " leaseTtl=PT30S,"
                 + " settings={ekko.etcd.token=***, ekko.mysql.client.secret=***, ekko.redis.password=***, ekko.redis.uri=redis://h:6379}}",
                 shown);
         for (String secret : List.of("hunter2", "tok-123", "s3cr3t")) {
