@@ -35,6 +35,8 @@ public final class DisposableMariaDb extends DisposableServer {
     private static final int MAX_SOCKET_PATH_BYTES = 107;
     private static final Duration HELPER_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration PING_TIMEOUT = Duration.ofSeconds(5);
+    /** How many times {@link #dump} tries before it reports the failure. */
+    private static final int DUMP_ATTEMPTS = 5;
     /** InnoDB's default 96 MB redo log would make every throwaway server cost 100 MB of disk. */
     private static final String REDO_LOG_SIZE = "--innodb-log-file-size=16M";
 
@@ -94,9 +96,32 @@ public final class DisposableMariaDb extends DisposableServer {
      */
     public synchronized Path dump(String name) {
         Path file = directory().resolve(name);
-        helper(List.of(dumper.toString(), "--no-defaults", "--socket=" + socket(), "--user=root", "--single-transaction",
-                "--databases", DATABASE, "--result-file=" + file), "mariadb-dump");
-        return file;
+        List<String> command = List.of(dumper.toString(), "--no-defaults", "--socket=" + socket(), "--user=root", "--single-transaction",
+                "--databases", DATABASE, "--result-file=" + file);
+        for (int attempt = 1; ; attempt++) {
+            try {
+                helper(command, "mariadb-dump");
+                return file;
+            } catch (IllegalStateException e) {
+                // A table created or altered after the dump's transaction began (clients creating their tables again after
+                // the server was emptied) fails it with "Error 1412: Table definition has changed, please retry transaction"
+                // (a chaos run's restore fault, right after a wipe): the dump reads only, so it is tried again, as the
+                // message says.
+                if (attempt >= DUMP_ATTEMPTS) {
+                    throw e;
+                }
+                sleepBeforeRetry();
+            }
+        }
+    }
+
+    private static void sleepBeforeRetry() {
+        try {
+            Thread.sleep(200);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted between attempts of mariadb-dump", e);
+        }
     }
 
     /**
