@@ -551,9 +551,9 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     }
 
     /**
-     * Reads the histories of {@code workers} (live holders with no reading in the ring) in one transaction: the clock readings
-     * their holders wrote under their current tenure (a history written after the lease key was created; an older one is a
-     * previous holder's).
+     * Reads the histories of {@code workers} (live holders with no reading in the ring) in one transaction and adds to
+     * {@code votes} the clock readings their holders wrote under their current tenure (a history written after the lease key
+     * was created; an older one is a previous holder's), except this generator's own.
      */
     private void historyReadings(String what, List<Integer> workers, Map<Integer, Long> tenures, Votes votes)
             throws InterruptedException {

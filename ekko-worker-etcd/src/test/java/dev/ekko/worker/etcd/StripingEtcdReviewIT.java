@@ -59,6 +59,12 @@ class StripingEtcdReviewIT {
         return g;
     }
 
+    /** {@return the worker IDs of the generator's stripes still issuing, of all its stripes', for a failure message} */
+    private static String liveStripes(IdGenerator g) {
+        return g.stripeStatuses().stream().filter(st -> st.state() == dev.ekko.GeneratorStatus.State.LIVE).map(st -> st.workerId())
+                .toList() + " of " + g.stripeStatuses().stream().map(st -> st.workerId()).toList();
+    }
+
     /** {@return how many readings of the clock ring each generator (its generator= name) wrote} */
     private static Map<String, Integer> ringWriters(String namespace) throws Exception {
         Map<String, Integer> writers = new TreeMap<>();
@@ -197,8 +203,7 @@ class StripingEtcdReviewIT {
                 .setting("ekko.etcd.timeout", "2s").stripes(4).clock(ahead).build());
         ClockSkewException refusal = EtcdClockIT.skewRefusalWithin(c, 6);
         assertNotNull(refusal, "a process 1.2 s ahead of the other holder, instance c.stripe1 with 4 stripes, still issued after 6 s;"
-                + " stripes LIVE: " + c.stripeStatuses().stream().filter(st -> st.state() == dev.ekko.GeneratorStatus.State.LIVE)
-                .map(st -> st.workerId()).toList() + " of " + c.stripeStatuses().stream().map(st -> st.workerId()).toList());
+                + " stripes LIVE: " + liveStripes(c));
     }
 
     /**
@@ -238,8 +243,7 @@ class StripingEtcdReviewIT {
             }
         }
         assertNotNull(refusal, "a process set 1.5 s behind the other holder, instance c.stripe1 with 4 stripes, still issued after"
-                + " 6 s; stripes LIVE: " + c.stripeStatuses().stream().filter(st -> st.state() == dev.ekko.GeneratorStatus.State.LIVE)
-                .map(st -> st.workerId()).toList() + " of " + c.stripeStatuses().stream().map(st -> st.workerId()).toList());
+                + " 6 s; stripes LIVE: " + liveStripes(c));
     }
 
     /**
