@@ -359,7 +359,8 @@ class StripingMysqlReviewIT {
     /**
      * Instance names that collide with a stripe suffix: process "a" with 2 stripes (instances a, a.stripe1) runs and
      * closes; process "a.stripe1" (one stripe) then starts and takes a's second stripe's worker ID by its instance name;
-     * "a" starts again with 2 stripes while it runs. The live stripes never share a worker ID, "a.stripe1" starts past
+     * "a" starts again with 2 stripes while it runs (which of its stripes gets which worker ID is a race of their parallel
+     * starts). The live stripes never share a worker ID, "a.stripe1" starts past
      * what a's stripe issued on that worker ID, and no ID repeats.
      */
     @Test
@@ -374,7 +375,8 @@ class StripingMysqlReviewIT {
         assertEquals(firstWorkers.get(1), b.workerId(), "setup: instance a.stripe1 did not get a's second stripe's worker ID back");
         IdGenerator a2 = build(host("host-c", "a").stripes(2));
         List<Integer> again = workers(a2);
-        assertEquals(firstWorkers.get(0), again.get(0), "setup: a's first stripe did not get its worker ID back");
+        // Not asserted: that a's first stripe gets its worker ID back. The stripes start in parallel, and stripe 1, whose own
+        // worker ID process a.stripe1 now holds, may take stripe 0's free one first (seen in a fresh-clone run: 2, not 1).
         assertTrue(!again.contains(b.workerId()), "a's stripes " + again + " and process a.stripe1 (worker " + b.workerId()
                 + ") share a worker ID");
         long[] fromB = take(b, 100_000);
