@@ -61,7 +61,8 @@ import java.util.function.Supplier;
  * once when the key is deleted or replaced. Every read is bounded by the constants below but that one.
  *
  * <p>etcd has no clock to ask. The reference time of a lease is the lower median of other holders' clock readings in the
- * ring, one per holder: at acquire, those whose writer's lease key is live under the tenure that wrote them, and the
+ * ring, one per holder (and, for readings of known age, an upper bound: the upper median plus that age, so each bound is
+ * backed by a majority of them): at acquire, those whose writer's lease key is live under the tenure that wrote them, and the
  * histories of live holders with no reading in the ring (the previous version's; bounded), of unknown age
  * ({@link WorkerLease#UNBOUNDED_AGE}: a lower bound only); at each renewal, those written since this holder's previous
  * renewal (read in the renewal's own transaction, by mod revision), and the histories of the holders with no reading in the
@@ -742,9 +743,14 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 // (so a clock caught ahead stays caught when no one writes; one of unknown age only while live holders may still
                 // write: two TTLs), each bounds the fleet's clock: together, as tightly as both do. After a long gap (an outage)
                 // the readings may be old, and the carried reference keeps the lower bound where it was.
+                // Each bound is backed by a majority of the readings: at least the lower median (a majority read at or above it,
+                // and a reading is only ever older than its clock), at most the upper median plus the readings' age (a majority
+                // read at or below it, at most that long ago). With an odd count the two medians are one reading; with an even
+                // count, one outlier on either side moves neither bound past a correct clock (StripingEtcdFixReviewIT).
                 List<Long> fleetClock = reports.readings();
-                Reference fresh = fleetClock.isEmpty() ? null
-                        : new Reference(median(fleetClock), sentAt, Math.max(0, (sentAt - h.sentAtNanos() + 999_999) / 1_000_000));
+                long lower = median(fleetClock);
+                Reference fresh = fleetClock.isEmpty() ? null : new Reference(lower, sentAt,
+                        upperMedian(fleetClock) - lower + Math.max(0, (sentAt - h.sentAtNanos() + 999_999) / 1_000_000));
                 Reference carried = h.reference() == null || (h.reference().maxAge() == WorkerLease.UNBOUNDED_AGE
                         && sentAt - h.acquiredAtNanos() >= 2 * lease.ttl().toNanos()) ? null : h.reference().at(sentAt);
                 Reference ref = fresh == null ? carried : carried == null ? fresh : carried.tighten(fresh);
@@ -1177,14 +1183,26 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         }
     }
 
-    /** {@return the lower median of the reports, or {@link WorkerLease#UNKNOWN_TIME} if there are none} */
+    /**
+     * {@return the lower median of the reports (a majority are at or above it), or {@link WorkerLease#UNKNOWN_TIME} if there
+     * are none}
+     */
     static long median(List<Long> reports) {
-        if (reports.isEmpty()) {
-            return WorkerLease.UNKNOWN_TIME;
-        }
+        return reports.isEmpty() ? WorkerLease.UNKNOWN_TIME : sorted(reports).get((reports.size() - 1) / 2);
+    }
+
+    /**
+     * {@return the upper median of the reports (a majority are at or below it), or {@link WorkerLease#UNKNOWN_TIME} if there
+     * are none}; the lower median when their number is odd
+     */
+    static long upperMedian(List<Long> reports) {
+        return reports.isEmpty() ? WorkerLease.UNKNOWN_TIME : sorted(reports).get(reports.size() / 2);
+    }
+
+    private static List<Long> sorted(List<Long> reports) {
         List<Long> sorted = new ArrayList<>(reports);
         sorted.sort(null);
-        return sorted.get((sorted.size() - 1) / 2);
+        return sorted;
     }
 
     private WorkerIdsExhaustedException exhausted(Set<Integer> heldNow, Set<Integer> avoid) {
