@@ -166,6 +166,10 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
     private record Written(long modRevision, long mark, String cluster) {
     }
 
+    /** A ring reading written since a renewal's previous one, decoded once, with the mod revision that wrote it. */
+    private record Fresh(long modRevision, Reading reading) {
+    }
+
     /**
      * A reference time: the fleet's clock was at least {@code millis} (and, for a bounded age, at most {@code maxAge} more) when
      * this holder sent the request at {@code atNanos}.
@@ -668,7 +672,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 List<GetResponse> gets = r.getGetResponses();
                 // Readings written after the previous renewal's transaction: at most the time since it was sent old. One per
                 // writer (a worker ID in two slots, an old tenure's not yet claimed again: the latest).
-                Map<Integer, KeyValue> freshRing = new HashMap<>();
+                Map<Integer, Fresh> freshRing = new HashMap<>();
                 Map<Integer, Long> modRevisions = new HashMap<>();
                 Map<Integer, Long> firstSeen = new HashMap<>();
                 Set<Integer> free = new HashSet<>();
@@ -698,10 +702,10 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         readings.put(k, o);
                         newestTenure.merge(o.worker(), o.tenure(), Math::max);
                     }
-                    if (o != null && o.worker() != w && kv.getModRevision() > h.revision() && !o.writtenBy(generator)) {
-                        KeyValue prior = freshRing.get(o.worker());
-                        if (prior == null || prior.getModRevision() < kv.getModRevision()) {
-                            freshRing.put(o.worker(), kv);
+                    if (o != null && o.worker() != w && mod > h.revision() && !o.writtenBy(generator)) {
+                        Fresh prior = freshRing.get(o.worker());
+                        if (prior == null || prior.modRevision() < mod) {
+                            freshRing.put(o.worker(), new Fresh(mod, o));
                         }
                     }
                 }
@@ -718,10 +722,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                     }
                 }
                 Votes reports = new Votes();
-                freshRing.values().forEach(kv -> {
-                    Reading o = Reading.decode(kv.getValue().getBytes());
-                    reports.add(o.generator(), o.worker(), o.at());
-                });
+                freshRing.values().forEach(f -> reports.add(f.reading().generator(), f.reading().worker(), f.reading().at()));
                 Map<Integer, Integer> stillUnrepresented = new java.util.TreeMap<>();
                 for (int i = 0; i < unrepresented.size(); i++) {
                     int u = unrepresented.get(i);
