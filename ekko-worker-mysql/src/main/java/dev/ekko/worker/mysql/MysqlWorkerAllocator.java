@@ -210,13 +210,17 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
             try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.table() + "` SET expires_at = " + NOW
                     + " + INTERVAL ? MICROSECOND, mark = GREATEST(LAST_INSERT_ID(COALESCE(mark, ?)), ?), mark_generation = (SELECT generation FROM `"
                     + schema.metaTable() + "` WHERE id = 1), report_time = ?, report_reserved = ?, report_host = ?, report_pid = ?,"
-                    + " report_instance = ?, report_at = " + NOW + " WHERE namespace = ? AND idc = ? AND worker = ? AND token = ?"
-                    + " AND expires_at > " + NOW)) {
+                    + " report_instance = ?, report_at = " + NOW + ", last_instance = ? WHERE namespace = ? AND idc = ? AND worker = ?"
+                    + " AND token = ? AND expires_at > " + NOW)) {
                 int i = 1;
                 s.setLong(i++, lease.ttl().toNanos() / 1000);
                 s.setLong(i++, report.reservedUntilMillis());
                 s.setLong(i++, report.reservedUntilMillis());
                 i = setReport(s, i, report);
+                // Set by a renewal, not by the take: the core renews a lease it keeps before its first ID, and gives one back
+                // unrenewed when it cannot start on it (history ahead, state file held by a sibling), which must not take the
+                // worker ID from under the instance name that issued on it.
+                s.setString(i++, context.instance());
                 s.setString(i++, settings.namespace());
                 s.setInt(i++, context.idc());
                 s.setInt(i++, worker);
@@ -824,17 +828,16 @@ final class MysqlWorkerAllocator implements WorkerAllocator {
     /** Sets the lease on a locked candidate row, only while it is still free by the database's clock. */
     private boolean take(Connection c, Candidate got, String token) throws SQLException {
         try (PreparedStatement s = c.prepareStatement("UPDATE `" + schema.table() + "` SET base_mark = mark, token = ?, expires_at = "
-                + NOW + " + INTERVAL ? MICROSECOND, granted_at = " + NOW + ", holder_host = ?, holder_pid = ?, holder_instance = ?,"
-                + " last_instance = ? WHERE namespace = ? AND idc = ? AND worker = ? AND " + FREE)) {
+                + NOW + " + INTERVAL ? MICROSECOND, granted_at = " + NOW + ", holder_host = ?, holder_pid = ?, holder_instance = ?"
+                + " WHERE namespace = ? AND idc = ? AND worker = ? AND " + FREE)) {
             s.setString(1, token);
             s.setLong(2, context.leaseTtl().toNanos() / 1000);
             s.setString(3, context.host());
             s.setLong(4, context.pid());
             s.setString(5, context.instance());
-            s.setString(6, context.instance());
-            s.setString(7, settings.namespace());
-            s.setInt(8, context.idc());
-            s.setInt(9, got.worker());
+            s.setString(6, settings.namespace());
+            s.setInt(7, context.idc());
+            s.setInt(8, got.worker());
             return s.executeUpdate() == 1;
         }
     }

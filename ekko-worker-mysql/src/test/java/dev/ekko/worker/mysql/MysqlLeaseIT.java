@@ -143,11 +143,41 @@ class MysqlLeaseIT {
         assertTrue(Math.abs(again.coordinatorTimeMillis() - System.currentTimeMillis()) < 5000, "database time, in Unix ms");
     }
 
+    /**
+     * A worker ID given back unrenewed, as the core gives back one it cannot start on (history ahead of its clock, its state
+     * file held by a sibling stripe), stays the worker ID of the instance that renewed it last. Noted by the MariaDB striping
+     * review: the take wrote {@code last_instance}, so the instance that issued on the worker ID no longer found it by name
+     * and took the free worker ID with the lowest mark instead.
+     */
+    @Test
+    void aWorkerIdGivenBackUnrenewedStaysWithTheInstanceThatRenewedItLast() throws Exception {
+        long now = System.currentTimeMillis();
+        WorkerAllocator other = allocator(context("other").build());
+        WorkerLease low = other.acquire();
+        other.renew(low, report(now + 1, "other"));
+        WorkerAllocator owner = allocator(context("owner").build());
+        WorkerLease mine = owner.acquire();
+        owner.renew(mine, report(now + 5, "owner"));
+        owner.release(mine, report(now + 5, "owner"));
+        other.release(low, report(now + 1, "other")); // free with a lower mark: what an acquire that finds nothing by name takes
+
+        WorkerAllocator passing = allocator(context("passing").preferredWorkerId(mine.workerId()).build());
+        WorkerLease taken = passing.acquire();
+        assertEquals(mine.workerId(), taken.workerId(), "setup: the passing instance took the owner's worker ID");
+        passing.release(taken, report(now + 5, "passing")); // given straight back, never renewed
+
+        WorkerLease again = allocator(context("owner").build()).acquire();
+        assertEquals(mine.workerId(), again.workerId(), "the owner did not get its worker ID back by name after another instance"
+                + " took it and gave it back unrenewed (it got worker " + again.workerId() + ", the other instance's was " + low.workerId()
+                + ")");
+    }
+
     @Test
     void aNewGenerationMakesEveryOldMarkALowerBoundAndALostRowIsUnknown() throws Exception {
         long now = System.currentTimeMillis();
         WorkerAllocator a = allocator(context("g").build());
         WorkerLease first = a.acquire();
+        a.renew(first, report(now, "g")); // as the core does before its first ID: a renewal records the instance's name
         a.release(first, report(now, "g"));
         // The documented procedure after restoring a backup: a new generation.
         String before = db.string("SELECT generation FROM ekko_worker_ids_meta WHERE id = 1");
