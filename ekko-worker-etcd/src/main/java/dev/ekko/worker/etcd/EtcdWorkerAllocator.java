@@ -60,16 +60,16 @@ import java.util.function.Supplier;
  * its mod revision unchanged for a lease TTL); it never re-creates the lease key. A watch on the lease key tells the generator at
  * once when the key is deleted or replaced. Every read is bounded by the constants below but that one.
  *
- * <p>etcd has no clock to ask. The reference time of a lease is the lower median of other holders' clock readings in the
- * ring, one per holder (and, for readings of known age, an upper bound: the upper median plus that age, so each bound is
- * backed by a majority of them): at acquire, those whose writer's lease key is live under the tenure that wrote them, and the
+ * <p>etcd has no clock to ask. The reference time of a lease comes from other generators' clock readings in the ring, one
+ * per generator ({@link FleetClock}: at least the lower median of what they show, at most the upper median, each bound backed
+ * by a majority of them): at acquire, those whose writer's lease key is live under the tenure that wrote them, and the
  * histories of live holders with no reading in the ring (the previous version's; bounded), of unknown age
  * ({@link WorkerLease#UNBOUNDED_AGE}: a lower bound only); at each renewal, those written since this holder's previous
  * renewal (read in the renewal's own transaction, by mod revision), and the histories of the holders with no reading in the
- * ring that its acquire found, so their age is at most the time since then. A
- * renewal that finds none carries the last reference forward on the monotonic clock (an unbounded one for at most two lease
- * TTLs after the acquire). With none at all, the lease carries {@link WorkerLease#UNKNOWN_TIME} and no check runs
- * (docs/etcd.md).
+ * ring that its acquire found, so their age is at most the time since then, tightening what earlier readings of the same
+ * generator showed, carried forward on the monotonic clock for two lease TTLs. With no generator left, the last reference
+ * is carried forward (an unbounded one for at most two lease TTLs after the acquire); with none at all, the lease carries
+ * {@link WorkerLease#UNKNOWN_TIME} and no check runs (docs/etcd.md).
  *
  * <p>The client may be shared with other allocators of the JVM ({@link EtcdAllocatorProvider#CLIENTS}); nothing here locks
  * across allocators: each one's calls are serialized on its own monitor.
@@ -134,12 +134,12 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
      * most that old. {@code tenure} is the claim's revision, the lease key's create revision: it labels this holder's clock
      * readings, so that an acquire counts them only while this very key lives.
      */
-    private record Held(long etcdLease, long baseMark, Watching watching, long revision, long sentAtNanos, Reference reference,
+    private record Held(long etcdLease, long baseMark, Watching watching, long revision, long sentAtNanos, FleetClock fleetClock,
             long acquiredAtNanos, String generation, Long lastReported, long tenure, Ring ring, Map<Integer, Integer> unrepresented,
             Written written) {
-        Held renewed(long atRevision, long sentAt, Reference ref, String wroteUnder, long reported, Ring nextRing,
+        Held renewed(long atRevision, long sentAt, FleetClock clocks, String wroteUnder, long reported, Ring nextRing,
                 Map<Integer, Integer> nextUnrepresented, Written wrote) {
-            return new Held(etcdLease, baseMark, watching, atRevision, sentAt, ref, acquiredAtNanos, wroteUnder, reported, tenure,
+            return new Held(etcdLease, baseMark, watching, atRevision, sentAt, clocks, acquiredAtNanos, wroteUnder, reported, tenure,
                     nextRing, nextUnrepresented, wrote);
         }
 
@@ -168,34 +168,6 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
     /** A ring reading written since a renewal's previous one, decoded once, with the mod revision that wrote it. */
     private record Fresh(long modRevision, Reading reading) {
-    }
-
-    /**
-     * A reference time: the fleet's clock was at least {@code millis} (and, for a bounded age, at most {@code maxAge} more) when
-     * this holder sent the request at {@code atNanos}.
-     */
-    private record Reference(long millis, long atNanos, long maxAge) {
-        /** {@return the same reference carried to a later request, on the monotonic clock} */
-        Reference at(long nanos) {
-            return new Reference(millis + (nanos - atNanos) / 1_000_000, nanos, maxAge);
-        }
-
-        /**
-         * {@return both references, at the same request, as one}: the later of their lower bounds and the earlier of their upper
-         * bounds (each bounds the fleet's clock). If they disagree (the fleet's clocks were stepped since), the newer one.
-         */
-        Reference tighten(Reference newer) {
-            long lo = Math.max(millis, newer.millis);
-            long hi = Math.min(upper(), newer.upper());
-            if (hi < lo) {
-                return newer;
-            }
-            return new Reference(lo, newer.atNanos, hi == Long.MAX_VALUE ? WorkerLease.UNBOUNDED_AGE : hi - lo);
-        }
-
-        private long upper() {
-            return maxAge == WorkerLease.UNBOUNDED_AGE ? Long.MAX_VALUE : millis + maxAge;
-        }
     }
 
     /**
@@ -360,6 +332,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
 
         List<Long> readings() {
             return new ArrayList<>(newest.values());
+        }
+
+        /** {@return each generator's newest reading, by its key} */
+        Map<String, Long> newest() {
+            return Map.copyOf(newest);
         }
     }
 
@@ -534,10 +511,10 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         if (!unrepresented.isEmpty()) {
             historyReadings(what, unrepresented, sample.tenures(), votes);
         }
-        long median = median(votes.readings());
-        Reference reference = median == WorkerLease.UNKNOWN_TIME ? null : new Reference(median, sentAt, WorkerLease.UNBOUNDED_AGE);
-        WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover, median, WorkerLease.UNBOUNDED_AGE,
-                h == null ? null : h.report());
+        FleetClock clocks = FleetClock.acquired(votes, sentAt);
+        FleetClock.Reference reference = clocks.reference();
+        WorkerLease lease = new WorkerLease(w, token, context.leaseTtl(), sentAt, handover,
+                reference == null ? WorkerLease.UNKNOWN_TIME : reference.millis(), WorkerLease.UNBOUNDED_AGE, h == null ? null : h.report());
         Watching watching = new Watching(lease);
         watch(lease, c.revision() + 1, watching);
         Map<Integer, Integer> tracked = new java.util.TreeMap<>();
@@ -549,7 +526,7 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
             firstSeen.put(s.index(), survey.readAtNanos());
         }
         Ring ring = new Ring(-1, 0, Map.copyOf(modRevisions), Map.copyOf(firstSeen), Set.copyOf(sample.claimable(survey)));
-        held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, c.revision(), sentAt, reference, sentAt,
+        held.put(token, new Held(etcdLease, h == null ? Long.MIN_VALUE : h.mark(), watching, c.revision(), sentAt, clocks, sentAt,
                 c.generation(), null, c.revision(), ring, tracked, null));
         LOG.log(Level.DEBUG, () -> "idc=" + context.idc() + ": acquired worker=" + w + " at " + settings.where() + ", " + handover);
         return lease;
@@ -740,22 +717,17 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                     }
                 }
                 Ring ring = nextRing(h.ring(), candidates, r, revision, modRevisions, firstSeen, free);
-                // The readings written since the previous renewal, and the last reference carried forward on the monotonic clock
-                // (so a clock caught ahead stays caught when no one writes; one of unknown age only while live holders may still
-                // write: two TTLs), each bounds the fleet's clock: together, as tightly as both do. After a long gap (an outage)
-                // the readings may be old, and the carried reference keeps the lower bound where it was.
-                // Each bound is backed by a majority of the readings: at least the lower median (a majority read at or above it,
-                // and a reading is only ever older than its clock), at most the upper median plus the readings' age (a majority
-                // read at or below it, at most that long ago). With an odd count the two medians are one reading; with an even
-                // count, one outlier on either side moves neither bound past a correct clock (StripingEtcdFixReviewIT).
-                List<Long> fleetClock = reports.readings();
-                long lower = median(fleetClock);
-                Reference fresh = fleetClock.isEmpty() ? null : new Reference(lower, sentAt,
-                        upperMedian(fleetClock) - lower + Math.max(0, (sentAt - h.sentAtNanos() + 999_999) / 1_000_000));
-                Reference carried = h.reference() == null || (h.reference().maxAge() == WorkerLease.UNBOUNDED_AGE
-                        && sentAt - h.acquiredAtNanos() >= 2 * lease.ttl().toNanos()) ? null : h.reference().at(sentAt);
-                Reference ref = fresh == null ? carried : carried == null ? fresh : carried.tighten(fresh);
-                held.put(lease.token(), h.renewed(revision, sentAt, ref, generation, report.reservedUntilMillis(), ring,
+                // Each other generator's clock as its readings bound it, those written since the previous renewal (at most that
+                // old) tightening what earlier ones showed, carried forward on the monotonic clock; the reference is taken over
+                // them, one per generator (FleetClock). A generator counts for two TTLs after its last reading (a live holder
+                // writes at every renewal); with none left, the last reference is carried forward (one of unknown age only while
+                // live holders may still write: two TTLs after the acquire), so a clock caught ahead stays caught when no one
+                // writes.
+                long ttl = lease.ttl().toNanos();
+                FleetClock clocks = h.fleetClock().renewed(reports, sentAt, Math.max(0, (sentAt - h.sentAtNanos() + 999_999) / 1_000_000),
+                        2 * ttl, h.acquiredAtNanos() + 2 * ttl);
+                FleetClock.Reference ref = clocks.reference();
+                held.put(lease.token(), h.renewed(revision, sentAt, clocks, generation, report.reservedUntilMillis(), ring,
                         stillUnrepresented, cluster.equals(Long.toHexString(r.getHeader().getClusterId()))
                                 ? new Written(revision, mark, cluster) : null)); // another cluster answered: read next time
                 if (seen != null) {
@@ -1182,28 +1154,6 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         } catch (NumberFormatException e) {
             return null;
         }
-    }
-
-    /**
-     * {@return the lower median of the reports (a majority are at or above it), or {@link WorkerLease#UNKNOWN_TIME} if there
-     * are none}
-     */
-    static long median(List<Long> reports) {
-        return reports.isEmpty() ? WorkerLease.UNKNOWN_TIME : sorted(reports).get((reports.size() - 1) / 2);
-    }
-
-    /**
-     * {@return the upper median of the reports (a majority are at or below it), or {@link WorkerLease#UNKNOWN_TIME} if there
-     * are none}; the lower median when their number is odd
-     */
-    static long upperMedian(List<Long> reports) {
-        return reports.isEmpty() ? WorkerLease.UNKNOWN_TIME : sorted(reports).get(reports.size() / 2);
-    }
-
-    private static List<Long> sorted(List<Long> reports) {
-        List<Long> sorted = new ArrayList<>(reports);
-        sorted.sort(null);
-        return sorted;
     }
 
     private WorkerIdsExhaustedException exhausted(Set<Integer> heldNow, Set<Integer> avoid) {

@@ -141,14 +141,4 @@ class EtcdClockIT {
             assertTrue(n > 0);
         }
     }
-
-    @Test
-    void theMedianIgnoresOneOutlier() {
-        assertEquals(100, EtcdWorkerAllocator.median(List.of(100L, 90L, 5_000_000L)));
-        assertEquals(90, EtcdWorkerAllocator.median(List.of(100L, 90L)));
-        assertEquals(dev.ekko.spi.WorkerLease.UNKNOWN_TIME, EtcdWorkerAllocator.median(List.of()));
-        assertEquals(100, EtcdWorkerAllocator.upperMedian(List.of(100L, 90L, 5_000_000L)));
-        assertEquals(100, EtcdWorkerAllocator.upperMedian(List.of(100L, 90L)));
-        assertEquals(dev.ekko.spi.WorkerLease.UNKNOWN_TIME, EtcdWorkerAllocator.upperMedian(List.of()));
-    }
 }
