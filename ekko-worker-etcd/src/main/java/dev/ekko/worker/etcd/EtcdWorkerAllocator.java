@@ -327,7 +327,12 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         private final Map<String, Long> newest = new HashMap<>();
 
         void add(String generator, int worker, long at) {
-            newest.merge(generator != null ? "generator " + generator : "worker " + worker, at, Math::max);
+            newest.merge(key(generator, worker), at, Math::max);
+        }
+
+        /** {@return the key a reading counts under: its generator, or for a reading that names none its worker ID} */
+        static String key(String generator, int worker) {
+            return generator != null ? "generator " + generator : "worker " + worker;
         }
 
         List<Long> readings() {
@@ -700,6 +705,14 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 }
                 Votes reports = new Votes();
                 freshRing.values().forEach(f -> reports.add(f.reading().generator(), f.reading().worker(), f.reading().at()));
+                // The generators whose writers are still in the ring: a release deletes its slot, so a generator closed (and
+                // perhaps built again under a new name) stops counting at once.
+                Set<String> present = new HashSet<>();
+                readings.forEach((k, o) -> {
+                    if (!free.contains(k)) {
+                        present.add(Votes.key(o.generator(), o.worker()));
+                    }
+                });
                 Map<Integer, Integer> stillUnrepresented = new java.util.TreeMap<>();
                 for (int i = 0; i < unrepresented.size(); i++) {
                     int u = unrepresented.get(i);
@@ -707,8 +720,11 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                         continue; // in the ring now: counted there
                     }
                     List<KeyValue> kvs = gets.get(1 + i).getKvs();
-                    EtcdHistory o = kvs.isEmpty() || kvs.get(0).getModRevision() <= h.revision() ? null
-                            : EtcdHistory.decode(kvs.get(0).getValue().getBytes());
+                    EtcdHistory any = kvs.isEmpty() ? null : EtcdHistory.decode(kvs.get(0).getValue().getBytes());
+                    if (any != null) {
+                        present.add(Votes.key(any.writer(), u)); // tracked: a live holder with no reading in the ring
+                    }
+                    EtcdHistory o = kvs.isEmpty() || kvs.get(0).getModRevision() <= h.revision() ? null : any;
                     if (o != null && o.clockReading() != EtcdHistory.NO_TIME && !writtenByThisGenerator(o)) {
                         reports.add(o.writer(), u, o.clockReading());
                         stillUnrepresented.put(u, 0);
@@ -724,8 +740,8 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 // live holders may still write: two TTLs after the acquire), so a clock caught ahead stays caught when no one
                 // writes.
                 long ttl = lease.ttl().toNanos();
-                FleetClock clocks = h.fleetClock().renewed(reports, sentAt, Math.max(0, (sentAt - h.sentAtNanos() + 999_999) / 1_000_000),
-                        2 * ttl, h.acquiredAtNanos() + 2 * ttl);
+                FleetClock clocks = h.fleetClock().renewed(reports, present, sentAt,
+                        Math.max(0, (sentAt - h.sentAtNanos() + 999_999) / 1_000_000), ttl, h.acquiredAtNanos() + 2 * ttl);
                 FleetClock.Reference ref = clocks.reference();
                 held.put(lease.token(), h.renewed(revision, sentAt, clocks, generation, report.reservedUntilMillis(), ring,
                         stillUnrepresented, cluster.equals(Long.toHexString(r.getHeader().getClusterId()))

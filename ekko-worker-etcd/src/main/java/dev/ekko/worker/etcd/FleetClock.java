@@ -2,28 +2,36 @@ package dev.ekko.worker.etcd;
 
 import dev.ekko.spi.WorkerLease;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * What one holder knows of the other generators' clocks, for the reference time of its leases (etcd has no clock to ask).
  * Immutable: a renewal returns the next one.
  *
- * <p>It keeps one bound per other generator (a {@link EtcdWorkerAllocator.Votes} key): the interval that generator's readings
- * put its clock in, carried forward on this allocator's monotonic clock, and tightened by each newer reading of the same
- * generator (replaced when they disagree: that generator's clock was stepped). A generator not read for
- * {@code forgetAfterNanos} is forgotten (a live holder writes at every renewal). The reference is taken over these bounds,
- * one per generator, whichever of them wrote in the last window: at least the lower median of their lower bounds, at most the
- * upper median of their upper bounds, so each bound is backed by a majority of the generators. Taking it over the readings of
- * one window alone let a window that missed a correct generator (its write held up, its renewal later) set a bound from an
- * outlier's reading, which tightening then kept (StripingEtcdTwoBoundsReviewIT). When no generator is left, the last
- * reference is carried forward instead, so a clock caught ahead stays caught while no one writes.
+ * <p>It keeps one bound per other generator (a {@link EtcdWorkerAllocator.Votes} key): the intersection of the intervals
+ * that generator's readings of the last lease TTL put its clock in, each carried forward on this allocator's monotonic
+ * clock. Readings that disagree with a newer one (their intervals do not meet: that clock was stepped) are dropped, and so
+ * are readings older than a TTL, so a clock stepped by less than a reading's age is followed within a TTL
+ * (FleetClockReviewTest). A generator counts while its writer is in the ring (its release deletes its slot, so a generator
+ * built again under a new name does not count twice: StripingEtcdFleetClockReviewIT) and for at most two TTLs after its
+ * last reading (a live holder writes at every renewal). The reference is taken over these bounds, one per generator,
+ * whichever of them wrote in the last window: at least the lower median of their lower bounds, at most the upper median of
+ * their upper bounds, so each bound is backed by a majority of the generators. Taking it over the readings of one window
+ * alone let a window that missed a correct generator (its write held up, its renewal later) set a bound from an outlier's
+ * reading, which tightening then kept (StripingEtcdTwoBoundsReviewIT). When no generator is left, the last reference is
+ * carried forward instead, so a clock caught ahead stays caught while no one writes.
  */
 final class FleetClock {
 
     /** Nothing known: no reference, no check. */
     static final FleetClock NONE = new FleetClock(Map.of(), null);
+
+    /** The most readings kept per generator (a refused holder renews on demand, many times a second). */
+    static final int MAX_READINGS = 64;
 
     private final Map<String, Seen> generators;
     private final Reference reference;
@@ -34,10 +42,50 @@ final class FleetClock {
     }
 
     /**
-     * A generator's clock as this holder knows it: within {@code bound} (carried to its {@code atNanos}), from a reading this
-     * holder read at {@code readAtNanos}.
+     * A generator's readings that agree with its newest, oldest first, each as read: at the request whose reply brought it
+     * ({@link Reference#atNanos()}).
      */
-    private record Seen(Reference bound, long readAtNanos) {
+    private record Seen(List<Reference> readings) {
+        long readAtNanos() {
+            return readings.get(readings.size() - 1).atNanos();
+        }
+
+        /** {@return these readings and a newer one, less those older than {@code keepNanos} or disagreeing with a newer one} */
+        Seen with(Reference newest, long keepNanos) {
+            List<Reference> kept = new ArrayList<>();
+            kept.add(newest);
+            Reference bound = newest;
+            for (int i = readings.size() - 1; i >= 0 && kept.size() < MAX_READINGS; i--) {
+                Reference r = readings.get(i);
+                if (newest.atNanos() - r.atNanos() >= keepNanos) {
+                    break;
+                }
+                Reference both = bound.intersect(r.at(newest.atNanos()));
+                if (both == null) {
+                    break; // that clock was stepped since: this reading and older ones bound the clock it had
+                }
+                bound = both;
+                kept.add(r);
+            }
+            Collections.reverse(kept);
+            return new Seen(List.copyOf(kept));
+        }
+
+        /**
+         * {@return the intersection of the readings' intervals at {@code nanos}}, from the newest back (they met when kept; one
+         * that no longer meets by a millisecond of rounding ends it)
+         */
+        Reference bound(long nanos) {
+            Reference bound = readings.get(readings.size() - 1).at(nanos);
+            for (int i = readings.size() - 2; i >= 0; i--) {
+                Reference both = bound.intersect(readings.get(i).at(nanos));
+                if (both == null) {
+                    break;
+                }
+                bound = both;
+            }
+            return bound;
+        }
     }
 
     /**
@@ -52,15 +100,15 @@ final class FleetClock {
 
         /**
          * {@return both references, at the same request, as one}: the later of their lower bounds and the earlier of their upper
-         * bounds (each bounds the same clock). If they disagree (that clock was stepped since), the newer one.
+         * bounds (each bounds the same clock); null if they do not meet.
          */
-        Reference tighten(Reference newer) {
-            long lo = Math.max(millis, newer.millis);
-            long hi = Math.min(upper(), newer.upper());
+        Reference intersect(Reference other) {
+            long lo = Math.max(millis, other.millis);
+            long hi = Math.min(upper(), other.upper());
             if (hi < lo) {
-                return newer;
+                return null;
             }
-            return new Reference(lo, newer.atNanos, hi == Long.MAX_VALUE ? WorkerLease.UNBOUNDED_AGE : hi - lo);
+            return new Reference(lo, Math.max(atNanos, other.atNanos), hi == Long.MAX_VALUE ? WorkerLease.UNBOUNDED_AGE : hi - lo);
         }
 
         /** {@return the latest the clock may have been at {@code atNanos}, or {@link Long#MAX_VALUE} for an unbounded age} */
@@ -78,7 +126,7 @@ final class FleetClock {
      */
     static FleetClock acquired(EtcdWorkerAllocator.Votes votes, long sentAt) {
         Map<String, Seen> seen = new HashMap<>();
-        votes.newest().forEach((g, at) -> seen.put(g, new Seen(new Reference(at, sentAt, WorkerLease.UNBOUNDED_AGE), sentAt)));
+        votes.newest().forEach((g, at) -> seen.put(g, new Seen(List.of(new Reference(at, sentAt, WorkerLease.UNBOUNDED_AGE)))));
         return new FleetClock(Map.copyOf(seen), derive(seen, sentAt));
     }
 
@@ -86,23 +134,26 @@ final class FleetClock {
      * At a renewal.
      *
      * @param fresh one reading per generator, each written since this holder's previous request was sent
+     * @param present the generators whose writers are still in the ring (or otherwise known live); those not in it are
+     *     forgotten at once (a release deletes the writer's slot)
      * @param sentAt the monotonic clock before this renewal was sent
      * @param ageMillis how old the fresh readings may be: the time since the previous request was sent, rounded up
-     * @param forgetAfterNanos how long a generator not read again still counts
+     * @param ttlNanos the lease TTL: a generator's readings count for one, and a generator not read again for two
      * @param forgetUnboundedAt when a carried reference of unknown age stops counting, on the monotonic clock (its live holders
      *     would have written again by then)
      */
-    FleetClock renewed(EtcdWorkerAllocator.Votes fresh, long sentAt, long ageMillis, long forgetAfterNanos, long forgetUnboundedAt) {
+    FleetClock renewed(EtcdWorkerAllocator.Votes fresh, Set<String> present, long sentAt, long ageMillis, long ttlNanos,
+            long forgetUnboundedAt) {
         Map<String, Seen> next = new HashMap<>();
         generators.forEach((g, s) -> {
-            if (sentAt - s.readAtNanos() < forgetAfterNanos) {
-                next.put(g, new Seen(s.bound().at(sentAt), s.readAtNanos()));
+            if (sentAt - s.readAtNanos() < 2 * ttlNanos && present.contains(g)) {
+                next.put(g, s);
             }
         });
         fresh.newest().forEach((g, at) -> {
             Reference read = new Reference(at, sentAt, ageMillis);
             Seen before = next.get(g);
-            next.put(g, new Seen(before == null ? read : before.bound().tighten(read), sentAt));
+            next.put(g, before == null ? new Seen(List.of(read)) : before.with(read, ttlNanos));
         });
         if (next.isEmpty()) {
             Reference carried = reference == null || (reference.maxAge() == WorkerLease.UNBOUNDED_AGE && sentAt - forgetUnboundedAt >= 0)
@@ -129,8 +180,9 @@ final class FleetClock {
         List<Long> lower = new ArrayList<>();
         List<Long> upper = new ArrayList<>();
         for (Seen s : seen.values()) {
-            lower.add(s.bound().millis());
-            upper.add(s.bound().upper());
+            Reference bound = s.bound(sentAt);
+            lower.add(bound.millis());
+            upper.add(bound.upper());
         }
         long lo = median(lower);
         long hi = upperMedian(upper);

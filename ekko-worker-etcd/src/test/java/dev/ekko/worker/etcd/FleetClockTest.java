@@ -4,7 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.ekko.spi.WorkerLease;
+import java.util.AbstractSet;
+import java.util.Collections;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,6 +19,23 @@ class FleetClockTest {
 
     private static final long TTL = 2_000_000_000L; // 2 s, as FastGenerators
     private static final long NEVER = Long.MAX_VALUE;
+    /** Every generator's writer still in the ring. */
+    static final Set<String> EVERYONE = new AbstractSet<>() {
+        @Override
+        public boolean contains(Object o) {
+            return true;
+        }
+
+        @Override
+        public Iterator<String> iterator() {
+            return Collections.emptyIterator();
+        }
+
+        @Override
+        public int size() {
+            return 0;
+        }
+    };
 
     private static long ms(long millis) {
         return millis * 1_000_000;
@@ -29,7 +50,7 @@ class FleetClockTest {
     }
 
     private static FleetClock renewed(FleetClock c, long atMillis, long ageMillis, EtcdWorkerAllocator.Votes fresh) {
-        return c.renewed(fresh, ms(atMillis), ageMillis, 2 * TTL, NEVER);
+        return c.renewed(fresh, EVERYONE, ms(atMillis), ageMillis, TTL, NEVER);
     }
 
     @Test
@@ -100,6 +121,15 @@ class FleetClockTest {
         assertEquals(59_900, c.reference().millis());
     }
 
+    /** A generator whose writer left the ring (a release deletes its slot) stops counting at once: built again, it counts once. */
+    @Test
+    void aGeneratorNoLongerInTheRingStopsCountingAtOnce() {
+        FleetClock c = renewed(FleetClock.NONE, 10_000, 300, votes("b", 9_900L, "c-old", 11_400L));
+        c = c.renewed(votes("c-new", 11_700L), Set.of("generator b", "generator c-new"), ms(10_300), 300, TTL, NEVER);
+        assertEquals(2, c.generators());
+        assertEquals(10_200, c.reference().millis(), "the lower median of b's and c-new's, not c's counted twice");
+    }
+
     /** At acquire readings are of unknown age: a lower bound only, which stops counting when its holders would have written. */
     @Test
     void acquireReadingsBoundFromBelowOnlyAndAnUnboundedReferenceIsNotCarriedForever() {
@@ -107,13 +137,13 @@ class FleetClockTest {
         FleetClock acquired = FleetClock.acquired(votes("b", 9_900L, "c", 9_800L, "d", 9_700L), ms(10_000));
         assertEquals(9_800, acquired.reference().millis());
         assertEquals(WorkerLease.UNBOUNDED_AGE, acquired.reference().maxAge());
-        FleetClock c = acquired.renewed(votes(), ms(10_300), 300, 2 * TTL, forgetUnbounded);
+        FleetClock c = acquired.renewed(votes(), EVERYONE, ms(10_300), 300, TTL, forgetUnbounded);
         assertEquals(10_100, c.reference().millis());
         assertEquals(WorkerLease.UNBOUNDED_AGE, c.reference().maxAge());
-        c = c.renewed(votes(), ms(14_000), 300, 2 * TTL, forgetUnbounded);
+        c = c.renewed(votes(), EVERYONE, ms(14_000), 300, TTL, forgetUnbounded);
         assertNull(c.reference(), "every generator forgotten, and the carried reference's age is unknown: no reference");
 
-        c = acquired.renewed(votes("b", 10_500L), ms(10_600), 300, 2 * TTL, forgetUnbounded);
+        c = acquired.renewed(votes("b", 10_500L), EVERYONE, ms(10_600), 300, TTL, forgetUnbounded);
         assertEquals(10_400, c.reference().millis(), "the lower median of b's tightened bound (10,500) and c's and d's carried");
         assertEquals(WorkerLease.UNBOUNDED_AGE, c.reference().maxAge(), "two of three generators are still unbounded above");
     }
