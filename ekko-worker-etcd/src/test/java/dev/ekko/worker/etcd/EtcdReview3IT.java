@@ -8,7 +8,6 @@ import dev.ekko.ClockSkewException;
 import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
 import dev.ekko.Layout;
-import dev.ekko.LeaseLostException;
 import dev.ekko.spi.AllocatorContext;
 import dev.ekko.spi.ClockReport;
 import dev.ekko.spi.WorkerAllocator;
@@ -20,13 +19,6 @@ import dev.ekko.testsupport.TestServers;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.options.PutOption;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,7 +27,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -128,96 +119,6 @@ class EtcdReview3IT {
                 bytes("worker=" + w + "\ntenure=" + tenure + "\nat=" + writtenAt + "\n")).get(5, TimeUnit.SECONDS);
     }
 
-    /**
-     * A TCP forwarder in front of etcd: what one holder sees of the network. {@link #cut()} closes every connection and
-     * refuses new ones, as a partition between that holder and etcd would (the rest of the fleet still reaches etcd).
-     */
-    static final class Link implements AutoCloseable {
-        private final ServerSocket server;
-        private final int target;
-        private final List<Socket> sockets = new CopyOnWriteArrayList<>();
-        private volatile boolean cut;
-
-        Link(int target) throws IOException {
-            this.target = target;
-            this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-            Thread accept = new Thread(this::accept, "link-accept");
-            accept.setDaemon(true);
-            accept.start();
-        }
-
-        String endpoint() {
-            return "http://127.0.0.1:" + server.getLocalPort();
-        }
-
-        private void accept() {
-            while (!cut) {
-                try {
-                    Socket in = server.accept();
-                    if (cut) {
-                        in.close();
-                        return;
-                    }
-                    Socket out = new Socket();
-                    out.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), target), 2000);
-                    sockets.add(in);
-                    sockets.add(out);
-                    pump(in, out);
-                    pump(out, in);
-                } catch (IOException e) {
-                    if (cut) {
-                        return;
-                    }
-                }
-            }
-        }
-
-        private void pump(Socket from, Socket to) {
-            Thread t = new Thread(() -> {
-                byte[] buf = new byte[16384];
-                try (InputStream i = from.getInputStream(); OutputStream o = to.getOutputStream()) {
-                    int n;
-                    while ((n = i.read(buf)) >= 0) {
-                        o.write(buf, 0, n);
-                        o.flush();
-                    }
-                } catch (IOException e) {
-                    // closed
-                } finally {
-                    try {
-                        from.close();
-                        to.close();
-                    } catch (IOException e) {
-                        // closed
-                    }
-                }
-            }, "link-pump");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        void cut() {
-            cut = true;
-            try {
-                server.close();
-            } catch (IOException e) {
-                // closed
-            }
-            for (Socket s : sockets) {
-                try {
-                    s.close();
-                } catch (IOException e) {
-                    // closed
-                }
-            }
-        }
-
-        @Override
-        public void close() {
-            cut();
-        }
-    }
-
     private static int port(String endpoint) {
         return Integer.parseInt(endpoint.substring(endpoint.lastIndexOf(':') + 1));
     }
@@ -260,7 +161,7 @@ class EtcdReview3IT {
         Duration reservation = Duration.ofSeconds(1);
         Duration skew = Duration.ofMillis(100);
         DisposableEtcd etcd = closing(DisposableEtcd.launch());
-        Link link = closing(new Link(etcd.port()));
+        EtcdLink link = closing(new EtcdLink(etcd.port()));
         Client c = client(etcd.endpoint());
         // Warm the client code up through the link, so that H's acquire follows the reading below within milliseconds.
         try (Client warm = Client.builder().endpoints(link.endpoint()).waitForReady(false).build()) {

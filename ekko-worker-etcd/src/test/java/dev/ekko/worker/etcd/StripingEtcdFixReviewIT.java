@@ -8,16 +8,10 @@ import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
 import dev.ekko.testkit.TestClock;
 import dev.ekko.testsupport.TestServers;
-import io.etcd.jetcd.ByteSequence;
-import io.etcd.jetcd.Client;
-import io.etcd.jetcd.KeyValue;
-import io.etcd.jetcd.options.GetOption;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -58,28 +52,12 @@ class StripingEtcdFixReviewIT {
         return g;
     }
 
-    /** {@return how many readings of the clock ring each generator (its generator= name) wrote} */
-    private static Map<String, Integer> ringWriters(String namespace) throws Exception {
-        Map<String, Integer> writers = new TreeMap<>();
-        try (Client c = Client.builder().endpoints(TestServers.etcdEndpoints().toArray(new String[0])).build()) {
-            ByteSequence ring = ByteSequence.from(namespace + "/idc" + FastGenerators.IDC + "/clock/", StandardCharsets.UTF_8);
-            for (KeyValue kv : c.getKVClient().get(ring, GetOption.builder().isPrefix(true).build()).get(10, TimeUnit.SECONDS).getKvs()) {
-                for (String line : kv.getValue().toString(StandardCharsets.UTF_8).split("\n")) {
-                    if (line.startsWith("generator=")) {
-                        writers.merge(line.substring("generator=".length()), 1, Integer::sum);
-                    }
-                }
-            }
-        }
-        return writers;
-    }
-
     /** Waits until the ring holds readings of distinct generators in (at least) these counts, largest first. */
     private static void awaitRing(String namespace, List<Integer> wanted) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
         Map<String, Integer> seen = Map.of();
         while (System.nanoTime() < deadline) {
-            seen = ringWriters(namespace);
+            seen = ClockRing.writers(namespace);
             List<Integer> have = seen.values().stream().sorted(java.util.Comparator.reverseOrder()).toList();
             boolean held = have.size() >= wanted.size();
             for (int i = 0; held && i < wanted.size(); i++) {
@@ -148,7 +126,7 @@ class StripingEtcdFixReviewIT {
                 } catch (ClockSkewException e) {
                     fail("correct generator " + (g == a ? "a (2 stripes)" : "b") + " was stopped by one outlier " + Math.abs(stepMillis)
                             + " ms " + (stepMillis < 0 ? "behind" : "ahead") + ", though the other correct generator agrees with it (ring "
-                            + ringWriters(namespace) + "): " + e.getMessage(), e);
+                            + ClockRing.writers(namespace) + "): " + e.getMessage(), e);
                 }
             }
             Thread.sleep(5);
@@ -194,7 +172,7 @@ class StripingEtcdFixReviewIT {
         first.next();
         second.next();
         awaitRing(namespace, List.of(1, 1));
-        Map<String, Integer> both = ringWriters(namespace);
+        Map<String, Integer> both = ClockRing.writers(namespace);
         if (both.size() != 2) {
             fail("two generators of one process did not write under two names: " + both);
         }
@@ -202,7 +180,7 @@ class StripingEtcdFixReviewIT {
         IdGenerator again = keep(same.build());
         again.next();
         awaitRing(namespace, List.of(1, 1));
-        Map<String, Integer> after = ringWriters(namespace);
+        Map<String, Integer> after = ClockRing.writers(namespace);
         List<String> survivors = new ArrayList<>(after.keySet());
         survivors.retainAll(both.keySet());
         if (after.size() != 2 || survivors.size() != 1) {

@@ -7,18 +7,11 @@ import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
 import dev.ekko.testkit.TestClock;
 import dev.ekko.testsupport.TestServers;
-import io.etcd.jetcd.ByteSequence;
-import io.etcd.jetcd.Client;
-import io.etcd.jetcd.KeyValue;
-import io.etcd.jetcd.options.GetOption;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -93,7 +86,7 @@ class StripingEtcdFleetClockReviewIT {
         TestClock clock = new TestClock();
         List<IdGenerator> g = startAll(() -> builder(namespace, "a").build(), () -> builder(namespace, "b").build(),
                 () -> builder(namespace, "c").clock(clock).build());
-        awaitRing(namespace, 3);
+        ClockRing.awaitGenerators(namespace, 3);
         Thread.sleep(700);
         clock.stepMillis(1500);
         List<IdGenerator> correct = g.subList(0, 2);
@@ -119,7 +112,7 @@ class StripingEtcdFleetClockReviewIT {
         TestClock clock = new TestClock();
         List<IdGenerator> g = startAll(() -> builder(namespace, "a").build(), () -> builder(namespace, "b").build(),
                 () -> builder(namespace, "c").clock(clock).build());
-        awaitRing(namespace, 3);
+        ClockRing.awaitGenerators(namespace, 3);
         Thread.sleep(700);
         clock.stepMillis(1500);
         List<IdGenerator> correct = g.subList(0, 2);
@@ -184,36 +177,6 @@ class StripingEtcdFleetClockReviewIT {
             fail("ID " + id + " was issued twice");
         }
         return id;
-    }
-
-    /** {@return how many readings of the clock ring each generator (its generator= name) wrote} */
-    private static Map<String, Integer> ringWriters(String namespace) throws Exception {
-        Map<String, Integer> writers = new TreeMap<>();
-        try (Client c = Client.builder().endpoints(TestServers.etcdEndpoints().toArray(new String[0])).build()) {
-            ByteSequence ring = ByteSequence.from(namespace + "/idc" + FastGenerators.IDC + "/clock/", StandardCharsets.UTF_8);
-            for (KeyValue kv : c.getKVClient().get(ring, GetOption.builder().isPrefix(true).build()).get(10, TimeUnit.SECONDS).getKvs()) {
-                for (String line : kv.getValue().toString(StandardCharsets.UTF_8).split("\n")) {
-                    if (line.startsWith("generator=")) {
-                        writers.merge(line.substring("generator=".length()), 1, Integer::sum);
-                    }
-                }
-            }
-        }
-        return writers;
-    }
-
-    /** Waits until the ring holds readings of at least {@code generators} distinct generators. */
-    private static void awaitRing(String namespace, int generators) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-        Map<String, Integer> seen = Map.of();
-        while (System.nanoTime() < deadline) {
-            seen = ringWriters(namespace);
-            if (seen.size() >= generators) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        fail("the clock ring never held readings of " + generators + " generators: " + seen);
     }
 
     /**

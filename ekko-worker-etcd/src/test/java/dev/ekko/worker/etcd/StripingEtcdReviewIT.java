@@ -9,16 +9,10 @@ import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
 import dev.ekko.testkit.TestClock;
 import dev.ekko.testsupport.TestServers;
-import io.etcd.jetcd.ByteSequence;
-import io.etcd.jetcd.Client;
-import io.etcd.jetcd.KeyValue;
-import io.etcd.jetcd.options.GetOption;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -65,22 +59,6 @@ class StripingEtcdReviewIT {
                 .toList() + " of " + g.stripeStatuses().stream().map(st -> st.workerId()).toList();
     }
 
-    /** {@return how many readings of the clock ring each generator (its generator= name) wrote} */
-    private static Map<String, Integer> ringWriters(String namespace) throws Exception {
-        Map<String, Integer> writers = new TreeMap<>();
-        try (Client c = Client.builder().endpoints(TestServers.etcdEndpoints().toArray(new String[0])).build()) {
-            ByteSequence ring = ByteSequence.from(namespace + "/idc" + FastGenerators.IDC + "/clock/", StandardCharsets.UTF_8);
-            for (KeyValue kv : c.getKVClient().get(ring, GetOption.builder().isPrefix(true).build()).get(10, TimeUnit.SECONDS).getKvs()) {
-                for (String line : kv.getValue().toString(StandardCharsets.UTF_8).split("\n")) {
-                    if (line.startsWith("generator=")) {
-                        writers.merge(line.substring("generator=".length()), 1, Integer::sum);
-                    }
-                }
-            }
-        }
-        return writers;
-    }
-
     /**
      * Waits until the ring holds (at least) the given number of readings per generator. A generator's name in the ring is
      * random (AllocatorContext.newGeneratorName), so the instances name the wanted counts only for the message: distinct
@@ -96,7 +74,7 @@ class StripingEtcdReviewIT {
         List<Integer> want = wanted.values().stream().sorted(java.util.Comparator.reverseOrder()).toList();
         Map<String, Integer> seen = Map.of();
         while (System.nanoTime() < deadline) {
-            seen = ringWriters(namespace);
+            seen = ClockRing.writers(namespace);
             List<Integer> have = total ? List.of(seen.values().stream().mapToInt(Integer::intValue).sum())
                     : seen.values().stream().sorted(java.util.Comparator.reverseOrder()).toList();
             boolean held = have.size() >= want.size();
@@ -137,7 +115,7 @@ class StripingEtcdReviewIT {
             d.next();
         } catch (ClockSkewException e) {
             fail("a process on the real clock, with two of three other processes on the real clock too, was refused because the"
-                    + " third holds 3 stripes 1.5 s ahead (ring " + ringWriters(namespace) + ", c's stripes " + c.stripeStatuses().size() + "): " + e.getMessage(), e);
+                    + " third holds 3 stripes 1.5 s ahead (ring " + ClockRing.writers(namespace) + ", c's stripes " + c.stripeStatuses().size() + "): " + e.getMessage(), e);
         }
     }
 
@@ -171,7 +149,7 @@ class StripingEtcdReviewIT {
                     correct.get(i).next();
                 } catch (ClockSkewException e) {
                     fail("correct process " + i + " of three was stopped by a single striped outlier 1.5 s ahead (ring "
-                            + ringWriters(namespace) + "): " + e.getMessage(), e);
+                            + ClockRing.writers(namespace) + "): " + e.getMessage(), e);
                 }
             }
             Thread.sleep(5);

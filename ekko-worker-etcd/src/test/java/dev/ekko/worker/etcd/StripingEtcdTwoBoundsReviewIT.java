@@ -7,28 +7,13 @@ import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
 import dev.ekko.testkit.TestClock;
 import dev.ekko.testsupport.TestServers;
-import io.etcd.jetcd.ByteSequence;
-import io.etcd.jetcd.Client;
-import io.etcd.jetcd.KeyValue;
-import io.etcd.jetcd.options.GetOption;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
@@ -114,10 +99,10 @@ class StripingEtcdTwoBoundsReviewIT {
     void oneHeldUpWriteDoesNotLetAnOutlierAheadStopACorrectGenerator() throws Exception {
         String namespace = PREFIX + "ratchet-ahead";
         TestClock clock = new TestClock();
-        Link link = keep(new Link());
+        EtcdLink link = keep(new EtcdLink(URI.create(TestServers.etcdEndpoints().get(0)).getPort()));
         List<IdGenerator> g = startAll(() -> builder(namespace, "a").build(), () -> builder(link.endpoint(), namespace, "b").build(),
                 () -> builder(namespace, "c").clock(clock).build());
-        awaitRing(namespace, 3);
+        ClockRing.awaitGenerators(namespace, 3);
         Thread.sleep(700);
         clock.stepMillis(1500);
         List<IdGenerator> correct = g.subList(0, 2);
@@ -150,7 +135,7 @@ class StripingEtcdTwoBoundsReviewIT {
         TestClock clock = new TestClock();
         List<IdGenerator> g = startAll(() -> builder(namespace, "a").build(), () -> builder(namespace, "b").build(),
                 () -> builder(namespace, "c").clock(clock).build());
-        awaitRing(namespace, 3);
+        ClockRing.awaitGenerators(namespace, 3);
         Thread.sleep(700);
         clock.stepMillis(3000);
         IdGenerator c = g.get(2);
@@ -176,7 +161,7 @@ class StripingEtcdTwoBoundsReviewIT {
         }
         if (issuedWhileQuiet > 0) {
             fail("a clock caught 3 s ahead issued " + issuedWhileQuiet + " IDs once the other holders went quiet (ring "
-                    + ringWriters(namespace) + ")");
+                    + ClockRing.writers(namespace) + ")");
         }
     }
 
@@ -231,36 +216,6 @@ class StripingEtcdTwoBoundsReviewIT {
         return id;
     }
 
-    /** {@return how many readings of the clock ring each generator (its generator= name) wrote} */
-    private static Map<String, Integer> ringWriters(String namespace) throws Exception {
-        Map<String, Integer> writers = new TreeMap<>();
-        try (Client c = Client.builder().endpoints(TestServers.etcdEndpoints().toArray(new String[0])).build()) {
-            ByteSequence ring = ByteSequence.from(namespace + "/idc" + FastGenerators.IDC + "/clock/", StandardCharsets.UTF_8);
-            for (KeyValue kv : c.getKVClient().get(ring, GetOption.builder().isPrefix(true).build()).get(10, TimeUnit.SECONDS).getKvs()) {
-                for (String line : kv.getValue().toString(StandardCharsets.UTF_8).split("\n")) {
-                    if (line.startsWith("generator=")) {
-                        writers.merge(line.substring("generator=".length()), 1, Integer::sum);
-                    }
-                }
-            }
-        }
-        return writers;
-    }
-
-    /** Waits until the ring holds readings of at least {@code generators} distinct generators. */
-    private static void awaitRing(String namespace, int generators) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-        Map<String, Integer> seen = Map.of();
-        while (System.nanoTime() < deadline) {
-            seen = ringWriters(namespace);
-            if (seen.size() >= generators) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        fail("the clock ring never held readings of " + generators + " generators: " + seen);
-    }
-
     /**
      * Asks every generator for IDs for {@code millis}: the correct ones must never fail; the others (outliers, bystanders) are
      * asked too, their exceptions counted, not thrown. {@return for each of the others, whether it was stopped: it threw
@@ -310,99 +265,4 @@ class StripingEtcdTwoBoundsReviewIT {
         return g.stripeStatuses().stream().map(st -> (Object) st.issueLimit()).toList();
     }
 
-    /**
-     * A TCP forwarder in front of etcd for one generator: {@link #pause()} holds every byte in both directions until
-     * {@link #resume()}, as a stalled network (or a paused process) would.
-     */
-    static final class Link implements AutoCloseable {
-        private final ServerSocket server;
-        private final int target;
-        private final List<Socket> sockets = new CopyOnWriteArrayList<>();
-        private volatile boolean closed;
-        private volatile boolean paused;
-
-        Link() throws IOException {
-            this.target = URI.create(TestServers.etcdEndpoints().get(0)).getPort();
-            this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-            Thread accept = new Thread(this::accept, "link-accept");
-            accept.setDaemon(true);
-            accept.start();
-        }
-
-        String endpoint() {
-            return "http://127.0.0.1:" + server.getLocalPort();
-        }
-
-        void pause() {
-            paused = true;
-        }
-
-        void resume() {
-            paused = false;
-        }
-
-        private void accept() {
-            while (!closed) {
-                try {
-                    Socket in = server.accept();
-                    Socket out = new Socket();
-                    out.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), target), 2000);
-                    in.setTcpNoDelay(true);
-                    out.setTcpNoDelay(true);
-                    sockets.add(in);
-                    sockets.add(out);
-                    pump(in, out);
-                    pump(out, in);
-                } catch (IOException e) {
-                    if (closed) {
-                        return;
-                    }
-                }
-            }
-        }
-
-        private void pump(Socket from, Socket to) {
-            Thread t = new Thread(() -> {
-                byte[] buf = new byte[16384];
-                try (InputStream i = from.getInputStream(); OutputStream o = to.getOutputStream()) {
-                    int n;
-                    while ((n = i.read(buf)) >= 0) {
-                        while (paused && !closed) {
-                            Thread.sleep(1);
-                        }
-                        o.write(buf, 0, n);
-                        o.flush();
-                    }
-                } catch (IOException | InterruptedException e) {
-                    // closed
-                } finally {
-                    try {
-                        from.close();
-                        to.close();
-                    } catch (IOException e) {
-                        // closed
-                    }
-                }
-            }, "link-pump");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        @Override
-        public void close() {
-            closed = true;
-            try {
-                server.close();
-            } catch (IOException e) {
-                // closed
-            }
-            for (Socket s : sockets) {
-                try {
-                    s.close();
-                } catch (IOException e) {
-                    // closed
-                }
-            }
-        }
-    }
 }
