@@ -13,12 +13,12 @@ import java.util.Set;
  * Immutable: a renewal returns the next one.
  *
  * <p>It keeps one bound per other generator (a {@link EtcdWorkerAllocator.Votes} key): the intersection of the intervals
- * that generator's readings of the last lease TTL put its clock in, each carried forward on this allocator's monotonic
- * clock. Readings that disagree with a newer one (their intervals do not meet: that clock was stepped) are dropped, and so
+ * that generator's readings of the last lease TTL (and always the one before its newest) put its clock in, each carried
+ * forward on this allocator's monotonic clock. Readings that disagree with a newer one (their intervals do not meet: that clock was stepped) are dropped, and so
  * are readings older than a TTL, so a clock stepped by less than a reading's age is followed within a TTL
  * (FleetClockReviewTest). A generator counts while its writer is in the ring (its release deletes its slot, so a generator
- * built again under a new name does not count twice: StripingEtcdFleetClockReviewIT) and for at most two TTLs after its
- * last reading (a live holder writes at every renewal). The reference is taken over these bounds, one per generator,
+ * built again under a new name does not count twice: StripingEtcdFleetClockReviewIT) until two TTLs and two renewals
+ * passed since its last reading (a live holder writes at every renewal; renewals, so that an outage forgets no one). The reference is taken over these bounds, one per generator,
  * whichever of them wrote in the last window: at least the lower median of their lower bounds, at most the upper median of
  * their upper bounds, so each bound is backed by a majority of the generators. Taking it over the readings of one window
  * alone let a window that missed a correct generator (its write held up, its renewal later) set a bound from an outlier's
@@ -45,19 +45,31 @@ final class FleetClock {
      * A generator's readings that agree with its newest, oldest first, each as read: at the request whose reply brought it
      * ({@link Reference#atNanos()}).
      */
-    private record Seen(List<Reference> readings) {
+    private record Seen(List<Reference> readings, int missed) {
+        Seen(List<Reference> readings) {
+            this(readings, 0);
+        }
+
+        /** {@return the same readings, one more renewal having brought none} */
+        Seen missedOne() {
+            return new Seen(readings, missed + 1);
+        }
+
         long readAtNanos() {
             return readings.get(readings.size() - 1).atNanos();
         }
 
-        /** {@return these readings and a newer one, less those older than {@code keepNanos} or disagreeing with a newer one} */
+        /**
+         * {@return these readings and a newer one, less those older than {@code keepNanos} (but the one just before it, which
+         * after an outage is the only one close to it) and those disagreeing with a newer one}
+         */
         Seen with(Reference newest, long keepNanos) {
             List<Reference> kept = new ArrayList<>();
             kept.add(newest);
             Reference bound = newest;
             for (int i = readings.size() - 1; i >= 0 && kept.size() < MAX_READINGS; i--) {
                 Reference r = readings.get(i);
-                if (newest.atNanos() - r.atNanos() >= keepNanos) {
+                if (newest.atNanos() - r.atNanos() >= keepNanos && i < readings.size() - 1) {
                     break;
                 }
                 Reference both = bound.intersect(r.at(newest.atNanos()));
@@ -138,7 +150,8 @@ final class FleetClock {
      *     forgotten at once (a release deletes the writer's slot)
      * @param sentAt the monotonic clock before this renewal was sent
      * @param ageMillis how old the fresh readings may be: the time since the previous request was sent, rounded up
-     * @param ttlNanos the lease TTL: a generator's readings count for one, and a generator not read again for two
+     * @param ttlNanos the lease TTL: a generator's readings count for one, and a generator not read again for two (and two
+     *     renewals) is forgotten
      * @param forgetUnboundedAt when a carried reference of unknown age stops counting, on the monotonic clock (its live holders
      *     would have written again by then)
      */
@@ -146,8 +159,12 @@ final class FleetClock {
             long forgetUnboundedAt) {
         Map<String, Seen> next = new HashMap<>();
         generators.forEach((g, s) -> {
-            if (sentAt - s.readAtNanos() < 2 * ttlNanos && present.contains(g)) {
-                next.put(g, s);
+            // Forgotten once two TTLs passed and two renewals came since its last reading: time alone would forget every
+            // generator across an outage, and the first renewal after it would take the readings written just before it, as
+            // old as the outage, for the fleet's clock (EtcdOutageIT).
+            Seen carried = s.missedOne();
+            if (present.contains(g) && (sentAt - s.readAtNanos() < 2 * ttlNanos || carried.missed() < 2)) {
+                next.put(g, carried);
             }
         });
         fresh.newest().forEach((g, at) -> {

@@ -130,6 +130,20 @@ class FleetClockTest {
         assertEquals(10_200, c.reference().millis(), "the lower median of b's and c-new's, not c's counted twice");
     }
 
+    /**
+     * Across an outage (no renewal for longer than two TTLs) no generator is forgotten at the first renewal after it: the
+     * readings that renewal finds may be as old as the outage, and the carried bounds keep the lower bound where it was.
+     */
+    @Test
+    void anOutageForgetsNoOneAtTheFirstRenewalAfterIt() {
+        FleetClock c = renewed(FleetClock.NONE, 10_000, 300, votes("b", 9_900L, "d", 9_950L));
+        c = renewed(c, 16_000, 6_000, votes("b", 10_100L)); // b's reading written just before the outage, d's none
+        assertEquals(2, c.generators());
+        assertEquals(15_900, c.reference().millis(), "b's and d's carried bounds, not b's reading as old as the outage");
+        c = renewed(c, 16_300, 300, votes());
+        assertEquals(1, c.generators(), "d, two renewals and two TTLs without a reading, is forgotten; b, read at the last, is not");
+    }
+
     /** At acquire readings are of unknown age: a lower bound only, which stops counting when its holders would have written. */
     @Test
     void acquireReadingsBoundFromBelowOnlyAndAnUnboundedReferenceIsNotCarriedForever() {
