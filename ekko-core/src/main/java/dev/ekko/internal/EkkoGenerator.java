@@ -583,9 +583,15 @@ public final class EkkoGenerator implements IdGenerator {
                 // bounded reference comes, so issue no further ahead of it than the next two renewals, which may bring one.
                 cap = now + 2 * settings.reportInterval().toMillis() + maxLeadMillis;
             } else {
-                // A reference that may be older than the request is taken at its earliest: an old reference lowers the cap,
-                // never raises it (it may then stop callers before the fence: docs/etcd.md).
+                // A reference that may be older than the request is taken at its earliest: an old reference lowers the cap
+                // (it may then stop callers before the fence: docs/etcd.md). One so old that this leaves less than two report
+                // intervals ahead of the local clock (after an outage, other holders' readings may be as old as the outage)
+                // still allows what a reference of unknown age does: it bounds the fleet's clock from above too, and this
+                // clock passed that check below (else the limit stays where it was).
                 cap = coordinator + renewed.ttl().toMillis() - margin + skew + maxLeadMillis;
+                if (renewed.coordinatorTimeMaxAgeMillis() > 0) {
+                    cap = Math.max(cap, now + 2 * settings.reportInterval().toMillis() + maxLeadMillis);
+                }
             }
             limitOffset = Math.min(limitOffset, cap - layout.epochMillis());
         }

@@ -140,6 +140,20 @@ class ReferenceAgeTest {
         }
     }
 
+    /**
+     * A reference older than the lease TTL less the margin and skew (after an etcd outage, other holders' readings may be as
+     * old as the outage) that this clock is within: its cap from the reference alone (reference + TTL - margin + skew) would
+     * be a second behind this clock, so no ID could be issued. It allows what an unbounded reference does: two report
+     * intervals ahead of the clock (found by EtcdOutageIT: callers got CoordinatorUnavailableException after etcd returned).
+     */
+    @Test
+    void aReferenceOlderThanTheLeaseStillLetsTheLimitReachTwoReportIntervalsAhead() throws Exception {
+        try (EkkoGenerator g = EkkoGenerator.start(settings("i"), new Reference(-3000, 3000))) {
+            assertTrue(g.next() > 0);
+            assertTrue(g.status().issueLimit().orElseThrow().isAfter(java.time.Instant.now().plusMillis(500)), g.status().toString());
+        }
+    }
+
     @Test
     void anUnknownTimeCarriesNoAge() {
         WorkerLease l = new WorkerLease(1, "t", Duration.ofSeconds(2), 0, Handover.unknown(), WorkerLease.UNKNOWN_TIME, 5000, null);
