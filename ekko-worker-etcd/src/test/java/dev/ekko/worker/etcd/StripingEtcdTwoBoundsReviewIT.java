@@ -3,21 +3,16 @@ package dev.ekko.worker.etcd;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.ekko.ClockSkewException;
-import dev.ekko.Ekko;
 import dev.ekko.IdGenerator;
 import dev.ekko.testkit.TestClock;
 import dev.ekko.testsupport.TestServers;
 import java.net.URI;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,19 +33,16 @@ class StripingEtcdTwoBoundsReviewIT {
     @TempDir
     Path dir;
 
-    private final List<AutoCloseable> open = new ArrayList<>();
-    private final Set<Long> issued = new HashSet<>();
+    private ClockFleet fleet;
+
+    @BeforeEach
+    void fleet() {
+        fleet = new ClockFleet(dir);
+    }
 
     @AfterEach
     void closeAll() {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            try {
-                open.get(i).close();
-            } catch (Exception e) {
-                // best effort
-            }
-        }
-        open.clear();
+        fleet.close();
     }
 
     @AfterAll
@@ -70,7 +62,8 @@ class StripingEtcdTwoBoundsReviewIT {
      * after the stall both b and c write at every renewal again.
      *
      * <p><b>Found</b> (failed 6 of 6 runs on 216530d; fixed by {@link FleetClock}: one bound per generator, carried, and the
-     * medians over them, so a window that misses b does not let c set the reference): a correct generator is stopped for good (ClockSkewException about a second after the stall; in some runs
+     * medians over them, so a window that misses b does not let c set the reference): a correct generator is stopped for good
+     * (ClockSkewException about a second after the stall; in some runs
      * b instead of a: its renewal right after its held-up one sees a window of a few milliseconds with only c's readings, and
      * the same ratchet follows). For a: while b's write is held up, a's renewal sees only c's reading: its fresh
      * reference is [c, c + age], and {@code Reference.tighten} (EtcdWorkerAllocator.java:183-190) takes the later lower bound,
@@ -99,22 +92,24 @@ class StripingEtcdTwoBoundsReviewIT {
     void oneHeldUpWriteDoesNotLetAnOutlierAheadStopACorrectGenerator() throws Exception {
         String namespace = PREFIX + "ratchet-ahead";
         TestClock clock = new TestClock();
-        EtcdLink link = keep(new EtcdLink(URI.create(TestServers.etcdEndpoints().get(0)).getPort()));
-        List<IdGenerator> g = startAll(() -> builder(namespace, "a").build(), () -> builder(link.endpoint(), namespace, "b").build(),
-                () -> builder(namespace, "c").clock(clock).build());
+        EtcdLink link = fleet.keep(new EtcdLink(URI.create(TestServers.etcdEndpoints().get(0)).getPort()));
+        List<IdGenerator> g = fleet.startAll(() -> fleet.builder(namespace, "a").build(),
+                () -> fleet.builder(link.endpoint(), namespace, "b").build(),
+                () -> fleet.builder(namespace, "c").clock(clock).build());
         ClockRing.awaitGenerators(namespace, 3);
         Thread.sleep(700);
         clock.stepMillis(1500);
         List<IdGenerator> correct = g.subList(0, 2);
         List<IdGenerator> outlier = List.of(g.get(2));
-        boolean stopped = run(1500, correct, outlier, "one outlier 1.5 s ahead").get(0);
+        boolean stopped = fleet.run(1500, correct, outlier, "one outlier 1.5 s ahead").get(0);
         link.pause();
         try {
-            stopped |= run(700, correct, outlier, "b's writes held up for 700 ms").get(0);
+            stopped |= fleet.run(700, correct, outlier, "b's writes held up for 700 ms").get(0);
         } finally {
             link.resume();
         }
-        stopped |= run(4000, correct, outlier, "after b's writes went through again, b and c both writing at every renewal").get(0);
+        stopped |= fleet.run(4000, correct, outlier, "after b's writes went through again, b and c both writing at every renewal")
+                .get(0);
         if (!stopped) {
             fail("the outlier 1.5 s ahead was never stopped with ClockSkewException");
         }
@@ -133,14 +128,14 @@ class StripingEtcdTwoBoundsReviewIT {
     void held_aClockCaughtAheadStaysCaughtAfterTheOthersGoQuiet() throws Exception {
         String namespace = PREFIX + "caught-ahead";
         TestClock clock = new TestClock();
-        List<IdGenerator> g = startAll(() -> builder(namespace, "a").build(), () -> builder(namespace, "b").build(),
-                () -> builder(namespace, "c").clock(clock).build());
+        List<IdGenerator> g = fleet.startAll(() -> fleet.builder(namespace, "a").build(),
+                () -> fleet.builder(namespace, "b").build(), () -> fleet.builder(namespace, "c").clock(clock).build());
         ClockRing.awaitGenerators(namespace, 3);
         Thread.sleep(700);
         clock.stepMillis(3000);
         IdGenerator c = g.get(2);
         // a and b are asked for IDs but not judged here (finding 1: a correct holder may stop too)
-        if (!run(4000, List.of(), List.of(c, g.get(0), g.get(1)), "one outlier 3 s ahead").get(0)) {
+        if (!fleet.run(4000, List.of(), List.of(c, g.get(0), g.get(1)), "one outlier 3 s ahead").get(0)) {
             fail("the outlier 3 s ahead was never stopped with ClockSkewException");
         }
         g.get(0).close();
@@ -150,7 +145,7 @@ class StripingEtcdTwoBoundsReviewIT {
         int issuedWhileQuiet = 0;
         while (System.nanoTime() < end) {
             try {
-                take(c);
+                fleet.take(c);
                 if (System.nanoTime() > quietFrom) {
                     issuedWhileQuiet++;
                 }
@@ -164,105 +159,4 @@ class StripingEtcdTwoBoundsReviewIT {
                     + ClockRing.writers(namespace) + ")");
         }
     }
-
-    // ---------------------------------------------------------------- helpers
-
-    private Ekko.Builder builder(String endpoints, String namespace, String instance) {
-        return FastGenerators.builder(endpoints, namespace, dir.resolve(instance), instance).setting("ekko.etcd.timeout", "2s");
-    }
-
-    private Ekko.Builder builder(String namespace, String instance) {
-        return builder(SharedEtcd.endpoints(), namespace, instance);
-    }
-
-    private <T extends AutoCloseable> T keep(T c) {
-        open.add(c);
-        return c;
-    }
-
-    /** Builds the generators in parallel (each new worker ID waits out a no-history floor) and takes one ID of each. */
-    @SafeVarargs
-    private List<IdGenerator> startAll(Supplier<IdGenerator>... builds) {
-        List<CompletableFuture<IdGenerator>> started = new ArrayList<>();
-        for (Supplier<IdGenerator> b : builds) {
-            started.add(CompletableFuture.supplyAsync(() -> {
-                IdGenerator g = b.get();
-                synchronized (open) {
-                    open.add(g);
-                }
-                g.next();
-                return g;
-            }));
-        }
-        return started.stream().map(CompletableFuture::join).toList();
-    }
-
-    /** {@return each stripe's clock skew against its reference, and how far its issue limit is ahead of the clock} */
-    private static String clocks(IdGenerator g) {
-        List<String> out = new ArrayList<>();
-        for (dev.ekko.GeneratorStatus st : g.stripeStatuses()) {
-            out.add("worker " + st.workerId() + ": skew " + st.clockSkew().map(d -> d.toMillis() + " ms").orElse("none") + ", limit "
-                    + st.issueLimit().map(l -> (l.toEpochMilli() - System.currentTimeMillis()) + " ms ahead").orElse("none"));
-        }
-        return String.join("; ", out);
-    }
-
-    /** Takes an ID and checks it was never issued before, by any generator of the test. */
-    private long take(IdGenerator g) {
-        long id = g.next();
-        if (!issued.add(id)) {
-            fail("ID " + id + " was issued twice");
-        }
-        return id;
-    }
-
-    /**
-     * Asks every generator for IDs for {@code millis}: the correct ones must never fail; the others (outliers, bystanders) are
-     * asked too, their exceptions counted, not thrown. {@return for each of the others, whether it was stopped: it threw
-     * ClockSkewException, or none of its issue limits moved in the last 1.5 s (a renewal every 300 ms raises a permitted
-     * one; a clock set back far enough may not reach the frozen limit within the run)}
-     */
-    private List<Boolean> run(long millis, List<IdGenerator> correct, List<IdGenerator> others, String what) throws Exception {
-        List<Boolean> stopped = new ArrayList<>();
-        others.forEach(o -> stopped.add(false));
-        long start = System.nanoTime();
-        long deadline = start + TimeUnit.MILLISECONDS.toNanos(millis);
-        long frozenFrom = deadline - TimeUnit.MILLISECONDS.toNanos(1500);
-        List<List<Object>> limitsThen = null;
-        while (System.nanoTime() < deadline) {
-            if (limitsThen == null && System.nanoTime() >= frozenFrom && frozenFrom > start) {
-                limitsThen = others.stream().map(StripingEtcdTwoBoundsReviewIT::limits).toList();
-            }
-            for (int i = 0; i < others.size(); i++) {
-                try {
-                    take(others.get(i));
-                } catch (ClockSkewException e) {
-                    stopped.set(i, true);
-                } catch (RuntimeException e) {
-                    // ClockMovedBackwardsException while a clock set back waits out its step; a bystander's own trouble
-                }
-            }
-            for (int i = 0; i < correct.size(); i++) {
-                try {
-                    take(correct.get(i));
-                } catch (RuntimeException e) {
-                    fail("correct generator #" + i + " was stopped after " + (System.nanoTime() - start) / 1_000_000 + " ms ("
-                            + what + "): " + e + "; " + clocks(correct.get(i)), e);
-                }
-            }
-            Thread.sleep(5);
-        }
-        for (int i = 0; limitsThen != null && i < others.size(); i++) {
-            if (limits(others.get(i)).equals(limitsThen.get(i))) {
-                stopped.set(i, true);
-            }
-        }
-        return stopped;
-    }
-
-    /** {@return each stripe's issue limit} */
-    private static List<Object> limits(IdGenerator g) {
-        return g.stripeStatuses().stream().map(st -> (Object) st.issueLimit()).toList();
-    }
-
 }
