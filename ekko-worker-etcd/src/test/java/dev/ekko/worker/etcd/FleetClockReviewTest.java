@@ -1,5 +1,10 @@
 package dev.ekko.worker.etcd;
 
+import static dev.ekko.worker.etcd.FleetClockTest.NEVER;
+import static dev.ekko.worker.etcd.FleetClockTest.TTL;
+import static dev.ekko.worker.etcd.FleetClockTest.ms;
+import static dev.ekko.worker.etcd.FleetClockTest.renewed;
+import static dev.ekko.worker.etcd.FleetClockTest.votes;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -22,26 +27,8 @@ import org.junit.jupiter.api.Test;
  */
 class FleetClockReviewTest {
 
-    private static final long TTL = 2_000_000_000L;
-    private static final long NEVER = Long.MAX_VALUE;
     private static final long SKEW = 400;
     private static final long INTERVAL = 300;
-
-    private static long ms(long millis) {
-        return millis * 1_000_000;
-    }
-
-    private static EtcdWorkerAllocator.Votes votes(Object... generatorAndReading) {
-        EtcdWorkerAllocator.Votes v = new EtcdWorkerAllocator.Votes();
-        for (int i = 0; i < generatorAndReading.length; i += 2) {
-            v.add((String) generatorAndReading[i], 0, (Long) generatorAndReading[i + 1]);
-        }
-        return v;
-    }
-
-    private static FleetClock renewed(FleetClock c, long atMillis, long ageMillis, EtcdWorkerAllocator.Votes fresh) {
-        return c.renewed(fresh, FleetClockTest.EVERYONE, ms(atMillis), ageMillis, TTL, NEVER);
-    }
 
     /** {@return 1 if a correct clock reading t is "behind" the reference, -1 if "ahead", 0 if within the skew} */
     private static int outside(FleetClock c, long t) {

@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
  */
 class FleetClockTest {
 
-    private static final long TTL = 2_000_000_000L; // 2 s, as FastGenerators
-    private static final long NEVER = Long.MAX_VALUE;
+    static final long TTL = 2_000_000_000L; // 2 s, as FastGenerators
+    static final long NEVER = Long.MAX_VALUE;
     /** Every generator's writer still in the ring. */
     static final Set<String> EVERYONE = new AbstractSet<>() {
         @Override
@@ -37,11 +37,11 @@ class FleetClockTest {
         }
     };
 
-    private static long ms(long millis) {
+    static long ms(long millis) {
         return millis * 1_000_000;
     }
 
-    private static EtcdWorkerAllocator.Votes votes(Object... generatorAndReading) {
+    static EtcdWorkerAllocator.Votes votes(Object... generatorAndReading) {
         EtcdWorkerAllocator.Votes v = new EtcdWorkerAllocator.Votes();
         for (int i = 0; i < generatorAndReading.length; i += 2) {
             v.add((String) generatorAndReading[i], 0, (Long) generatorAndReading[i + 1]);
@@ -49,7 +49,7 @@ class FleetClockTest {
         return v;
     }
 
-    private static FleetClock renewed(FleetClock c, long atMillis, long ageMillis, EtcdWorkerAllocator.Votes fresh) {
+    static FleetClock renewed(FleetClock c, long atMillis, long ageMillis, EtcdWorkerAllocator.Votes fresh) {
         return c.renewed(fresh, EVERYONE, ms(atMillis), ageMillis, TTL, NEVER);
     }
 
