@@ -577,11 +577,15 @@ public final class EkkoGenerator implements IdGenerator {
         long skew = settings.maxSkew().toMillis();
         long margin = settings.leaseMargin().toMillis();
         if (coordinator != WorkerLease.UNKNOWN_TIME && renewed.expires()) {
+            // The next two renewals past the local clock: all a reference of unknown age allows, and the least one that may be
+            // old allows.
+            long nextRenewals = now + 2 * settings.reportInterval().toMillis() + maxLeadMillis;
+            long age = renewed.coordinatorTimeMaxAgeMillis();
             long cap;
-            if (renewed.coordinatorTimeMaxAgeMillis() == WorkerLease.UNBOUNDED_AGE) {
+            if (age == WorkerLease.UNBOUNDED_AGE) {
                 // Only a lower bound of the fleet's clock, of no known age: this clock is unchecked on the ahead side until a
                 // bounded reference comes, so issue no further ahead of it than the next two renewals, which may bring one.
-                cap = now + 2 * settings.reportInterval().toMillis() + maxLeadMillis;
+                cap = nextRenewals;
             } else {
                 // A reference that may be older than the request is taken at its earliest: an old reference lowers the cap
                 // (it may then stop callers before the fence: docs/etcd.md). One so old that this leaves less than two report
@@ -589,8 +593,8 @@ public final class EkkoGenerator implements IdGenerator {
                 // still allows what a reference of unknown age does: it bounds the fleet's clock from above too, and this
                 // clock passed that check below (else the limit stays where it was).
                 cap = coordinator + renewed.ttl().toMillis() - margin + skew + maxLeadMillis;
-                if (renewed.coordinatorTimeMaxAgeMillis() > 0) {
-                    cap = Math.max(cap, now + 2 * settings.reportInterval().toMillis() + maxLeadMillis);
+                if (age > 0) {
+                    cap = Math.max(cap, nextRenewals);
                 }
             }
             limitOffset = Math.min(limitOffset, cap - layout.epochMillis());

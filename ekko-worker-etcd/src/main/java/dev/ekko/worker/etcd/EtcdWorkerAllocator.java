@@ -67,7 +67,8 @@ import java.util.function.Supplier;
  * ({@link WorkerLease#UNBOUNDED_AGE}: a lower bound only); at each renewal, those written since this holder's previous
  * renewal (read in the renewal's own transaction, by mod revision), and the histories of the holders with no reading in the
  * ring that its acquire found, so their age is at most the time since then, tightening what earlier readings of the same
- * generator showed, carried forward on the monotonic clock for two lease TTLs. With no generator left, the last reference
+ * generator showed, carried forward on the monotonic clock while that generator is in the ring. With no generator left, the
+ * last reference
  * is carried forward (an unbounded one for at most two lease TTLs after the acquire); with none at all, the lease carries
  * {@link WorkerLease#UNKNOWN_TIME} and no check runs (docs/etcd.md).
  *
@@ -333,10 +334,6 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
         /** {@return the key a reading counts under: its generator, or for a reading that names none its worker ID} */
         static String key(String generator, int worker) {
             return generator != null ? "generator " + generator : "worker " + worker;
-        }
-
-        List<Long> readings() {
-            return new ArrayList<>(newest.values());
         }
 
         /** {@return each generator's newest reading, by its key} */
@@ -735,10 +732,10 @@ final class EtcdWorkerAllocator implements WorkerAllocator {
                 Ring ring = nextRing(h.ring(), candidates, r, revision, modRevisions, firstSeen, free);
                 // Each other generator's clock as its readings bound it, those written since the previous renewal (at most that
                 // old) tightening what earlier ones showed, carried forward on the monotonic clock; the reference is taken over
-                // them, one per generator (FleetClock). A generator counts for two TTLs after its last reading (a live holder
-                // writes at every renewal); with none left, the last reference is carried forward (one of unknown age only while
-                // live holders may still write: two TTLs after the acquire), so a clock caught ahead stays caught when no one
-                // writes.
+                // them, one per generator (FleetClock). A generator counts while its writer is in the ring, until two TTLs and
+                // two renewals passed without a reading of it; with none left, the last reference is carried forward (one of
+                // unknown age only while live holders may still write: two TTLs after the acquire), so a clock caught ahead
+                // stays caught when no one writes.
                 long ttl = lease.ttl().toNanos();
                 FleetClock clocks = h.fleetClock().renewed(reports, present, sentAt,
                         Math.max(0, (sentAt - h.sentAtNanos() + 999_999) / 1_000_000), ttl, h.acquiredAtNanos() + 2 * ttl);

@@ -14,16 +14,17 @@ import java.util.Set;
  *
  * <p>It keeps one bound per other generator (a {@link EtcdWorkerAllocator.Votes} key): the intersection of the intervals
  * that generator's readings of the last lease TTL (and always the one before its newest) put its clock in, each carried
- * forward on this allocator's monotonic clock. Readings that disagree with a newer one (their intervals do not meet: that clock was stepped) are dropped, and so
- * are readings older than a TTL, so a clock stepped by less than a reading's age is followed within a TTL
- * (FleetClockReviewTest). A generator counts while its writer is in the ring (its release deletes its slot, so a generator
- * built again under a new name does not count twice: StripingEtcdFleetClockReviewIT) until two TTLs and two renewals
- * passed since its last reading (a live holder writes at every renewal; renewals, so that an outage forgets no one). The reference is taken over these bounds, one per generator,
- * whichever of them wrote in the last window: at least the lower median of their lower bounds, at most the upper median of
- * their upper bounds, so each bound is backed by a majority of the generators. Taking it over the readings of one window
- * alone let a window that missed a correct generator (its write held up, its renewal later) set a bound from an outlier's
- * reading, which tightening then kept (StripingEtcdTwoBoundsReviewIT). When no generator is left, the last reference is
- * carried forward instead, so a clock caught ahead stays caught while no one writes.
+ * forward on this allocator's monotonic clock. Readings that disagree with a newer one (their intervals do not meet: that
+ * clock was stepped) are dropped, and so are readings older than a TTL, so a clock stepped by less than a reading's age is
+ * followed within a TTL (FleetClockReviewTest). A generator counts while its writer is in the ring (its release deletes its
+ * slot, so a generator built again under a new name does not count twice: StripingEtcdFleetClockReviewIT) until two TTLs
+ * and two renewals passed since its last reading (a live holder writes at every renewal; renewals too, so that an outage
+ * forgets no one). The reference is taken over these bounds, one per generator, whichever of them wrote in the last
+ * window: at least the lower median of their lower bounds, at most the upper median of their upper bounds, so each bound
+ * is backed by a majority of the generators. Taking it over the readings of one window alone let a window that missed a
+ * correct generator (its write held up, its renewal later) set a bound from an outlier's reading, which tightening then
+ * kept (StripingEtcdTwoBoundsReviewIT). When no generator is left, the last reference is carried forward instead, so a
+ * clock caught ahead stays caught while no one writes.
  */
 final class FleetClock {
 
