@@ -362,7 +362,7 @@ class MysqlReview4IT {
         CountDownLatch generationWritten = latch();
         CountDownLatch acquirerLocked = new CountDownLatch(1);
         CountDownLatch acquirerCommit = latch();
-        AtomicLong acquirerCommitted = new AtomicLong();
+        AtomicLong acquirerCommitSent = new AtomicLong();
         Hooks acquirerHooks = new Hooks() {
             @Override
             void afterQuery(String sql) throws InterruptedException {
@@ -378,13 +378,9 @@ class MysqlReview4IT {
                         && acquirerLocked.getCount() > 0) {
                     acquirerLocked.countDown();
                     acquirerCommit.await(20, TimeUnit.SECONDS);
-                }
-            }
-
-            @Override
-            void afterEnd(String method) {
-                if (method.equals("commit") && acquirerLocked.getCount() == 0 && acquirerCommitted.get() == 0) {
-                    acquirerCommitted.set(System.nanoTime());
+                    // Just before the commit is sent. Not after its reply: the server releases the row lock as it commits, so
+                    // the command's waiting UPDATE may go on, and the command return, before this client reads that reply.
+                    acquirerCommitSent.set(System.nanoTime());
                 }
             }
         };
@@ -418,7 +414,7 @@ class MysqlReview4IT {
         WorkerLease got = acquired.get(30, TimeUnit.SECONDS);
         long returned = command.get(30, TimeUnit.SECONDS);
         assertEquals(20, got.workerId());
-        assertTrue(got.handover().kind() != Handover.Kind.MARK || acquirerCommitted.get() != 0 && acquirerCommitted.get() < returned,
+        assertTrue(got.handover().kind() != Handover.Kind.MARK || acquirerCommitSent.get() != 0 && acquirerCommitSent.get() < returned,
                 "an acquire that trusted the old mark " + got.handover() + " committed after the command returned");
         String label = db.string("SELECT COALESCE(mark_generation, 'NULL') FROM ekko_worker_ids WHERE namespace = '" + namespace
                 + "' AND worker = 20");
